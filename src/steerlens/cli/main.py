@@ -1,0 +1,123 @@
+"""Entry point of the ``steerlens`` command; each sub-command only composes library calls."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from ..errors import SteerlensError
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``steerlens`` command."""
+    from ..loading import DEFAULT_MODEL
+
+    parser = argparse.ArgumentParser(
+        prog="steerlens",
+        description="Read and write the representations inside transformer language models.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("models", help="list the embedded models and whether each is provisioned")
+    p.add_argument("--provision", nargs="*", metavar="NAME", default=None,
+                   help="convert and cache these embedded models (all when no name is given)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    p = sub.add_parser("lens", help="logit lens: the top next token at each layer for a text")
+    p.add_argument("text", help="the text to read (the lens decodes its last position)")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"embedded model name or local folder (default {DEFAULT_MODEL})")
+    p.add_argument("--top-k", type=int, default=5, help="tokens to show per layer (default 5)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    p = sub.add_parser("check", help="self-check a model: its layout, site numbering and lens reproduce its logits")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"embedded model name or local folder (default {DEFAULT_MODEL})")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``steerlens`` command; returns the exit status."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        if args.command == "models":
+            return _models(args)
+        if args.command == "lens":
+            return _lens(args)
+        if args.command == "check":
+            return _check(args)
+    except SteerlensError as exc:
+        print(f"steerlens: error: {exc}", file=sys.stderr)
+        return 1
+    parser.error(f"unknown command {args.command!r}")
+    return 2
+
+
+def _models(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..loading import EMBEDDED_MODELS, model_status, provision
+
+    if args.provision is not None:
+        for name in args.provision or list(EMBEDDED_MODELS):
+            print(f"provisioning {name} ...", file=sys.stderr)
+            print(f"{name}: {provision(name)}", file=sys.stderr)
+    rows = model_status()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = Table(title="steerlens embedded models")
+    for col in ("name", "architecture", "licence", "package", "converted", "cache"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["architecture"], r["licence"], "yes" if r["package_installed"] else f"no: {r['install']}",
+                      "yes" if r["converted"] else "no", r["cache"])
+    Console().print(table)
+    return 0
+
+
+def _lens(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..lens import logit_lens_table
+    from ..loading import load_model
+
+    if args.top_k < 1:
+        raise SystemExit("steerlens lens: --top-k must be >= 1")
+    model, tokenizer = load_model(args.model)
+    rows = logit_lens_table(model, tokenizer, args.text, top_k=args.top_k)
+    if args.json:
+        print(json.dumps({"model": args.model, "text": args.text, "layers": rows}, indent=2, ensure_ascii=False))
+        return 0
+    table = Table(title=f"logit lens, last position of {args.text!r} ({args.model})")
+    table.add_column("layer", justify="right")
+    table.add_column("top token")
+    table.add_column("p", justify="right")
+    table.add_column(f"top {args.top_k}")
+    for r in rows:
+        top = r["top"]
+        table.add_row(r["label"], repr(top[0]["token"]), f"{top[0]['prob']:.3f}",
+                      "  ".join(f"{t['token']!r} {t['prob']:.2f}" for t in top[1:]))
+    Console().print(table)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from ..loading import load_model
+    from ..model.check import self_check
+
+    model, tokenizer = load_model(args.model)
+    report = self_check(model, tokenizer)
+    print(json.dumps(report, indent=2))
+    return 0 if report["ok"] else 1

@@ -1,0 +1,27 @@
+"""Model access: the only part of steerlens that knows Hugging Face module paths.
+
+* :class:`Site` -- typed activation addresses with one layer-numbering convention.
+* :func:`resolve` -> :class:`ModelSpec` -- the located parts of a model (table + structural fallback).
+* :func:`capture` -- batched, padding-aware reading of activations that stops the forward early.
+* :func:`intervene` with :class:`Add`, :class:`Replace`, :class:`ProjectOut`, :class:`Apply` --
+  scoped, composable edits whose positions are right with the KV cache and any padding.
+* :func:`generate` -- generation that does not depend on how the batch was padded.
+* :func:`token_span`, :func:`answer_span` -- token positions of substrings and answers.
+"""
+
+from .architectures import ARCHITECTURES, ArchitectureRow, ModelSpec, resolve, supported_model_types
+from .capture import Activations, capture
+from .generate import Generation, generate
+from .hooks import HookGroup, hook_group
+from .intervene import Add, Apply, Edit, Intervention, ProjectOut, Replace, intervene
+from .positions import CallPositions, From, Positions, PositionTracker, Spans, Tokens
+from .site import POINTS, Point, Site
+from .tokens import Batch, answer_span, as_batch, encode, pad, token_span
+
+__all__ = [
+    "ARCHITECTURES", "ArchitectureRow", "ModelSpec", "resolve", "supported_model_types",
+    "Activations", "capture", "Generation", "generate", "HookGroup", "hook_group",
+    "Add", "Apply", "Edit", "Intervention", "ProjectOut", "Replace", "intervene",
+    "CallPositions", "From", "Positions", "PositionTracker", "Spans", "Tokens",
+    "POINTS", "Point", "Site", "Batch", "answer_span", "as_batch", "encode", "pad", "token_span",
+]

@@ -1,0 +1,239 @@
+"""Reading activations: batched, padding-aware, and no more forward pass than needed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+import torch
+from tqdm.auto import tqdm
+
+from ..errors import PositionError, SiteError
+from .architectures import ModelSpec, resolve
+from .hooks import hook_group
+from .site import Site
+from .tokens import Batch, as_batch, encode, pad
+
+__all__ = ["Activations", "capture", "CapturePositions", "run_body"]
+
+#: ``"all"`` tokens (returned ``[n, pos, d]`` with real tokens first and a mask), ``"last"`` real
+#: token (``[n, d]``), a ``[n]`` or ``[n, k]`` long tensor of logical positions (``[n, d]`` /
+#: ``[n, k, d]``), or a ``[n, pos]`` bool mask over logical positions (packed ``[m, d]`` with ``rows``).
+CapturePositions = Union[Literal["all", "last"], torch.Tensor]
+
+
+class _Stop(Exception):
+    """Raised inside a hook once every requested site is read, to skip the rest of the model."""
+
+
+@dataclass
+class Activations:
+    """Activations read by :func:`capture`, keyed by :class:`Site`.
+
+    Attributes:
+        tensors: site -> tensor, shaped as the ``positions`` argument says.
+        lengths: ``[n]`` number of real tokens of each input.
+        mask: for ``positions="all"``, ``[n, pos]`` mask of real tokens (real tokens come first).
+        rows: for a boolean-mask selection, ``[m]`` input row of each packed vector.
+    """
+
+    tensors: dict[Site, torch.Tensor]
+    lengths: torch.Tensor
+    mask: torch.Tensor | None = None
+    rows: torch.Tensor | None = None
+    sites: list[Site] = field(default_factory=list)
+
+    def __getitem__(self, site: Site | int) -> torch.Tensor:
+        key = Site(site) if isinstance(site, int) and not isinstance(site, bool) else site
+        if key not in self.tensors:
+            have = ", ".join(str(s) for s in self.sites)
+            raise SiteError(f"{key} was not captured; captured sites: {have}.")
+        return self.tensors[key]
+
+    def stack(self, sites: Sequence[Site] | None = None) -> torch.Tensor:
+        """Stack the given sites (default: all, in forward order) along a new leading ``layer`` dim."""
+        return torch.stack([self[s] for s in (sites or self.sites)])
+
+
+def run_body(model: torch.nn.Module, batch: Batch) -> None:
+    """Run the causal LM on a batch without the KV cache, with position ids that ignore padding."""
+    model(
+        input_ids=batch.input_ids,
+        attention_mask=batch.attention_mask,
+        position_ids=batch.position_ids(),
+        use_cache=False,
+    )
+
+
+def capture(
+    model: torch.nn.Module,
+    inputs: str | Sequence[str] | Any,
+    sites: Site | int | Iterable[Site | int],
+    *,
+    tokenizer: Any = None,
+    positions: CapturePositions = "all",
+    batch_size: int = 32,
+    dtype: torch.dtype | None = None,
+    offload: bool | None = None,
+    progress: bool | None = None,
+) -> Activations:
+    """Read the activations at ``sites`` for every input, batched and padding-aware.
+
+    The forward pass stops as soon as the last requested site is read, so later blocks and the LM
+    head never run. Results do not depend on the batch size or the padding side.
+
+    Args:
+        model: A Hugging Face causal LM.
+        inputs: Text(s) (then ``tokenizer`` is required), or a dict / BatchEncoding with
+            ``input_ids`` and, for padded batches, ``attention_mask``.
+        sites: One or more :class:`Site` (an int means ``Site(layer)``, i.e. ``resid_post``).
+        tokenizer: Tokenizer for text inputs (BOS is added as the tokenizer does by default).
+        positions: Which tokens to keep; see :data:`CapturePositions`.
+        batch_size: Inputs per forward pass (texts are sorted by length to limit padding).
+        dtype: Store activations in this dtype (default: the model's).
+        offload: Move results to CPU (default: when the model is not on the CPU).
+        progress: Show a progress bar (default: when there is more than one batch).
+
+    Returns:
+        :class:`Activations`.
+    """
+    spec = resolve(model)
+    site_list = _normalize_sites(spec, sites)
+    rows = _rows(inputs, tokenizer, getattr(getattr(model, "config", None), "pad_token_id", None))
+    n = len(rows)
+    lengths = torch.tensor([len(r) for r in rows])
+    _check_positions(positions, n, lengths)
+    if batch_size < 1:
+        raise PositionError(f"batch_size must be >= 1, got {batch_size}.")
+    device = next(model.parameters()).device
+    if offload is None:
+        offload = device.type != "cpu"
+    order = sorted(range(n), key=lambda i: -len(rows[i]))  # longest first: the first batch sets peak memory
+    batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    if progress is None:
+        progress = len(batches) > 1
+    results: dict[Site, list[tuple[list[int], torch.Tensor]]] = {s: [] for s in site_list}
+    width = int(lengths.max())
+    with hook_group(spec) as group, torch.no_grad():
+        state: dict[str, Any] = {}
+
+        def make_reader(site: Site):
+            def read(h: torch.Tensor) -> None:
+                state["got"][site] = h
+                if len(state["got"]) == len(site_list):
+                    raise _Stop
+
+            return read
+
+        for s in site_list:
+            group.add_site(s, make_reader(s))
+        for idx in tqdm(batches, desc="capture", unit="batch", disable=not progress):
+            batch = pad([rows[i] for i in idx], side="right").to(device)
+            state["got"] = {}
+            try:
+                run_body(model, batch)
+            except _Stop:
+                pass
+            if len(state["got"]) != len(site_list):
+                missing = [str(s) for s in site_list if s not in state["got"]]
+                raise SiteError(f"The forward pass never reached {', '.join(missing)}; is the model's layout unusual?")
+            for s, h in state["got"].items():
+                out = _select(h, idx, positions, batch.attention_mask, width)
+                if dtype is not None:
+                    out = out.to(dtype)
+                if offload:
+                    out = out.to("cpu")
+                results[s].append((idx, out))
+    tensors = {s: _unsort(parts, n, positions) for s, parts in results.items()}
+    acts = Activations(tensors=tensors, lengths=lengths, sites=site_list)
+    if isinstance(positions, str) and positions == "all":
+        acts.mask = torch.arange(width)[None, :] < lengths[:, None]
+    elif isinstance(positions, torch.Tensor) and positions.dtype == torch.bool:
+        acts.rows = positions.nonzero()[:, 0]
+    return acts
+
+
+def _normalize_sites(spec: ModelSpec, sites: Site | int | Iterable[Site | int]) -> list[Site]:
+    if isinstance(sites, (Site, int)) and not isinstance(sites, bool):
+        sites = [sites]
+    out = sorted({spec.site(s) for s in sites}, key=lambda s: s.order)  # type: ignore[union-attr]
+    if not out:
+        raise SiteError("No sites to capture.")
+    return out
+
+
+def _rows(inputs: Any, tokenizer: Any, pad_token_id: int | None) -> list[list[int]]:
+    if isinstance(inputs, str) or (isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], str)):
+        if tokenizer is None:
+            raise PositionError("Text inputs need a tokenizer: capture(model, texts, sites, tokenizer=tokenizer).")
+        return encode(tokenizer, [inputs] if isinstance(inputs, str) else list(inputs))
+    if isinstance(inputs, (list, tuple)) and not inputs:
+        raise PositionError("No inputs to capture.")
+    batch = as_batch(inputs, pad_token_id=pad_token_id)
+    return [row[m.bool()].tolist() for row, m in zip(batch.input_ids, batch.attention_mask)]
+
+
+def _check_positions(positions: Any, n: int, lengths: torch.Tensor) -> None:
+    if isinstance(positions, str):
+        if positions not in ("all", "last"):
+            raise PositionError(f"positions must be 'all', 'last', a long tensor or a bool mask; got {positions!r}.")
+        return
+    if not isinstance(positions, torch.Tensor):
+        raise PositionError(f"positions must be 'all', 'last', a long tensor or a bool mask; got {type(positions).__name__}.")
+    if positions.shape[0] != n:
+        raise PositionError(f"positions has {positions.shape[0]} rows but there are {n} inputs.")
+    if positions.dtype == torch.bool:
+        if positions.dim() != 2:
+            raise PositionError(f"A boolean position mask must be [n, pos], got shape {tuple(positions.shape)}.")
+        beyond = positions & (torch.arange(positions.shape[1])[None] >= lengths[:, None])
+        if bool(beyond.any()):
+            r = int(beyond.any(1).nonzero()[0, 0])
+            raise PositionError(f"The position mask selects tokens past the end of input {r} ({int(lengths[r])} tokens).")
+        return
+    if positions.dtype not in (torch.int64, torch.int32):
+        raise PositionError(f"Position indices must be an integer tensor, got {positions.dtype}.")
+    if positions.dim() not in (1, 2):
+        raise PositionError(f"Position indices must be [n] or [n, k], got shape {tuple(positions.shape)}.")
+    p = positions if positions.dim() == 2 else positions[:, None]
+    bad = (p < 0) | (p >= lengths[:, None])
+    if bool(bad.any()):
+        r = int(bad.any(1).nonzero()[0, 0])
+        raise PositionError(
+            f"Position {p[r][bad[r]].tolist()} is outside input {r}, which has {int(lengths[r])} tokens "
+            f"(valid: 0..{int(lengths[r]) - 1})."
+        )
+
+
+def _select(h: torch.Tensor, idx: list[int], positions: Any, mask: torch.Tensor, width: int) -> torch.Tensor:
+    """Pick the requested tokens from one batch's activation ``[b, pos, d]`` (right-padded)."""
+    lengths = mask.sum(1)
+    if isinstance(positions, str):
+        if positions == "last":
+            return h[torch.arange(h.shape[0], device=h.device), lengths - 1]
+        out = h.new_zeros(h.shape[0], width, h.shape[2])
+        out[:, : h.shape[1]] = h * mask[..., None].to(h.dtype)
+        return out
+    sel = positions[idx].to(h.device)
+    if sel.dtype == torch.bool:
+        sel = sel[:, : h.shape[1]]
+        return h[sel]
+    if sel.dim() == 1:
+        return h[torch.arange(h.shape[0], device=h.device), sel]
+    return h[torch.arange(h.shape[0], device=h.device)[:, None], sel]
+
+
+def _unsort(parts: list[tuple[list[int], torch.Tensor]], n: int, positions: Any) -> torch.Tensor:
+    if isinstance(positions, torch.Tensor) and positions.dtype == torch.bool:
+        # packed rows: restore input order, keeping each input's tokens together
+        by_row: list[torch.Tensor | None] = [None] * n
+        for idx, t in parts:
+            counts = positions[idx].sum(1).tolist()
+            for i, chunk in zip(idx, torch.split(t, counts)):
+                by_row[i] = chunk
+        return torch.cat([c for c in by_row if c is not None])
+    first = parts[0][1]
+    out = first.new_empty((n, *first.shape[1:]))
+    for idx, t in parts:
+        out[torch.tensor(idx, device=out.device)] = t
+    return out

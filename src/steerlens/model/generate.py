@@ -1,0 +1,105 @@
+"""Generation that does not depend on how the prompt batch was padded."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..errors import PaddingError
+from .tokens import Batch, as_batch, encode, pad
+
+__all__ = ["generate", "Generation"]
+
+
+@dataclass(frozen=True)
+class Generation:
+    """Result of :func:`generate`.
+
+    Attributes:
+        prompt_ids: the real prompt tokens of each row.
+        new_ids: the generated tokens of each row (up to and including EOS, if produced).
+        texts: the decoded generated text of each row (when a tokenizer was given).
+    """
+
+    prompt_ids: list[list[int]]
+    new_ids: list[list[int]]
+    texts: list[str] | None = None
+
+
+def generate(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    prompts: str | Sequence[str] | Any,
+    *,
+    max_new_tokens: int = 20,
+    do_sample: bool = False,
+    use_cache: bool = True,
+    seed: int | None = None,
+    **generate_kwargs: Any,
+) -> Generation:
+    """Generate continuations; prompts may be texts or a (left- or right-)padded batch.
+
+    The batch is re-padded on the left (the only layout ``generate`` continues correctly), with
+    position ids derived from the attention mask, so each row's continuation is the same as if it were
+    generated alone. Use it inside :func:`~steerlens.model.intervene.intervene` to generate with edits.
+
+    Args:
+        model: A Hugging Face causal LM.
+        tokenizer: Its tokenizer (``None`` is allowed for token-id inputs; texts are then not decoded).
+        prompts: Text(s), or a dict with ``input_ids`` and ``attention_mask``.
+        max_new_tokens: Tokens to generate per row.
+        do_sample: Sample instead of greedy decoding (pass ``temperature``, ``top_p`` ... as keywords).
+        use_cache: Use the KV cache (results are the same either way).
+        seed: Seed ``torch``'s generator first, for reproducible sampling.
+        **generate_kwargs: Passed to ``model.generate``.
+    """
+    if max_new_tokens < 1:
+        raise PaddingError(f"max_new_tokens must be >= 1, got {max_new_tokens}.")
+    if isinstance(prompts, str) or (isinstance(prompts, (list, tuple)) and prompts and isinstance(prompts[0], str)):
+        if tokenizer is None:
+            raise PaddingError("Text prompts need a tokenizer.")
+        rows = encode(tokenizer, [prompts] if isinstance(prompts, str) else list(prompts))
+    else:
+        batch = as_batch(prompts, pad_token_id=getattr(model.config, "pad_token_id", None))
+        rows = [r[m.bool()].tolist() for r, m in zip(batch.input_ids, batch.attention_mask)]
+    pad_id = _pad_id(model, tokenizer)
+    batch: Batch = pad(rows, side="left", pad_id=pad_id).to(next(model.parameters()).device)
+    if seed is not None:
+        torch.manual_seed(seed)
+    out = model.generate(
+        input_ids=batch.input_ids,
+        attention_mask=batch.attention_mask,
+        max_new_tokens=max_new_tokens,
+        do_sample=do_sample,
+        use_cache=use_cache,
+        pad_token_id=pad_id,
+        **generate_kwargs,
+    )
+    new = out[:, batch.input_ids.shape[1] :].tolist()
+    eos = _eos_ids(model)
+    trimmed = []
+    for row in new:
+        cut = next((i + 1 for i, t in enumerate(row) if t in eos), len(row))
+        trimmed.append(row[:cut])
+    texts = [tokenizer.decode(r, skip_special_tokens=True) for r in trimmed] if tokenizer is not None else None
+    return Generation(prompt_ids=rows, new_ids=trimmed, texts=texts)
+
+
+def _pad_id(model: torch.nn.Module, tokenizer: Any) -> int:
+    for src in (tokenizer, getattr(model, "generation_config", None), model.config):
+        v = getattr(src, "pad_token_id", None) if src is not None else None
+        if isinstance(v, int):
+            return v
+    eos = _eos_ids(model)
+    return min(eos) if eos else 0
+
+
+def _eos_ids(model: torch.nn.Module) -> set[int]:
+    cfg = getattr(model, "generation_config", None) or model.config
+    eos = getattr(cfg, "eos_token_id", None)
+    if eos is None:
+        return set()
+    return {eos} if isinstance(eos, int) else set(eos)

@@ -1,0 +1,246 @@
+"""Writing activations: composable edits at sites and token positions.
+
+An edit names a :class:`~steerlens.model.site.Site`, the tokens it touches (a
+:data:`~steerlens.model.positions.Positions` selector) and what it does there. ``intervene``
+installs any number of edits for the duration of a ``with`` block. Positions are resolved for every
+forward call from the attention mask and the KV cache, so an edit lands on the same tokens whether
+the model runs cached or uncached, batched or one by one, left- or right-padded.
+
+Example:
+    >>> with intervene(model, [Add(Site(6), love_minus_hate, at="all", scale=4.0)]):
+    ...     out = generate(model, tokenizer, ["I hate you because"], max_new_tokens=20)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..errors import ShapeError
+from .architectures import ModelSpec, resolve
+from .hooks import HookGroup
+from .positions import CallPositions, Positions, PositionTracker, Tokens, check_positions, select
+from .site import Site
+
+__all__ = ["Edit", "Add", "Replace", "ProjectOut", "Apply", "Intervention", "intervene"]
+
+
+class Edit:
+    """Base class of edits. Subclasses implement :meth:`apply` on the selected tokens."""
+
+    site: Site
+    at: Positions
+
+    def validate(self, spec: ModelSpec) -> Edit:
+        """Check the edit against the model; return it with a normalised site."""
+        raise NotImplementedError
+
+    def apply(self, h: torch.Tensor, sel: torch.Tensor, slot: torch.Tensor | None, pos: CallPositions) -> torch.Tensor:
+        """Return the new activation (a new tensor; ``h`` is never modified)."""
+        raise NotImplementedError
+
+
+def _check_vector(name: str, value: torch.Tensor, spec: ModelSpec, at: Positions, per_row: bool) -> torch.Tensor:
+    value = torch.as_tensor(value)
+    if not value.is_floating_point():
+        raise ShapeError(f"{name}: the vector must be floating point, got {value.dtype}.")
+    if value.shape[-1] != spec.d_model:
+        raise ShapeError(
+            f"{name}: the vector's last dimension is {value.shape[-1]}, but the model's hidden size is {spec.d_model}."
+        )
+    if value.dim() == 1:
+        if per_row:
+            raise ShapeError(f"{name}: per_row=True needs a [batch, {spec.d_model}] tensor, got a single vector.")
+        return value
+    if value.dim() != 2:
+        raise ShapeError(f"{name}: expected [{spec.d_model}] or [k, {spec.d_model}], got shape {tuple(value.shape)}.")
+    if not per_row and not isinstance(at, Tokens):
+        raise ShapeError(
+            f"{name}: a [{value.shape[0]}, {spec.d_model}] tensor needs either at=Tokens([...]) with "
+            f"{value.shape[0]} indices (row k goes to the k-th index) or per_row=True (one vector per batch row)."
+        )
+    if not per_row and isinstance(at, Tokens) and len(at.indices) != value.shape[0]:
+        raise ShapeError(
+            f"{name}: {value.shape[0]} vectors for {len(at.indices)} token positions; give one vector per position."
+        )
+    return value
+
+
+def _expand(value: torch.Tensor, h: torch.Tensor, slot: torch.Tensor | None, per_row: bool) -> torch.Tensor:
+    """Broadcastable ``[b, t, d]`` (or ``[d]``) view of the edit vector for the current call."""
+    value = value.to(device=h.device, dtype=h.dtype)
+    if value.dim() == 1:
+        return value
+    if per_row:
+        if value.shape[0] != h.shape[0]:
+            raise ShapeError(f"per_row vectors: {value.shape[0]} rows given, but the batch has {h.shape[0]} rows.")
+        return value[:, None, :]
+    assert slot is not None
+    return value[slot.clamp(min=0)]
+
+
+@dataclass(frozen=True, eq=False)
+class Add(Edit):
+    """``h <- h + scale * delta`` at the selected tokens.
+
+    ``delta`` is ``[d_model]`` (the same vector at every selected token), ``[K, d_model]`` with
+    ``at=Tokens(K indices)`` (aligned: row k at the k-th index, as ActAdd does), or ``[batch, d_model]``
+    with ``per_row=True``.
+    """
+
+    site: Site
+    delta: torch.Tensor
+    at: Positions = "all"
+    scale: float = 1.0
+    per_row: bool = False
+
+    def validate(self, spec: ModelSpec) -> Add:  # noqa: D102
+        check_positions(self.at)
+        delta = _check_vector("Add", self.delta, spec, self.at, self.per_row)
+        return Add(spec.site(self.site), delta, self.at, float(self.scale), self.per_row)
+
+    def apply(self, h, sel, slot, pos):  # noqa: D102
+        d = _expand(self.delta, h, slot, self.per_row)
+        return h + (self.scale * d) * sel[..., None].to(h.dtype)
+
+
+@dataclass(frozen=True, eq=False)
+class Replace(Edit):
+    """``h <- value`` at the selected tokens (same shapes as :class:`Add`)."""
+
+    site: Site
+    value: torch.Tensor
+    at: Positions = "all"
+    per_row: bool = False
+
+    def validate(self, spec: ModelSpec) -> Replace:  # noqa: D102
+        check_positions(self.at)
+        value = _check_vector("Replace", self.value, spec, self.at, self.per_row)
+        return Replace(spec.site(self.site), value, self.at, self.per_row)
+
+    def apply(self, h, sel, slot, pos):  # noqa: D102
+        v = _expand(self.value, h, slot, self.per_row).expand_as(h)
+        return torch.where(sel[..., None], v, h)
+
+
+@dataclass(frozen=True, eq=False)
+class ProjectOut(Edit):
+    """Remove the component of ``h`` along ``directions`` (``[d]`` or ``[k, d]``, orthonormalised here)."""
+
+    site: Site
+    directions: torch.Tensor
+    at: Positions = "all"
+
+    def validate(self, spec: ModelSpec) -> ProjectOut:  # noqa: D102
+        check_positions(self.at)
+        dirs = torch.as_tensor(self.directions)
+        if dirs.dim() == 1:
+            dirs = dirs[None]
+        if dirs.dim() != 2 or dirs.shape[-1] != spec.d_model:
+            raise ShapeError(f"ProjectOut: directions must be [d] or [k, d] with d = {spec.d_model}, got {tuple(dirs.shape)}.")
+        q, r = torch.linalg.qr(dirs.double().T)
+        if bool((r.diagonal().abs() < 1e-8).any()):
+            raise ShapeError("ProjectOut: the directions are zero or linearly dependent.")
+        return ProjectOut(spec.site(self.site), q.T.contiguous(), self.at)
+
+    def apply(self, h, sel, slot, pos):  # noqa: D102
+        q = self.directions.to(device=h.device, dtype=h.dtype)
+        removed = h - (h @ q.T) @ q
+        return torch.where(sel[..., None], removed, h)
+
+
+@dataclass(frozen=True, eq=False)
+class Apply(Edit):
+    """Any function of the activation: ``fn(h, positions) -> new h`` (``[batch, pos, d]``).
+
+    Only the selected tokens take the function's result; the others keep their activation.
+    ``positions`` is the :class:`~steerlens.model.positions.CallPositions` of the current call.
+    """
+
+    site: Site
+    fn: Callable[[torch.Tensor, CallPositions], torch.Tensor]
+    at: Positions = "all"
+
+    def validate(self, spec: ModelSpec) -> Apply:  # noqa: D102
+        check_positions(self.at)
+        if not callable(self.fn):
+            raise ShapeError(f"Apply: fn must be callable, got {type(self.fn).__name__}.")
+        return Apply(spec.site(self.site), self.fn, self.at)
+
+    def apply(self, h, sel, slot, pos):  # noqa: D102
+        new = self.fn(h, pos)
+        if not isinstance(new, torch.Tensor) or new.shape != h.shape:
+            shape = tuple(new.shape) if isinstance(new, torch.Tensor) else type(new).__name__
+            raise ShapeError(f"Apply at {self.site}: fn returned {shape}, expected a tensor of shape {tuple(h.shape)}.")
+        return torch.where(sel[..., None], new, h)
+
+
+class Intervention:
+    """Installed edits on one model; :meth:`remove` takes exactly these hooks off again."""
+
+    def __init__(self, model: torch.nn.Module, edits: Sequence[Edit], prompt_lengths: Sequence[int] | None = None):
+        spec = resolve(model)
+        if isinstance(edits, Edit):
+            edits = [edits]
+        bad = [e for e in edits if not isinstance(e, Edit)]
+        if bad:
+            raise TypeError(f"intervene() takes steerlens edits (Add, Replace, ProjectOut, Apply), got {bad[0]!r}.")
+        self.edits = [e.validate(spec) for e in edits]  # validate everything before installing anything
+        self.tracker = PositionTracker(prompt_lengths)
+        self._group = HookGroup(spec)
+        try:
+            self._group.add_pre(spec.base, self.tracker.observe)
+            for edit in self.edits:
+                self._group.add_site(edit.site, self._make_fn(edit))
+        except BaseException:
+            self._group.remove()
+            raise
+
+    def _make_fn(self, edit: Edit):
+        def fn(h: torch.Tensor) -> torch.Tensor:
+            pos = self.tracker.positions()
+            if pos.logical.shape != h.shape[:2]:
+                raise ShapeError(
+                    f"Activation at {edit.site} has {tuple(h.shape[:2])} tokens but the call has "
+                    f"{tuple(pos.logical.shape)}; steerlens cannot place the edit."
+                )
+            sel, slot = select(edit.at, pos)
+            return edit.apply(h, sel, slot, pos)
+
+        return fn
+
+    def remove(self) -> None:
+        """Remove this intervention's hooks (idempotent)."""
+        self._group.remove()
+
+    def __enter__(self) -> Intervention:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
+
+
+@contextmanager
+def intervene(
+    model: torch.nn.Module, edits: Edit | Sequence[Edit], *, prompt_lengths: Sequence[int] | None = None
+) -> Iterator[Intervention]:
+    """Apply ``edits`` to every forward pass of ``model`` inside the ``with`` block.
+
+    Edits at the same site apply in the order given; nested ``intervene`` blocks compose (inner
+    edits apply after outer ones). Hooks are removed on exit, also when the block raises.
+
+    Args:
+        model: A Hugging Face causal LM.
+        edits: One edit or a sequence of them.
+        prompt_lengths: Real prompt tokens per row, if the prompt/generated split must be set by hand
+            (by default, the first forward call of a sequence is its prompt).
+    """
+    handle = Intervention(model, edits, prompt_lengths)
+    try:
+        yield handle
+    finally:
+        handle.remove()

@@ -1,0 +1,94 @@
+"""Typed addresses of activations inside a decoder-only transformer.
+
+Layer numbering, the one convention used everywhere in steerlens
+-----------------------------------------------------------------
+Blocks are numbered ``0 .. n_layers - 1``. For block ``i``:
+
+* ``resid_pre``  -- the residual stream entering block ``i``. It equals Hugging Face's
+  ``output_hidden_states[i]`` (``resid_pre`` of layer 0 is the embedding output, scaled where
+  the model scales it).
+* ``resid_post`` -- the residual stream leaving block ``i``, *before* any final norm. For
+  ``i < n_layers - 1`` it equals ``resid_pre`` of layer ``i + 1`` and ``output_hidden_states[i + 1]``.
+  (Many HF models apply the final norm to their last ``hidden_states`` entry; ``resid_post`` of the
+  last layer is always the raw block output.)
+* ``attn_in`` / ``mlp_in`` -- what the attention / MLP sub-module receives (after the pre-norm,
+  where the model has one).
+* ``attn_out`` / ``mlp_out`` -- what the attention / MLP branch adds to the residual stream (after
+  a post-norm, where the model has one, as Gemma-2/3 and OLMo-2 do).
+
+Negative layers count from the end, as in Python: ``Site(-1)`` is the last block.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from ..errors import SiteError
+
+__all__ = ["Point", "POINTS", "Site"]
+
+Point = Literal["resid_pre", "resid_post", "attn_in", "attn_out", "mlp_in", "mlp_out"]
+POINTS: tuple[str, ...] = get_args(Point)
+
+# Order of points inside one block, used to sort sites in forward-pass order.
+_POINT_ORDER = {"resid_pre": 0, "attn_in": 1, "attn_out": 2, "mlp_in": 3, "mlp_out": 4, "resid_post": 5}
+
+
+@dataclass(frozen=True)
+class Site:
+    """An activation address: a block index and a point in that block.
+
+    Args:
+        layer: Block index, ``0 .. n_layers - 1``; negative values count from the end.
+        point: Where in the block (see the module docstring); ``"resid_post"`` by default.
+
+    Example:
+        >>> Site(6)
+        Site(layer=6, point='resid_post')
+        >>> Site.parse("resid_pre.3")
+        Site(layer=3, point='resid_pre')
+    """
+
+    layer: int
+    point: Point = "resid_post"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.layer, bool) or not isinstance(self.layer, int):
+            raise SiteError(f"Site layer must be an int, got {self.layer!r} ({type(self.layer).__name__}).")
+        if self.point not in POINTS:
+            raise SiteError(f"Unknown site point {self.point!r}; expected one of {', '.join(POINTS)}.")
+
+    @classmethod
+    def parse(cls, text: str) -> Site:
+        """Parse ``"resid_post.6"``, ``"resid_pre:3"``, ``"mlp_out 2"`` or a bare layer ``"6"``."""
+        s = text.strip()
+        m = re.fullmatch(r"(?:([a-z_]+)\s*[.:\s]\s*)?(-?\d+)", s)
+        if not m:
+            raise SiteError(
+                f"Cannot parse site {text!r}; write POINT.LAYER such as 'resid_post.6' "
+                f"(points: {', '.join(POINTS)}) or a bare layer number."
+            )
+        point = m.group(1) or "resid_post"
+        if point not in POINTS:
+            raise SiteError(f"Unknown site point {point!r} in {text!r}; expected one of {', '.join(POINTS)}.")
+        return cls(int(m.group(2)), point)  # type: ignore[arg-type]
+
+    def normalized(self, n_layers: int) -> Site:
+        """Return the same site with a non-negative layer, checked against ``n_layers``."""
+        layer = self.layer + n_layers if self.layer < 0 else self.layer
+        if not 0 <= layer < n_layers:
+            raise SiteError(
+                f"Layer {self.layer} is outside this model: it has {n_layers} blocks, so valid layers are "
+                f"0..{n_layers - 1} (or -{n_layers}..-1 counting from the end)."
+            )
+        return Site(layer, self.point) if layer != self.layer else self
+
+    @property
+    def order(self) -> tuple[int, int]:
+        """Sort key in forward-pass order (only meaningful for normalised sites)."""
+        return (self.layer, _POINT_ORDER[self.point])
+
+    def __str__(self) -> str:
+        return f"{self.point}.{self.layer}"
