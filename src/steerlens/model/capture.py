@@ -90,7 +90,8 @@ def capture(
         sites: One or more :class:`Site` (an int means ``Site(layer)``, i.e. ``resid_post``).
         tokenizer: Tokenizer for text inputs (BOS is added as the tokenizer does by default).
         positions: Which tokens to keep; see :data:`CapturePositions`.
-        batch_size: Inputs per forward pass (texts are sorted by length to limit padding).
+        batch_size: Inputs per forward pass (with several batches, inputs are grouped by length to
+            limit padding; results always come back in input order).
         dtype: Store activations in this dtype (default: the model's).
         offload: Move results to CPU (default: when the model is not on the CPU).
         progress: Show a progress bar (default: when there is more than one batch).
@@ -109,7 +110,9 @@ def capture(
     device = next(model.parameters()).device
     if offload is None:
         offload = device.type != "cpu"
-    order = sorted(range(n), key=lambda i: -len(rows[i]))  # longest first: the first batch sets peak memory
+    # Several batches: longest first, so padding is small and the first batch sets peak memory. One
+    # batch keeps the input order (per-row edits of an enclosing intervene() then line up).
+    order = sorted(range(n), key=lambda i: -len(rows[i])) if n > batch_size else list(range(n))
     batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
     if progress is None:
         progress = len(batches) > 1

@@ -79,7 +79,11 @@ def generate(
         **generate_kwargs,
     )
     new = out[:, batch.input_ids.shape[1] :].tolist()
-    eos = _eos_ids(model)
+    if "eos_token_id" in generate_kwargs:
+        given = generate_kwargs["eos_token_id"]
+        eos = set() if given is None else ({given} if isinstance(given, int) else set(given))
+    else:
+        eos = _eos_ids(model)
     trimmed = []
     for row in new:
         cut = next((i + 1 for i, t in enumerate(row) if t in eos), len(row))

@@ -31,38 +31,89 @@ def _hidden_from_input(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.T
     return kwargs["hidden_states"]
 
 
+class _Dispatch:
+    """The one torch hook steerlens keeps on a module (per direction), running its functions in order.
+
+    It is registered *first* among the module's hooks, so edits are visible to every other hook
+    (Hugging Face records ``output_hidden_states`` with forward hooks of its own), and it is removed
+    as soon as no steerlens function is left on the module.
+    """
+
+    def __init__(self, module: nn.Module, where: str) -> None:
+        self.module, self.where = module, where
+        self.fns: dict[int, SiteFn] = {}
+        self._next = 0
+        self._handle: RemovableHandle | None = None
+
+    @staticmethod
+    def of(module: nn.Module, where: str) -> _Dispatch:
+        key = f"_steerlens_dispatch_{where}"
+        disp = module.__dict__.get(key)
+        if disp is None:
+            disp = module.__dict__[key] = _Dispatch(module, where)
+        return disp
+
+    def add(self, fn: SiteFn) -> int:
+        token = self._next
+        self._next += 1
+        self.fns[token] = fn
+        if self._handle is None:
+            if self.where == "input":
+                self._handle = self.module.register_forward_pre_hook(self._pre, with_kwargs=True, prepend=True)
+            else:
+                self._handle = self.module.register_forward_hook(self._post, prepend=True)
+        return token
+
+    def discard(self, token: int) -> None:
+        self.fns.pop(token, None)
+        if not self.fns and self._handle is not None:
+            self._handle.remove()
+            self._handle = None
+            self.module.__dict__.pop(f"_steerlens_dispatch_{self.where}", None)
+
+    def _run(self, hidden: torch.Tensor) -> torch.Tensor | None:
+        changed = None
+        for fn in list(self.fns.values()):
+            new = fn(hidden if changed is None else changed)
+            if new is not None:
+                changed = new
+        return changed
+
+    def _pre(self, mod: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]):
+        new = self._run(_hidden_from_input(args, kwargs))
+        if new is None:
+            return None
+        if args:
+            return (new, *args[1:]), kwargs
+        return args, {**kwargs, "hidden_states": new}
+
+    def _post(self, mod: nn.Module, args: tuple[Any, ...], output: Any):
+        new = self._run(output[0] if isinstance(output, tuple) else output)
+        if new is None:
+            return None
+        return (new, *output[1:]) if isinstance(output, tuple) else new
+
+
 class HookGroup:
-    """A set of hook handles that are removed together (and only they)."""
+    """A set of steerlens hooks that are removed together (and only they).
+
+    Functions added at the same site run in the order they were added, across groups, so nested
+    interventions compose outer-first. They run before any hook other code put on the module.
+    """
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
-        self._handles: list[RemovableHandle] = []
+        self._removers: list[Callable[[], None]] = []
 
     def __len__(self) -> int:
-        return len(self._handles)
+        return len(self._removers)
 
     def add_site(self, site: Site, fn: SiteFn) -> None:
         """Call ``fn`` on the activation at ``site`` at every forward pass; use its result if not ``None``."""
         module, where = self.spec.module_for(site)
-        if where == "input":
-            def pre_hook(mod: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]):
-                new = fn(_hidden_from_input(args, kwargs))
-                if new is None:
-                    return None
-                if args:
-                    return (new, *args[1:]), kwargs
-                return args, {**kwargs, "hidden_states": new}
-
-            self._handles.append(module.register_forward_pre_hook(pre_hook, with_kwargs=True))
-        else:
-            def post_hook(mod: nn.Module, args: tuple[Any, ...], output: Any):
-                hidden = output[0] if isinstance(output, tuple) else output
-                new = fn(hidden)
-                if new is None:
-                    return None
-                return (new, *output[1:]) if isinstance(output, tuple) else new
-
-            self._handles.append(module.register_forward_hook(post_hook))
+        disp = _Dispatch.of(module, where)
+        token = disp.add(fn)
+        self._removers.append(lambda: disp.discard(token))
 
     def add_pre(self, module: nn.Module, fn: Callable[[tuple[Any, ...], dict[str, Any]], None]) -> None:
         """Observe the (args, kwargs) of any module's forward call, e.g. the decoder body's."""
@@ -71,12 +122,13 @@ class HookGroup:
             fn(args, kwargs)
 
         # prepend: position bookkeeping must run before any other hook of that module
-        self._handles.append(module.register_forward_pre_hook(pre_hook, with_kwargs=True, prepend=True))
+        handle = module.register_forward_pre_hook(pre_hook, with_kwargs=True, prepend=True)
+        self._removers.append(handle.remove)
 
     def remove(self) -> None:
-        """Remove every handle of this group (idempotent)."""
-        while self._handles:
-            self._handles.pop().remove()
+        """Remove every hook of this group (idempotent)."""
+        while self._removers:
+            self._removers.pop()()
 
 
 @contextmanager

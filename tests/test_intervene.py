@@ -1,0 +1,156 @@
+"""intervene(): edits land exactly where addressed, compose, and clean up after themselves."""
+
+import pytest
+import torch
+from conftest import make_tiny, random_prompts
+
+from steerlens.errors import PositionError, ShapeError
+from steerlens.model import (
+    Add, Apply, From, ProjectOut, Replace, Site, Spans, Tokens, capture, intervene, pad, resolve,
+)
+
+
+def _hs(model, ids, mask=None):
+    with torch.no_grad():
+        return model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
+
+
+def _hook_count(model):
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+def test_add_changes_exactly_the_next_hidden_state(tiny):
+    """Adding v at resid_post of layer 0 shifts hidden_states[1] by exactly v at the chosen tokens."""
+    ids = torch.tensor([[1, 7, 8, 9, 10]])
+    base = _hs(tiny, ids)
+    v = torch.randn(32)
+    with intervene(tiny, [Add(Site(0), v, at=Tokens([1, 3]))]):
+        edited = _hs(tiny, ids)
+    diff = edited[1][0] - base[1][0]
+    torch.testing.assert_close(diff[[1, 3]], torch.stack([v, v]), atol=1e-5, rtol=1e-5)
+    assert diff[[0, 2, 4]].abs().max() == 0
+    # layer 0's own input is untouched
+    assert torch.equal(edited[0], base[0])
+
+
+def test_scale_zero_and_cancelling_edits_are_no_ops(tiny):
+    ids = torch.tensor([[1, 7, 8, 9]])
+    base = _hs(tiny, ids)[-1]
+    v = torch.randn(32)
+    with intervene(tiny, [Add(Site(1), v, scale=0.0)]):
+        assert torch.equal(_hs(tiny, ids)[-1], base)
+    with intervene(tiny, [Add(Site(1), v), Add(Site(1), -v)]):
+        torch.testing.assert_close(_hs(tiny, ids)[-1], base, atol=1e-5, rtol=1e-5)
+
+
+def test_nested_interventions_compose_and_unwind(tiny):
+    ids = torch.tensor([[1, 7, 8, 9]])
+    v, w = torch.randn(32), torch.randn(32)
+    before = _hook_count(tiny)
+    with intervene(tiny, Add(Site(0, "resid_pre"), v)):
+        one = _hs(tiny, ids)[0]
+        with intervene(tiny, Add(Site(0, "resid_pre"), w)):
+            both = _hs(tiny, ids)[0]
+        again = _hs(tiny, ids)[0]
+    plain = _hs(tiny, ids)[0]
+    torch.testing.assert_close(both - plain, (v + w).expand_as(plain), atol=1e-5, rtol=1e-5)
+    assert torch.equal(one, again)
+    assert _hook_count(tiny) == before
+
+
+def test_hooks_removed_when_block_raises(tiny):
+    before = _hook_count(tiny)
+    with pytest.raises(KeyError):
+        with intervene(tiny, [Add(Site(1, "mlp_out"), torch.ones(32)), ProjectOut(Site(2), torch.ones(32))]):
+            raise KeyError("inside")
+    assert _hook_count(tiny) == before
+
+
+def test_invalid_edit_installs_nothing(tiny):
+    before = _hook_count(tiny)
+    with pytest.raises(ShapeError, match="hidden size is 32"):
+        with intervene(tiny, [Add(Site(0), torch.ones(32)), Add(Site(1), torch.ones(31))]):
+            pass
+    assert _hook_count(tiny) == before
+
+
+def test_other_hooks_survive(tiny):
+    spec = resolve(tiny)
+    seen = []
+    h = spec.blocks[0].register_forward_hook(lambda *a: seen.append(1))
+    try:
+        with intervene(tiny, Add(Site(0), torch.ones(32))):
+            pass
+        _hs(tiny, torch.tensor([[1, 5]]))
+        assert seen == [1]
+    finally:
+        h.remove()
+
+
+def test_edits_never_mutate_tensors_in_place():
+    model = make_tiny("llama")
+    held = {}
+
+    def grab(h, pos):
+        held["t"], held["copy"] = h, h.clone()
+        return h * 2
+
+    with intervene(model, [Apply(Site(1, "resid_pre"), grab), Add(Site(1, "resid_pre"), torch.ones(32)),
+                           Replace(Site(1, "resid_pre"), torch.zeros(32), at="last_prompt")]):
+        _hs(model, torch.tensor([[1, 5, 6]]))
+    assert torch.equal(held["t"], held["copy"])
+
+
+def test_replace_and_project_out():
+    model = make_tiny("gemma3_text")
+    ids = torch.tensor([[1, 5, 6, 7]])
+    u = torch.randn(32)
+    with intervene(model, [ProjectOut(Site(1, "resid_pre"), u, at=From(1))]):
+        acts = capture(model, {"input_ids": ids}, [Site(1, "resid_pre")])
+    h = acts[Site(1, "resid_pre")][0]
+    assert (h[1:] @ u / u.norm()).abs().max() < 1e-4
+    assert (h[0] @ u).abs() > 1e-3
+    val = torch.randn(2, 32)
+    with intervene(model, [Replace(Site(0, "resid_post"), val, at=Tokens([-1, 0]))]):
+        acts = capture(model, {"input_ids": ids}, [Site(0, "resid_post")])
+    torch.testing.assert_close(acts[Site(0)][0, 3], val[0])
+    torch.testing.assert_close(acts[Site(0)][0, 0], val[1])
+
+
+def test_per_row_and_spans():
+    model = make_tiny("phi3")
+    rows = random_prompts((4, 6))
+    b = pad(rows, "left")
+    deltas = torch.randn(2, 32)
+    base = capture(model, b.__dict__, [Site(0)])
+    with intervene(model, [Add(Site(0), deltas, at=Spans([(1, 3), (2, 4)]), per_row=True)]):
+        edited = capture(model, b.__dict__, [Site(0)])
+    diff = edited[Site(0)] - base[Site(0)]
+    torch.testing.assert_close(diff[0, 1:3], deltas[0].expand(2, 32), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(diff[1, 2:4], deltas[1].expand(2, 32), atol=1e-5, rtol=1e-5)
+    assert diff[0, [0, 3]].abs().max() == 0 and diff[1, [0, 1, 4, 5]].abs().max() == 0
+
+
+def test_bad_edits_are_typed_errors():
+    model = make_tiny("llama")
+    with pytest.raises(ShapeError, match="needs either at=Tokens"):
+        with intervene(model, Add(Site(0), torch.ones(3, 32))):
+            pass
+    with pytest.raises(ShapeError, match="3 vectors for 2 token positions"):
+        with intervene(model, Add(Site(0), torch.ones(3, 32), at=Tokens([0, 1]))):
+            pass
+    with pytest.raises(PositionError, match="Unknown positions"):
+        with intervene(model, Add(Site(0), torch.ones(32), at="everything")):
+            pass
+    with pytest.raises(ShapeError, match="linearly dependent"):
+        with intervene(model, ProjectOut(Site(0), torch.zeros(32))):
+            pass
+    with pytest.raises(TypeError, match="takes steerlens edits"):
+        with intervene(model, ["not an edit"]):
+            pass
+    with pytest.raises(ShapeError, match="per_row vectors: 2 rows"):
+        with intervene(model, Add(Site(0), torch.ones(2, 32), per_row=True)):
+            _hs(model, torch.tensor([[1, 2, 3]]))
+    with pytest.raises(PositionError, match="2 spans but the batch has 1"):
+        with intervene(model, Add(Site(0), torch.ones(32), at=Spans([(0, 1), (0, 1)]))):
+            _hs(model, torch.tensor([[1, 2, 3]]))
