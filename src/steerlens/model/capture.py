@@ -43,9 +43,12 @@ class Activations:
     mask: torch.Tensor | None = None
     rows: torch.Tensor | None = None
     sites: list[Site] = field(default_factory=list)
+    n_layers: int | None = None
 
     def __getitem__(self, site: Site | int) -> torch.Tensor:
         key = Site(site) if isinstance(site, int) and not isinstance(site, bool) else site
+        if isinstance(key, Site) and key.layer < 0 and self.n_layers is not None:
+            key = key.normalized(self.n_layers)
         if key not in self.tensors:
             have = ", ".join(str(s) for s in self.sites)
             raise SiteError(f"{key} was not captured; captured sites: {have}.")
@@ -149,7 +152,7 @@ def capture(
                     out = out.to("cpu")
                 results[s].append((idx, out))
     tensors = {s: _unsort(parts, n, positions) for s, parts in results.items()}
-    acts = Activations(tensors=tensors, lengths=lengths, sites=site_list)
+    acts = Activations(tensors=tensors, lengths=lengths, sites=site_list, n_layers=spec.n_layers)
     if isinstance(positions, str) and positions == "all":
         acts.mask = torch.arange(width)[None, :] < lengths[:, None]
     elif isinstance(positions, torch.Tensor) and positions.dtype == torch.bool:

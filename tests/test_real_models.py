@@ -1,0 +1,60 @@
+"""The real-model suite: the embedded gemma-3-270m and smollm2-135m (small cases, shared models)."""
+
+import pytest
+import torch
+
+from steerlens.lens import logit_lens_table
+from steerlens.model import Add, Site, capture, generate, intervene, pad, resolve
+from steerlens.model.check import self_check
+
+pytestmark = pytest.mark.real
+
+PROMPTS = ["The Eiffel Tower is in the city of", "I hate you because", "Miles Davis plays the",
+           "The capital of Japan is"]
+
+
+def test_self_check(real):
+    name, model, tok = real
+    report = self_check(model, tok)
+    assert report["ok"], report
+    assert report["model"]["n_layers"] == {"gemma-3-270m": 18, "smollm2-135m": 30}[name]
+
+
+def test_logit_lens_ends_in_paris(real):
+    _, model, tok = real
+    rows = logit_lens_table(model, tok, "The Eiffel Tower is in the city of", top_k=3)
+    assert rows[-1]["top"][0]["token"].strip() == "Paris"
+    # the model's own prediction is the last row
+    with torch.no_grad():
+        logits = model(**tok("The Eiffel Tower is in the city of", return_tensors="pt")).logits[0, -1]
+    assert rows[-1]["top"][0]["id"] == int(logits.argmax())
+
+
+def test_capture_is_batch_and_padding_invariant(real):
+    _, model, tok = real
+    spec = resolve(model)
+    sites = [Site(2), Site(spec.n_layers // 2, "attn_in"), Site(-1)]
+    one = [capture(model, [p], sites, tokenizer=tok, positions="last") for p in PROMPTS]
+    rows = [tok(p)["input_ids"] for p in PROMPTS]
+    left = pad(rows, "left")
+    batched = capture(model, left.__dict__, sites, positions="last", batch_size=3)
+    for s in sites:
+        ref = torch.cat([o[s] for o in one])
+        torch.testing.assert_close(batched[s], ref, atol=1e-3, rtol=1e-3)
+
+
+def test_steered_generation_cache_and_batch_invariant(real):
+    _, model, tok = real
+    spec = resolve(model)
+    layer = spec.n_layers // 3
+    acts = capture(model, ["Love", "Hate"], [Site(layer, "resid_pre")], tokenizer=tok, positions="last")
+    v = acts[Site(layer, "resid_pre")]
+    edit = Add(Site(layer, "resid_pre"), v[0] - v[1], at="all", scale=4.0)
+    prompts = PROMPTS[1:3]
+    plain = generate(model, tok, prompts, max_new_tokens=8).new_ids
+    with intervene(model, edit):
+        cached = generate(model, tok, prompts, max_new_tokens=8).new_ids
+        uncached = generate(model, tok, prompts, max_new_tokens=8, use_cache=False).new_ids
+        single = [generate(model, tok, [p], max_new_tokens=8).new_ids[0] for p in prompts]
+    assert cached == uncached == single
+    assert cached != plain
