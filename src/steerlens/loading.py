@@ -199,10 +199,13 @@ def _convert_gguf(folder: Path, gguf_name: str, out_dir: Path) -> None:
     config = AutoConfig.for_model(model_type, **config_dict)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
-    tied = {k for k in missing if "lm_head" in k and getattr(config, "tie_word_embeddings", False)}
-    if set(missing) - tied or unexpected:
-        raise RuntimeError(f"GGUF conversion: missing {sorted(set(missing) - tied)}, unexpected {sorted(unexpected)}.")
     model.tie_weights()
+    # a key may be missing from the GGUF only if it is tied to (is the same tensor as) a loaded one
+    params = dict(model.named_parameters(remove_duplicate=False))
+    loaded_params = [params[k] for k in params if k not in missing]
+    untied = [k for k in missing if not any(params.get(k) is p for p in loaded_params)]
+    if untied or unexpected:
+        raise RuntimeError(f"GGUF conversion: weights missing {sorted(untied)}, unexpected {sorted(unexpected)}.")
     model.generation_config = loaded.generation_config
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
