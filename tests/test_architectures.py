@@ -3,9 +3,9 @@
 import pytest
 import torch
 import transformers as T
-from conftest import ARCHS, make_tiny
 
 import steerlens
+from conftest import ARCHS, make_tiny
 from steerlens.errors import SiteError, UnsupportedArchitectureError
 from steerlens.model import ARCHITECTURES, POINTS, Site, resolve
 from steerlens.model.architectures import _SPEC_ATTR

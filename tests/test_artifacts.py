@@ -4,8 +4,8 @@ import json
 
 import pytest
 import torch
-from conftest import make_tiny
 
+from conftest import make_tiny
 from steerlens.artifacts import Fingerprint, load, load_artifact, register, save_artifact
 from steerlens.errors import ArtifactFormatError, IncompatibleArtifactError
 

@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-from conftest import make_tiny, random_prompts
 
+from conftest import make_tiny, random_prompts
 from steerlens.errors import PaddingError, PositionError, SiteError
 from steerlens.model import Site, capture, pad, resolve
 

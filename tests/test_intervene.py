@@ -2,11 +2,22 @@
 
 import pytest
 import torch
-from conftest import make_tiny, random_prompts
 
+from conftest import make_tiny, random_prompts
 from steerlens.errors import PositionError, ShapeError
 from steerlens.model import (
-    Add, Apply, From, ProjectOut, Replace, Site, Spans, Tokens, capture, intervene, pad, resolve,
+    Add,
+    Apply,
+    From,
+    ProjectOut,
+    Replace,
+    Site,
+    Spans,
+    Tokens,
+    capture,
+    intervene,
+    pad,
+    resolve,
 )
 
 

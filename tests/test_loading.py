@@ -2,9 +2,9 @@
 
 import pytest
 import torch
-from conftest import make_tiny
 
 import steerlens
+from conftest import make_tiny
 from steerlens import loading
 from steerlens.errors import ModelNotProvisionedError, UnknownModelError
 

@@ -3,8 +3,8 @@ cache, batched or one by one, left- or right-padded -- on every architecture in 
 
 import pytest
 import torch
-from conftest import ARCHS, make_tiny, random_prompts
 
+from conftest import ARCHS, make_tiny, random_prompts
 from steerlens.errors import PaddingError
 from steerlens.model import Add, From, Site, Spans, Tokens, generate, intervene, pad, resolve
 
@@ -60,7 +60,7 @@ def test_generation_is_cache_batch_and_padding_invariant(arch):
         single = [_with(model, kind, [i], lambda i=i: _hf_generate(model, [prompts[i]], True))[0] for i in idx]
         assert cached == single, (arch, kind, "batched vs one by one")
         right = pad(prompts, side="right")
-        wrapped = _with(model, kind, idx, lambda: generate(model, None, right.__dict__, max_new_tokens=NEW,
+        wrapped = _with(model, kind, idx, lambda right=right: generate(model, None, right.__dict__, max_new_tokens=NEW,
                                                            eos_token_id=None).new_ids)
         assert wrapped == cached, (arch, kind, "right-padded input through steerlens.generate")
         changed += cached != plain

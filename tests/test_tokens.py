@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from steerlens.errors import PaddingError, SpanNotFoundError
@@ -92,3 +92,23 @@ def test_token_span_real_tokenizers(real, text, sub):
     start, _ = _check_span(tokenizer, text, sub)
     if tokenizer.bos_token_id is not None and tokenizer("x")["input_ids"][0] == tokenizer.bos_token_id:
         assert start >= 1  # BOS is counted
+
+
+def test_subject_span_capture(bpe):
+    """token_span + spans_to_mask read exactly the subject's tokens of each text."""
+    from conftest import make_tiny
+
+    from steerlens.model import Site, capture, spans_to_mask
+
+    texts = ["The Eiffel Tower is in Paris.", "Miles Davis played the trumpet."]
+    subjects = ["Eiffel Tower", "Miles Davis"]
+    spans = [token_span(bpe, t, s) for t, s in zip(texts, subjects)]
+    lengths = [len(bpe(t)["input_ids"]) for t in texts]
+    model = make_tiny("llama")
+    ids = [[i % 96 for i in bpe(t)["input_ids"]] for t in texts]
+    full = capture(model, pad(ids).__dict__, [Site(1)])
+    packed = capture(model, pad(ids, "left").__dict__, [Site(1)], positions=spans_to_mask(spans, lengths))
+    expect = torch.cat([full[Site(1)][i, s:e] for i, (s, e) in enumerate(spans)])
+    torch.testing.assert_close(packed[Site(1)], expect, atol=1e-4, rtol=1e-4)
+    with pytest.raises(SpanNotFoundError, match="outside its"):
+        spans_to_mask([(0, 99)], [5])

@@ -4,16 +4,30 @@ Start with :func:`load_model`, then read activations with :func:`capture` and wr
 :func:`intervene`. See the README for the quick start.
 """
 
+from ._version import __version__
 from .artifacts import Artifact, Fingerprint, load_artifact, save_artifact
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
 from .loading import DEFAULT_MODEL, EMBEDDED_MODELS, load_model, provision
 from .model import (
-    Activations, Add, Apply, Edit, From, ModelSpec, ProjectOut, Replace, Site, Spans, Tokens, answer_span,
-    capture, generate, intervene, resolve, token_span,
+    Activations,
+    Add,
+    Apply,
+    Edit,
+    From,
+    ModelSpec,
+    ProjectOut,
+    Replace,
+    Site,
+    Spans,
+    Tokens,
+    answer_span,
+    capture,
+    generate,
+    intervene,
+    resolve,
+    token_span,
 )
-
-from ._version import __version__
 
 __all__ = [
     "__version__", "load_model", "provision", "DEFAULT_MODEL", "EMBEDDED_MODELS",

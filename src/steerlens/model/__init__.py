@@ -16,12 +16,12 @@ from .hooks import HookGroup, hook_group
 from .intervene import Add, Apply, Edit, Intervention, ProjectOut, Replace, intervene
 from .positions import CallPositions, From, Positions, PositionTracker, Spans, Tokens
 from .site import POINTS, Point, Site
-from .tokens import Batch, answer_span, as_batch, encode, pad, token_span
+from .tokens import Batch, answer_span, as_batch, encode, pad, spans_to_mask, token_span
 
 __all__ = [
     "ARCHITECTURES", "ArchitectureRow", "ModelSpec", "resolve", "supported_model_types",
     "Activations", "capture", "Generation", "generate", "HookGroup", "hook_group",
     "Add", "Apply", "Edit", "Intervention", "ProjectOut", "Replace", "intervene",
     "CallPositions", "From", "Positions", "PositionTracker", "Spans", "Tokens",
-    "POINTS", "Point", "Site", "Batch", "answer_span", "as_batch", "encode", "pad", "token_span",
+    "POINTS", "Point", "Site", "Batch", "answer_span", "as_batch", "encode", "pad", "spans_to_mask", "token_span",
 ]

@@ -22,7 +22,7 @@ from ..errors import SiteError, UnsupportedArchitectureError
 from .site import POINTS, Site
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedModel
+    pass
 
 __all__ = ["ArchitectureRow", "ARCHITECTURES", "ModelSpec", "resolve", "supported_model_types"]
 

@@ -14,7 +14,7 @@ import torch
 
 from ..errors import PaddingError, SpanNotFoundError
 
-__all__ = ["Batch", "encode", "pad", "as_batch", "token_span", "answer_span", "char_span_to_tokens"]
+__all__ = ["Batch", "encode", "pad", "as_batch", "token_span", "answer_span", "char_span_to_tokens", "spans_to_mask"]
 
 
 @dataclass(frozen=True)
@@ -188,3 +188,22 @@ def answer_span(tokenizer: Any, prompt: str, answer: str, sep: str = " ") -> tup
     if start == 0:
         raise SpanNotFoundError(f"The answer {answer!r} starts at the first token of {text!r}; the prompt is empty.")
     return ids, (start, end)
+
+
+def spans_to_mask(spans: Sequence[tuple[int, int]], lengths: Sequence[int] | torch.Tensor) -> torch.Tensor:
+    """Boolean ``[n, max(lengths)]`` mask selecting one ``[start, end)`` token span per row.
+
+    Pass it as ``capture(..., positions=mask)`` to read a span (e.g. a subject's tokens) per input.
+
+    Raises:
+        SpanNotFoundError: a span is empty or runs past its row's length.
+    """
+    lengths = torch.as_tensor(lengths, dtype=torch.long)
+    if len(spans) != len(lengths):
+        raise SpanNotFoundError(f"{len(spans)} spans for {len(lengths)} inputs; give one span per input.")
+    mask = torch.zeros(len(spans), int(lengths.max()), dtype=torch.bool)
+    for i, (s, e) in enumerate(spans):
+        if not 0 <= s < e <= int(lengths[i]):
+            raise SpanNotFoundError(f"Span ({s}, {e}) of input {i} is empty or outside its {int(lengths[i])} tokens.")
+        mask[i, s:e] = True
+    return mask
