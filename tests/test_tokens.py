@@ -97,7 +97,6 @@ def test_token_span_real_tokenizers(real, text, sub):
 def test_subject_span_capture(bpe):
     """token_span + spans_to_mask read exactly the subject's tokens of each text."""
     from conftest import make_tiny
-
     from steerlens.model import Site, capture, spans_to_mask
 
     texts = ["The Eiffel Tower is in Paris.", "Miles Davis played the trumpet."]
