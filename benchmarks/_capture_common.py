@@ -128,39 +128,96 @@ def setup_torch() -> None:
     torch.manual_seed(0)
 
 
+def _cpu_busy_s() -> float:
+    """CPU seconds all processes spent busy since boot (from /proc/stat; 0 where it is missing)."""
+    try:
+        f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    user, nice, system, idle, iowait, irq, softirq, steal = (f + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+class Contention:
+    """Share of the machine's CPU used by *other* processes between start() and stop()."""
+
+    def start(self) -> None:
+        self.wall, self.busy, self.own = time.perf_counter(), _cpu_busy_s(), _own_cpu_s()
+
+    def stop(self) -> float:
+        wall = time.perf_counter() - self.wall
+        others = (_cpu_busy_s() - self.busy) - (_own_cpu_s() - self.own)
+        return max(0.0, others / (wall * (os.cpu_count() or 1))) if wall > 0 else 0.0
+
+
+def wait_for_quiet(max_wait_s: float, threshold: float = 0.15, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Wait (up to ``max_wait_s``) until other processes use less than ``threshold`` of the CPUs over 3 s."""
+    t0 = time.perf_counter()
+    last_log = -1e9
+    while True:
+        c = Contention()
+        c.start()
+        time.sleep(3)
+        share = c.stop()
+        waited = time.perf_counter() - t0
+        if share < threshold:
+            return {"quiet": True, "waited_s": round(waited, 1), "other_cpu_share": share}
+        if waited >= max_wait_s:
+            log(f"  WARNING: other processes still use {share:.0%} of the CPUs after {waited:.0f}s; "
+                "timing anyway (results will be noisy)")
+            return {"quiet": False, "waited_s": round(waited, 1), "other_cpu_share": share}
+        if waited - last_log >= 30:
+            log(f"  other processes use {share:.0%} of the CPUs; waiting for a quiet machine "
+                f"(up to {max_wait_s:.0f}s)")
+            last_log = waited
+
+
 def time_methods(
     methods: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1, log: Callable[[str], None] = print
-) -> tuple[dict[str, list[float]], dict[str, Any]]:
+) -> tuple[dict[str, list[float]], dict[str, Any], dict[str, list[float]]]:
     """Time each method ``repeats`` times after ``warmup`` untimed calls, round-robin.
 
     Every round runs each method once, in an order rotated by one each round, so slow drifts of the
-    machine (other processes, thermal) hit all methods alike. Returns ``(times, first_results)``, the
-    latter being each method's result of its first warm-up call (for agreement checks).
+    machine (other processes, thermal) hit all methods alike. Returns ``(times, first_results,
+    contention)``: each method's first warm-up result (for agreement checks) and, per timed call, the
+    share of the CPUs that other processes used meanwhile.
     """
     names = list(methods)
     first: dict[str, Any] = {}
+    cont = Contention()
     for w in range(warmup):
         for name in names:
             gc.collect()
+            cont.start()
             t0 = time.perf_counter()
             out = methods[name]()
             dt = time.perf_counter() - t0
-            log(f"  warm-up {w + 1}/{warmup} {name}: {dt:.2f}s")
+            share = cont.stop()
+            log(f"  warm-up {w + 1}/{warmup} {name}: {dt:.2f}s (others used {share:.0%} CPU)")
             if name not in first:
                 first[name] = out
             del out
     times: dict[str, list[float]] = {n: [] for n in names}
+    others: dict[str, list[float]] = {n: [] for n in names}
     for r in range(repeats):
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             gc.collect()
+            cont.start()
             t0 = time.perf_counter()
             out = methods[name]()
             dt = time.perf_counter() - t0
+            others[name].append(cont.stop())
             del out
             times[name].append(dt)
-        log(f"  round {r + 1}/{repeats}: " + ", ".join(f"{n}={times[n][-1]:.2f}s" for n in names))
-    return times, first
+        log(f"  round {r + 1}/{repeats}: " + ", ".join(f"{n}={times[n][-1]:.2f}s" for n in names)
+            + f" (others used up to {max(others[n][-1] for n in names):.0%} CPU)")
+    return times, first, others
 
 
 def summarize(ts: list[float]) -> dict[str, float]:

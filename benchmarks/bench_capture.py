@@ -5,7 +5,7 @@ Runs in the project's virtualenv (transformers 5.x). Its peers (steering-vectors
 on the same inputs and prints one table. See benchmarks/README.md.
 
     python benchmarks/bench_capture.py run --workdir DIR [--repeats 5] [--warmup 1] [--no-memory]
-        writes DIR/inputs.json (texts + token ids, the batches every method gets), DIR/ref.pt
+        writes DIR/inputs.json (texts + token ids, the batches every method gets), DIR/ref.safetensors
         (steerlens' residuals, for the peers' agreement check) and DIR/main.json (timings).
     python benchmarks/bench_capture.py report --workdir DIR
         reads DIR/main.json and DIR/peers.json, prints the combined table, writes DIR/results.json.
@@ -25,9 +25,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import torch  # noqa: E402
-
 import _capture_common as C  # noqa: E402
+import torch  # noqa: E402
 
 MODEL = "gemma-3-270m"
 BATCH_SIZE = 32
@@ -137,7 +136,9 @@ def cmd_run(args: argparse.Namespace) -> None:
           f"{[tuple(b['input_ids'].shape) for b in batches]}", flush=True)
     env = C.env_info(["steerlens", "torch", "transformers", "tokenizers", "safetensors", "numpy"])
     methods = build_methods(model, tok, spec, inputs)
-    times, first = C.time_methods(methods, args.repeats, args.warmup, log=lambda s: print("[main]" + s, flush=True))
+    log = lambda s: print("[main]" + s, flush=True)  # noqa: E731
+    quiet = C.wait_for_quiet(args.wait_quiet, log=log) if args.wait_quiet > 0 else None
+    times, first, others = C.time_methods(methods, args.repeats, args.warmup, log=log)
     env["loadavg_end"] = os.getloadavg()
 
     # agreement: steerlens' all-layer capture is the reference
@@ -153,20 +154,24 @@ def cmd_run(args: argparse.Namespace) -> None:
         "plain_forward": C.agreement(ref_hf, layers["plain_forward"]),
         "body_forward": C.agreement(ref_hf, layers["body_forward"]),
     }
-    torch.save({"layers": ref, "final_norm_last": normed_last, "n_layers": n}, work / "ref.pt")
+    from safetensors.torch import save_file  # never pickle: the peers' env reads it back with safetensors
+
+    save_file({**{f"layer.{i}": t.contiguous() for i, t in ref.items()}, "final_norm_last": normed_last.contiguous()},
+              str(work / "ref.safetensors"))
     del first, layers
 
     memory = {}
     if not args.no_memory:
         memory = C.run_memory_probes(__file__, sys.executable, list(methods), ["--workdir", str(work)],
-                                     log=lambda s: print("[main]" + s, flush=True))
+                                     log=log)
     result = {
         "env_label": f"transformers {env['packages']['transformers']}",
         "env": env, "git": git_state(), "attn_implementation": model.config._attn_implementation,
-        "repeats": args.repeats, "warmup": args.warmup, "reference_methods": ["plain_forward", "body_forward"],
+        "repeats": args.repeats, "warmup": args.warmup, "quiet_wait": quiet,
+        "reference_methods": ["plain_forward", "body_forward"],
         "methods": {
             k: {"desc": DESCRIPTIONS[k], "times": times[k], "stats": C.summarize(times[k]),
-                "memory": memory.get(k), "agreement": agree.get(k)}
+                "memory": memory.get(k), "agreement": agree.get(k), "other_cpu_share": others[k]}
             for k in methods
         },
     }
@@ -194,6 +199,8 @@ def _fmt_agree(a: dict[str, Any] | None) -> str:
         return f"ERROR {a['errors']}"
     ls = a["layers"]
     span = f"layers {ls[0]}-{ls[-1]}" if len(ls) > 1 else f"layer {ls[0]}"
+    if a["worst_max_abs_diff"] == 0:
+        return f"{span}: bitwise identical (max|d| = 0)"
     return (f"{span}: max|d|/max|ref| = {a['worst_rel_max']:.1e} (worst layer {a['worst_layer']}), "
             f"||d||/||ref|| <= {a['worst_rel_fro']:.1e}, max|d| = {a['worst_max_abs_diff']:.2e}")
 
@@ -211,7 +218,7 @@ def cmd_report(args: argparse.Namespace) -> None:
     main_body = main["methods"]["body_forward"]["stats"]["median"]
 
     head = (f"{'method':<52} {'env':<8} {'median s':>9} {'IQR s':>7} {'x plain':>8} {'x body':>7} "
-            f"{'x body(tf5)':>11} {'peak RSS MB':>11} {'+RSS MB':>8}")
+            f"{'x body(tf5)':>11} {'peak RSS MB':>11} {'+RSS MB':>8} {'others CPU':>10}")
     lines = [head, "-" * len(head)]
     rows = []
     for part, res in parts:
@@ -231,11 +238,12 @@ def cmd_report(args: argparse.Namespace) -> None:
                 "x_body_tf5": s["median"] / main_body,
                 "paired_x_plain": _paired(m["times"], plain["times"]), "paired_x_body": _paired(m["times"], body["times"]),
                 "peak_rss_mb": mem.get("peak_rss_mb"), "extra_peak_mb": mem.get("extra_peak_mb"),
-                "agreement": m.get("agreement"),
+                "agreement": m.get("agreement"), "other_cpu_share_max": max(m.get("other_cpu_share") or [0.0]),
             }
             rows.append(row)
             lines.append(f"{m['desc']:<52} {env:<8} {s['median']:>9.3f} {s['iqr']:>7.3f} {row['x_plain']:>8.3f} "
-                         f"{row['x_body']:>7.3f} {row['x_body_tf5']:>11.3f} {peak:>11} {extra:>8}")
+                         f"{row['x_body']:>7.3f} {row['x_body_tf5']:>11.3f} {peak:>11} {extra:>8} "
+                         f"{row['other_cpu_share_max']:>10.0%}")
         lines.append("")
     print()
     print(f"Capture of residual activations: {MODEL}, {len(C.make_prompts())} prompts, batch size {BATCH_SIZE}, "
@@ -244,6 +252,7 @@ def cmd_report(args: argparse.Namespace) -> None:
     print("x plain / x body: median time over the median of the same env's plain / body forward; "
           "x body(tf5): over steerlens' env's body forward")
     print("peak RSS: one cold run in a fresh process (model loaded, result kept); +RSS: peak minus RSS before the run")
+    print("others CPU: the most CPU that other processes used during any timed call of that row (0% = quiet machine)")
     print()
     print("\n".join(lines).rstrip())
     print()
@@ -297,6 +306,8 @@ def main() -> None:
     r.add_argument("--repeats", type=int, default=5)
     r.add_argument("--warmup", type=int, default=1)
     r.add_argument("--no-memory", action="store_true")
+    r.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
+                   help="first wait up to this long for other processes to leave the CPUs idle")
     rep = sub.add_parser("report")
     rep.add_argument("--workdir", required=True)
     a = p.parse_args()

@@ -5,7 +5,7 @@ steerlens), on the same converted model folder and the same token ids as bench_c
 
     .bench-venv/bin/python benchmarks/peers_capture.py run --workdir DIR [--repeats 5] [--warmup 1] [--no-memory]
 
-reads DIR/inputs.json and DIR/ref.pt (written by bench_capture.py run), writes DIR/peers.json.
+reads DIR/inputs.json and DIR/ref.safetensors (written by bench_capture.py run), writes DIR/peers.json.
 
 The converted folder was saved by transformers 5, whose Gemma-3 config.json has ``rope_parameters``
 ({"full_attention": {"rope_theta": ...}, "sliding_attention": {"rope_theta": ...}}); transformers 4
@@ -32,9 +32,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import torch  # noqa: E402
-
 import _capture_common as C  # noqa: E402
+import torch  # noqa: E402
 
 DESCRIPTIONS = {
     "plain_forward": "model(**batch, output_hidden_states=True)",
@@ -174,12 +173,16 @@ def cmd_run(args: argparse.Namespace) -> None:
     batches = C.make_batches(inputs["input_ids"], inputs["batch_size"])
     env = C.env_info(["torch", "transformers", "tokenizers", "safetensors", "numpy", "steering-vectors", "nnsight"])
     methods = build_methods(model, tok, inputs)
-    times, first = C.time_methods(methods, args.repeats, args.warmup, log=lambda s: print("[peers]" + s, flush=True))
+    log = lambda s: print("[peers]" + s, flush=True)  # noqa: E731
+    quiet = C.wait_for_quiet(args.wait_quiet, log=log) if args.wait_quiet > 0 else None
+    times, first, others = C.time_methods(methods, args.repeats, args.warmup, log=log)
     env["loadavg_end"] = os.getloadavg()
 
-    ref_file = torch.load(work / "ref.pt")
-    n = ref_file["n_layers"]
-    ref = ref_file["layers"]
+    from safetensors.torch import load_file
+
+    ref_file = load_file(str(work / "ref.safetensors"))
+    ref = {int(k.split(".")[1]): v for k, v in ref_file.items() if k.startswith("layer.")}
+    n = len(ref)
     ref_hf = {**ref, n - 1: ref_file["final_norm_last"]}
     agree = {}
     for k, v in first.items():
@@ -190,15 +193,16 @@ def cmd_run(args: argparse.Namespace) -> None:
     memory = {}
     if not args.no_memory:
         memory = C.run_memory_probes(__file__, sys.executable, list(methods), ["--workdir", str(work)],
-                                     log=lambda s: print("[peers]" + s, flush=True))
+                                     log=log)
     result = {
         "env_label": f"transformers {env['packages']['transformers']}",
         "env": env, "attn_implementation": model.config._attn_implementation, "config_translation": translation,
         "tokenizer_ids_identical": own_ids == inputs["input_ids"],
-        "repeats": args.repeats, "warmup": args.warmup, "reference_methods": ["plain_forward", "body_forward"],
+        "repeats": args.repeats, "warmup": args.warmup, "quiet_wait": quiet,
+        "reference_methods": ["plain_forward", "body_forward"],
         "methods": {
             k: {"desc": DESCRIPTIONS[k], "times": times[k], "stats": C.summarize(times[k]),
-                "memory": memory.get(k), "agreement": agree.get(k)}
+                "memory": memory.get(k), "agreement": agree.get(k), "other_cpu_share": others[k]}
             for k in methods
         },
     }
@@ -229,6 +233,8 @@ def main() -> None:
     r.add_argument("--repeats", type=int, default=5)
     r.add_argument("--warmup", type=int, default=1)
     r.add_argument("--no-memory", action="store_true")
+    r.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
+                   help="first wait up to this long for other processes to leave the CPUs idle")
     a = p.parse_args()
     if a.repeats < 1 or a.warmup < 1:
         p.error("--repeats and --warmup must be >= 1")

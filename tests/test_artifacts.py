@@ -69,7 +69,8 @@ def test_bad_folders(tmp_path):
 
 def test_registry(tmp_path):
     @register("test_pair")
-    def _load_pair(art):
+    def _load_pair(art, model):
+        assert model is None
         return (art.config["name"], art.tensors["a"])
 
     save_artifact(tmp_path / "p", "test_pair", {"a": torch.ones(2)}, {"name": "n"})

@@ -170,13 +170,16 @@ def load_artifact(
     return Artifact(kind=art_kind, config=meta.get("config") or {}, tensors=tensors, fingerprint=fp, meta=meta)
 
 
-_LOADERS: dict[str, Callable[[Artifact], Any]] = {}
+_LOADERS: dict[str, Callable[[Artifact, Any], Any]] = {}
 
 
-def register(kind: str) -> Callable[[Callable[[Artifact], Any]], Callable[[Artifact], Any]]:
-    """Decorator registering ``fn(artifact) -> object`` as the loader of ``kind``."""
+def register(kind: str) -> Callable[[Callable[[Artifact, Any], Any]], Callable[[Artifact, Any], Any]]:
+    """Decorator registering ``fn(artifact, model) -> object`` as the loader of ``kind``.
 
-    def deco(fn: Callable[[Artifact], Any]) -> Callable[[Artifact], Any]:
+    ``model`` is the model passed to :func:`load` (``None`` when none was given).
+    """
+
+    def deco(fn: Callable[[Artifact, Any], Any]) -> Callable[[Artifact, Any], Any]:
         if kind in _LOADERS and _LOADERS[kind] is not fn:
             raise ArtifactFormatError(f"Artifact kind {kind!r} is registered twice.")
         _LOADERS[kind] = fn
@@ -195,4 +198,4 @@ def load(path: str | os.PathLike[str], *, model: torch.nn.Module | None = None) 
             f"No loader is registered for artifact kind {art.kind!r} (known: {known}); use load_artifact() for the raw "
             "contents."
         )
-    return loader(art)
+    return loader(art, model)

@@ -119,8 +119,11 @@ def capture(
     batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
     if progress is None:
         progress = len(batches) > 1
-    results: dict[Site, list[tuple[list[int], torch.Tensor]]] = {s: [] for s in site_list}
+    packed = isinstance(positions, torch.Tensor) and positions.dtype == torch.bool
+    parts: dict[Site, list[torch.Tensor | None]] = {s: [None] * n for s in site_list}  # packed selections
+    tensors: dict[Site, torch.Tensor] = {}  # everything else: preallocated, written batch by batch
     width = int(lengths.max())
+    out_device = torch.device("cpu") if offload else device
     with hook_group(spec) as group, torch.no_grad():
         state: dict[str, Any] = {}
 
@@ -145,13 +148,18 @@ def capture(
                 missing = [str(s) for s in site_list if s not in state["got"]]
                 raise SiteError(f"The forward pass never reached {', '.join(missing)}; is the model's layout unusual?")
             for s, h in state["got"].items():
-                out = _select(h, idx, positions, batch.attention_mask, width)
-                if dtype is not None:
-                    out = out.to(dtype)
-                if offload:
-                    out = out.to("cpu")
-                results[s].append((idx, out))
-    tensors = {s: _unsort(parts, n, positions) for s, parts in results.items()}
+                if packed:
+                    sel = positions[idx][:, : h.shape[1]].to(h.device)
+                    for j, i in enumerate(idx):
+                        parts[s][i] = h[j][sel[j]].to(device=out_device, dtype=dtype or h.dtype)
+                    continue
+                if s not in tensors:
+                    every = isinstance(positions, str) and positions == "all"
+                    shape = (n, width, h.shape[-1]) if every else (n, *_selected_shape(positions), h.shape[-1])
+                    tensors[s] = torch.zeros(shape, dtype=dtype or h.dtype, device=out_device)
+                _write(tensors[s], h, idx, positions, batch.attention_mask)
+    if packed:
+        tensors = {s: torch.cat(chunks) for s, chunks in parts.items()}  # type: ignore[arg-type]
     acts = Activations(tensors=tensors, lengths=lengths, sites=site_list, n_layers=spec.n_layers)
     if isinstance(positions, str) and positions == "all":
         acts.mask = torch.arange(width)[None, :] < lengths[:, None]
@@ -211,35 +219,24 @@ def _check_positions(positions: Any, n: int, lengths: torch.Tensor) -> None:
         )
 
 
-def _select(h: torch.Tensor, idx: list[int], positions: Any, mask: torch.Tensor, width: int) -> torch.Tensor:
-    """Pick the requested tokens from one batch's activation ``[b, pos, d]`` (right-padded)."""
-    lengths = mask.sum(1)
+def _selected_shape(positions: Any) -> tuple[int, ...]:
+    """Per-input shape (without ``d``) of a ``"last"`` or index selection."""
     if isinstance(positions, str):
-        if positions == "last":
-            return h[torch.arange(h.shape[0], device=h.device), lengths - 1]
-        out = h.new_zeros(h.shape[0], width, h.shape[2])
-        out[:, : h.shape[1]] = h * mask[..., None].to(h.dtype)
-        return out
-    sel = positions[idx].to(h.device)
-    if sel.dtype == torch.bool:
-        sel = sel[:, : h.shape[1]]
-        return h[sel]
-    if sel.dim() == 1:
-        return h[torch.arange(h.shape[0], device=h.device), sel]
-    return h[torch.arange(h.shape[0], device=h.device)[:, None], sel]
+        return ()
+    return () if positions.dim() == 1 else (positions.shape[1],)
 
 
-def _unsort(parts: list[tuple[list[int], torch.Tensor]], n: int, positions: Any) -> torch.Tensor:
-    if isinstance(positions, torch.Tensor) and positions.dtype == torch.bool:
-        # packed rows: restore input order, keeping each input's tokens together
-        by_row: list[torch.Tensor | None] = [None] * n
-        for idx, t in parts:
-            counts = positions[idx].sum(1).tolist()
-            for i, chunk in zip(idx, torch.split(t, counts)):
-                by_row[i] = chunk
-        return torch.cat([c for c in by_row if c is not None])
-    first = parts[0][1]
-    out = first.new_empty((n, *first.shape[1:]))
-    for idx, t in parts:
-        out[torch.tensor(idx, device=out.device)] = t
-    return out
+def _write(out: torch.Tensor, h: torch.Tensor, idx: list[int], positions: Any, mask: torch.Tensor) -> None:
+    """Copy the requested tokens of one right-padded batch ``h`` ``[b, pos, d]`` into rows ``idx`` of ``out``."""
+    lengths = mask.sum(1).tolist()
+    if isinstance(positions, str) and positions == "all":
+        for j, i in enumerate(idx):  # real tokens only; the padding of ``out`` stays zero
+            out[i, : lengths[j]].copy_(h[j, : lengths[j]])
+        return
+    rows = torch.arange(h.shape[0], device=h.device)
+    if isinstance(positions, str):  # "last"
+        picked = h[rows, torch.tensor(lengths, device=h.device) - 1]
+    else:
+        sel = positions[idx].to(h.device)
+        picked = h[rows, sel] if sel.dim() == 1 else h[rows[:, None], sel]
+    out.index_copy_(0, torch.tensor(idx, device=out.device), picked.to(device=out.device, dtype=out.dtype))
