@@ -4,8 +4,8 @@ import json
 
 import pytest
 import torch
-from conftest import make_tiny
 
+from conftest import make_tiny
 from steerlens.errors import IncompatibleArtifactError, SiteError
 from steerlens.lens import LogitLens, TunedLens, Unembed
 from steerlens.model import Site, capture, resolve
