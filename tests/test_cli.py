@@ -20,9 +20,10 @@ def folder(tmp_path_factory):
 def test_lens_json(folder, capsys):
     assert main(["lens", "w1 w2 w3", "--model", str(folder), "--json", "--top-k", "3"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert [r["label"] for r in out["layers"]] == ["emb", "0", "1", "2"]
-    assert all(len(r["top"]) == 3 for r in out["layers"])
-    assert all(0.0 <= t["prob"] <= 1.0 for r in out["layers"] for t in r["top"])
+    assert out["rows"] == ["0", "1", "2", "output"]
+    assert len(out["tokens"]) == 4  # BOS + 3 words
+    assert all(len(cell) == 3 for row in out["top_probs"] for cell in row)
+    assert all(0.0 <= p <= 1.0 for row in out["top_probs"] for cell in row for p in cell)
 
 
 def test_lens_table(folder, capsys):
@@ -51,3 +52,39 @@ def test_console_script_is_installed():
     exe = shutil.which("steerlens") or str(__import__("pathlib").Path(sys.executable).parent / "steerlens")
     out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "lens" in out.stdout
+
+
+def test_lens_trajectory_plots(folder, tmp_path, capsys):
+    png, page = tmp_path / "t.png", tmp_path / "t.html"
+    assert main(["lens", "w1 w2 w3", "--model", str(folder), "--plot", str(png)]) == 0
+    assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
+    assert main(["lens", "w1 w2 w3", "--model", str(folder), "--plot", str(page), "--statistic", "kl_to_final",
+                 "--trajectory"]) == 0
+    text = page.read_text()
+    assert text.count("<td") == 4 * 4 and "title=" in text  # 3 layers + output, 4 tokens; hover text
+    assert "top-1 prediction" in capsys.readouterr().out
+
+
+def test_lens_target_must_be_one_token(folder, capsys):
+    assert main(["lens", "w1 w2", "--model", str(folder), "--target", "w1 w2"]) == 1
+    assert "not one" in capsys.readouterr().err
+
+
+def test_lens_train_and_eval(folder, tmp_path, capsys):
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    text = tmp_path / "corpus.txt"
+    text.write_text(" ".join(f"w{int(i)}" for i in torch.randint(0, 90, (2000,), generator=g)))
+    out = tmp_path / "lens"
+    assert main(["lens", "train", "--text", str(text), "--out", str(out), "--model", str(folder), "--steps", "3",
+                 "--tokens-per-step", "64", "--seq-len", "16", "--micro-batch", "2"]) == 0
+    assert (out / "artifact.json").is_file() and (out / "history.json").is_file()
+    capsys.readouterr()
+    res = tmp_path / "eval.json"
+    assert main(["lens", "eval", "--text", str(text), "--model", str(folder), "--tuned", str(out), "--seq-len", "16",
+                 "--max-chunks", "6", "--out", str(res), "--plot", str(tmp_path / "kl.png"), "--transfer"]) == 0
+    result = json.loads(res.read_text())
+    assert set(result["lenses"]) == {"logit", "tuned"} and len(result["layer_transfer_kl"]) == 3
+    assert (tmp_path / "kl.png").stat().st_size > 1000
+    assert main(["lens", "train", "--text", str(tmp_path / "missing.txt"), "--out", str(out), "--model", str(folder)]) == 1

@@ -21,6 +21,7 @@ __all__ = [
     "ShapeError",
     "IncompatibleArtifactError",
     "ArtifactFormatError",
+    "MissingExtraError",
 ]
 
 
@@ -70,3 +71,7 @@ class IncompatibleArtifactError(SteerlensError, ValueError):
 
 class ArtifactFormatError(SteerlensError, ValueError):
     """An artifact folder is missing files, or its metadata is malformed."""
+
+
+class MissingExtraError(SteerlensError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""

@@ -28,11 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="convert and cache these embedded models (all when no name is given)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    p = sub.add_parser("lens", help="logit lens: the top next token at each layer for a text")
-    p.add_argument("text", help="the text to read (the lens decodes its last position)")
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"embedded model name or local folder (default {DEFAULT_MODEL})")
-    p.add_argument("--top-k", type=int, default=5, help="tokens to show per layer (default 5)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    from .lens import add_parsers
+
+    add_parsers(sub, DEFAULT_MODEL)
 
     p = sub.add_parser("check", help="self-check a model: its layout, site numbering and lens reproduce its logits")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"embedded model name or local folder (default {DEFAULT_MODEL})")
@@ -44,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) >= 2 and argv[0] == "lens" and argv[1] in ("train", "eval"):
+        argv = [f"lens-{argv[1]}", *argv[2:]]  # 'lens TEXT' and 'lens train ...' share the word 'lens'
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -51,8 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "models":
             return _models(args)
-        if args.command == "lens":
-            return _lens(args)
+        if args.command in ("lens", "lens-train", "lens-eval"):
+            from . import lens as cli_lens
+
+            return {"lens": cli_lens.run_lens, "lens-train": cli_lens.run_train, "lens-eval": cli_lens.run_eval}[
+                args.command](args)
         if args.command == "check":
             return _check(args)
     except SteerlensError as exc:
@@ -82,33 +86,6 @@ def _models(args: argparse.Namespace) -> int:
     for r in rows:
         table.add_row(r["name"], r["architecture"], r["licence"], "yes" if r["package_installed"] else f"no: {r['install']}",
                       "yes" if r["converted"] else "no", r["cache"])
-    Console().print(table)
-    return 0
-
-
-def _lens(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
-    from ..lens import logit_lens_table
-    from ..loading import load_model
-
-    if args.top_k < 1:
-        raise SystemExit("steerlens lens: --top-k must be >= 1")
-    model, tokenizer = load_model(args.model)
-    rows = logit_lens_table(model, tokenizer, args.text, top_k=args.top_k)
-    if args.json:
-        print(json.dumps({"model": args.model, "text": args.text, "layers": rows}, indent=2, ensure_ascii=False))
-        return 0
-    table = Table(title=f"logit lens, last position of {args.text!r} ({args.model})")
-    table.add_column("layer", justify="right")
-    table.add_column("top token")
-    table.add_column("p", justify="right")
-    table.add_column(f"top {args.top_k}")
-    for r in rows:
-        top = r["top"]
-        table.add_row(r["label"], repr(top[0]["token"]), f"{top[0]['prob']:.3f}",
-                      "  ".join(f"{t['token']!r} {t['prob']:.2f}" for t in top[1:]))
     Console().print(table)
     return 0
 

@@ -1,4 +1,4 @@
-"""The logit lens: the model's own final norm and unembedding applied to intermediate residuals."""
+"""The logit lens table: top next tokens at the last position of a text, decoded from every layer."""
 
 from __future__ import annotations
 
@@ -6,30 +6,23 @@ from typing import Any
 
 import torch
 
-from ..model.architectures import resolve
-from ..model.capture import capture
-from ..model.site import Site
+from .lenses import Lens
 
 __all__ = ["logit_lens_table"]
 
 
-def logit_lens_table(model: torch.nn.Module, tokenizer: Any, text: str, top_k: int = 5) -> list[dict[str, Any]]:
-    """Top-``top_k`` next tokens at the last position of ``text``, decoded from every layer.
+def logit_lens_table(model: torch.nn.Module, tokenizer: Any, text: str, top_k: int = 5,
+                     lens: Lens | None = None) -> list[dict[str, Any]]:
+    """Top-``top_k`` next tokens at the last position of ``text``, from every layer.
 
-    Rows: the embedding (``resid_pre`` of layer 0, labelled ``emb``) then ``resid_post`` of each
-    layer; the last row is the model's own prediction.
+    Rows are lens indices ``"0" .. "L-1"`` (the residual entering that block, so ``"0"`` reads the
+    embeddings) and ``"output"`` (the model's own prediction). ``lens`` defaults to the logit lens.
     """
-    spec = resolve(model)
-    sites = [Site(0, "resid_pre"), *spec.all_sites("resid_post")]
-    acts = capture(model, [text], sites, tokenizer=tokenizer, positions="last")
-    rows = []
-    with torch.no_grad():
-        for site in sites:
-            probs = spec.logits(acts[site].to(next(model.parameters()).dtype)).float().softmax(-1)[0]
-            p, idx = probs.topk(top_k)
-            rows.append({
-                "label": "emb" if site.point == "resid_pre" else str(site.layer),
-                "site": str(site),
-                "top": [{"token": tokenizer.decode([int(i)]), "id": int(i), "prob": float(q)} for q, i in zip(p, idx)],
-            })
-    return rows
+    from .trajectory import prediction_trajectory
+
+    traj = prediction_trajectory(model, tokenizer, text, lens=lens, target=None, top_k=top_k)
+    return [
+        {"label": label, "top": [{"token": t, "id": i, "prob": p} for t, i, p in
+                                 zip(traj.top_tokens[r][-1], traj.top_ids[r][-1], traj.top_probs[r][-1])]}
+        for r, label in enumerate(traj.rows)
+    ]

@@ -15,13 +15,17 @@ from typing import Any, Literal
 
 import torch
 
-from ..errors import SpanNotFoundError
+from ..errors import MissingExtraError, SpanNotFoundError, SteerlensError
 from ..model.architectures import resolve
 from ..model.capture import capture
 from ..model.site import Site
 from .lenses import Lens, LogitLens
 
-__all__ = ["PredictionTrajectory", "prediction_trajectory", "STATISTICS"]
+__all__ = ["PredictionTrajectory", "prediction_trajectory", "STATISTICS", "PlotPathError"]
+
+
+class PlotPathError(SteerlensError, ValueError):
+    """A plot destination or statistic steerlens cannot produce."""
 
 _LN2 = math.log(2)
 STATISTICS = ("entropy", "kl_to_final", "top_prob", "target_log_prob", "target_rank")
@@ -62,7 +66,7 @@ class PredictionTrajectory:
         if name == "top_prob":
             return [[cell[0] for cell in row] for row in self.top_probs]
         if name not in STATISTICS:
-            raise ValueError(f"Unknown statistic {name!r}; choose from {', '.join(STATISTICS)}.")
+            raise PlotPathError(f"Unknown statistic {name!r}; choose from {', '.join(STATISTICS)}.")
         return getattr(self, name)
 
     def to_json(self) -> str:
@@ -89,14 +93,14 @@ class PredictionTrajectory:
             out.write_text(self.html(statistic), encoding="utf-8")
             return out
         if out.suffix.lower() not in (".png", ".pdf", ".svg"):
-            raise ValueError(f"Plot path must end in .png, .pdf, .svg or .html, got {out.name!r}.")
+            raise PlotPathError(f"Plot path must end in .png, .pdf, .svg or .html, got {out.name!r}.")
         try:
             import matplotlib
 
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
         except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("PNG plots need matplotlib: pip install 'steerlens[plot]'.") from exc
+            raise MissingExtraError("PNG plots need matplotlib: pip install 'steerlens[plot]'.") from exc
         grid = torch.tensor([[float("nan") if v is None else v for v in row] for row in self.statistic(statistic)])
         fig_w = 2.0 + 0.9 * len(self.tokens)
         fig, ax = plt.subplots(figsize=(fig_w, 1.2 + 0.32 * len(self.rows)))

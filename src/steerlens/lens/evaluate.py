@@ -1,0 +1,163 @@
+"""Evaluating lenses on held-out text: KL to the final distribution, cross-entropy and entropy,
+per layer, in **bits per byte**; and the layer-transfer matrix."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from ..errors import MissingExtraError
+from .data import Chunks
+from .lenses import Lens, LogitLens
+from .train import frozen_pass
+from .unembed import Unembed
+
+__all__ = ["evaluate_lenses", "layer_transfer", "stream_stats", "plot_evaluation"]
+
+
+@torch.no_grad()
+def stream_stats(x: torch.Tensor, unembed: Unembed, target_logp: torch.Tensor, next_ids: torch.Tensor,
+                 chunk: int = 4096) -> dict[str, torch.Tensor]:
+    """KL(target || q), cross-entropy of ``next_ids`` and entropy of ``q = softmax(head(x))``, in nats.
+
+    ``x``: ``[..., n, d]`` normed states; ``target_logp``: ``[n, V]``; ``next_ids``: ``[n]`` (-1 where there
+    is no next token). One streaming pass over the vocabulary; returns ``[..., n]`` tensors.
+    """
+    lead, vocab = x.shape[:-1], unembed.weight.shape[0]
+    m = torch.full(lead, -float("inf"))
+    s, sz, cross, z_next = torch.zeros(lead), torch.zeros(lead), torch.zeros(lead), torch.zeros(lead)
+    neg_h = torch.zeros(lead[-1:])
+    for a in range(0, vocab, chunk):
+        z = unembed.logits_of_normed(x, slice(a, a + chunk)).float()
+        lp = target_logp[:, a : a + chunk].float()
+        p = lp.exp()
+        cross += (p * z).sum(-1)
+        neg_h += torch.where(p > 0, p * lp, torch.zeros_like(p)).sum(-1)
+        new_m = torch.maximum(m, z.max(-1).values)
+        scale = torch.exp(m - new_m)
+        e = torch.exp(z - new_m[..., None])
+        s = s * scale + e.sum(-1)
+        sz = sz * scale + (e * z).sum(-1)
+        m = new_m
+        inside = (next_ids >= a) & (next_ids < a + z.shape[-1])
+        if bool(inside.any()):
+            idx = (next_ids - a).clamp(0, z.shape[-1] - 1)
+            z_next += torch.where(inside, z.gather(-1, idx.expand(lead)[..., None])[..., 0], 0.0)
+    lse = m + s.log()
+    return {"kl": (neg_h - cross + lse).clamp(min=0), "ce": lse - z_next, "entropy": lse - sz / s}
+
+
+def evaluate_lenses(
+    model: torch.nn.Module,
+    chunks: Chunks,
+    lenses: Mapping[str, Lens] | None = None,
+    *,
+    micro_batch: int = 2,
+    vocab_chunk: int = 4096,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Per-layer KL to the final distribution, cross-entropy and entropy, in bits per byte.
+
+    Args:
+        model: The model.
+        chunks: Held-out chunks.
+        lenses: ``name -> lens`` (default: ``{"logit": LogitLens}``).
+
+    Returns:
+        ``{"bits_per_byte": factor, "n_tokens": ..., "lenses": {name: {"kl": [...], "ce": [...], "entropy": [...]}},
+        "model": {"ce": x, "entropy": y}}``; lists are per layer (lens index 0 .. L-1).
+    """
+    lenses = dict(lenses) if lenses else {"logit": LogitLens.from_model(model)}
+    dtype = next(model.parameters()).dtype
+    sums: dict[str, dict[str, torch.Tensor]] = {}
+    model_sums = {"ce": 0.0, "entropy": 0.0}
+    count = 0
+    for k in tqdm(range(0, chunks.ids.shape[0], micro_batch), desc="evaluate", disable=not progress):
+        ids = chunks.ids[k : k + micro_batch]
+        hidden, target = frozen_pass(model, ids, torch.float32)
+        nxt = torch.cat([ids[:, 1:], torch.full((ids.shape[0], 1), -1)], 1).reshape(-1)
+        valid = nxt >= 0
+        with torch.no_grad():
+            for name, lens in lenses.items():
+                x = torch.stack([lens.unembed.normed(lens.transform(hidden[i].to(dtype), i))
+                                 for i in range(hidden.shape[0])])
+                st = stream_stats(x, lens.unembed, target, nxt, vocab_chunk)
+                acc = sums.setdefault(name, {key: torch.zeros(hidden.shape[0]) for key in ("kl", "ce", "entropy")})
+                acc["kl"] += st["kl"].sum(-1)
+                acc["entropy"] += st["entropy"].sum(-1)
+                acc["ce"] += torch.where(valid, st["ce"], 0.0).sum(-1)
+            p = target.exp()
+            model_sums["entropy"] += float(-(p * target).sum(-1).sum())
+            model_sums["ce"] += float(-target[valid].gather(-1, nxt[valid][:, None]).sum())
+        count += nxt.numel()
+    n_valid = count - chunks.ids.shape[0]
+    f = chunks.nats_to_bpb
+    result: dict[str, Any] = {"units": "bits per byte", "nats_to_bpb": f, "n_tokens": count, "lenses": {}}
+    for name, acc in sums.items():
+        result["lenses"][name] = {
+            "kl": (acc["kl"] / count * f).tolist(),
+            "ce": (acc["ce"] / n_valid * f).tolist(),
+            "entropy": (acc["entropy"] / count * f).tolist(),
+        }
+    result["model"] = {"ce": model_sums["ce"] / n_valid * f, "entropy": model_sums["entropy"] / count * f}
+    return result
+
+
+@torch.no_grad()
+def layer_transfer(model: torch.nn.Module, chunks: Chunks, lens: Lens, *, micro_batch: int = 2,
+                   vocab_chunk: int = 4096) -> list[list[float]]:
+    """``M[i][j]``: KL(final || translator i applied to layer j's residual), bits per byte."""
+    dtype = next(model.parameters()).dtype
+    n_layers = lens.n_layers
+    total = torch.zeros(n_layers, n_layers)
+    count = 0
+    for k in range(0, chunks.ids.shape[0], micro_batch):
+        hidden, target = frozen_pass(model, chunks.ids[k : k + micro_batch], torch.float32)
+        nxt = torch.full((target.shape[0],), -1)
+        for i in range(n_layers):
+            x = torch.stack([lens.unembed.normed(lens.transform(hidden[j].to(dtype), i)) for j in range(n_layers)])
+            total[i] += stream_stats(x, lens.unembed, target, nxt, vocab_chunk)["kl"].sum(-1)
+        count += target.shape[0]
+    return (total / count * chunks.nats_to_bpb).tolist()
+
+
+def plot_evaluation(result: Mapping[str, Any], path: str | os.PathLike[str], metric: str = "kl") -> Path:
+    """Plot ``metric`` per layer for every lens in an :func:`evaluate_lenses` result (PNG/PDF/SVG)."""
+    try:
+        import matplotlib
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise MissingExtraError("Plots need matplotlib: pip install 'steerlens[plot]'.") from exc
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for name, stats in result["lenses"].items():
+        ax.plot(range(len(stats[metric])), stats[metric], marker="o", ms=3, label=f"{name} lens")
+    if metric in ("ce", "entropy"):
+        ax.axhline(result["model"][metric], color="k", ls="--", lw=1, label="model output")
+    ax.set_xlabel("layer (residual entering the block)")
+    ax.set_ylabel(f"{metric} (bits per byte)")
+    if metric == "kl" and all(v > 0 for s in result["lenses"].values() for v in s["kl"]):
+        ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=150)
+    plt.close(fig)
+    return out
+
+
+def save_json(result: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write an evaluation result as JSON."""
+    out = Path(path)
+    out.write_text(json.dumps(result, indent=1))
+    return out
+

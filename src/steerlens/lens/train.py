@@ -1,0 +1,239 @@
+"""Training a tuned lens: KL from the model's final distribution to every layer's lens distribution.
+
+Per optimiser step, each micro-batch runs the frozen model **once** (stopping after the last block:
+the residuals of every layer and the final log-probabilities come from the same pass), then trains
+all translators together on those residuals with a vocabulary-chunked KL whose memory does not grow
+with the vocabulary. The recipe follows tuned-lens: SGD with Nesterov momentum 0.9 at an effective
+learning rate of 1 (``lr = lr_scale * (1 - momentum)``), weight decay 1e-3, global gradient clipping at
+1, linear decay to zero (after a linear warm-up, which Adam gets by default and which really runs).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from tqdm.auto import tqdm
+
+from ..artifacts import load_artifact, save_artifact
+from ..errors import SteerlensError
+from ..model.architectures import resolve
+from ..model.capture import capture
+from ..model.site import Site
+from .data import Chunks, CorpusError
+from .kl import chunked_kl
+from .lenses import TunedLens
+
+__all__ = ["LensTrainConfig", "TrainHistory", "train_tuned_lens", "frozen_pass"]
+
+
+@dataclass(frozen=True)
+class LensTrainConfig:
+    """Settings of :func:`train_tuned_lens` (defaults sized for a CPU; tuned-lens uses 2**18 tokens/step)."""
+
+    steps: int = 100
+    """Optimiser steps."""
+    tokens_per_step: int = 4096
+    """Tokens per optimiser step (a multiple of the chunk length)."""
+    micro_batch: int = 2
+    """Chunks per frozen forward pass (gradients accumulate over micro-batches)."""
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    lr_scale: float = 1.0
+    """SGD: lr = lr_scale * (1 - momentum); Adam: lr = 1e-3 * lr_scale."""
+    momentum: float = 0.9
+    weight_decay: float = 1e-3
+    warmup_steps: int | None = None
+    """Linear warm-up; default 0 for SGD and min(1000, steps // 5) for Adam."""
+    clip_norm: float = 1.0
+    mode: Literal["affine", "bias_only"] = "affine"
+    bias: bool = True
+    vocab_chunk: int = 4096
+    """Vocabulary entries per step of the chunked KL (memory: layers x tokens x chunk floats)."""
+    target_dtype: Literal["float32", "bfloat16"] = "float32"
+    """Storage of the final log-probs (bfloat16 halves the memory of the targets)."""
+    seed: int = 42
+    checkpoint_every: int = 0
+    """Save a resumable checkpoint every this many steps (0: never) under ``out/checkpoint``."""
+
+    def warmup(self) -> int:
+        """Warm-up steps actually used."""
+        if self.warmup_steps is not None:
+            return self.warmup_steps
+        return min(1000, self.steps // 5) if self.optimizer == "adam" else 0
+
+
+@dataclass
+class TrainHistory:
+    """Per-step record: mean KL over layers (nats/token), wall time, tokens seen."""
+
+    step: list[int] = field(default_factory=list)
+    kl: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    tokens: list[int] = field(default_factory=list)
+
+
+def frozen_pass(model: torch.nn.Module, ids: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """One frozen forward over equal-length chunks: ``resid_pre`` of every layer and final log-probs.
+
+    Returns ``([layers, n_tokens, d], [n_tokens, vocab])``; the log-probs come from the last block's
+    output through the model's own head (which reproduces its logits).
+    """
+    spec = resolve(model)
+    sites = [*spec.all_sites("resid_pre"), Site(spec.n_layers - 1, "resid_post")]
+    acts = capture(model, {"input_ids": ids}, sites, batch_size=ids.shape[0])
+    d = spec.d_model
+    hidden = torch.stack([acts[s].reshape(-1, d) for s in sites[:-1]])
+    with torch.no_grad():
+        final = spec.logits(acts[sites[-1]].reshape(-1, d)).float().log_softmax(-1).to(dtype)
+    return hidden, final
+
+
+def lens_kl(lens: TunedLens, hidden: torch.Tensor, target_logp: torch.Tensor, vocab_chunk: int) -> torch.Tensor:
+    """Per-layer mean KL(final || lens) in nats/token, ``[layers]``, differentiable w.r.t. the lens."""
+    u = lens.unembed
+    x = torch.stack([u.normed(lens.transform(hidden[i], i)) for i in range(hidden.shape[0])])
+    return chunked_kl(x, u.weight, target_logp, bias=u.bias, softcap=u.softcap, chunk=vocab_chunk).mean(-1)
+
+
+def _optimizer(lens: TunedLens, cfg: LensTrainConfig) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    params = [p for p in (lens.weight, lens.bias) if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        opt: torch.optim.Optimizer = torch.optim.SGD(
+            params, lr=cfg.lr_scale * (1 - cfg.momentum), momentum=cfg.momentum, nesterov=True,
+            weight_decay=cfg.weight_decay)
+    elif cfg.optimizer == "adam":
+        opt = torch.optim.Adam(params, lr=1e-3 * cfg.lr_scale, betas=(cfg.momentum, 0.999), amsgrad=True,
+                               weight_decay=cfg.weight_decay)
+    else:
+        raise SteerlensError(f"optimizer must be 'sgd' or 'adam', got {cfg.optimizer!r}.")
+    warm, total = cfg.warmup(), cfg.steps
+
+    def factor(step: int) -> float:  # warm-up, then linear decay to 0 at the last step (horizon = all steps)
+        if step < warm:
+            return (step + 1) / warm
+        return max(0.0, (total - step) / max(1, total - warm))
+
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def train_tuned_lens(
+    model: torch.nn.Module,
+    chunks: Chunks,
+    config: LensTrainConfig | None = None,
+    *,
+    lens: TunedLens | None = None,
+    out: str | os.PathLike[str] | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    callback: Callable[[int, TunedLens, TrainHistory], None] | None = None,
+) -> tuple[TunedLens, TrainHistory]:
+    """Train a tuned lens on token chunks; returns the lens and its history.
+
+    Args:
+        model: The frozen model (left unchanged).
+        chunks: Training chunks (see :func:`steerlens.lens.data.chunk_texts`).
+        config: :class:`LensTrainConfig`.
+        lens: A lens to continue training (default: a new identity lens).
+        out: Folder for the final lens artifact, ``history.json`` and checkpoints.
+        resume: Continue from ``out/checkpoint`` when it exists.
+        progress: Show a progress bar with the running KL.
+        callback: Called after every step with ``(step, lens, history)`` (e.g. to evaluate).
+    """
+    cfg = config or LensTrainConfig()
+    seq_len = chunks.ids.shape[1]
+    if cfg.tokens_per_step % seq_len:
+        raise CorpusError(f"tokens_per_step ({cfg.tokens_per_step}) must be a multiple of the chunk length ({seq_len}).")
+    per_step = cfg.tokens_per_step // seq_len
+    if per_step % cfg.micro_batch:
+        raise CorpusError(f"Chunks per step ({per_step}) must be a multiple of micro_batch ({cfg.micro_batch}).")
+    needed, have = cfg.steps * per_step, chunks.ids.shape[0]
+    if needed > have:
+        warnings.warn(f"The corpus has {have} chunks but {cfg.steps} steps need {needed}: chunks will be reused "
+                      f"({needed / have:.1f} epochs).", stacklevel=2)
+    model_dtype = next(model.parameters()).dtype
+    lens = lens or TunedLens.from_model(model, bias=cfg.bias, mode=cfg.mode)
+    opt, sched = _optimizer(lens, cfg)
+    history, start = TrainHistory(), 0
+    ckpt = Path(out) / "checkpoint" if out is not None else None
+    if ckpt is not None and resume and (ckpt / "state" / "artifact.json").is_file():
+        start, history = _load_checkpoint(ckpt, lens, opt, sched, model)
+    target_dtype = torch.bfloat16 if cfg.target_dtype == "bfloat16" else torch.float32
+    order = _order(have, needed, cfg.seed)
+    t0 = time.perf_counter() - (history.seconds[-1] if history.seconds else 0.0)
+    bar = tqdm(range(start, cfg.steps), desc="tuned lens", unit="step", disable=not progress, initial=start,
+               total=cfg.steps)
+    for step in bar:
+        opt.zero_grad(set_to_none=True)
+        step_kl = torch.zeros(lens.n_layers)
+        rows = order[step * per_step : (step + 1) * per_step]
+        for k in range(0, per_step, cfg.micro_batch):
+            hidden, target = frozen_pass(model, chunks.ids[rows[k : k + cfg.micro_batch]], target_dtype)
+            per_layer = lens_kl(lens, hidden.to(model_dtype), target, cfg.vocab_chunk)
+            (per_layer.sum() * (cfg.micro_batch / per_step)).backward()
+            step_kl += per_layer.detach().float() * (cfg.micro_batch / per_step)
+        torch.nn.utils.clip_grad_norm_([p for p in (lens.weight, lens.bias) if p.requires_grad], cfg.clip_norm)
+        opt.step()
+        sched.step()
+        history.step.append(step + 1)
+        history.kl.append(float(step_kl.mean()))
+        history.seconds.append(time.perf_counter() - t0)
+        history.tokens.append((step + 1) * cfg.tokens_per_step)
+        bar.set_postfix(kl=f"{history.kl[-1]:.3f} nats", lr=f"{sched.get_last_lr()[0]:.3g}")
+        if callback is not None:
+            callback(step + 1, lens, history)
+        if ckpt is not None and cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0:
+            _save_checkpoint(ckpt, lens, opt, sched, step + 1, history, cfg)
+    if out is not None:
+        lens.save(out)
+        (Path(out) / "history.json").write_text(json.dumps({"config": asdict(cfg), **asdict(history)}, indent=1))
+    return lens, history
+
+
+def _order(n: int, needed: int, seed: int) -> torch.Tensor:
+    """Chunk indices for the whole run: a fresh permutation per epoch (deterministic, so resumable)."""
+    g = torch.Generator().manual_seed(seed)
+    epochs = max(1, math.ceil(needed / n))
+    return torch.cat([torch.randperm(n, generator=g) for _ in range(epochs)])[:needed]
+
+
+def _save_checkpoint(folder: Path, lens: TunedLens, opt, sched, step: int, history: TrainHistory,
+                     cfg: LensTrainConfig) -> None:
+    lens.save(folder / "lens")
+    tensors, meta = {}, {}
+    for pid, state in opt.state_dict()["state"].items():
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"opt.{pid}.{key}"] = value
+            else:
+                meta[f"opt.{pid}.{key}"] = value
+    config = {"step": step, "history": asdict(history), "scheduler": sched.state_dict()["last_epoch"],
+              "param_groups": opt.state_dict()["param_groups"], "scalars": meta, "train_config": asdict(cfg)}
+    save_artifact(folder / "state", "tuned_lens_train_state", tensors, config, fingerprint=lens.unembed.fingerprint)
+
+
+def _load_checkpoint(folder: Path, lens: TunedLens, opt, sched, model) -> tuple[int, TrainHistory]:
+    back = TunedLens.load(folder / "lens", model)
+    with torch.no_grad():
+        lens.weight.copy_(back.weight)
+        lens.bias.copy_(back.bias)
+    art = load_artifact(folder / "state", model=model, kind="tuned_lens_train_state")
+    state: dict[int, dict[str, Any]] = {}
+    for name, t in art.tensors.items():
+        _, pid, key = name.split(".", 2)
+        state.setdefault(int(pid), {})[key] = t
+    for name, v in art.config["scalars"].items():
+        _, pid, key = name.split(".", 2)
+        state.setdefault(int(pid), {})[key] = v
+    opt.load_state_dict({"state": state, "param_groups": art.config["param_groups"]})
+    sched.last_epoch = art.config["scheduler"]
+    sched._last_lr = [g["lr"] for g in opt.param_groups]  # noqa: SLF001 - keep get_last_lr() right after resume
+    h = art.config["history"]
+    return int(art.config["step"]), TrainHistory(h["step"], h["kl"], h["seconds"], h["tokens"])

@@ -1,0 +1,153 @@
+"""Chunked KL, corpus chunking, tuned-lens training (with resume) and evaluation on tiny models."""
+
+import json
+
+import pytest
+import torch
+
+from conftest import make_tiny
+from steerlens.errors import ShapeError
+from steerlens.lens import LogitLens, TunedLens, Unembed
+from steerlens.lens.data import CorpusError, chunk_texts
+from steerlens.lens.evaluate import evaluate_lenses, layer_transfer, stream_stats
+from steerlens.lens.kl import chunked_kl
+from steerlens.lens.train import LensTrainConfig, frozen_pass, lens_kl, train_tuned_lens
+from tests_helpers import tiny_tokenizer
+
+
+@pytest.mark.parametrize("softcap", [None, 3.0])
+def test_chunked_kl_matches_plain_autograd(softcap):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 5, 8, generator=g, requires_grad=True)
+    w, b = torch.randn(37, 8, generator=g), torch.randn(37, generator=g)
+    target = torch.randn(5, 37, generator=g).log_softmax(-1)
+
+    def plain(x):
+        z = x @ w.T + b
+        if softcap:
+            z = torch.tanh(z / softcap) * softcap
+        return (target.exp() * (target - z.log_softmax(-1))).sum(-1)
+
+    ref = plain(x)
+    got = chunked_kl(x, w, target, bias=b, softcap=softcap, chunk=10)
+    torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)
+    weights = torch.randn(3, 5, generator=g)
+    (g_ref,) = torch.autograd.grad((ref * weights).sum(), x)
+    (g_got,) = torch.autograd.grad((chunked_kl(x, w, target, bias=b, softcap=softcap, chunk=7) * weights).sum(), x)
+    torch.testing.assert_close(g_got, g_ref, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ShapeError):
+        chunked_kl(x, w, target[:, :5])
+
+
+def test_stream_stats_match_plain_formulas():
+    model = make_tiny("gemma2")  # soft-capped head
+    u = Unembed(model)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 4, 32, generator=g)
+    target = torch.randn(4, u.vocab_size, generator=g).log_softmax(-1)
+    nxt = torch.tensor([3, 50, -1, 95])
+    st = stream_stats(x, u, target, nxt, chunk=13)
+    logq = u.logits_of_normed(x).log_softmax(-1)
+    torch.testing.assert_close(st["kl"], (target.exp() * (target - logq)).sum(-1), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(st["entropy"], -(logq.exp() * logq).sum(-1), atol=1e-4, rtol=1e-4)
+    ce = -logq.gather(-1, nxt.clamp(min=0).expand(2, 4)[..., None])[..., 0]
+    torch.testing.assert_close(st["ce"][:, [0, 1, 3]], ce[:, [0, 1, 3]], atol=1e-4, rtol=1e-4)
+
+
+def _corpus(n_words=3000, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    # a corpus with structure: each word is usually followed by its successor
+    words, cur = [], 5
+    for _ in range(n_words):
+        cur = (cur + 1) % 90 if torch.rand(1, generator=g) < 0.8 else int(torch.randint(0, 90, (1,), generator=g))
+        words.append(f"w{cur}")
+    return [" ".join(words[i:i + 300]) for i in range(0, n_words, 300)]
+
+
+def test_chunk_texts_and_errors():
+    tok = tiny_tokenizer()
+    chunks = chunk_texts(tok, _corpus(), seq_len=16)
+    assert chunks.ids.shape[1] == 16 and (chunks.ids[:, 0] == tok.bos_token_id).all()
+    assert chunks.n_tokens == chunks.ids.numel() and chunks.nats_to_bpb > 0
+    train, held = chunks.split(0.2)
+    assert train.ids.shape[0] + held.ids.shape[0] == chunks.ids.shape[0]
+    with pytest.raises(CorpusError, match="empty"):
+        chunk_texts(tok, ["  ", ""], seq_len=16)
+    with pytest.raises(CorpusError, match="fewer than one chunk"):
+        chunk_texts(tok, ["w1 w2 w3"], seq_len=16)
+
+
+def test_frozen_pass_targets_are_the_model_output():
+    model = make_tiny("llama")
+    ids = torch.randint(3, 96, (2, 7))
+    hidden, target = frozen_pass(model, ids, torch.float32)
+    assert hidden.shape == (3, 14, 32)
+    with torch.no_grad():
+        ref = model(ids).logits.log_softmax(-1).reshape(14, -1)
+    torch.testing.assert_close(target, ref, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ["llama", "gemma3_text", "gpt2"])
+def test_training_beats_logit_lens_on_held_out(arch):
+    model = make_tiny(arch)
+    tok = tiny_tokenizer()
+    train, held = chunk_texts(tok, _corpus(6000), seq_len=16).split(0.25)
+    cfg = LensTrainConfig(steps=40, tokens_per_step=64, micro_batch=2, vocab_chunk=40)
+    lens, hist = train_tuned_lens(model, train, cfg, progress=False)
+    assert hist.kl[-1] < hist.kl[0]
+    res = evaluate_lenses(model, held, {"logit": LogitLens.from_model(model), "tuned": lens}, progress=False)
+    kl_logit, kl_tuned = res["lenses"]["logit"]["kl"], res["lenses"]["tuned"]["kl"]
+    assert all(t < lg for t, lg in zip(kl_tuned, kl_logit)), (kl_tuned, kl_logit)
+    assert res["model"]["ce"] > 0 and len(res["lenses"]["tuned"]["ce"]) == 3
+
+
+def test_adam_warmup_runs_and_bias_only():
+    model = make_tiny("qwen2")
+    chunks = chunk_texts(tiny_tokenizer(), _corpus(), seq_len=16)
+    cfg = LensTrainConfig(steps=10, tokens_per_step=32, micro_batch=2, optimizer="adam", mode="bias_only")
+    assert cfg.warmup() == 2
+    lens, hist = train_tuned_lens(model, chunks, cfg, progress=False)
+    assert lens.weight.abs().max() == 0 and lens.bias.abs().max() > 0
+    assert len(hist.kl) == 10
+
+
+def test_checkpoint_resume_gives_the_same_lens(tmp_path):
+    model = make_tiny("llama")
+    chunks = chunk_texts(tiny_tokenizer(), _corpus(), seq_len=16)
+    cfg = LensTrainConfig(steps=6, tokens_per_step=32, micro_batch=2, checkpoint_every=3)
+    full, _ = train_tuned_lens(model, chunks, cfg, progress=False)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_4(step, lens, hist):
+        if step == 4:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train_tuned_lens(model, chunks, cfg, out=tmp_path, progress=False, callback=stop_at_4)
+    resumed, hist = train_tuned_lens(model, chunks, cfg, out=tmp_path, progress=False)
+    assert hist.step == [1, 2, 3, 4, 5, 6]
+    torch.testing.assert_close(resumed.weight, full.weight, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(resumed.bias, full.bias, atol=1e-6, rtol=1e-5)
+    assert json.loads((tmp_path / "history.json").read_text())["step"][-1] == 6
+    assert torch.equal(TunedLens.load(tmp_path, model).weight, resumed.weight)
+
+
+def test_layer_transfer_diagonal_is_the_lens_kl():
+    model = make_tiny("mistral")
+    chunks = chunk_texts(tiny_tokenizer(), _corpus(), seq_len=16)
+    lens = TunedLens.from_model(model)
+    with torch.no_grad():
+        lens.weight.normal_(0, 0.05)
+    m = layer_transfer(model, chunks, lens)
+    res = evaluate_lenses(model, chunks, {"t": lens}, progress=False)
+    for i in range(3):
+        assert m[i][i] == pytest.approx(res["lenses"]["t"]["kl"][i], rel=1e-4)
+
+
+def test_lens_kl_is_per_layer():
+    model = make_tiny("llama")
+    hidden, target = frozen_pass(model, torch.randint(3, 96, (1, 6)), torch.float32)
+    kl = lens_kl(TunedLens.from_model(model), hidden, target, 16)
+    assert kl.shape == (3,) and (kl >= 0).all()
