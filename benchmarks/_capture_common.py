@@ -190,14 +190,18 @@ def time_methods(
     names = list(methods)
     first: dict[str, Any] = {}
     cont = Contention()
+
+    def timed(name: str) -> tuple[Any, float, float]:
+        gc.collect()
+        cont.start()
+        t0 = time.perf_counter()
+        out = methods[name]()
+        dt = time.perf_counter() - t0
+        return out, dt, cont.stop()
+
     for w in range(warmup):
         for name in names:
-            gc.collect()
-            cont.start()
-            t0 = time.perf_counter()
-            out = methods[name]()
-            dt = time.perf_counter() - t0
-            share = cont.stop()
+            out, dt, share = timed(name)
             log(f"  warm-up {w + 1}/{warmup} {name}: {dt:.2f}s (others used {share:.0%} CPU)")
             if name not in first:
                 first[name] = out
@@ -207,13 +211,9 @@ def time_methods(
     for r in range(repeats):
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
-            gc.collect()
-            cont.start()
-            t0 = time.perf_counter()
-            out = methods[name]()
-            dt = time.perf_counter() - t0
-            others[name].append(cont.stop())
+            out, dt, share = timed(name)
             del out
+            others[name].append(share)
             times[name].append(dt)
         log(f"  round {r + 1}/{repeats}: " + ", ".join(f"{n}={times[n][-1]:.2f}s" for n in names)
             + f" (others used up to {max(others[n][-1] for n in names):.0%} CPU)")
@@ -304,3 +304,67 @@ def env_info(packages: list[str]) -> dict[str, Any]:
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(obj, indent=2))
+
+
+def cli(doc: str, cmd_run: Callable[[Any], None], cmd_memory_probe: Callable[[str, str], None],
+        cmd_report: Callable[[Any], None] | None = None) -> None:
+    """The command line shared by both halves: ``run``, ``report`` (if given) and ``--memory-probe``."""
+    import argparse
+
+    if len(sys.argv) > 1 and sys.argv[1] == "--memory-probe":
+        p = argparse.ArgumentParser()
+        p.add_argument("--memory-probe", required=True)
+        p.add_argument("--workdir", required=True)
+        a = p.parse_args()
+        cmd_memory_probe(a.memory_probe, a.workdir)
+        return
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--workdir", required=True)
+    r.add_argument("--repeats", type=int, default=5)
+    r.add_argument("--warmup", type=int, default=1)
+    r.add_argument("--no-memory", action="store_true")
+    r.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
+                   help="first wait up to this long for other processes to leave the CPUs idle")
+    if cmd_report is not None:
+        sub.add_parser("report").add_argument("--workdir", required=True)
+    a = p.parse_args()
+    if a.cmd == "report":
+        assert cmd_report is not None
+        cmd_report(a)
+        return
+    if a.repeats < 1 or a.warmup < 1:
+        p.error("--repeats and --warmup must be >= 1")
+    cmd_run(a)
+
+
+def reference_forwards(model: Any, batches: list[dict[str, Any]]) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """The two baselines every environment times: the plain forward with hidden states, and the body alone."""
+
+    def plain_forward():
+        with torch.no_grad():
+            return [model(**b, use_cache=False, output_hidden_states=True).hidden_states for b in batches]
+
+    def body_forward():
+        with torch.no_grad():
+            return [model.model(**b, use_cache=False).last_hidden_state for b in batches]
+
+    return plain_forward, body_forward
+
+
+def result_record(env: dict[str, Any], args: Any, quiet: Any, model: Any, descriptions: dict[str, str],
+                  methods: dict[str, Any], times: dict[str, list[float]], memory: dict[str, Any],
+                  agree: dict[str, Any], others: dict[str, list[float]], **extra: Any) -> dict[str, Any]:
+    """The JSON record one environment writes: setup, and per method its times, memory and agreement."""
+    return {
+        "env_label": f"transformers {env['packages']['transformers']}",
+        "env": env, "attn_implementation": model.config._attn_implementation, **extra,
+        "repeats": args.repeats, "warmup": args.warmup, "quiet_wait": quiet,
+        "reference_methods": ["plain_forward", "body_forward"],
+        "methods": {
+            k: {"desc": descriptions[k], "times": times[k], "stats": summarize(times[k]),
+                "memory": memory.get(k), "agreement": agree.get(k), "other_cpu_share": others[k]}
+            for k in methods
+        },
+    }

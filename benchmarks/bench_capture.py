@@ -68,19 +68,7 @@ def build_methods(model: Any, tok: Any, spec: Any, inputs: dict[str, Any]) -> di
     all_sites = spec.all_sites("resid_post")
     third = all_sites[:FIRST_THIRD]
 
-    def plain_forward():
-        out = []
-        with torch.no_grad():
-            for b in batches:
-                out.append(model(**b, use_cache=False, output_hidden_states=True).hidden_states)
-        return out
-
-    def body_forward():
-        out = []
-        with torch.no_grad():
-            for b in batches:
-                out.append(model.model(**b, use_cache=False).last_hidden_state)
-        return out
+    plain_forward, body_forward = C.reference_forwards(model, batches)
 
     def steerlens_all():
         return steerlens.capture(model, texts, all_sites, tokenizer=tok, positions="all",
@@ -164,17 +152,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     if not args.no_memory:
         memory = C.run_memory_probes(__file__, sys.executable, list(methods), ["--workdir", str(work)],
                                      log=log)
-    result = {
-        "env_label": f"transformers {env['packages']['transformers']}",
-        "env": env, "git": git_state(), "attn_implementation": model.config._attn_implementation,
-        "repeats": args.repeats, "warmup": args.warmup, "quiet_wait": quiet,
-        "reference_methods": ["plain_forward", "body_forward"],
-        "methods": {
-            k: {"desc": DESCRIPTIONS[k], "times": times[k], "stats": C.summarize(times[k]),
-                "memory": memory.get(k), "agreement": agree.get(k), "other_cpu_share": others[k]}
-            for k in methods
-        },
-    }
+    result = C.result_record(env, args, quiet, model, DESCRIPTIONS, methods, times, memory, agree, others,
+                             git=git_state())
     C.write_json(work / "main.json", result)
     print(f"[main] wrote {work / 'main.json'}", flush=True)
 
@@ -292,31 +271,7 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--memory-probe":
-        p = argparse.ArgumentParser()
-        p.add_argument("--memory-probe", required=True)
-        p.add_argument("--workdir", required=True)
-        a = p.parse_args()
-        cmd_memory_probe(a.memory_probe, a.workdir)
-        return
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run")
-    r.add_argument("--workdir", required=True)
-    r.add_argument("--repeats", type=int, default=5)
-    r.add_argument("--warmup", type=int, default=1)
-    r.add_argument("--no-memory", action="store_true")
-    r.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
-                   help="first wait up to this long for other processes to leave the CPUs idle")
-    rep = sub.add_parser("report")
-    rep.add_argument("--workdir", required=True)
-    a = p.parse_args()
-    if a.cmd == "run":
-        if a.repeats < 1 or a.warmup < 1:
-            p.error("--repeats and --warmup must be >= 1")
-        cmd_run(a)
-    else:
-        cmd_report(a)
+    C.cli(__doc__, cmd_run, cmd_memory_probe, cmd_report)
 
 
 if __name__ == "__main__":

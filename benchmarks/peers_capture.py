@@ -111,19 +111,7 @@ def build_methods(model: Any, tok: Any, inputs: dict[str, Any]) -> dict[str, Any
     nn_model = TransformersModel(model, tokenizer=tok)
     nn_model.tokenizer.padding_side = "right"  # our batches are right-padded (nnsight defaults decoders to left)
 
-    def plain_forward():
-        out = []
-        with torch.no_grad():
-            for b in batches:
-                out.append(model(**b, use_cache=False, output_hidden_states=True).hidden_states)
-        return out
-
-    def body_forward():
-        out = []
-        with torch.no_grad():
-            for b in batches:
-                out.append(model.model(**b, use_cache=False).last_hidden_state)
-        return out
+    plain_forward, body_forward = C.reference_forwards(model, batches)
 
     def steering_vectors():
         # library defaults: every decoder block, clone_activations=True
@@ -194,18 +182,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     if not args.no_memory:
         memory = C.run_memory_probes(__file__, sys.executable, list(methods), ["--workdir", str(work)],
                                      log=log)
-    result = {
-        "env_label": f"transformers {env['packages']['transformers']}",
-        "env": env, "attn_implementation": model.config._attn_implementation, "config_translation": translation,
-        "tokenizer_ids_identical": own_ids == inputs["input_ids"],
-        "repeats": args.repeats, "warmup": args.warmup, "quiet_wait": quiet,
-        "reference_methods": ["plain_forward", "body_forward"],
-        "methods": {
-            k: {"desc": DESCRIPTIONS[k], "times": times[k], "stats": C.summarize(times[k]),
-                "memory": memory.get(k), "agreement": agree.get(k), "other_cpu_share": others[k]}
-            for k in methods
-        },
-    }
+    result = C.result_record(env, args, quiet, model, DESCRIPTIONS, methods, times, memory, agree, others,
+                             config_translation=translation, tokenizer_ids_identical=own_ids == inputs["input_ids"])
     C.write_json(work / "peers.json", result)
     print(f"[peers] wrote {work / 'peers.json'}", flush=True)
 
@@ -219,26 +197,7 @@ def cmd_memory_probe(name: str, workdir: str) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--memory-probe":
-        p = argparse.ArgumentParser()
-        p.add_argument("--memory-probe", required=True)
-        p.add_argument("--workdir", required=True)
-        a = p.parse_args()
-        cmd_memory_probe(a.memory_probe, a.workdir)
-        return
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run")
-    r.add_argument("--workdir", required=True)
-    r.add_argument("--repeats", type=int, default=5)
-    r.add_argument("--warmup", type=int, default=1)
-    r.add_argument("--no-memory", action="store_true")
-    r.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
-                   help="first wait up to this long for other processes to leave the CPUs idle")
-    a = p.parse_args()
-    if a.repeats < 1 or a.warmup < 1:
-        p.error("--repeats and --warmup must be >= 1")
-    cmd_run(a)
+    C.cli(__doc__, cmd_run, cmd_memory_probe)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,9 @@ def test_chunked_kl_matches_plain_autograd(softcap):
     torch.testing.assert_close(g_got, g_ref, atol=1e-5, rtol=1e-5)
     with pytest.raises(ShapeError):
         chunked_kl(x, w, target[:, :5])
+    # bfloat16 matmuls: same quantity, bf16-level agreement
+    low = chunked_kl(x, w.bfloat16(), target, bias=b, softcap=softcap, chunk=10, compute_dtype=torch.bfloat16)
+    torch.testing.assert_close(low, ref, atol=0.05, rtol=0.05)
 
 
 def test_stream_stats_match_plain_formulas():
@@ -80,6 +83,7 @@ def test_chunk_texts_and_errors():
 def test_frozen_pass_targets_are_the_model_output():
     model = make_tiny("llama")
     ids = torch.randint(3, 96, (2, 7))
+    ids[0, 3] = model.config.pad_token_id  # an EOS separator that shares the pad id is not padding
     hidden, target = frozen_pass(model, ids, torch.float32)
     assert hidden.shape == (3, 14, 32)
     with torch.no_grad():
@@ -104,7 +108,8 @@ def test_training_beats_logit_lens_on_held_out(arch):
 def test_adam_warmup_runs_and_bias_only():
     model = make_tiny("qwen2")
     chunks = chunk_texts(tiny_tokenizer(), _corpus(), seq_len=16)
-    cfg = LensTrainConfig(steps=10, tokens_per_step=32, micro_batch=2, optimizer="adam", mode="bias_only")
+    cfg = LensTrainConfig(steps=10, tokens_per_step=32, micro_batch=2, optimizer="adam", mode="bias_only",
+                          compute_dtype="bfloat16", target_dtype="bfloat16")
     assert cfg.warmup() == 2
     lens, hist = train_tuned_lens(model, chunks, cfg, progress=False)
     assert lens.weight.abs().max() == 0 and lens.bias.abs().max() > 0
