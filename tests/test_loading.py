@@ -16,6 +16,11 @@ def test_unknown_name_suggests_closest():
         steerlens.load_model("no-such-model-anywhere")
 
 
+def test_folder_without_config_is_a_clear_error(tmp_path):
+    with pytest.raises(UnknownModelError, match="no config.json"):
+        steerlens.load_model(tmp_path)
+
+
 def test_local_folder_loads_offline(tmp_path, monkeypatch):
     from tests_helpers import save_tiny_with_tokenizer
 

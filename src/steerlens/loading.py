@@ -257,6 +257,11 @@ def load_model(
         if path.is_file() and path.suffix == ".gguf":
             folder = _provision_gguf_file(path)
         elif path.is_dir():
+            if not (path / "config.json").is_file():
+                raise UnknownModelError(
+                    f"{str(path)!r} is a folder but not a Hugging Face model folder (it has no config.json). Point at "
+                    "the folder holding config.json and the weights, or at a .gguf file."
+                )
             folder = path
         else:
             raise _unknown(key)

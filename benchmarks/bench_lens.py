@@ -1,0 +1,76 @@
+"""Tuned-lens training and evaluation on an embedded model: speed, and KL per layer vs the logit lens.
+
+    .venv/bin/python benchmarks/bench_lens.py --model smollm2-135m --text FILE... [--steps 12]
+        [--tokens-per-step 512] [--seq-len 128] [--compute float32 bfloat16] [--out bench-results/lens]
+
+Trains a tuned lens and a bias-only lens on 85% of the chunks and evaluates them with the logit lens on
+the held-out 15%; prints tokens/s of training for each compute dtype and KL to the final distribution
+per layer in bits per byte, and writes results.json and kl.png under --out. Not a test: figures depend
+on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+import steerlens
+from steerlens.lens import LogitLens
+from steerlens.lens.data import chunk_texts, read_texts
+from steerlens.lens.evaluate import evaluate_lenses, plot_evaluation
+from steerlens.lens.train import LensTrainConfig, train_tuned_lens
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="smollm2-135m")
+    p.add_argument("--text", nargs="+", required=True)
+    p.add_argument("--steps", type=int, default=12)
+    p.add_argument("--tokens-per-step", type=int, default=512)
+    p.add_argument("--seq-len", type=int, default=128)
+    p.add_argument("--micro-batch", type=int, default=4)
+    p.add_argument("--compute", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
+    p.add_argument("--held-out-chunks", type=int, default=16)
+    p.add_argument("--out", default="bench-results/lens")
+    a = p.parse_args()
+    torch.set_num_threads(2)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model, tok = steerlens.load_model(a.model)
+    train, held = chunk_texts(tok, read_texts(a.text), a.seq_len).split(0.15)
+    held = type(held)(held.ids[: a.held_out_chunks], max(1, round(held.n_bytes * min(1, a.held_out_chunks / len(held.ids)))),
+                      held.ids[: a.held_out_chunks].numel())
+    print(f"{a.model}: {train.ids.shape[0]} training chunks, {held.ids.shape[0]} held-out chunks of {a.seq_len} tokens")
+    lenses, speed = {"logit": LogitLens.from_model(model)}, {}
+    for cd in a.compute:
+        cfg = LensTrainConfig(steps=a.steps, tokens_per_step=a.tokens_per_step, micro_batch=a.micro_batch, compute_dtype=cd)
+        t0 = time.perf_counter()
+        lens, hist = train_tuned_lens(model, train, cfg)
+        dt = time.perf_counter() - t0
+        speed[cd] = {"seconds": dt, "tokens_per_s": a.steps * a.tokens_per_step / dt, "kl_first": hist.kl[0],
+                     "kl_last": hist.kl[-1]}
+        print(f"train ({cd} matmuls): {dt:.1f} s, {speed[cd]['tokens_per_s']:.1f} tokens/s, "
+              f"mean KL {hist.kl[0]:.3f} -> {hist.kl[-1]:.3f} nats/token")
+        lenses[f"tuned ({cd})"] = lens
+    cfg = LensTrainConfig(steps=a.steps, tokens_per_step=a.tokens_per_step, micro_batch=a.micro_batch,
+                          mode="bias_only", compute_dtype=a.compute[-1])
+    lenses["bias-only"], _ = train_tuned_lens(model, train, cfg)
+    res = evaluate_lenses(model, held, lenses)
+    print("KL to the final distribution on held-out text, bits per byte, by lens index:")
+    for name, st in res["lenses"].items():
+        print(f"  {name:>18}: " + " ".join(f"{v:.2f}" for v in st["kl"]))
+    for name in res["lenses"]:
+        if name.startswith("tuned"):
+            below = sum(t < lg for t, lg in zip(res["lenses"][name]["kl"], res["lenses"]["logit"]["kl"]))
+            print(f"  {name} below the logit lens at {below}/{len(res['lenses'][name]['kl'])} layers")
+    (out / "results.json").write_text(json.dumps({"speed": speed, "evaluation": res, "args": vars(a)}, indent=1))
+    plot_evaluation(res, out / "kl.png")
+    print(f"wrote {out / 'results.json'} and {out / 'kl.png'}")
+
+
+if __name__ == "__main__":
+    main()
