@@ -88,3 +88,5 @@ def test_lens_train_and_eval(folder, tmp_path, capsys):
     assert set(result["lenses"]) == {"logit", "tuned"} and len(result["layer_transfer_kl"]) == 3
     assert (tmp_path / "kl.png").stat().st_size > 1000
     assert main(["lens", "train", "--text", str(tmp_path / "missing.txt"), "--out", str(out), "--model", str(folder)]) == 1
+    # default text: the shipped corpus' held-out part
+    assert main(["lens", "eval", "--model", str(folder), "--seq-len", "16", "--max-chunks", "2"]) == 0

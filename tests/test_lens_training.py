@@ -156,3 +156,15 @@ def test_lens_kl_is_per_layer():
     hidden, target = frozen_pass(model, torch.randint(3, 96, (1, 6)), torch.float32)
     kl = lens_kl(TunedLens.from_model(model), hidden, target, 16)
     assert kl.shape == (3,) and (kl >= 0).all()
+
+
+def test_shipped_corpus_is_split_by_entry():
+    from steerlens.lens.data import default_corpus
+
+    train, test = default_corpus("train"), default_corpus("test")
+    assert len(train) > 800 and len(test) > 80
+    assert not set(train) & set(test)
+    assert sum(map(len, train)) > 300_000
+    assert any(e.startswith("ABRIDGE, v.t.") for e in test)
+    with pytest.raises(CorpusError, match="part must be"):
+        default_corpus("validation")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,7 @@ import torch
 
 from ..errors import SteerlensError
 
-__all__ = ["CorpusError", "Chunks", "read_texts", "chunk_texts"]
+__all__ = ["CorpusError", "Chunks", "read_texts", "chunk_texts", "default_corpus"]
 
 
 class CorpusError(SteerlensError, ValueError):
@@ -53,6 +56,26 @@ class Chunks:
             return Chunks(ids, max(1, round(per_chunk_bytes * len(rows))), ids.numel())
 
         return part(perm[k:]), part(perm[:k])
+
+
+def default_corpus(part: str = "train") -> list[str]:
+    """The shipped English corpus (*The Devil's Dictionary*, public domain; see ``data/corpus/SOURCE.md``).
+
+    Args:
+        part: ``"train"`` (9 of every 10 entries), ``"test"`` (every 10th entry) or ``"all"``.
+
+    Returns:
+        One document per dictionary entry.
+    """
+    if part not in ("train", "test", "all"):
+        raise CorpusError(f"part must be 'train', 'test' or 'all', got {part!r}.")
+    raw = resources.files("steerlens").joinpath("data/corpus/devils_dictionary.txt.gz").read_bytes()
+    text = gzip.decompress(raw).decode("utf-8")
+    # one document per entry; the source repeats two entries verbatim, keep the first of each
+    entries = list(dict.fromkeys(e.strip() for e in re.split(r"\n(?=[A-Z][A-Z'. -]*, [a-z])", text) if e.strip()))
+    if part == "all":
+        return entries
+    return [e for i, e in enumerate(entries) if (i % 10 == 9) == (part == "test")]
 
 
 def read_texts(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
