@@ -3,10 +3,20 @@
 * :class:`Unembed` -- the model's final norm + unembedding (+ bias, soft-cap) as a frozen module.
 * :class:`LogitLens` -- decode any layer through it.
 * :class:`TunedLens` -- per-layer affine translators (identity at init) before it.
+* :func:`prediction_trajectory` -- per layer x position predictions, entropy, KL, target rank; plots.
+* :func:`train_tuned_lens` / :func:`evaluate_lenses` -- training and evaluation in bits per byte.
 """
 
+from .data import Chunks, chunk_texts, default_corpus, read_texts
+from .evaluate import evaluate_lenses, layer_transfer, plot_evaluation
 from .lenses import Lens, LogitLens, TunedLens
 from .logit import logit_lens_table
+from .train import LensTrainConfig, TrainHistory, train_tuned_lens
+from .trajectory import PredictionTrajectory, prediction_trajectory
 from .unembed import Unembed
 
-__all__ = ["Lens", "LogitLens", "TunedLens", "Unembed", "logit_lens_table"]
+__all__ = [
+    "Lens", "LogitLens", "TunedLens", "Unembed", "logit_lens_table", "PredictionTrajectory", "prediction_trajectory",
+    "LensTrainConfig", "TrainHistory", "train_tuned_lens", "evaluate_lenses", "layer_transfer", "plot_evaluation",
+    "Chunks", "chunk_texts", "default_corpus", "read_texts",
+]

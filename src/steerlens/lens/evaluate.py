@@ -3,7 +3,6 @@ per layer, in **bits per byte**; and the layer-transfer matrix."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -152,12 +151,5 @@ def plot_evaluation(result: Mapping[str, Any], path: str | os.PathLike[str], met
     out = Path(path)
     fig.savefig(out, dpi=150)
     plt.close(fig)
-    return out
-
-
-def save_json(result: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write an evaluation result as JSON."""
-    out = Path(path)
-    out.write_text(json.dumps(result, indent=1))
     return out
 
