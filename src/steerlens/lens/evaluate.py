@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from ..errors import MissingExtraError
 from .data import Chunks
+from .kl import stream_vocab
 from .lenses import Lens, LogitLens
 from .train import frozen_pass
 from .unembed import Unembed
@@ -26,30 +27,11 @@ def stream_stats(x: torch.Tensor, unembed: Unembed, target_logp: torch.Tensor, n
     """KL(target || q), cross-entropy of ``next_ids`` and entropy of ``q = softmax(head(x))``, in nats.
 
     ``x``: ``[..., n, d]`` normed states; ``target_logp``: ``[n, V]``; ``next_ids``: ``[n]`` (-1 where there
-    is no next token). One streaming pass over the vocabulary; returns ``[..., n]`` tensors.
+    is no next token). One float32 streaming pass over the vocabulary; returns ``[..., n]`` tensors.
     """
-    lead, vocab = x.shape[:-1], unembed.weight.shape[0]
-    m = torch.full(lead, -float("inf"))
-    s, sz, cross, z_next = torch.zeros(lead), torch.zeros(lead), torch.zeros(lead), torch.zeros(lead)
-    neg_h = torch.zeros(lead[-1:])
-    for a in range(0, vocab, chunk):
-        z = unembed.logits_of_normed(x, slice(a, a + chunk)).float()
-        lp = target_logp[:, a : a + chunk].float()
-        p = lp.exp()
-        cross += (p * z).sum(-1)
-        neg_h += torch.where(p > 0, p * lp, torch.zeros_like(p)).sum(-1)
-        new_m = torch.maximum(m, z.max(-1).values)
-        scale = torch.exp(m - new_m)
-        e = torch.exp(z - new_m[..., None])
-        s = s * scale + e.sum(-1)
-        sz = sz * scale + (e * z).sum(-1)
-        m = new_m
-        inside = (next_ids >= a) & (next_ids < a + z.shape[-1])
-        if bool(inside.any()):
-            idx = (next_ids - a).clamp(0, z.shape[-1] - 1)
-            z_next += torch.where(inside, z.gather(-1, idx.expand(lead)[..., None])[..., 0], 0.0)
-    lse = m + s.log()
-    return {"kl": (neg_h - cross + lse).clamp(min=0), "ce": lse - z_next, "entropy": lse - sz / s}
+    out = stream_vocab(x.float(), unembed.weight, unembed.bias, target_logp, unembed.softcap, chunk, torch.float32,
+                       next_ids=next_ids)
+    return {"kl": out["kl"].clamp(min=0), "ce": out["ce"], "entropy": out["entropy"]}
 
 
 def evaluate_lenses(

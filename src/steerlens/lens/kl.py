@@ -13,54 +13,84 @@ import torch
 
 from ..errors import ShapeError
 
-__all__ = ["chunked_kl"]
+__all__ = ["chunked_kl", "stream_vocab"]
+
+
+def stream_vocab(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    target_logp: torch.Tensor,
+    softcap: float | None,
+    chunk: int,
+    compute_dtype: torch.dtype,
+    *,
+    need_grad: bool = False,
+    next_ids: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
+    """One pass over vocabulary chunks with an online softmax (the engine of :func:`chunked_kl`).
+
+    ``x``: ``[..., n, d]`` normed states; ``target_logp``: ``[n, V]``, shared by every leading index
+    of ``x`` (e.g. every layer). Returns float32 ``[..., n]`` tensors, in nats: ``kl`` =
+    KL(target || q) and ``entropy`` = H(q); with ``next_ids`` (``[n]``, -1 for none) also ``ce`` =
+    -log q(next); with ``need_grad`` also ``grad`` = d kl / d x (``[..., n, d]``), accumulated in the same
+    pass: d kl / dz = q - p, so d kl / dx = sum_c (q_c - p_c) W_c, with ``q_c = exp(z_c - m) / s`` rescaled
+    as the running max ``m`` grows. Two matmuls per chunk, no logits kept.
+    """
+    lead, vocab = x.shape[:-1], weight.shape[0]
+    f32 = dict(dtype=torch.float32, device=x.device)
+    m = torch.full(lead, -float("inf"), **f32)
+    s, sz, cross, z_next = (torch.zeros(lead, **f32) for _ in range(4))  # sz: sum exp(z - m) z; cross: sum p z
+    neg_entropy = torch.zeros(lead[-1:], **f32)  # sum_v p_v log p_v
+    if need_grad:
+        acc_q = torch.zeros(*lead, x.shape[-1], **f32)  # sum_v exp(z_v - m) dz_v W_v
+        acc_p = torch.zeros(*(lead if softcap else lead[-1:]), x.shape[-1], **f32)  # sum_v p_v dz_v W_v
+    xc = x.to(compute_dtype)
+    for a in range(0, vocab, chunk):
+        w = weight[a : a + chunk].to(compute_dtype)
+        z = (xc @ w.T).float()
+        if bias is not None:
+            z = z + bias[a : a + chunk].float()
+        if softcap:
+            t = torch.tanh(z / softcap)
+            z, dz = t * softcap, 1 - t * t
+        lp = target_logp[:, a : a + chunk].float()
+        p = lp.exp()
+        cross += (p * z).sum(-1)
+        neg_entropy += torch.where(p > 0, p * lp, torch.zeros_like(p)).sum(-1)
+        new_m = torch.maximum(m, z.max(-1).values)
+        rescale = torch.exp(m - new_m)
+        e = torch.exp(z - new_m[..., None])
+        s = s * rescale + e.sum(-1)
+        sz = sz * rescale + (e * z).sum(-1)
+        m = new_m
+        if next_ids is not None:
+            inside = (next_ids >= a) & (next_ids < a + z.shape[-1])
+            if bool(inside.any()):
+                idx = (next_ids - a).clamp(0, z.shape[-1] - 1).expand(lead)
+                z_next += torch.where(inside, z.gather(-1, idx[..., None])[..., 0], 0.0)
+        if need_grad:
+            acc_q = acc_q * rescale[..., None] + ((e * dz if softcap else e).to(compute_dtype) @ w).float()
+            acc_p += ((p * dz if softcap else p).to(compute_dtype) @ w).float()
+    lse = m + s.log()
+    out = {"kl": neg_entropy - cross + lse, "entropy": lse - sz / s}
+    if next_ids is not None:
+        out["ce"] = lse - z_next
+    if need_grad:
+        out["grad"] = acc_q / s[..., None] - acc_p
+    return out
 
 
 class _ChunkedKL(torch.autograd.Function):
-    """Forward streams over vocabulary chunks with an online softmax and, when a gradient is needed,
-    accumulates it in the same pass: d KL / dz = q - p, so d KL / dx = sum_c (q_c - p_c) W_c, where
-    ``q_c = exp(z_c - m) / s`` is rescaled as the running max ``m`` grows. Two matmuls per chunk (as
-    plain autograd), no logits kept, no recomputation in backward."""
+    """Autograd wrapper of :func:`stream_vocab`: the gradient comes from the forward pass itself."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, target_logp, softcap, chunk, need_grad, compute_dtype):  # type: ignore[override]
-        # x: [..., n, d] normed states; weight: [V, d]; target_logp: [n, V] (log-probs of the target,
-        # shared by every leading index of x, e.g. every layer)
-        lead, vocab = x.shape[:-1], weight.shape[0]
-        f32 = dict(dtype=torch.float32, device=x.device)
-        m = torch.full(lead, -float("inf"), **f32)
-        s = torch.zeros(lead, **f32)
-        cross = torch.zeros(lead, **f32)  # sum_v p_v z_v
-        neg_entropy = torch.zeros(lead[-1:], **f32)  # sum_v p_v log p_v
+        out = stream_vocab(x, weight, bias, target_logp, softcap, chunk, compute_dtype, need_grad=need_grad)
         if need_grad:
-            acc_q = torch.zeros(*lead, x.shape[-1], **f32)  # sum_v exp(z_v - m) dz_v W_v
-            acc_p = torch.zeros(*(lead if softcap else lead[-1:]), x.shape[-1], **f32)  # sum_v p_v dz_v W_v
-        xc = x.to(compute_dtype)
-        for a in range(0, vocab, chunk):
-            w = weight[a : a + chunk].to(compute_dtype)
-            z = (xc @ w.T).float()
-            if bias is not None:
-                z = z + bias[a : a + chunk].float()
-            if softcap:
-                t = torch.tanh(z / softcap)
-                z, dz = t * softcap, 1 - t * t
-            lp = target_logp[:, a : a + chunk].float()
-            p = lp.exp()
-            cross += (p * z).sum(-1)
-            neg_entropy += torch.where(p > 0, p * lp, torch.zeros_like(p)).sum(-1)
-            new_m = torch.maximum(m, z.max(-1).values)
-            rescale = torch.exp(m - new_m)
-            e = torch.exp(z - new_m[..., None])
-            s = s * rescale + e.sum(-1)
-            m = new_m
-            if need_grad:
-                acc_q = acc_q * rescale[..., None] + ((e * dz if softcap else e).to(compute_dtype) @ w).float()
-                acc_p += ((p * dz if softcap else p).to(compute_dtype) @ w).float()
-        lse = m + s.log()
-        if need_grad:
-            ctx.save_for_backward(acc_q / s[..., None] - acc_p)
+            ctx.save_for_backward(out["grad"])
         ctx.x_dtype = x.dtype
-        return neg_entropy - cross + lse  # per-row KL in nats
+        return out["kl"]
 
     @staticmethod
     def backward(ctx, grad_out):  # type: ignore[override]
