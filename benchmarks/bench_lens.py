@@ -35,6 +35,8 @@ def main() -> None:
     p.add_argument("--micro-batch", type=int, default=4)
     p.add_argument("--compute", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
     p.add_argument("--held-out-chunks", type=int, default=16)
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    p.add_argument("--skip-bias-only", action="store_true")
     p.add_argument("--out", default="bench-results/lens")
     a = p.parse_args()
     torch.set_num_threads(2)
@@ -51,7 +53,8 @@ def main() -> None:
     print(f"{a.model}: {train.ids.shape[0]} training chunks, {held.ids.shape[0]} held-out chunks of {a.seq_len} tokens")
     lenses, speed = {"logit": LogitLens.from_model(model)}, {}
     for cd in a.compute:
-        cfg = LensTrainConfig(steps=a.steps, tokens_per_step=a.tokens_per_step, micro_batch=a.micro_batch, compute_dtype=cd)
+        cfg = LensTrainConfig(steps=a.steps, tokens_per_step=a.tokens_per_step, micro_batch=a.micro_batch, compute_dtype=cd,
+                              optimizer=a.optimizer)
         t0 = time.perf_counter()
         lens, hist = train_tuned_lens(model, train, cfg)
         dt = time.perf_counter() - t0
@@ -60,9 +63,10 @@ def main() -> None:
         print(f"train ({cd} matmuls): {dt:.1f} s, {speed[cd]['tokens_per_s']:.1f} tokens/s, "
               f"mean KL {hist.kl[0]:.3f} -> {hist.kl[-1]:.3f} nats/token")
         lenses[f"tuned ({cd})"] = lens
-    cfg = LensTrainConfig(steps=a.steps, tokens_per_step=a.tokens_per_step, micro_batch=a.micro_batch,
-                          mode="bias_only", compute_dtype=a.compute[-1])
-    lenses["bias-only"], _ = train_tuned_lens(model, train, cfg)
+    if not a.skip_bias_only:
+        cfg = LensTrainConfig(steps=a.steps, tokens_per_step=a.tokens_per_step, micro_batch=a.micro_batch,
+                              mode="bias_only", compute_dtype=a.compute[-1], optimizer=a.optimizer)
+        lenses["bias-only"], _ = train_tuned_lens(model, train, cfg)
     res = evaluate_lenses(model, held, lenses)
     print("KL to the final distribution on held-out text, bits per byte, by lens index:")
     for name, st in res["lenses"].items():

@@ -123,6 +123,9 @@ def plot_evaluation(result: Mapping[str, Any], path: str | os.PathLike[str], met
         ax.plot(range(len(stats[metric])), stats[metric], marker="o", ms=3, label=f"{name} lens")
     if metric in ("ce", "entropy"):
         ax.axhline(result["model"][metric], color="k", ls="--", lw=1, label="model output")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("layer (residual entering the block)")
     ax.set_ylabel(f"{metric} (bits per byte)")
     if metric == "kl" and all(v > 0 for s in result["lenses"].values() for v in s["kl"]):
