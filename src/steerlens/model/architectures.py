@@ -13,16 +13,13 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import torch
 from torch import nn
 
 from ..errors import SiteError, UnsupportedArchitectureError
 from .site import POINTS, Site
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["ArchitectureRow", "ARCHITECTURES", "ModelSpec", "resolve", "supported_model_types"]
 
