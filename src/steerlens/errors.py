@@ -22,6 +22,8 @@ __all__ = [
     "IncompatibleArtifactError",
     "ArtifactFormatError",
     "MissingExtraError",
+    "SteeringError",
+    "DataFormatError",
 ]
 
 
@@ -75,3 +77,11 @@ class ArtifactFormatError(SteerlensError, ValueError):
 
 class MissingExtraError(SteerlensError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
+
+
+class SteeringError(SteerlensError, ValueError):
+    """An invalid steering request: a bad coefficient, an empty prompt, an impossible alignment."""
+
+
+class DataFormatError(SteerlensError, ValueError):
+    """A data file (pairs, labelled examples, prompts) with a missing field or a malformed line; says which line."""

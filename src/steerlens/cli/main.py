@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .lens import add_parsers
 
     add_parsers(sub, DEFAULT_MODEL)
+    from .steer import add_parsers as add_steer_parsers
+
+    add_steer_parsers(sub, DEFAULT_MODEL)
 
     p = sub.add_parser("check", help="self-check a model: its layout, site numbering and lens reproduce its logits")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"embedded model name or local folder (default {DEFAULT_MODEL})")
@@ -43,8 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if len(argv) >= 2 and argv[0] == "lens" and argv[1] in ("train", "eval"):
-        argv = [f"lens-{argv[1]}", *argv[2:]]  # 'lens TEXT' and 'lens train ...' share the word 'lens'
+    # 'lens TEXT' and 'lens train ...' share the word 'lens' (and so do the steer commands)
+    if len(argv) >= 2 and (argv[0], argv[1]) in {("lens", "train"), ("lens", "eval"), ("steer", "train"), ("steer", "sweep")}:
+        argv = [f"{argv[0]}-{argv[1]}", *argv[2:]]
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -57,6 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return {"lens": cli_lens.run_lens, "lens-train": cli_lens.run_train, "lens-eval": cli_lens.run_eval}[
                 args.command](args)
+        if args.command in ("steer", "steer-train", "steer-sweep"):
+            from . import steer as cli_steer
+
+            return {"steer": cli_steer.run_steer, "steer-train": cli_steer.run_train,
+                    "steer-sweep": cli_steer.run_sweep}[args.command](args)
         if args.command == "check":
             return _check(args)
     except SteerlensError as exc:

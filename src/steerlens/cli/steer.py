@@ -1,0 +1,195 @@
+"""``steerlens steer``: steered vs unsteered completions; train contrastive vectors; layer x coefficient sweeps."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..errors import SteeringError
+
+__all__ = ["add_parsers", "run_steer", "run_train", "run_sweep", "parse_layers"]
+
+
+def parse_layers(text: str, n_layers: int) -> list[int]:
+    """``"6"``, ``"0-17"``, ``"1,3,5"``, ``"all"`` (negative numbers count from the end)."""
+    if text.strip() == "all":
+        return list(range(n_layers))
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            if "-" in part[1:]:
+                a, b = part[0] + part[1:].split("-", 1)[0], part[1:].split("-", 1)[1]
+                out.extend(range(int(a), int(b) + 1))
+            else:
+                out.append(int(part))
+        except ValueError as exc:
+            raise SteeringError(f"Cannot read layers {text!r}: use e.g. '6', '0-17', '1,3,5' or 'all'.") from exc
+    bad = [x for x in out if not -n_layers <= x < n_layers]
+    if bad:
+        raise SteeringError(f"Layer(s) {bad} are outside the model's {n_layers} layers (0..{n_layers - 1}).")
+    return [x % n_layers for x in out]
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError as exc:
+        raise SteeringError(f"Cannot read numbers from {text!r}; use e.g. '2,4,8'.") from exc
+
+
+def _sampling_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-new-tokens", type=int, default=40, help="tokens per completion (default 40)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature; 0 = greedy (default 1)")
+    p.add_argument("--top-p", type=float, default=0.3, help="nucleus sampling mass (default 0.3, the ActAdd setting)")
+    p.add_argument("--top-k", type=int, help="sample among the k most likely tokens")
+    p.add_argument("--freq-penalty", type=float, default=1.0, help="frequency penalty on generated tokens (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="shared seed of the paired samples (default 0)")
+
+
+def _config(args: argparse.Namespace):
+    from ..steering import SamplingConfig
+
+    return SamplingConfig(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
+                          top_k=args.top_k, freq_penalty=args.freq_penalty)
+
+
+_SCORES = ("sentiment", "lexicon", "wedding", "none")
+
+
+def _scorer(name: str, words: str | None = None):
+    from ..steering import WEDDING_WORDS, lexicon_balance, sentiment, word_counter
+
+    if words:
+        return "words", word_counter([w.strip() for w in words.split(",") if w.strip()])
+    return {"sentiment": ("sentiment", sentiment), "lexicon": ("lexicon balance", lexicon_balance),
+            "wedding": ("wedding words", word_counter(WEDDING_WORDS)), "none": (None, None)}[name]
+
+
+def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
+    """Register ``steer``, ``steer train`` and ``steer sweep`` (the latter two as ``steer-train``/``steer-sweep``)."""
+    p = sub.add_parser("steer", help="steered vs unsteered completions (also: 'steer train', 'steer sweep')",
+                       description="Complete TEXT n times without and with steering, from the same random stream, and "
+                                   "print both columns. Steer with an x-vector (--add/--sub, ActAdd) or a trained "
+                                   "vector (--vector). Also: 'steerlens steer train --help', 'steerlens steer sweep --help'.")
+    p.add_argument("text", help="the prompt")
+    p.add_argument("--model", default=default_model, help=f"embedded model name or local folder (default {default_model})")
+    p.add_argument("--add", help="steering prompt added (ActAdd)")
+    p.add_argument("--sub", default=None, help="steering prompt subtracted (ActAdd; default: none)")
+    p.add_argument("--coeff", type=float, default=5.0, help="ActAdd coefficient (default 5)")
+    p.add_argument("--layer", type=int, default=6, help="ActAdd layer: residual stream before this block (default 6)")
+    p.add_argument("--location", default="front", help="where the addition lands: front, back, mid or a token offset")
+    p.add_argument("--injection", choices=["overlay", "pad"], default="overlay",
+                   help="overlay the prompt's first tokens, or pad the prompt after BOS first")
+    p.add_argument("--no-pad", action="store_true", help="do not right-pad the shorter steering prompt with spaces")
+    p.add_argument("--vector", metavar="DIR", help="a steering vector artifact (from 'steer train') instead of --add/--sub")
+    p.add_argument("--scale", type=float, default=4.0, help="scale of --vector (default 4)")
+    p.add_argument("--at", choices=["all", "generated", "prompt"], default="all", help="positions --vector steers")
+    p.add_argument("-n", type=int, default=5, help="completions per column (default 5)")
+    p.add_argument("--score", choices=_SCORES, default="sentiment", help="score shown per completion (default sentiment)")
+    p.add_argument("--words", help="comma-separated words to count instead of --score")
+    p.add_argument("--html", metavar="OUT", help="also write the comparison as an HTML page")
+    p.add_argument("--json", metavar="OUT", help="also write the comparison as JSON")
+    _sampling_args(p)
+
+    t = sub.add_parser("steer-train", help=argparse.SUPPRESS,
+                       description="Train a contrastive steering vector from (positive, negative) pairs.")
+    t.add_argument("--pairs", required=True, help="JSONL file: one {\"positive\": ..., \"negative\": ...} per line")
+    t.add_argument("--out", required=True, help="output folder (steering-vector artifact)")
+    t.add_argument("--model", default=default_model)
+    t.add_argument("--layers", default="all", help="layers, e.g. '6', '4-10', 'all' (default all)")
+    t.add_argument("--method", choices=["mean_diff", "pca", "logistic"], default="mean_diff")
+    t.add_argument("--read", default="last", help="token representing a text: last, mean or an index (default last)")
+    t.add_argument("--point", default="resid_post", help="site point (default resid_post: the block output)")
+    t.add_argument("--gguf", metavar="FILE", help="also export a llama.cpp control vector (GGUF)")
+
+    s = sub.add_parser("steer-sweep", help=argparse.SUPPRESS,
+                       description="Sweep an x-vector over layers and coefficients; score completions; plot.")
+    s.add_argument("text", help="the prompt")
+    s.add_argument("--model", default=default_model)
+    s.add_argument("--add", required=True)
+    s.add_argument("--sub", default="")
+    s.add_argument("--layers", default="all", help="layers, e.g. '0-17' (default all)")
+    s.add_argument("--coeffs", default="2,4,8", help="comma-separated coefficients (default 2,4,8)")
+    s.add_argument("-n", type=int, default=20, help="completions per setting (default 20)")
+    s.add_argument("--score", choices=_SCORES[:-1], default="sentiment")
+    s.add_argument("--words", help="comma-separated words to count instead of --score")
+    s.add_argument("--out", required=True, help="output folder: sweep.json and sweep.png")
+    _sampling_args(s)
+
+
+def run_steer(args: argparse.Namespace) -> int:
+    from ..loading import load_model
+    from ..steering import ActAdd, ActivationAddition, SteeringVector, compare, x_vector
+
+    if not args.text:
+        raise SteeringError("The prompt is empty; give the text to complete.")
+    if (args.add is None) == (args.vector is None):
+        raise SteeringError("Give either --add (and optionally --sub) for ActAdd, or --vector DIR.")
+    model, tok = load_model(args.model)
+    location = int(args.location) if args.location.isdigit() else args.location
+    if args.vector:
+        vec = SteeringVector.load(args.vector, model=model)
+        steering = vec.edits(model, args.scale, at=args.at)
+    elif args.sub is not None:
+        steering = ActAdd.build(model, tok, list(x_vector(args.add, args.sub, args.coeff, args.layer, tokenizer=tok,
+                                                          pad=None if args.no_pad else "tokens_right")),
+                                location=location)
+    else:
+        steering = ActAdd.build(model, tok, [ActivationAddition(args.coeff, args.layer, prompt=args.add)], location=location)
+    comp = compare(model, tok, args.text, steering, n=args.n, seed=args.seed, config=_config(args), injection=args.injection)
+    name, fn = _scorer(args.score, args.words)
+    if fn is not None:
+        comp.score(name, fn)
+    comp.print()
+    if args.html:
+        print(f"wrote {comp.save_html(args.html)}", file=sys.stderr)
+    if args.json:
+        print(f"wrote {comp.save_json(args.json)}", file=sys.stderr)
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from ..loading import load_model
+    from ..model.architectures import resolve
+    from ..steering import read_pairs, train_steering_vector
+
+    pairs = read_pairs(args.pairs)
+    model, tok = load_model(args.model)
+    layers = parse_layers(args.layers, resolve(model).n_layers)
+    read = int(args.read) if args.read.lstrip("-").isdigit() else args.read
+    vec = train_steering_vector(model, tok, pairs, layers, method=args.method, read=read, point=args.point)
+    out = vec.save(args.out)
+    print(f"steering vector from {len(pairs)} pairs, layers {vec.layers}, method {vec.method}: {out}")
+    print("norms: " + ", ".join(f"{k}: {v:.3g}" for k, v in vec.norms().items()))
+    if args.gguf:
+        print(f"llama.cpp control vector: {vec.to_gguf(args.gguf)}")
+    return 0
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    from ..loading import load_model
+    from ..model.architectures import resolve
+    from ..steering import sweep
+
+    if not args.text:
+        raise SteeringError("The prompt is empty; give the text to complete.")
+    model, tok = load_model(args.model)
+    layers = parse_layers(args.layers, resolve(model).n_layers)
+    name, fn = _scorer(args.score, args.words)
+    res = sweep(model, tok, args.text, args.add, args.sub, layers=layers, coeffs=_floats(args.coeffs), metric=fn,
+                n=args.n, seed=args.seed, config=_config(args), metric_name=name)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    res.save_json(out / "sweep.json")
+    print(res.table())
+    try:
+        res.plot(out / "sweep.png")
+        print(f"wrote {out / 'sweep.json'} and {out / 'sweep.png'}", file=sys.stderr)
+    except ImportError as exc:  # MissingExtraError
+        print(f"wrote {out / 'sweep.json'} (no plot: {exc})", file=sys.stderr)
+    best = res.best()
+    print(json.dumps({"best": {k: best[k] for k in ("layer", "coeff", "mean")}, "unsteered_mean": res.baseline_mean}))
+    return 0

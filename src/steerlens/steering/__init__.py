@@ -1,0 +1,35 @@
+"""Activation additions (ActAdd, x-vectors) and contrastive steering vectors, with side-by-side generation.
+
+* :class:`ActivationAddition`, :func:`x_vector`, :class:`ActAdd` -- a steering prompt's residual,
+  position by position, added to the front (or back, middle, an offset) of the input's.
+* :func:`train_steering_vector` -> :class:`SteeringVector` -- one direction per layer from contrast
+  pairs (mean difference, PCA, logistic), applied at all, generated or later positions; GGUF export.
+* :func:`compare` -> :class:`Comparison` -- paired-seed steered vs unsteered completions, printed or HTML.
+* metrics (:func:`word_count`, :func:`sentiment`, :func:`logprob_change`, :func:`next_token_effect` ...)
+  and :func:`sweep` over layers x coefficients with a plot.
+"""
+
+from .addition import ActAdd, ActivationAddition, Location, addition_site, pad_prompt_tokens, x_vector
+from .generation import Comparison, FrequencyPenalty, SamplingConfig, compare, sample
+from .metrics import (
+    WEDDING_WORDS,
+    effectiveness_disruption,
+    lexicon_balance,
+    logprob_change,
+    next_token_effect,
+    relative_norms,
+    sentiment,
+    token_logprobs,
+    word_count,
+    word_counter,
+)
+from .sweep import SweepResult, sweep
+from .vectors import ContrastPair, SteeringVector, read_pairs, train_steering_vector
+
+__all__ = [
+    "ActAdd", "ActivationAddition", "Location", "addition_site", "pad_prompt_tokens", "x_vector",
+    "Comparison", "FrequencyPenalty", "SamplingConfig", "compare", "sample",
+    "WEDDING_WORDS", "effectiveness_disruption", "lexicon_balance", "logprob_change", "next_token_effect",
+    "relative_norms", "sentiment", "token_logprobs", "word_count", "word_counter",
+    "SweepResult", "sweep", "ContrastPair", "SteeringVector", "read_pairs", "train_steering_vector",
+]
