@@ -90,3 +90,54 @@ def test_lens_train_and_eval(folder, tmp_path, capsys):
     assert main(["lens", "train", "--text", str(tmp_path / "missing.txt"), "--out", str(out), "--model", str(folder)]) == 1
     # default text: the shipped corpus' held-out part
     assert main(["lens", "eval", "--model", str(folder), "--seq-len", "16", "--max-chunks", "2"]) == 0
+
+
+def test_steer_prints_both_columns(folder, tmp_path, capsys):
+    page, data = tmp_path / "c.html", tmp_path / "c.json"
+    assert main(["steer", "w10 w11 w12 w13", "--model", str(folder), "--add", "w5 w6", "--sub", "w7 w8", "--coeff", "3",
+                 "--layer", "1", "-n", "2", "--max-new-tokens", "4", "--html", str(page), "--json", str(data),
+                 "--score", "lexicon"]) == 0
+    out = capsys.readouterr().out
+    assert "Unsteered completions" in out and "Steered completions" in out and "lexicon balance" in out
+    saved = json.loads(data.read_text())
+    assert len(saved["steered"]) == len(saved["unsteered"]) == 2 and "resid_pre.1" in saved["steering"]
+    assert "<table>" in page.read_text()
+
+
+def test_steer_bad_input_is_a_clear_error(folder, capsys):
+    assert main(["steer", "", "--model", str(folder), "--add", "w5"]) == 1
+    assert "empty" in capsys.readouterr().err
+    assert main(["steer", "w1 w2", "--model", str(folder), "--add", "w5", "--coeff", "nan"]) == 1
+    assert "finite" in capsys.readouterr().err
+    assert main(["steer", "w1 w2", "--model", str(folder), "--add", "w5", "--layer", "7"]) == 1
+    assert "layer" in capsys.readouterr().err.lower()
+    assert main(["steer", "w1", "--model", str(folder), "--add", "w5 w6 w7 w8", "--layer", "1"]) == 1
+    assert "injection" in capsys.readouterr().err
+
+
+def test_steer_train_and_use_vector(folder, tmp_path, capsys):
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("\n".join(json.dumps({"positive": f"w{i} w{i + 1}", "negative": f"w{i + 20}"}) for i in range(3, 9)))
+    out, cv = tmp_path / "vec", tmp_path / "vec.gguf"
+    assert main(["steer", "train", "--pairs", str(pairs), "--model", str(folder), "--layers", "1-2", "--method", "pca",
+                 "--out", str(out), "--gguf", str(cv)]) == 0
+    assert "layers [1, 2]" in capsys.readouterr().out and cv.stat().st_size > 0
+    assert main(["steer", "w10 w11 w12", "--model", str(folder), "--vector", str(out), "--scale", "2", "--at", "generated",
+                 "-n", "1", "--max-new-tokens", "3", "--temperature", "0"]) == 0
+    assert "Steered completions" in capsys.readouterr().out
+    pairs.write_text('{"positive": "w1"}\n')
+    assert main(["steer", "train", "--pairs", str(pairs), "--model", str(folder), "--out", str(out)]) == 1
+    assert "line 1: missing field 'negative'" in capsys.readouterr().err
+
+
+def test_steer_sweep_writes_json_and_plot(folder, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "sw"
+    assert main(["steer", "sweep", "w10 w11 w12 w13", "--model", str(folder), "--add", "w5", "--sub", "w6",
+                 "--layers", "0-1", "--coeffs", "1,4", "-n", "2", "--max-new-tokens", "3", "--words", "w7,w8",
+                 "--out", str(out)]) == 0
+    res = json.loads((out / "sweep.json").read_text())
+    assert res["layers"] == [0, 1] and len(res["records"]) == 4
+    assert (out / "sweep.png").stat().st_size > 1000
+    assert main(["steer", "sweep", "w1", "--model", str(folder), "--add", "w5", "--layers", "0-9", "--out", str(out)]) == 1
+    assert "outside" in capsys.readouterr().err

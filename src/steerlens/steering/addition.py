@@ -151,9 +151,10 @@ def x_vector(
     if tokenizer is None:
         raise SteeringError("x_vector(pad='tokens_right') needs tokenizer= to tokenise and pad the prompts.")
     a, b = encode(tokenizer, [prompt1, prompt2])
-    pid = _single_token(tokenizer, pad_token)
     m = max(len(a), len(b))
-    a, b = a + [pid] * (m - len(a)), b + [pid] * (m - len(b))
+    if len(a) != len(b):
+        pid = _single_token(tokenizer, pad_token)
+        a, b = a + [pid] * (m - len(a)), b + [pid] * (m - len(b))
     return ActivationAddition(c, site, tokens=a), ActivationAddition(-c, site, tokens=b)
 
 
