@@ -1,0 +1,94 @@
+"""ActAdd results on an embedded model: Love - Hate sentiment shift and the wedding-topic layer sweep.
+
+    STEERLENS_HOME=... .venv/bin/python benchmarks/steering_results.py --model gemma-3-270m --out bench-results/steering
+
+Writes ``love_hate.json``, ``love_hate.html``, ``wedding_sweep.json`` and ``wedding_sweep.png`` and prints
+a summary. Completions are sampled with the ActAdd house settings (temperature 1, top-p 0.3,
+frequency penalty 1) and paired seeds, so each steered completion has an unsteered twin drawn from
+the same random numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+import steerlens
+from steerlens.steering import (
+    WEDDING_WORDS,
+    ActAdd,
+    SamplingConfig,
+    compare,
+    lexicon_balance,
+    sentiment,
+    sweep,
+    word_counter,
+    x_vector,
+)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="gemma-3-270m")
+    ap.add_argument("--out", default="bench-results/steering")
+    ap.add_argument("-n", type=int, default=10, help="completions per setting")
+    ap.add_argument("--max-new-tokens", type=int, default=30)
+    ap.add_argument("--love-layer", type=int, default=6)
+    ap.add_argument("--love-coeffs", default="1,3,5")
+    ap.add_argument("--wedding-coeffs", default="2,4,8")
+    ap.add_argument("--wedding-layers", default="all")
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model, tok = steerlens.load_model(a.model)
+    n_layers = steerlens.resolve(model).n_layers
+    cfg = SamplingConfig(max_new_tokens=a.max_new_tokens)
+    summary: dict = {"model": a.model, "n": a.n, "sampling": cfg.__dict__}
+
+    t0 = time.perf_counter()
+    love = []
+    for c in [float(x) for x in a.love_coeffs.split(",")]:
+        act = ActAdd.build(model, tok, list(x_vector("Love", "Hate", c, a.love_layer, tokenizer=tok)))
+        comp = compare(model, tok, "I hate you because", act, n=a.n, seed=0, config=cfg)
+        comp.score("sentiment", sentiment).score("lexicon", lexicon_balance)
+        s = comp.scores
+        row = {"coeff": c, "layer": a.love_layer,
+               "sentiment_unsteered": sum(s["sentiment"]["unsteered"]) / a.n,
+               "sentiment_steered": sum(s["sentiment"]["steered"]) / a.n,
+               "lexicon_unsteered": sum(s["lexicon"]["unsteered"]) / a.n,
+               "lexicon_steered": sum(s["lexicon"]["steered"]) / a.n,
+               "example_unsteered": comp.unsteered[0], "example_steered": comp.steered[0]}
+        love.append(row)
+        comp.save_html(out / f"love_hate_c{c:g}.html")
+        print(f"Love-Hate c={c:g} layer {a.love_layer}: VADER {row['sentiment_unsteered']:+.3f} -> "
+              f"{row['sentiment_steered']:+.3f}; lexicon balance {row['lexicon_unsteered']:+.2f} -> "
+              f"{row['lexicon_steered']:+.2f}")
+    summary["love_hate"] = love
+    summary["love_hate_seconds"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    layers = list(range(n_layers)) if a.wedding_layers == "all" else [int(x) for x in a.wedding_layers.split(",")]
+    res = sweep(model, tok, "I went up to my friend and said", " wedding", " ", layers=layers,
+                coeffs=[float(x) for x in a.wedding_coeffs.split(",")], metric=word_counter(WEDDING_WORDS),
+                metric_name="wedding words", n=a.n, seed=0, config=cfg)
+    res.save_json(out / "wedding_sweep.json")
+    res.plot(out / "wedding_sweep.png")
+    print(res.table())
+    best = res.best()
+    summary["wedding"] = {"unsteered_mean": res.baseline_mean, "best": {k: best[k] for k in ("layer", "coeff", "mean")},
+                          "seconds": time.perf_counter() - t0,
+                          "per_layer_at_best_coeff": {r["layer"]: r["mean"] for r in res.records if r["coeff"] == best["coeff"]}}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps({k: v for k, v in summary.items() if k != "love_hate"} | {"love_hate": [
+        {k: r[k] for k in ("coeff", "sentiment_unsteered", "sentiment_steered", "lexicon_unsteered", "lexicon_steered")}
+        for r in love]}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Steering on the embedded models (small cases; the full results are in benchmarks/steering_results.py)."""
+
+import pytest
+import torch
+
+from steerlens.model import Site, capture, generate
+from steerlens.steering import ActAdd, SamplingConfig, compare, sentiment, train_steering_vector, x_vector
+
+pytestmark = pytest.mark.real
+
+PROMPTS = ["I hate you because", "Yesterday my neighbour told me that"]
+
+
+def test_actadd_cache_and_batch_invariant(real):
+    _, model, tok = real
+    act = ActAdd.build(model, tok, x_vector("Love", "Hate", 5.0, 3, tokenizer=tok))
+    assert len({t.shape[0] for t in act.tensors}) == 1  # the shorter prompt was right-padded
+    plain = generate(model, tok, PROMPTS, max_new_tokens=6).new_ids
+    with act.apply(model):
+        cached = generate(model, tok, PROMPTS, max_new_tokens=6).new_ids
+        uncached = generate(model, tok, PROMPTS, max_new_tokens=6, use_cache=False).new_ids
+        single = [generate(model, tok, [p], max_new_tokens=6).new_ids[0] for p in PROMPTS]
+    assert cached == uncached == single
+    assert cached != plain
+
+
+def test_love_minus_hate_raises_sentiment_on_gemma(gemma):
+    model, tok = gemma
+    act = ActAdd.build(model, tok, x_vector("Love", "Hate", 5.0, 6, tokenizer=tok))
+    comp = compare(model, tok, "I hate you because", act, n=4, seed=0, config=SamplingConfig(max_new_tokens=16))
+    comp.score("sentiment", sentiment)
+    s = comp.scores["sentiment"]
+    assert sum(s["steered"]) / 4 > sum(s["unsteered"]) / 4 + 0.5, comp.to_dict()
+
+
+def test_vector_mean_diff_matches_captured_activations(smollm):
+    model, tok = smollm
+    pairs = [("I love this, it is wonderful", "I hate this, it is awful"), ("What a great day", "What a terrible day")]
+    vec = train_steering_vector(model, tok, pairs, [4, 8])
+    acts = capture(model, [p for p, _ in pairs] + [n for _, n in pairs], [Site(8)], tokenizer=tok, positions="last")
+    h = acts[Site(8)].double()
+    torch.testing.assert_close(vec.directions[8].double(), (h[:2] - h[2:]).mean(0), atol=1e-4, rtol=1e-4)
