@@ -1,0 +1,298 @@
+"""Concept guidance on tiny random models: data, activations, probes, guidance invariants, files."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import torch
+
+from conftest import make_tiny
+from steerlens.concepts import (
+    DATASETS,
+    Concept,
+    ConceptExample,
+    DiMProbe,
+    LogisticProbe,
+    PCAProbe,
+    concept_activations,
+    guide,
+    layer_accuracy,
+    load_dataset,
+    read_examples,
+    render,
+    split_examples,
+    train_concept,
+)
+from steerlens.errors import DataFormatError, IncompatibleArtifactError, ShapeError, SiteError, SteeringError
+from steerlens.model import Site, capture, generate
+from tests_helpers import tiny_tokenizer
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return tiny_tokenizer()
+
+
+def _examples(n=30, seed=0):
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        p = " ".join(f"w{rng.randrange(10, 90)}" for _ in range(4))
+        out.append(ConceptExample(p, " ".join(f"w{rng.randrange(10, 40)}" for _ in range(6)), 0))
+        out.append(ConceptExample(p, " ".join(f"w{rng.randrange(50, 90)}" for _ in range(6)), 1))
+    return out
+
+
+@pytest.fixture(scope="module")
+def examples():
+    return _examples()
+
+
+# --------------------------------------------------------------------------- data
+
+
+def test_read_examples_errors_name_the_line(tmp_path):
+    f = tmp_path / "d.jsonl"
+    f.write_text('{"prompt": "a", "completion": "b", "label": 1}\n{"prompt": "a", "completion": "c", "label": 2}\n')
+    with pytest.raises(DataFormatError, match="line 2: label must be 0 or 1"):
+        read_examples(f)
+    f.write_text('{"prompt": "a", "completion": " ", "label": 1}\n')
+    with pytest.raises(DataFormatError, match="line 1: the completion is empty"):
+        read_examples(f)
+    f.write_text('{"prompt": "a", "label": 1}\n')
+    with pytest.raises(DataFormatError, match="line 1: missing field 'completion'"):
+        read_examples(f)
+    f.write_text('{"prompt": "a", "completion": "b", "label": true}\n')
+    with pytest.raises(DataFormatError, match="label must be 0 or 1"):
+        read_examples(f)
+    f.write_text('{"prompt": "a", "completion": "b", "label": 0, "conversation_history": [{"role": "user"}]}\n')
+    with pytest.raises(DataFormatError, match=r"conversation_history\[0\]"):
+        read_examples(f)
+    f.write_text('{"prompt": "a", "completion": "b", "label": 0,\n')
+    with pytest.raises(DataFormatError, match="line 1: invalid JSON"):
+        read_examples(f)
+    f.write_text(json.dumps([{"prompt": "a", "completion": "b", "label": 0,
+                              "conversation_history": [{"role": "user", "content": "hi"}]}]))
+    (ex,) = read_examples(f)
+    assert ex.conversation_history == (("user", "hi"),) and ex.messages()[0] == {"role": "user", "content": "hi"}
+
+
+def test_shipped_datasets_are_balanced_and_paired():
+    for name in DATASETS:
+        data = load_dataset(name)
+        assert len(data) >= 200
+        labels = [e.label for e in data]
+        assert abs(labels.count(0) - labels.count(1)) <= len(data) // 10
+        by_prompt: dict[str, set[int]] = {}
+        for e in data:
+            by_prompt.setdefault(e.prompt, set()).add(e.label)
+        assert sum(1 for s in by_prompt.values() if s == {0, 1}) >= 0.9 * len(by_prompt)
+    with pytest.raises(DataFormatError, match="Unknown dataset"):
+        load_dataset("humour")
+
+
+def test_split_by_prompt(examples):
+    train, val = split_examples(examples, 0.25, seed=1)
+    assert {e.prompt for e in train}.isdisjoint({e.prompt for e in val})
+    assert len(train) + len(val) == len(examples) and len(val) > 0
+
+
+def test_render_fallback_and_template(tok):
+    ex = ConceptExample("w5 w6", "w7 w8 w9", 1, (("user", "w1"), ("assistant", "w2")))
+    r = render(tok, ex)  # the tiny tokenizer has no chat template: plain layout
+    a, b = r.completion
+    assert tok.convert_ids_to_tokens(r.ids[a:b]) == ["w7", "w8", "w9"]
+    tok2 = tiny_tokenizer()
+    tok2.chat_template = ("{% for m in messages %}{{ m['role'] }} {{ m['content'] }} {% endfor %}")
+    r2 = render(tok2, ex)
+    a, b = r2.completion
+    assert tok2.convert_ids_to_tokens(r2.ids[a:b]) == ["w7", "w8", "w9"]
+
+
+# --------------------------------------------------------------------------- activations
+
+
+def test_activations_take_completion_tokens_without_the_last(tok, examples):
+    model = make_tiny("llama")
+    acts = concept_activations(model, tok, examples[:4], ctx_len=16)
+    # 6 completion tokens each, the last one dropped -> 5 tokens per example
+    assert acts.x.shape == (20, 3, 32) and acts.example.tolist() == [i for i in range(4) for _ in range(5)]
+    assert acts.labels.tolist() == [e.label for e in examples[:4] for _ in range(5)]
+    # the same vectors as a direct capture at those positions
+    r = render(tok, examples[1])
+    a, _ = r.completion
+    direct = capture(model, {"input_ids": torch.tensor([r.ids])}, Site(2, "attn_in"))[Site(2, "attn_in")][0]
+    torch.testing.assert_close(acts.x[5:10, 2], direct[a : a + 5].float(), atol=1e-5, rtol=1e-5)
+    short = concept_activations(model, tok, examples[:4], ctx_len=2, point="resid_post", layers=[1])
+    assert short.x.shape == (8, 1, 32) and short.layers == [1]
+    with pytest.raises(DataFormatError, match="both labels"):
+        concept_activations(model, tok, [e for e in examples if e.label == 1][:3])
+    with pytest.raises(DataFormatError, match="fewer than 2 completion tokens"):
+        concept_activations(model, tok, [ConceptExample("w1", "w2", 0), ConceptExample("w1", "w3 w4", 1)])
+
+
+# --------------------------------------------------------------------------- probes
+
+
+def _blobs(n=200, d=16, layers=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=g)
+    shift = torch.zeros(d)
+    shift[0] = 3.0
+    x = torch.randn(n, layers, d, generator=g) + 5.0 + y[:, None, None] * shift
+    return x, y
+
+
+@pytest.mark.parametrize("cls", [DiMProbe, LogisticProbe, PCAProbe])
+def test_probes_separate_blobs(cls):
+    x, y = _blobs()
+    probe = cls().fit(x, y)
+    acc = probe.score(x, y)
+    assert acc.shape == (2,) and bool((acc > 0.85).all()), acc
+    W = probe.directions()
+    assert W.shape == (2, 16)
+    assert bool((W[:, 0] > 0).all())  # points toward label 1 (PCA: after sign alignment)
+    if cls is not LogisticProbe:
+        torch.testing.assert_close(W.norm(dim=-1), torch.ones(2))
+    p = probe.predict_proba(x)
+    assert p.shape == (200, 2) and bool(((p >= 0) & (p <= 1)).all())
+    back = cls.from_state(probe.state())
+    torch.testing.assert_close(back.predict_proba(x), p)
+
+
+def test_pca_sign_alignment_flips_with_labels():
+    x, y = _blobs(seed=3)
+    w1 = PCAProbe().fit(x, y).directions()
+    w2 = PCAProbe().fit(x, 1 - y).directions()
+    torch.testing.assert_close(w1, -w2)
+
+
+def test_probe_input_errors():
+    x, y = _blobs()
+    with pytest.raises(DataFormatError, match="both labels"):
+        DiMProbe().fit(x, torch.zeros(200))
+    with pytest.raises(DataFormatError, match="0 or 1"):
+        DiMProbe().fit(x, y * 2)
+    with pytest.raises(ShapeError):
+        DiMProbe().fit(x, y[:10])
+    with pytest.raises(DataFormatError, match="not fitted"):
+        DiMProbe().predict_proba(x)
+    with pytest.raises(ShapeError):
+        DiMProbe().fit(x, y).predict_proba(x[:, :1])
+
+
+def test_layer_accuracy_averages_per_example():
+    proba = torch.tensor([[0.9], [0.2], [0.8], [0.7]])
+    labels = torch.tensor([1, 1, 0, 0])
+    groups = torch.tensor([0, 0, 1, 1])
+    assert layer_accuracy(proba, labels).item() == pytest.approx(0.25)
+    assert layer_accuracy(proba, labels, groups).item() == pytest.approx(0.25)
+    assert layer_accuracy(proba[:3], labels[:3], torch.tensor([0, 1, 1])).item() == pytest.approx(0.5)
+
+
+# --------------------------------------------------------------------------- concepts and guidance
+
+
+@pytest.fixture(scope="module")
+def concept(tok, examples):
+    return train_concept(make_tiny("llama"), tok, examples, probe="dim", progress=False)
+
+
+def test_train_concept_records_accuracies(concept):
+    assert concept.layers == [0, 1, 2] and len(concept.train_accuracy) == 3 and len(concept.val_accuracy) == 3
+    assert all(0 <= a <= 1 for a in concept.train_accuracy + concept.val_accuracy)
+    top = concept.top_layers(2)
+    best = max(range(3), key=lambda i: concept.train_accuracy[i])
+    assert best in top and len(top) == 2
+    with pytest.raises(SteeringError):
+        concept.top_layers(5)
+
+
+@pytest.mark.parametrize("arch", ["llama", "gemma3_text", "gpt2"])
+def test_scale_zero_is_bit_identical_and_exit_restores(arch, tok):
+    model = make_tiny(arch)
+    d = model.config.hidden_size if arch != "gpt2" else model.config.n_embd
+    dirs = {i: torch.randn(d, generator=torch.Generator().manual_seed(i)) for i in range(3)}
+    prompts = ["w10 w11 w12 w13", "w20 w21"]
+    plain = generate(model, tok, prompts, max_new_tokens=6).new_ids
+    ids = tok(prompts[0], return_tensors="pt")
+    with torch.no_grad():
+        logits0 = model(**ids).logits
+    with guide(model, dirs, 0.0) as h:
+        assert h.edits == []
+        assert generate(model, tok, prompts, max_new_tokens=6).new_ids == plain
+        with torch.no_grad():
+            assert torch.equal(model(**ids).logits, logits0)
+    with guide(model, dirs, 8.0):
+        guided = generate(model, tok, prompts, max_new_tokens=6).new_ids
+        uncached = generate(model, tok, prompts, max_new_tokens=6, use_cache=False).new_ids
+        single = [generate(model, tok, [p], max_new_tokens=6).new_ids[0] for p in prompts]
+    assert guided != plain and guided == uncached == single
+    with torch.no_grad():
+        assert torch.equal(model(**ids).logits, logits0)  # exit restored the forward exactly
+    with pytest.raises(RuntimeError), guide(model, dirs, 8.0):
+        raise RuntimeError("boom")
+    with torch.no_grad():
+        assert torch.equal(model(**ids).logits, logits0)
+
+
+def test_guided_attention_inputs_keep_their_norms(tok):
+    model = make_tiny("llama")
+    w = torch.randn(32, generator=torch.Generator().manual_seed(0))
+    site = Site(1, "attn_in")
+    texts = ["w10 w11 w12 w13 w14"]
+    before = capture(model, texts, site, tokenizer=tok)[site][0]
+    with guide(model, {1: w}, 5.0, [1]):
+        after = capture(model, texts, site, tokenizer=tok)[site][0]
+    torch.testing.assert_close(after.norm(dim=-1), before.norm(dim=-1), atol=1e-4, rtol=1e-5)
+    unit = w / w.norm()
+    assert bool(((after @ unit) / after.norm(dim=-1) > (before @ unit) / before.norm(dim=-1)).all())
+    with guide(model, {1: w}, 5.0, [1], mode="add"):
+        added = capture(model, texts, site, tokenizer=tok)[site][0]
+    torch.testing.assert_close(added - before, (5.0 * unit).expand_as(before), atol=1e-4, rtol=1e-4)
+
+
+def test_guidance_arguments(tok, concept):
+    model = make_tiny("llama")
+    with guide(model, concept, {0: 1.0, 2: -1.0}, [0, 2]) as h:
+        assert [e.site for e in h.edits] == [Site(0, "attn_in"), Site(2, "attn_in")]
+    with guide(model, concept, [1.0, 0.0], [0, 2]) as h:
+        assert len(h.edits) == 1
+    with guide(model, concept, 2.0, top_k=1) as h:
+        assert [e.site.layer for e in h.edits] == concept.top_layers(1)
+    with pytest.raises(SteeringError, match="finite"), guide(model, concept, float("nan")):
+        pass
+    with pytest.raises(SteeringError, match="one per layer"), guide(model, concept, [1.0], [0, 2]):
+        pass
+    with pytest.raises(SiteError), guide(model, concept, 1.0, [7]):
+        pass
+    with pytest.raises(IncompatibleArtifactError), guide(make_tiny("gpt2"), concept, 1.0):
+        pass
+    with pytest.raises(ShapeError), guide(model, {0: torch.ones(48)}, 1.0):
+        pass
+
+
+def test_concept_save_load_and_seed_format(tok, concept, tmp_path, examples):
+    model = make_tiny("llama")
+    concept.save(tmp_path / "c")
+    back = Concept.load(tmp_path / "c", model=model)
+    assert back.layers == concept.layers and back.kind == "dim" and back.train_accuracy == concept.train_accuracy
+    acts = concept_activations(model, tok, examples[:6])
+    torch.testing.assert_close(back.score_activations(acts), concept.score_activations(acts))  # mean kept
+    with pytest.raises(IncompatibleArtifactError):
+        Concept.load(tmp_path / "c", model=make_tiny("gpt2"))
+    seed_file = concept.save_seed_format(tmp_path / "humor.safetensors")
+    from safetensors.torch import load_file
+
+    st = load_file(str(seed_file))
+    assert st["W"].shape == (3, 32) and st["a"].shape == (3, 1) and st["b"].shape == (3,)
+    again = Concept.load(seed_file, model=model)
+    torch.testing.assert_close(again.probe.directions(), concept.probe.directions())
+    from safetensors.torch import save_file
+
+    save_file({"W": torch.ones(3, 48)}, str(tmp_path / "wide.safetensors"))
+    with pytest.raises(IncompatibleArtifactError, match="width 32"):
+        Concept.from_seed_file(tmp_path / "wide.safetensors", model)
+    assert Concept.from_seed_file(tmp_path / "wide.safetensors").kind == "logistic"  # no 'a': a logistic file
