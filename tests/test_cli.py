@@ -141,3 +141,40 @@ def test_steer_sweep_writes_json_and_plot(folder, tmp_path, capsys):
     assert (out / "sweep.png").stat().st_size > 1000
     assert main(["steer", "sweep", "w1", "--model", str(folder), "--add", "w5", "--layers", "0-9", "--out", str(out)]) == 1
     assert "outside" in capsys.readouterr().err
+
+
+def _concept_data(path):
+    import random
+
+    rng = random.Random(0)
+    lines = []
+    for _ in range(24):
+        p = " ".join(f"w{rng.randrange(10, 90)}" for _ in range(3))
+        lines.append({"prompt": p, "completion": " ".join(f"w{rng.randrange(10, 40)}" for _ in range(5)), "label": 0})
+        lines.append({"prompt": p, "completion": " ".join(f"w{rng.randrange(50, 90)}" for _ in range(5)), "label": 1})
+    path.write_text("\n".join(json.dumps(x) for x in lines))
+    return path
+
+
+def test_probe_train_guide_and_sweep(folder, tmp_path, capsys):
+    data = _concept_data(tmp_path / "c.jsonl")
+    out = tmp_path / "concept"
+    assert main(["probe", "train", "--data", str(data), "--model", str(folder), "--probe", "all", "--out", str(out),
+                 "--plot", str(tmp_path / "acc.png")]) == 0
+    text = capsys.readouterr().out
+    assert "dim: best held-out accuracy" in text and "pca:" in text and (tmp_path / "acc.png").stat().st_size > 1000
+    acc = json.loads((out / "accuracy.json").read_text())
+    assert set(acc) == {"dim", "logistic", "pca"} and len(acc["dim"]["val"]) == 3
+    assert main(["guide", "w10 w11", "--concept", str(out / "dim"), "--scale", "6", "--top-k", "2", "--model", str(folder),
+                 "--max-new-tokens", "4"]) == 0
+    assert "layers [" in capsys.readouterr().out
+    assert main(["guide", "sweep", "--concept", str(out / "dim"), "--data", str(data), "--scales=-4,0,4",
+                 "--model", str(folder), "--prompts", "3", "--references", "4", "--max-new-tokens", "3",
+                 "--out", str(tmp_path / "sw")]) == 0
+    res = json.loads((tmp_path / "sw" / "sweep.json").read_text())
+    assert res["scales"] == [-4.0, 0.0, 4.0] and len(res["effect"]) == 3 and "pnes" in res["pnes"]
+    assert main(["guide", "w10", "--concept", str(out / "dim"), "--scale", "inf", "--model", str(folder)]) == 1
+    assert "finite" in capsys.readouterr().err
+    data.write_text('{"prompt": "w1", "completion": "w2 w3", "label": 1}\n')
+    assert main(["probe", "train", "--data", str(data), "--model", str(folder), "--out", str(out)]) == 1
+    assert "both labels" in capsys.readouterr().err

@@ -12,6 +12,10 @@ from ..errors import SteerlensError
 
 __all__ = ["main", "build_parser"]
 
+# two-word commands, rewritten to hidden one-word sub-commands ('lens TEXT' and 'lens train' share 'lens')
+_PAIRED = {("lens", "train"), ("lens", "eval"), ("steer", "train"), ("steer", "sweep"), ("probe", "train"),
+           ("guide", "sweep")}
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``steerlens`` command."""
@@ -34,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .steer import add_parsers as add_steer_parsers
 
     add_steer_parsers(sub, DEFAULT_MODEL)
+    from .concepts import add_parsers as add_concept_parsers
+
+    add_concept_parsers(sub, DEFAULT_MODEL)
 
     p = sub.add_parser("check", help="self-check a model: its layout, site numbering and lens reproduce its logits")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"embedded model name or local folder (default {DEFAULT_MODEL})")
@@ -47,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     # 'lens TEXT' and 'lens train ...' share the word 'lens' (and so do the steer commands)
-    if len(argv) >= 2 and (argv[0], argv[1]) in {("lens", "train"), ("lens", "eval"), ("steer", "train"), ("steer", "sweep")}:
+    if len(argv) >= 2 and (argv[0], argv[1]) in _PAIRED:
         argv = [f"{argv[0]}-{argv[1]}", *argv[2:]]
     args = parser.parse_args(argv)
     if args.command is None:
@@ -66,6 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return {"steer": cli_steer.run_steer, "steer-train": cli_steer.run_train,
                     "steer-sweep": cli_steer.run_sweep}[args.command](args)
+        if args.command in ("probe-train", "guide", "guide-sweep"):
+            from . import concepts as cli_concepts
+
+            return {"probe-train": cli_concepts.run_probe_train, "guide": cli_concepts.run_guide,
+                    "guide-sweep": cli_concepts.run_guide_sweep}[args.command](args)
         if args.command == "check":
             return _check(args)
     except SteerlensError as exc:

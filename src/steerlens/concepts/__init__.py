@@ -10,11 +10,13 @@
 
 from .activations import ConceptActivations, concept_activations
 from .data import DATASETS, ConceptExample, Rendered, load_dataset, read_examples, render, split_examples
+from .evaluate import GuidanceSweep, completion_perplexity, guidance_sweep, pnes, probe_scorer
 from .guidance import Concept, guidance_edits, guide, train_concept
 from .probes import PROBES, DiMProbe, LogisticProbe, PCAProbe, Probe, layer_accuracy
 
 __all__ = [
     "ConceptActivations", "concept_activations", "DATASETS", "ConceptExample", "Rendered", "load_dataset",
     "read_examples", "render", "split_examples", "Concept", "guidance_edits", "guide", "train_concept",
+    "GuidanceSweep", "completion_perplexity", "guidance_sweep", "pnes", "probe_scorer",
     "PROBES", "DiMProbe", "LogisticProbe", "PCAProbe", "Probe", "layer_accuracy",
 ]

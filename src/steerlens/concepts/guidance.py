@@ -32,7 +32,7 @@ from ..model.intervene import Apply, Intervention, intervene
 from ..model.positions import CallPositions
 from ..model.site import Site
 from .activations import ConceptActivations, concept_activations
-from .data import ConceptExample, split_examples
+from .data import ConceptExample, check_labels, split_examples
 from .probes import PROBES, Probe
 
 __all__ = ["Concept", "train_concept", "guide", "guidance_edits"]
@@ -136,8 +136,12 @@ def train_concept(
     """Fit a probe per layer and measure train and held-out accuracy (split by prompt unless ``val_examples``)."""
     if probe not in PROBES:
         raise DataFormatError(f"probe must be one of {', '.join(PROBES)}, got {probe!r}.")
+    check_labels(examples)
     if val_examples is None:
         train_ex, val_ex = split_examples(examples, val_fraction, seed)
+        if not train_ex:
+            raise DataFormatError(f"{len(examples)} example(s) leave nothing to train on after the held-out split; "
+                                  "give more prompts or val_examples.")
     else:
         train_ex, val_ex = list(examples), list(val_examples)
     tr = concept_activations(model, tokenizer, train_ex, point=point, layers=layers, progress=progress, **activation_kw)
