@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..errors import DataFormatError, MissingExtraError
+from .._plotting import pyplot
+from ..errors import DataFormatError
 from ..model.generate import generate
 from ..model.intervene import intervene
 from ..model.tokens import pad
@@ -99,13 +100,7 @@ class GuidanceSweep:
         return "\n".join(lines)
 
     def plot(self, path: str | os.PathLike[str]) -> Path:
-        try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError as exc:  # pragma: no cover
-            raise MissingExtraError("Plots need matplotlib: pip install 'steerlens[plot]'.") from exc
+        plt = pyplot()
         fig, ax = plt.subplots(figsize=(6.5, 4))
         ax.plot(self.scales, self.effect, "o-", color="tab:blue", label="effect (probe P(label 1))")
         ax.set_xlabel("guidance scale")

@@ -6,20 +6,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import MissingExtraError
+from .._plotting import pyplot
 
 __all__ = ["plot_accuracy"]
 
 
 def plot_accuracy(results: dict[str, dict[str, Any]], path: str | os.PathLike[str], title: str = "") -> Path:
     """``results``: probe kind -> {"train": [...], "val": [...]} per layer; solid = held-out, dotted = train."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover
-        raise MissingExtraError("Plots need matplotlib: pip install 'steerlens[plot]'.") from exc
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for i, (kind, acc) in enumerate(results.items()):
         color = f"C{i}"

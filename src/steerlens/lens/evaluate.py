@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from ..errors import MissingExtraError
+from .._plotting import pyplot
 from .data import Chunks
 from .kl import stream_vocab
 from .lenses import Lens, LogitLens
@@ -109,13 +109,7 @@ def layer_transfer(model: torch.nn.Module, chunks: Chunks, lens: Lens, *, micro_
 
 def plot_evaluation(result: Mapping[str, Any], path: str | os.PathLike[str], metric: str = "kl") -> Path:
     """Plot ``metric`` per layer for every lens in an :func:`evaluate_lenses` result (PNG/PDF/SVG)."""
-    try:
-        import matplotlib
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise MissingExtraError("Plots need matplotlib: pip install 'steerlens[plot]'.") from exc
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     for name, stats in result["lenses"].items():

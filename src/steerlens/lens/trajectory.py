@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 import torch
 
-from ..errors import MissingExtraError, SpanNotFoundError, SteerlensError
+from .._plotting import pyplot
+from ..errors import SpanNotFoundError, SteerlensError
 from ..model.architectures import resolve
 from ..model.capture import capture
 from ..model.site import Site
@@ -94,13 +95,7 @@ class PredictionTrajectory:
             return out
         if out.suffix.lower() not in (".png", ".pdf", ".svg"):
             raise PlotPathError(f"Plot path must end in .png, .pdf, .svg or .html, got {out.name!r}.")
-        try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise MissingExtraError("PNG plots need matplotlib: pip install 'steerlens[plot]'.") from exc
+        plt = pyplot()
         grid = torch.tensor([[float("nan") if v is None else v for v in row] for row in self.statistic(statistic)])
         fig_w = 2.0 + 0.9 * len(self.tokens)
         fig, ax = plt.subplots(figsize=(fig_w, 1.2 + 0.32 * len(self.rows)))

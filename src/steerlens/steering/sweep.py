@@ -13,7 +13,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from ..errors import MissingExtraError, SteeringError
+from .._plotting import pyplot
+from ..errors import SteeringError
 from .addition import ActAdd, Location, x_vector
 from .generation import SamplingConfig, sample
 
@@ -66,13 +67,7 @@ class SweepResult:
 
     def plot(self, path: str | os.PathLike[str]) -> Path:
         """Mean metric vs layer, one line per coefficient (standard-error bars), the unsteered mean dashed."""
-        try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise MissingExtraError("Plots need matplotlib: pip install 'steerlens[plot]'.") from exc
+        plt = pyplot()
         fig, ax = plt.subplots(figsize=(7, 4))
         for c in self.coeffs:
             rs = [r for r in self.records if r["coeff"] == c]
