@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from .._plotting import pyplot
 from ..errors import DataFormatError
+from ..model.capture import next_token_logprobs
 from ..model.generate import generate
 from ..model.intervene import intervene
 from ..model.tokens import pad
@@ -44,18 +45,9 @@ def completion_perplexity(model: torch.nn.Module, tokenizer: Any, examples: Sequ
                           batch_size: int = 8) -> list[float]:
     """Per example, ``exp(mean cross-entropy)`` over its completion tokens (under any active edits)."""
     rendered = [render(tokenizer, e) for e in examples]
-    device = next(model.parameters()).device
-    out: list[float] = []
-    for i in range(0, len(rendered), batch_size):
-        part = rendered[i : i + batch_size]
-        b = pad([r.ids for r in part]).to(device)
-        logits = model(input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids(),
-                       use_cache=False).logits.float()
-        lp = torch.log_softmax(logits[:, :-1], -1).gather(-1, b.input_ids[:, 1:, None])[..., 0]
-        for j, r in enumerate(part):
-            a, e = r.completion
-            out.append(math.exp(-float(lp[j, a - 1 : e - 1].mean())))
-    return out
+    lps = next_token_logprobs(model, [r.ids for r in rendered], batch_size)
+    # prediction t - 1 scores token t: the completion tokens [a, e) are predictions [a - 1, e - 1)
+    return [math.exp(-float(lp[r.completion[0] - 1 : r.completion[1] - 1].mean())) for lp, r in zip(lps, rendered)]
 
 
 def probe_scorer(model: torch.nn.Module, tokenizer: Any, concept: Concept, layers: Sequence[int] | None = None) -> Scorer:

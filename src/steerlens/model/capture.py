@@ -15,7 +15,7 @@ from .hooks import hook_group
 from .site import Site
 from .tokens import Batch, as_batch, encode, pad
 
-__all__ = ["Activations", "capture", "CapturePositions", "run_body"]
+__all__ = ["Activations", "capture", "CapturePositions", "run_body", "next_token_logprobs"]
 
 #: ``"all"`` tokens (returned ``[n, pos, d]`` with real tokens first and a mask), ``"last"`` real
 #: token (``[n, d]``), a ``[n]`` or ``[n, k]`` long tensor of logical positions (``[n, d]`` /
@@ -67,6 +67,24 @@ def run_body(model: torch.nn.Module, batch: Batch) -> None:
         position_ids=batch.position_ids(),
         use_cache=False,
     )
+
+
+@torch.no_grad()
+def next_token_logprobs(model: torch.nn.Module, rows: Sequence[Sequence[int]], batch_size: int = 8) -> list[torch.Tensor]:
+    """Teacher-forced ``log p(token_t | tokens_<t)`` for t = 1 .. n-1 of each token row (``[n - 1]``, fp32, CPU).
+
+    Runs under whatever edits are installed; rows are right-padded in batches with position ids from the mask.
+    """
+    device = next(model.parameters()).device
+    out: list[torch.Tensor] = []
+    for i in range(0, len(rows), batch_size):
+        part = rows[i : i + batch_size]
+        b = pad(part, side="right").to(device)
+        logits = model(input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids(),
+                       use_cache=False).logits.float()
+        lp = torch.log_softmax(logits[:, :-1], -1).gather(-1, b.input_ids[:, 1:, None])[..., 0]
+        out.extend(lp[j, : len(r) - 1].cpu() for j, r in enumerate(part))
+    return out
 
 
 def capture(

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from ..errors import SteeringError
+from ..model.capture import next_token_logprobs
 from ..model.intervene import Edit, intervene
 from ..model.tokens import encode, pad
 from .addition import ActAdd
@@ -91,18 +92,8 @@ def token_logprobs(
     rows = encode(tokenizer, list(texts))
     if any(len(r) < 2 for r in rows):
         raise SteeringError("Every text needs at least two tokens to score its next-token log-probs.")
-    device = next(model.parameters()).device
-    out: list[torch.Tensor] = []
     with intervene(model, _edits_of(model, steering)):
-        for i in range(0, len(rows), batch_size):
-            part = rows[i : i + batch_size]
-            b = pad(part, side="right").to(device)
-            logits = model(input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids(),
-                           use_cache=False).logits.float()
-            lp = torch.log_softmax(logits[:, :-1], -1).gather(-1, b.input_ids[:, 1:, None])[..., 0]
-            for j, r in enumerate(part):
-                out.append(lp[j, : len(r) - 1].cpu())
-    return out
+        return next_token_logprobs(model, rows, batch_size)
 
 
 def logprob_change(
