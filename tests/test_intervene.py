@@ -165,3 +165,25 @@ def test_bad_edits_are_typed_errors():
     with pytest.raises(PositionError, match="2 spans but the batch has 1"):
         with intervene(model, Add(Site(0), torch.ones(32), at=Spans([(0, 1), (0, 1)]))):
             _hs(model, torch.tensor([[1, 2, 3]]))
+
+
+def test_all_tokens_fast_path_matches_tracked_positions(tiny):
+    """at="all" (padding mask only) and From(0) (full position tracking) edit the same tokens."""
+    from steerlens.model import generate
+
+    rows = random_prompts((6, 2, 4), seed=3)
+    v = torch.randn(32) * 3
+    outs = {}
+    for at in ("all", From(0)):
+        with intervene(tiny, [Add(Site(1), v, at=at), ProjectOut(Site(0, "resid_post"), v, at=at)]) as handle:
+            assert handle._light == (at == "all")
+            for cache in (True, False):
+                outs[at, cache] = generate(tiny, None, pad(rows, side="left").__dict__, max_new_tokens=5, use_cache=cache).new_ids
+            b = pad(rows, side="right")
+            logits = tiny(input_ids=b.input_ids, attention_mask=b.attention_mask).logits
+            outs[at, "logits"] = logits[b.attention_mask.bool()]
+    assert outs["all", True] == outs[From(0), True] == outs["all", False] == outs[From(0), False]
+    assert torch.equal(outs["all", "logits"], outs[From(0), "logits"])
+    with intervene(tiny, [Add(Site(1), v)]):
+        plain = generate(tiny, None, pad(rows, side="left").__dict__, max_new_tokens=5).new_ids
+    assert plain != generate(tiny, None, pad(rows, side="left").__dict__, max_new_tokens=5).new_ids

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from ..errors import ShapeError
+from ..errors import PaddingError, PositionError, ShapeError
 from .architectures import ModelSpec, resolve
 from .hooks import HookGroup
 from .positions import CallPositions, Positions, PositionTracker, Tokens, check_positions, select
@@ -191,16 +191,54 @@ class Intervention:
             raise TypeError(f"intervene() takes steerlens edits (Add, Replace, ProjectOut, Apply), got {bad[0]!r}.")
         self.edits = [e.validate(spec) for e in edits]  # validate everything before installing anything
         self.tracker = PositionTracker(prompt_lengths)
+        # Edits on every real token need only the padding mask of each call, not logical positions:
+        # a lighter pre-hook then does the bookkeeping (it matters on every cached decode step).
+        self._light = prompt_lengths is None and all(
+            isinstance(e, (Add, Replace, ProjectOut)) and e.at == "all" for e in self.edits
+        )
+        self._valid: torch.Tensor | None = None
         self._group = HookGroup(spec)
         try:
-            self._group.add_pre(spec.base, self.tracker.observe)
+            self._group.add_pre(spec.base, self._observe_valid if self._light else self.tracker.observe)
             for edit in self.edits:
                 self._group.add_site(edit.site, self._make_fn(edit))
         except BaseException:
             self._group.remove()
             raise
 
+    def _observe_valid(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        ref = ids if ids is not None else kwargs.get("inputs_embeds")
+        if ref is None:
+            raise PositionError("steerlens could not find input_ids or inputs_embeds in the model call.")
+        batch, length = int(ref.shape[0]), int(ref.shape[1])
+        mask = kwargs.get("attention_mask")
+        if not isinstance(mask, torch.Tensor):
+            self._valid = torch.ones(batch, length, dtype=torch.bool, device=ref.device)
+            return
+        if mask.dim() != 2:
+            raise PaddingError(
+                f"steerlens needs a 2-D attention mask [batch, tokens] to place edits; got shape {tuple(mask.shape)}."
+            )
+        if mask.shape[0] != batch or mask.shape[1] < length:
+            raise PaddingError(f"Attention mask shape {tuple(mask.shape)} does not fit input of {batch} rows x {length} tokens.")
+        self._valid = mask[:, -length:].bool()
+
     def _make_fn(self, edit: Edit):
+        if self._light:
+
+            def light(h: torch.Tensor) -> torch.Tensor:
+                valid = self._valid
+                if valid is None or valid.shape != h.shape[:2]:
+                    shape = None if valid is None else tuple(valid.shape)
+                    raise ShapeError(
+                        f"Activation at {edit.site} has {tuple(h.shape[:2])} tokens but the call has {shape}; "
+                        "steerlens cannot place the edit."
+                    )
+                return edit.apply(h, valid, None, None)  # type: ignore[arg-type]
+
+            return light
+
         def fn(h: torch.Tensor) -> torch.Tensor:
             pos = self.tracker.positions()
             if pos.logical.shape != h.shape[:2]:
