@@ -35,11 +35,12 @@ def main() -> None:
     ap.add_argument("--references", type=int, default=16)
     ap.add_argument("--max-new-tokens", type=int, default=24)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default=None, help="e.g. cuda (default: CPU)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    model, tok = steerlens.load_model(a.model)
+    model, tok = steerlens.load_model(a.model, device=a.device)
     summary: dict = {"model": a.model}
     concepts = {}
     for name in a.datasets.split(","):

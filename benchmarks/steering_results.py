@@ -42,11 +42,12 @@ def main() -> None:
     ap.add_argument("--wedding-coeffs", default="2,4,8")
     ap.add_argument("--wedding-layers", default="all")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default=None, help="e.g. cuda (default: CPU)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    model, tok = steerlens.load_model(a.model)
+    model, tok = steerlens.load_model(a.model, device=a.device)
     n_layers = steerlens.resolve(model).n_layers
     cfg = SamplingConfig(max_new_tokens=a.max_new_tokens)
     summary: dict = {"model": a.model, "n": a.n, "sampling": cfg.__dict__}

@@ -178,3 +178,52 @@ def test_probe_train_guide_and_sweep(folder, tmp_path, capsys):
     data.write_text('{"prompt": "w1", "completion": "w2 w3", "label": 1}\n')
     assert main(["probe", "train", "--data", str(data), "--model", str(folder), "--out", str(out)]) == 1
     assert "both labels" in capsys.readouterr().err
+
+
+def _answered_relation(folder, tmp_path):
+    """A relation whose objects are the tiny model's own greedy answers (so the validator keeps them)."""
+    import steerlens
+    from steerlens.model import generate
+
+    model, tok = steerlens.load_model(str(folder))
+    samples = []
+    for i in range(10, 22):
+        text = f"w3 w{i} w5"
+        nxt = generate(model, tok, [text], max_new_tokens=1).texts[0].strip()
+        samples.append({"subject": f"w{i}", "object": nxt})
+    path = tmp_path / "toy.json"
+    path.write_text(json.dumps({"name": "toy", "prompt_templates": ["w3 {} w5"], "samples": samples}))
+    return path, {s["object"] for s in samples}
+
+
+def test_relations_cli(folder, tmp_path, capsys):
+    assert main(["relations", "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 47 and {"name", "category", "samples", "objects", "template"} <= set(rows[0])
+    path, objects = _answered_relation(folder, tmp_path)
+    out = tmp_path / "toy-out"
+    assert main(["relations", "train", str(path), "--subject-layer", "0", "--object-layer", "2", "--out", str(out),
+                 "--model", str(folder), "--icl", "0", "--rank", "8"]) == 0
+    text = capsys.readouterr().out
+    assert "answers 12 of 12 prompts" in text and (out / "lre" / "artifact.json").is_file()
+    assert len(objects) >= 2, objects  # the tiny model answers different subjects differently
+    assert (out / "concepts" / "artifact.json").is_file()
+    assert main(["relations", "match", "w3 w10 w5", "--subject", "w10", "--concepts", str(out / "concepts"),
+                 "--model", str(folder), "--top", "2"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+    a, b = sorted(objects)[:2]
+    assert main(["relations", "swap", "w3 w10 w5", "--subject", "w10", "--concepts", str(out / "concepts"),
+                 "--remove", a, "--add", b, "--model", str(folder)]) == 0
+    assert "(unedited)" in capsys.readouterr().out
+
+
+def test_relations_cli_errors(folder, tmp_path, capsys):
+    assert main(["relations", "train", "capitol city", "--subject-layer", "0", "--object-layer", "1", "--out",
+                 str(tmp_path), "--model", str(folder)]) == 1
+    assert "Did you mean 'country capital city'" in capsys.readouterr().err
+    assert main(["relations"]) == 1
+    assert "sub-command" in capsys.readouterr().err
+    path, _ = _answered_relation(folder, tmp_path)
+    assert main(["relations", "train", str(path), "--subject-layer", "2", "--object-layer", "1", "--out",
+                 str(tmp_path / "x"), "--model", str(folder), "--icl", "0"]) == 1
+    assert "after the object layer" in capsys.readouterr().err

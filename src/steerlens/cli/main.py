@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .concepts import add_parsers as add_concept_parsers
 
     add_concept_parsers(sub, DEFAULT_MODEL)
+    from .relations import add_parsers as add_relation_parsers
+
+    add_relation_parsers(sub, DEFAULT_MODEL)
 
     p = sub.add_parser("check", help="self-check a model: its layout, site numbering and lens reproduce its logits")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"embedded model name or local folder (default {DEFAULT_MODEL})")
@@ -78,6 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return {"probe-train": cli_concepts.run_probe_train, "guide": cli_concepts.run_guide,
                     "guide-sweep": cli_concepts.run_guide_sweep}[args.command](args)
+        if args.command == "relations":
+            from . import relations as cli_relations
+
+            return cli_relations.run(args)
         if args.command == "check":
             return _check(args)
     except SteerlensError as exc:

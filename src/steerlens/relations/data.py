@@ -251,6 +251,7 @@ def make_prompts(
     n_demonstrations: int = 0,
     demonstrations: Sequence[Sample] | None = None,
     samples: Sequence[Sample] | None = None,
+    exclude_same_object: bool = False,
     seed: int | str = 42,
 ) -> list[Prompt]:
     """Prompts for a relation's samples: one per (sample, template).
@@ -259,11 +260,13 @@ def make_prompts(
         relation: The relation.
         templates: Templates to use (default: the first ICL template, or the first zero-shot one).
         zero_shot: Use the relation's zero-shot templates by default.
-        n_demonstrations: Few-shot lines ``template(subject) + " " + object`` before the query, drawn
-            (seeded) from ``demonstrations`` (default: the relation's samples) excluding the query's
-            own subject and object, so the answer never leaks into the context.
+        n_demonstrations: At most this many few-shot lines ``template(subject) + " " + object``
+            before the query, drawn (seeded) from ``demonstrations`` (default: the relation's samples),
+            never the query's own subject (the LRC code's pool could contain the query itself).
         demonstrations: Pool of demonstration samples.
         samples: Samples to query (default: all of the relation's).
+        exclude_same_object: Also leave out demonstrations with the query's object, so the answer
+            never appears in the context.
         seed: Seed of the demonstration draw.
     """
     if templates is None:
@@ -277,12 +280,7 @@ def make_prompts(
         for t in templates:
             lines = []
             if n_demonstrations:
-                cands = [d for d in pool if d.subject != s.subject and d.object != s.object]
-                if len(cands) < n_demonstrations:
-                    raise DataFormatError(
-                        f"{relation.name!r}: only {len(cands)} demonstrations differ from {s.subject!r} -> "
-                        f"{s.object!r}; ask for at most that many."
-                    )
+                cands = [d for d in pool if d.subject != s.subject and not (exclude_same_object and d.object == s.object)]
                 demos = stable_shuffle(cands, f"{seed}-{relation.name}-{s.subject}")[:n_demonstrations]
                 lines = [f"{t.format(d.subject)} {d.object}" for d in demos]
             text = "\n".join([*lines, t.format(s.subject)])
