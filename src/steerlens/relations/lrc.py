@@ -143,7 +143,7 @@ def train_relation_concepts(
     if len({p.object_name for p in prompts}) < 2:
         raise DataFormatError(f"Relation {relation!r} has one object among its prompts; concepts need at least two.")
     lre = train_lre(model, tokenizer, prompts, subject_layer, object_layer, relation=relation, aggregation=aggregation,
-                    max_samples=max_lre_samples, seed=seed, batch_size=batch_size, progress=progress)
+                    max_samples=max_lre_samples, seed=seed, progress=progress)
     return concepts_from_inverse(model, tokenizer, lre.invert(rank), prompts, relation=relation, batch_size=batch_size)
 
 
