@@ -20,11 +20,12 @@ import torch
 from ..artifacts import load_artifact, register, save_artifact
 from ..errors import DataFormatError, IncompatibleArtifactError, ShapeError, SiteError
 from ..model.architectures import resolve
-from ..model.capture import next_token_logprobs
+from ..model.capture import capture, next_token_logprobs
 from ..model.generate import generate
 from ..model.intervene import Apply, intervene
 from ..model.positions import Spans
 from ..model.site import Site
+from ..model.tokens import pad
 from .data import Prompt
 from .lre import Aggregation, InvertedLre, locate, locate_answer, object_activations, train_lre
 from .validate import PromptValidator
@@ -228,10 +229,8 @@ class ConceptMatcher:
 
     def activations(self, queries: Sequence[tuple[str, Subject]], batch_size: int = 16) -> dict[int, torch.Tensor]:
         """``{layer: [n, d]}`` subject-token activations of the queries (fp32, CPU)."""
-        from ..model.capture import capture
-
         located = [_subject_index(self.tokenizer, t, s) for t, s in queries]
-        acts = capture(self.model, _padded([ids for ids, _ in located]), [Site(layer) for layer in self.layers],
+        acts = capture(self.model, pad([ids for ids, _ in located]), [Site(layer) for layer in self.layers],
                        positions=torch.tensor([j for _, j in located]), batch_size=batch_size, dtype=torch.float32,
                        offload=True, progress=False)
         return {layer: acts[Site(layer)] for layer in self.layers}
@@ -253,13 +252,6 @@ class ConceptMatcher:
         """:meth:`query` for many ``(text, subject)`` pairs, batched."""
         names, s = self.scores(queries, batch_size)
         return [MatchResult(dict(zip(names, row.tolist()))) for row in s]
-
-
-def _padded(rows: list[list[int]]) -> dict[str, torch.Tensor]:
-    from ..model.tokens import pad
-
-    b = pad(rows, side="right")
-    return {"input_ids": b.input_ids, "attention_mask": b.attention_mask}
 
 
 class CausalEditor:

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from ..artifacts import Fingerprint, load_artifact, register, save_artifact
 from ..errors import DataFormatError, ShapeError, SiteError, SpanNotFoundError
 from ..model.architectures import ModelSpec, resolve
-from ..model.capture import _Stop, run_body
+from ..model.capture import _Stop, capture
 from ..model.hooks import hook_group
 from ..model.site import Site
 from ..model.tokens import _offsets, char_span_to_tokens, pad
@@ -132,30 +132,6 @@ def _weights(located: Sequence[Located], aggregation: Aggregation, width: int) -
     return w
 
 
-def _read(model: torch.nn.Module, spec: ModelSpec, rows: list[list[int]], sites: Sequence[Site]) -> dict[Site, torch.Tensor]:
-    """One right-padded forward pass that stops after the last of ``sites``; ``[b, pos, d]`` per site."""
-    device = next(model.parameters()).device
-    got: dict[Site, torch.Tensor] = {}
-    last = max(sites, key=lambda s: s.order)
-
-    def reader(site: Site):
-        def fn(h: torch.Tensor) -> None:
-            got[site] = h
-            if site == last:
-                raise _Stop
-
-        return fn
-
-    with hook_group(spec) as g, torch.no_grad():
-        for s in sites:
-            g.add_site(s, reader(s))
-        try:
-            run_body(model, pad(rows, side="right").to(device))
-        except _Stop:
-            pass
-    return got
-
-
 def subject_activations(
     model: torch.nn.Module, tokenizer: Any, prompts: Sequence[Prompt], layer: int, *, batch_size: int = 16,
 ) -> torch.Tensor:
@@ -165,14 +141,11 @@ def subject_activations(
     """
     spec = resolve(model)
     site = spec.site(Site(layer, "resid_post"))
+    if not prompts:
+        return torch.zeros(0, spec.d_model)
     located = [locate(tokenizer, p, with_answer=False) for p in prompts]
-    out = []
-    for i in range(0, len(located), batch_size):
-        part = located[i : i + batch_size]
-        h = _read(model, spec, [loc.ids for loc in part], [site])[site]
-        idx = torch.tensor([loc.subject for loc in part], device=h.device)
-        out.append(h[torch.arange(len(part), device=h.device), idx].float().cpu())
-    return torch.cat(out) if out else torch.zeros(0, spec.d_model)
+    return capture(model, pad([loc.ids for loc in located]), site, positions=torch.tensor([loc.subject for loc in located]),
+                   batch_size=batch_size, dtype=torch.float32, offload=True, progress=False)[site]
 
 
 def object_activations(
@@ -184,14 +157,12 @@ def object_activations(
     _check_aggregation(aggregation)
     spec = resolve(model)
     site = spec.site(Site(layer, "resid_post"))
+    if not prompts:
+        return torch.zeros(0, spec.d_model)
     located = [locate(tokenizer, p) for p in prompts]
-    out = []
-    for i in range(0, len(located), batch_size):
-        part = located[i : i + batch_size]
-        h = _read(model, spec, [loc.ids for loc in part], [site])[site].float()
-        w = _weights(part, aggregation, h.shape[1]).to(h.device)
-        out.append(torch.einsum("bt,btd->bd", w, h).cpu())
-    return torch.cat(out) if out else torch.zeros(0, spec.d_model)
+    h = capture(model, pad([loc.ids for loc in located]), site, batch_size=batch_size, dtype=torch.float32,
+                offload=True, progress=False)[site]
+    return torch.einsum("bt,btd->bd", _weights(located, aggregation, h.shape[1]), h)
 
 
 def jacobians(
@@ -245,7 +216,8 @@ def jacobians(
         positions = batch.position_ids()
         subj = torch.tensor([loc.subject for loc in part], device=device)
         ar = torch.arange(len(part), device=device)
-        s = _read(model, spec, rows, [s_site])[s_site][ar, subj].detach()
+        s = capture(model, batch, s_site, positions=subj.cpu(), batch_size=len(part), offload=False,
+                    progress=False)[s_site]
         start = int(subj.min())
         prefix = _prefix_cache(model, spec, batch, positions, start, o_site) if start > 0 else None
         w = _weights(part, aggregation, batch.input_ids.shape[1])[:, start:].to(device=device, dtype=s.dtype)
