@@ -20,10 +20,10 @@ from typing import Any
 
 import torch
 
-from ..errors import PaddingError, PositionError, ShapeError
+from ..errors import PaddingError, ShapeError
 from .architectures import ModelSpec, resolve
 from .hooks import HookGroup
-from .positions import CallPositions, Positions, PositionTracker, Tokens, check_positions, select
+from .positions import CallPositions, Positions, PositionTracker, Tokens, call_inputs, check_positions, select
 from .site import Site
 
 __all__ = ["Edit", "Add", "Replace", "ProjectOut", "Apply", "Intervention", "intervene"]
@@ -207,19 +207,11 @@ class Intervention:
             raise
 
     def _observe_valid(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        ids = kwargs.get("input_ids", args[0] if args else None)
-        ref = ids if ids is not None else kwargs.get("inputs_embeds")
-        if ref is None:
-            raise PositionError("steerlens could not find input_ids or inputs_embeds in the model call.")
-        batch, length = int(ref.shape[0]), int(ref.shape[1])
-        mask = kwargs.get("attention_mask")
-        if not isinstance(mask, torch.Tensor):
-            self._valid = torch.ones(batch, length, dtype=torch.bool, device=ref.device)
+        ids, batch, length, mask = call_inputs(args, kwargs)
+        if mask is None:
+            device = (ids if ids is not None else kwargs["inputs_embeds"]).device
+            self._valid = torch.ones(batch, length, dtype=torch.bool, device=device)
             return
-        if mask.dim() != 2:
-            raise PaddingError(
-                f"steerlens needs a 2-D attention mask [batch, tokens] to place edits; got shape {tuple(mask.shape)}."
-            )
         if mask.shape[0] != batch or mask.shape[1] < length:
             raise PaddingError(f"Attention mask shape {tuple(mask.shape)} does not fit input of {batch} rows x {length} tokens.")
         self._valid = mask[:, -length:].bool()

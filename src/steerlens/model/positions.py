@@ -138,6 +138,27 @@ def select(at: Positions, pos: CallPositions) -> tuple[torch.Tensor, torch.Tenso
     raise AssertionError("unreachable")
 
 
+def call_inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[torch.Tensor | None, int, int, torch.Tensor | None]:
+    """``(input_ids or None, batch, tokens, 2-D attention mask or None)`` of a decoder-body call.
+
+    Raises:
+        PositionError: the call has neither input ids nor embeddings.
+        PaddingError: the attention mask is not 2-D.
+    """
+    ids = kwargs.get("input_ids", args[0] if args else None)
+    ref = ids if ids is not None else kwargs.get("inputs_embeds")
+    if ref is None:
+        raise PositionError("steerlens could not find input_ids or inputs_embeds in the model call.")
+    mask = kwargs.get("attention_mask")
+    if not isinstance(mask, torch.Tensor):
+        mask = None
+    elif mask.dim() != 2:
+        raise PaddingError(
+            f"steerlens needs a 2-D attention mask [batch, tokens] to place edits; got shape {tuple(mask.shape)}."
+        )
+    return ids, int(ref.shape[0]), int(ref.shape[1]), mask
+
+
 class PositionTracker:
     """Works out :class:`CallPositions` for each forward call of the decoder body.
 
@@ -156,20 +177,9 @@ class PositionTracker:
 
     def observe(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Pre-hook body for the decoder body's forward (args/kwargs as the model received them)."""
-        ids = kwargs.get("input_ids", args[0] if args else None)
-        embeds = kwargs.get("inputs_embeds")
-        ref = ids if ids is not None else embeds
-        if ref is None:
-            raise PositionError("steerlens could not find input_ids or inputs_embeds in the model call.")
-        batch, length = int(ref.shape[0]), int(ref.shape[1])
-        mask = kwargs.get("attention_mask")
+        ids, batch, length, mask = call_inputs(args, kwargs)
+        ref = ids if ids is not None else kwargs["inputs_embeds"]
         past = _past_length(kwargs.get("past_key_values"))
-        if mask is not None and not isinstance(mask, torch.Tensor):
-            mask = None
-        if mask is not None and mask.dim() != 2:
-            raise PaddingError(
-                f"steerlens needs a 2-D attention mask [batch, tokens] to place edits; got shape {tuple(mask.shape)}."
-            )
         if mask is None:
             mask = torch.ones(batch, past + length, dtype=torch.long, device=ref.device)
         elif mask.shape[1] == length and past > 0:
