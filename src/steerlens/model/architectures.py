@@ -171,6 +171,17 @@ class ModelSpec:
             out = torch.tanh(out / self.softcap) * self.softcap
         return out
 
+    def logits_from_final(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Unembedding (+ bias and soft-capping) of the decoder body's output, which is already final-normed.
+
+        ``logits_from_final(model.<base>(...).last_hidden_state)`` equals the model's logits; it lets a
+        caller unembed only the positions it needs.
+        """
+        out = self.unembed(hidden)
+        if self.softcap:
+            out = torch.tanh(out / self.softcap) * self.softcap
+        return out
+
     def describe(self) -> dict[str, object]:
         """A JSON-friendly summary: model type, sizes and module paths."""
         return {

@@ -1,0 +1,76 @@
+"""Trained representation editors (REMEDI): an attribute, stated in words, becomes an edit of an entity.
+
+* :mod:`~steerlens.editors.data` -- :class:`EditSample`, a CounterFact-style benchmark built from the
+  relation dataset (:func:`counterfact_from_relations`), the original CounterFact JSON
+  (:func:`load_counterfact`), splits, :func:`filter_known`.
+* :func:`precompute` -- entity and attribute states at a layer.
+* Editors (:func:`make_editor`: linear, biaffine, mlp, scalar, identity, null, random), saved and loaded as
+  artifacts (:func:`save_editor`, :func:`load_editor`).
+* :func:`train_editor` -- the REMEDI loss with AdamW and early stopping that keeps the best state.
+* :func:`evaluate_edits` -- efficacy, paraphrases, neighbourhood, fluency and consistency for REMEDI,
+  the prefix baseline, control editors and the LRE-inverse edit, in one table.
+* :func:`inspect` -- REMEDI as a probe, with contextual/decontextual accuracy, F1 and MCC.
+
+Example:
+    >>> samples = counterfact_from_relations(["country capital city"], tokenizer=tok)
+    >>> result = train_editor(model, tok, samples, layer=1)
+    >>> edit_generate(model, tok, result.editor, [sample_for("Paris is", "Paris", "is in Japan")]).edited
+"""
+
+from .apply import EditedGeneration, directions, edit_generate, sample_for
+from .data import (
+    EditSample,
+    counterfact_from_relations,
+    filter_known,
+    first_token,
+    load_counterfact,
+    load_samples,
+    prompt_in_context,
+    save_samples,
+    split_samples,
+)
+from .editors import (
+    EDITOR_KINDS,
+    BiaffineEditor,
+    Editor,
+    IdentityEditor,
+    LinearEditor,
+    MlpEditor,
+    NullEditor,
+    RandomEditor,
+    ScalarEditor,
+    load_editor,
+    make_editor,
+    save_editor,
+)
+from .evaluate import (
+    EditMethod,
+    EditorEdit,
+    LreInverseEdit,
+    MethodResult,
+    Prefix,
+    Tfidf,
+    Unedited,
+    efficacy,
+    evaluate_edits,
+    results_table,
+    score_targets,
+    weighted_ngram_entropy,
+    write_results,
+)
+from .inputs import EditorInputs, edit, edit_spans, entity_span, precompute
+from .inspect import InspectResult, classification_metrics, inspect, randomized_copy, unmediated
+from .train import EditingBatch, TrainResult, editing_batch, editing_loss, fit_random_editor, train_editor
+
+__all__ = [
+    "EditedGeneration", "directions", "edit_generate", "sample_for",
+    "EditSample", "counterfact_from_relations", "filter_known", "first_token", "load_counterfact", "load_samples",
+    "prompt_in_context", "save_samples", "split_samples",
+    "EDITOR_KINDS", "BiaffineEditor", "Editor", "IdentityEditor", "LinearEditor", "MlpEditor", "NullEditor",
+    "RandomEditor", "ScalarEditor", "load_editor", "make_editor", "save_editor",
+    "EditMethod", "EditorEdit", "LreInverseEdit", "MethodResult", "Prefix", "Tfidf", "Unedited", "efficacy",
+    "evaluate_edits", "results_table", "score_targets", "weighted_ngram_entropy", "write_results",
+    "EditorInputs", "edit", "edit_spans", "entity_span", "precompute",
+    "InspectResult", "classification_metrics", "inspect", "randomized_copy", "unmediated",
+    "EditingBatch", "TrainResult", "editing_batch", "editing_loss", "fit_random_editor", "train_editor",
+]
