@@ -227,3 +227,41 @@ def test_relations_cli_errors(folder, tmp_path, capsys):
     assert main(["relations", "train", str(path), "--subject-layer", "2", "--object-layer", "1", "--out",
                  str(tmp_path / "x"), "--model", str(folder), "--icl", "0"]) == 1
     assert "after the object layer" in capsys.readouterr().err
+
+
+def _toy_edit_samples(tmp_path):
+    from steerlens.editors import counterfact_from_relations, save_samples
+    from steerlens.relations import Relation, Sample
+    from tests_helpers import tiny_tokenizer
+
+    rel = Relation("toy", tuple(Sample(f"w{10 + i}", f"w{60 + i % 4}") for i in range(30)),
+                   ("w3 {} w4", "w5 w6 {} w7"), ("{} w8 w9",), "factual")
+    return save_samples(counterfact_from_relations([rel], tokenizer=tiny_tokenizer()), tmp_path / "toy.jsonl")
+
+
+def test_editors_cli(folder, tmp_path, capsys):
+    samples = _toy_edit_samples(tmp_path)
+    out = tmp_path / "editor"
+    assert main(["editors", "train", "--samples", str(samples), "--layer", "0", "--out", str(out), "--max-epochs", "1",
+                 "--model", str(folder)]) == 0
+    assert "best epoch" in capsys.readouterr().out and (out / "artifact.json").is_file()
+    assert main(["editors", "edit", "w3 w10 w4", "--entity", "w10", "--attribute", "w4 w61", "--editor", str(out),
+                 "--max-new-tokens", "3", "--model", str(folder)]) == 0
+    text = capsys.readouterr().out
+    assert "unedited" in text and "edited" in text
+    assert main(["editors", "eval", "--samples", str(samples), "--editor", str(out), "--no-generation",
+                 "--model", str(folder)]) == 0
+    text = capsys.readouterr().out
+    assert all(m in text for m in ("unedited", "prefix", "null", "remedi"))
+    assert main(["editors", "inspect", "--samples", str(samples), "--editor", str(out), "--entity-layers", "1",
+                 "--model", str(folder)]) == 0
+    assert "contextual" in capsys.readouterr().out
+    # bad input: the entity is not in the prompt; the attribute is not in the context
+    assert main(["editors", "edit", "w3 w11 w4", "--entity", "w10", "--attribute", "w4 w61", "--editor", str(out),
+                 "--model", str(folder)]) == 1
+    assert "does not occur in the prompt" in capsys.readouterr().err
+    assert main(["editors", "edit", "w3 w10 w4", "--entity", "w10", "--attribute", "w4 w61", "--context", "w10 w5",
+                 "--editor", str(out), "--model", str(folder)]) == 1
+    assert "does not occur in the context" in capsys.readouterr().err
+    assert main(["editors"]) == 1
+    assert "sub-command" in capsys.readouterr().err

@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .relations import add_parsers as add_relation_parsers
 
     add_relation_parsers(sub, DEFAULT_MODEL)
+    from .editors import add_parsers as add_editor_parsers
+
+    add_editor_parsers(sub, DEFAULT_MODEL)
 
     p = sub.add_parser("check", help="self-check a model: its layout, site numbering and lens reproduce its logits")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"embedded model name or local folder (default {DEFAULT_MODEL})")
@@ -85,6 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from . import relations as cli_relations
 
             return cli_relations.run(args)
+        if args.command == "editors":
+            from . import editors as cli_editors
+
+            return cli_editors.run(args)
         if args.command == "check":
             return _check(args)
     except SteerlensError as exc:

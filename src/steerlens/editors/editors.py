@@ -17,7 +17,10 @@ random     a Gaussian sample with the mean and covariance of in-context      fit
 ========== ================================================================ ===========
 
 Trainable editors start as the null edit (their last layer is zero), so training starts from the
-unedited model. Save and load with :func:`save_editor` / :func:`load_editor` (a steerlens artifact with
+unedited model. They standardise their inputs per dimension and scale their output by the
+attribute states' per-dimension spread (:meth:`Editor.fit_scales`, called by ``train_editor``), so one
+learning rate works whatever the residual stream's scale; ``standardize=False`` in ``train_editor``
+keeps REMEDI's raw inputs. Save and load with :func:`save_editor` / :func:`load_editor` (a steerlens artifact with
 the model's fingerprint and the layer).
 """
 
@@ -68,6 +71,35 @@ class Editor(nn.Module):
         """Constructor options beyond the common ones (for saving)."""
         return {}
 
+    def _add_scales(self) -> None:
+        # input standardisation and output scale, per dimension (identity until fit_scales is called)
+        d = self.d_model
+        self.register_buffer("attribute_shift", torch.zeros(d))
+        self.register_buffer("attribute_scale", torch.ones(d))
+        self.register_buffer("entity_shift", torch.zeros(d))
+        self.register_buffer("entity_scale", torch.ones(d))
+        self.register_buffer("output_scale", torch.ones(d))
+
+    @torch.no_grad()
+    def fit_scales(self, entity: torch.Tensor, attribute: torch.Tensor) -> None:
+        """Standardise inputs per dimension (mean, std of these states) and scale outputs by the attribute
+        states' per-dimension std, so that one learning rate suits any residual-stream scale.
+
+        (REMEDI feeds raw states; on models with large residual norms, such as Gemma's ~1000 at early
+        layers, AdamW's first steps then throw the direction far off. The map stays affine.)
+        """
+        if not hasattr(self, "output_scale"):
+            return
+        for name, x in (("attribute", attribute), ("entity", entity)):
+            x = x.float()
+            getattr(self, f"{name}_shift").copy_(x.mean(0))
+            getattr(self, f"{name}_scale").copy_(x.std(0).clamp(min=1e-6) if len(x) > 1 else torch.ones_like(x[0]))
+        self.output_scale.copy_(self.attribute_scale)
+
+    def _standardize(self, entity: torch.Tensor, attribute: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return ((entity - self.entity_shift) / self.entity_scale,
+                (attribute - self.attribute_shift) / self.attribute_scale)
+
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild the editor (JSON-friendly)."""
         return {"kind": self.kind, "d_model": self.d_model, "layer": self.layer,
@@ -108,6 +140,7 @@ class LinearEditor(Editor):
             raise ShapeError(f"rank must be between 1 and d_model={d_model}, got {rank}.")
         self.rank = rank
         self.use_entity = bool(use_entity)
+        self._add_scales()
         n_in = 2 * d_model if use_entity else d_model
         if rank is None:
             self.w = nn.Linear(n_in, d_model)
@@ -122,8 +155,9 @@ class LinearEditor(Editor):
         return {"rank": self.rank, "use_entity": self.use_entity}
 
     def direction(self, entity, attribute):  # noqa: D102
+        entity, attribute = self._standardize(entity, attribute)
         x = torch.cat([entity, attribute], -1) if self.use_entity else attribute
-        return self.w(x)
+        return self.w(x) * self.output_scale
 
 
 class BiaffineEditor(Editor):
@@ -133,6 +167,7 @@ class BiaffineEditor(Editor):
 
     def __init__(self, d_model: int, layer: int, **kw: Any) -> None:
         super().__init__(d_model, layer, **kw)
+        self._add_scales()
         self.w_entity = nn.Linear(d_model, d_model, bias=False)
         self.w_attribute = nn.Linear(d_model, d_model)
         for m in (self.w_entity, self.w_attribute):
@@ -140,7 +175,8 @@ class BiaffineEditor(Editor):
         nn.init.zeros_(self.w_attribute.bias)
 
     def direction(self, entity, attribute):  # noqa: D102
-        return self.w_entity(entity) + self.w_attribute(attribute)
+        entity, attribute = self._standardize(entity, attribute)
+        return (self.w_entity(entity) + self.w_attribute(attribute)) * self.output_scale
 
 
 class MlpEditor(Editor):
@@ -151,6 +187,7 @@ class MlpEditor(Editor):
     def __init__(self, d_model: int, layer: int, *, hidden: int | None = None, use_entity: bool = False,
                  **kw: Any) -> None:
         super().__init__(d_model, layer, **kw)
+        self._add_scales()
         self.hidden = int(hidden or d_model)
         self.use_entity = bool(use_entity)
         self.net = nn.Sequential(nn.Linear(2 * d_model if use_entity else d_model, self.hidden), nn.LeakyReLU(),
@@ -162,7 +199,8 @@ class MlpEditor(Editor):
         return {"hidden": self.hidden, "use_entity": self.use_entity}
 
     def direction(self, entity, attribute):  # noqa: D102
-        return self.net(torch.cat([entity, attribute], -1) if self.use_entity else attribute)
+        entity, attribute = self._standardize(entity, attribute)
+        return self.net(torch.cat([entity, attribute], -1) if self.use_entity else attribute) * self.output_scale
 
 
 class ScalarEditor(Editor):
@@ -172,12 +210,13 @@ class ScalarEditor(Editor):
 
     def __init__(self, d_model: int, layer: int, **kw: Any) -> None:
         super().__init__(d_model, layer, **kw)
+        self._add_scales()
         self.w = nn.Linear(d_model, 1)
         nn.init.zeros_(self.w.weight)
         nn.init.zeros_(self.w.bias)
 
     def direction(self, entity, attribute):  # noqa: D102
-        return self.w(attribute) * attribute
+        return self.w(self._standardize(entity, attribute)[1]) * attribute
 
 
 class IdentityEditor(Editor):

@@ -218,6 +218,7 @@ def train_editor(
     lam_norm: float | None = None,
     patience: int = 2,
     seed: int = 0,
+    standardize: bool = True,
     inputs: EditorInputs | None = None,
     progress: bool | None = None,
     checkpoint: str | None = None,
@@ -232,6 +233,8 @@ def train_editor(
         layer: The layer to read and edit (negative counts from the end).
         kind: Editor kind for :func:`make_editor` (ignored when ``editor`` is given).
         patience: Stop after this many epochs in a row without a better validation loss.
+        standardize: Fit the editor's input standardisation and output scale on the training inputs
+            first (:meth:`Editor.fit_scales`); ``False`` feeds raw states, as REMEDI does.
         checkpoint: Folder to save the best editor to after every improvement.
         **editor_options: Passed to :func:`make_editor` (``rank``, ``use_entity``, ...).
     """
@@ -262,6 +265,8 @@ def train_editor(
     ins = inputs if inputs is not None else precompute(model, tokenizer, all_samples, layer, progress=progress)[layer]
     if len(ins) != len(all_samples):
         raise ShapeError(f"{len(ins)} precomputed inputs for {len(all_samples)} samples.")
+    if standardize and editor is None:
+        ed.fit_scales(ins.entity(ed.input_last_entity_token)[:len(train)], ins.attribute[:len(train)])
     batch = editing_batch(model, tokenizer, all_samples, last_token=ed.edit_last_entity_token)
     pad_id = _pad_id(model, tokenizer)
     n_train = len(train)
@@ -297,7 +302,7 @@ def train_editor(
                         opt.step()
                         step_times.append(time.perf_counter() - ts)
                         total += float(loss.detach()) * len(idx)
-                        bar.set_postfix(loss=f"{float(loss):.3f}")
+                        bar.set_postfix(loss=f"{loss.item():.3f}")
                     train_loss = total / n_train
                 ed.eval()
                 with torch.no_grad():

@@ -1,0 +1,172 @@
+"""REMEDI on an embedded model: the CounterFact-style benchmark, a layer sweep, the method table, inspection.
+
+    python benchmarks/remedi_results.py [--model gemma-3-270m] [--layer 1] [--n-train 2000] [--out bench-results/remedi]
+
+Steps run in this order (the report is rewritten after each): data, main editor, table, inspection, sweep.
+
+1. Data: CounterFact-style samples from the 47-relation dataset (``counterfact_from_relations``), kept when the
+   model ranks the true object's first token in its top ``--known-top-k`` on the prompt; split 80/10/10 (seeded).
+2. Layer sweep (``--sweep-layers``): a linear editor per layer on ``--sweep-train`` samples for ``--sweep-epochs``
+   epochs; held-out efficacy and paraphrase efficacy.
+3. Main editor at ``--layer`` on up to ``--n-train`` samples (early stopping on the validation split); step time
+   and peak memory (CUDA) are recorded.
+4. One table on the test split: unedited, prefix, null, identity, random, REMEDI, LRE inverse -- efficacy,
+   paraphrase, neighbourhood, fluency, consistency (generations on ``--n-generation`` samples).
+5. Inspection: contextual and decontextual accuracy / F1 / MCC at several entity layers, for REMEDI, the identity
+   editor, the control task (shuffled labels) and, with ``--control-model``, an editor trained on a randomly
+   re-initialised copy of the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+import steerlens
+from steerlens.editors import (
+    EditorEdit,
+    LreInverseEdit,
+    Prefix,
+    Unedited,
+    counterfact_from_relations,
+    evaluate_edits,
+    filter_known,
+    fit_random_editor,
+    inspect,
+    load_samples,
+    make_editor,
+    randomized_copy,
+    results_table,
+    save_editor,
+    save_samples,
+    split_samples,
+    train_editor,
+)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="gemma-3-270m")
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--out", default="bench-results/remedi")
+    ap.add_argument("--known-top-k", type=int, default=3)
+    ap.add_argument("--samples", default=None, help="known samples (JSONL from an earlier run) instead of filtering")
+    ap.add_argument("--lre-samples", type=int, default=8, help="prompts per relation for the LRE-inverse edit")
+    ap.add_argument("--layer", type=int, default=1)
+    ap.add_argument("--n-train", type=int, default=2000)
+    ap.add_argument("--max-epochs", type=int, default=5)
+    ap.add_argument("--patience", type=int, default=1)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--sweep-layers", default="0,1,2,4,6,9,12")
+    ap.add_argument("--sweep-train", type=int, default=500)
+    ap.add_argument("--sweep-epochs", type=int, default=2)
+    ap.add_argument("--n-test", type=int, default=300)
+    ap.add_argument("--n-generation", type=int, default=60)
+    ap.add_argument("--max-new-tokens", type=int, default=30)
+    ap.add_argument("--lre-layer", type=int, default=None, help="subject layer of the LRE-inverse edit (default: --layer)")
+    ap.add_argument("--entity-layers", default="2,5,8,11,14,17")
+    ap.add_argument("--control-model", action="store_true")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict = {"model": a.model, "settings": vars(a)}
+
+    def dump() -> None:
+        (out / "report.json").write_text(json.dumps(report, indent=1))
+
+    model, tok = steerlens.load_model(a.model, device=a.device)
+    report["device"] = str(next(model.parameters()).device)
+    t = time.perf_counter()
+    everything = counterfact_from_relations(tokenizer=tok, seed=a.seed)
+    known = (load_samples(a.samples) if a.samples else
+             filter_known(model, tok, everything, top_k=a.known_top_k, batch_size=64))
+    parts = split_samples(known, (0.8, 0.1, 0.1), seed=a.seed)
+    train, val, test = parts["train"][: a.n_train], parts["validation"], parts["test"][: a.n_test]
+    save_samples(known, out / "known_samples.jsonl")
+    report["data"] = {"built": len(everything), "known": len(known), "train": len(train), "validation": len(val),
+                      "test": len(test), "seconds": time.perf_counter() - t,
+                      "relations": dict(Counter(s.relation for s in known).most_common())}
+    how = f"loaded from {a.samples}" if a.samples else f"known (top-{a.known_top_k})"
+    report["data"]["known_from"] = how
+    print(f"samples: built {len(everything)}, {how} {len(known)}; train {len(train)}, "
+          f"validation {len(val)}, test {len(test)}", flush=True)
+    dump()
+
+    # main editor
+    r = train_editor(model, tok, train, a.layer, validation=val, max_epochs=a.max_epochs, lr=a.lr,
+                     patience=a.patience, seed=a.seed, checkpoint=str(out / f"editor-L{a.layer}"))
+    editor = r.editor
+    save_editor(editor, out / f"editor-L{a.layer}", model=model, history=r.to_json())
+    report["training"] = r.to_json()
+    print(f"trained layer {a.layer}: best epoch {r.best_epoch}, {r.seconds:.0f}s, step {r.step_seconds:.3f}s", flush=True)
+    dump()
+
+    # the method table
+    t = time.perf_counter()
+    rand = fit_random_editor(model, tok, train[:500], a.layer, seed=a.seed)
+    methods = [Unedited(), Prefix(), EditorEdit(make_editor("null", model, a.layer)),
+               EditorEdit(make_editor("identity", model, a.layer)), EditorEdit(rand), EditorEdit(editor),
+               LreInverseEdit(train, a.lre_layer if a.lre_layer is not None else a.layer, max_samples=a.lre_samples,
+                              seed=a.seed)]
+    results = evaluate_edits(model, tok, test, methods, n_generation=a.n_generation, max_new_tokens=a.max_new_tokens,
+                             seed=a.seed)
+    table = results_table(results)
+    print(table, flush=True)
+    (out / "table.txt").write_text(table + "\n")
+    report["methods"] = [asdict(x) for x in results]
+    report["methods_seconds"] = time.perf_counter() - t
+    dump()
+
+    # inspection
+    ins = {}
+    controls = [("remedi", editor), ("identity", make_editor("identity", model, a.layer))]
+    for el in [int(x) for x in a.entity_layers.split(",") if x]:
+        for name, ed in controls:
+            for contextual in (True, False):
+                res = inspect(model, tok, ed, test, el, contextual=contextual, seed=a.seed)
+                ins[f"{name}/{res.setting}/{el}"] = res.to_json()
+                print(f"inspect {name} {res.setting} entity layer {el}: acc {res.accuracy:.3f} mcc {res.mcc:.3f} "
+                      f"(control task acc {res.control_accuracy:.3f} mcc {res.control_mcc:.3f}; "
+                      f"positives {res.positive_rate:.2f})", flush=True)
+        report["inspect"] = ins
+        dump()
+    if a.control_model:
+        rnd = randomized_copy(model, seed=123456)
+        rc = train_editor(rnd, tok, train[: a.sweep_train], a.layer, validation=val[:100], max_epochs=a.sweep_epochs,
+                          lr=a.lr, patience=a.patience, seed=a.seed, progress=False)
+        for el in [int(x) for x in a.entity_layers.split(",") if x]:
+            for contextual in (True, False):
+                res = inspect(rnd, tok, rc.editor, test, el, contextual=contextual, seed=a.seed)
+                ins[f"control_model/{res.setting}/{el}"] = res.to_json()
+                print(f"inspect control model {res.setting} entity layer {el}: acc {res.accuracy:.3f} "
+                      f"mcc {res.mcc:.3f}", flush=True)
+        report["inspect"] = ins
+        dump()
+
+    # layer sweep
+    sweep = {}
+    for layer in [int(x) for x in a.sweep_layers.split(",") if x]:
+        t = time.perf_counter()
+        r = train_editor(model, tok, train[: a.sweep_train], layer, validation=val[:100], max_epochs=a.sweep_epochs,
+                         lr=a.lr, patience=a.patience, seed=a.seed, progress=False)
+        res = evaluate_edits(model, tok, test, [EditorEdit(r.editor)], generation=False, progress=False)[0]
+        sweep[layer] = {"efficacy": res.efficacy, "magnitude": res.efficacy_magnitude,
+                        "paraphrase": res.paraphrase_efficacy, "best_epoch": r.best_epoch,
+                        "seconds": time.perf_counter() - t}
+        print(f"sweep layer {layer}: efficacy {res.efficacy:.3f} paraphrase {res.paraphrase_efficacy:.3f} "
+              f"({time.perf_counter() - t:.0f}s)", flush=True)
+        report["sweep"] = sweep
+        dump()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""``steerlens editors ...``: REMEDI editors -- data, train, edit, eval, inspect."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import DataFormatError
+
+__all__ = ["add_parsers", "run"]
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--samples", help="samples: JSONL from 'editors data' or a CounterFact .json file "
+                                     "(default: built from the shipped relations, filtered to known facts)")
+    p.add_argument("--relations", default="", help="comma-separated relation names to build samples from")
+    p.add_argument("--known-top-k", type=int, default=1,
+                   help="keep facts whose true object's first token is in the model's top k (default 1)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
+    """Register ``editors`` with its sub-commands data, train, edit, eval and inspect."""
+    r = sub.add_parser("editors", help="REMEDI editors: an attribute in words becomes an edit of an entity",
+                       description="Train, apply, evaluate and inspect REMEDI editors.")
+    rs = r.add_subparsers(dest="editors_command", metavar="SUBCOMMAND")
+
+    d = rs.add_parser("data", help="build the CounterFact-style samples (and keep the ones the model knows)")
+    _data_args(d)
+    d.add_argument("--out", required=True, help="output JSONL file")
+    d.add_argument("--all", action="store_true", help="keep every sample, known or not")
+    d.add_argument("--model", default=default_model)
+
+    t = rs.add_parser("train", help="train an editor at one layer")
+    t.add_argument("--layer", type=int, required=True)
+    t.add_argument("--out", required=True, help="output folder (the editor artifact)")
+    t.add_argument("--kind", default="linear", help="linear (default), mlp, biaffine or scalar")
+    t.add_argument("--rank", type=int, default=None, help="low-rank linear editor")
+    t.add_argument("--use-entity", action="store_true", help="also read the entity's state")
+    t.add_argument("--n-train", type=int, default=2000)
+    t.add_argument("--max-epochs", type=int, default=20)
+    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--lam-kl", type=float, default=10.0)
+    t.add_argument("--patience", type=int, default=2)
+    _data_args(t)
+    t.add_argument("--model", default=default_model)
+
+    e = rs.add_parser("edit", help="generate from a prompt with and without an edit")
+    e.add_argument("prompt")
+    e.add_argument("--entity", required=True, help="the entity (its first mention in the prompt is edited)")
+    e.add_argument("--attribute", required=True, help="the attribute, e.g. 'is a famous chef'")
+    e.add_argument("--context", default=None, help="a sentence containing the attribute (default: ENTITY ATTRIBUTE)")
+    e.add_argument("--editor", required=True, help="an editor folder (from 'editors train')")
+    e.add_argument("--alpha", type=float, default=1.0)
+    e.add_argument("--max-new-tokens", type=int, default=30)
+    e.add_argument("--sample", action="store_true", help="top-k 5 sampling instead of greedy decoding")
+    e.add_argument("--model", default=default_model)
+
+    v = rs.add_parser("eval", help="efficacy, paraphrase, neighbourhood, fluency, consistency vs baselines")
+    v.add_argument("--editor", required=True)
+    v.add_argument("--n-test", type=int, default=200)
+    v.add_argument("--n-generation", type=int, default=50)
+    v.add_argument("--max-new-tokens", type=int, default=30)
+    v.add_argument("--no-generation", action="store_true")
+    v.add_argument("--out", help="JSON results file")
+    _data_args(v)
+    v.add_argument("--model", default=default_model)
+
+    i = rs.add_parser("inspect", help="REMEDI as a probe: contextual / decontextual accuracy and MCC")
+    i.add_argument("--editor", required=True)
+    i.add_argument("--entity-layers", default="", help="comma-separated (default: a few across the model)")
+    i.add_argument("--n-test", type=int, default=200)
+    _data_args(i)
+    i.add_argument("--model", default=default_model)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch an ``editors`` sub-command."""
+    cmd = args.editors_command
+    if cmd is None:
+        raise DataFormatError("Give a sub-command: steerlens editors {data,train,edit,eval,inspect} (see --help).")
+    return {"data": _data, "train": _train, "edit": _edit, "eval": _eval, "inspect": _inspect}[cmd](args)
+
+
+def _samples(args: argparse.Namespace, model, tok, known: bool = True):
+    from ..editors import counterfact_from_relations, filter_known, load_samples
+
+    if args.samples:
+        return load_samples(args.samples)
+    names = [x.strip() for x in args.relations.split(",") if x.strip()] or None
+    built = counterfact_from_relations(names, tokenizer=tok, seed=args.seed)
+    if not known:
+        return built
+    kept = filter_known(model, tok, built, top_k=args.known_top_k, progress=True)
+    print(f"{len(kept)} of {len(built)} facts are known (true object in the model's top {args.known_top_k})")
+    return kept
+
+
+def _split(args, samples):
+    from ..editors import split_samples
+
+    return split_samples(samples, (0.8, 0.1, 0.1), seed=args.seed)
+
+
+def _data(args: argparse.Namespace) -> int:
+    from ..editors import save_samples
+    from ..loading import load_model
+
+    model, tok = load_model(args.model)
+    samples = _samples(args, model, tok, known=not args.all)
+    print(f"{len(samples)} samples -> {save_samples(samples, args.out)}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from ..editors import save_editor, train_editor
+    from ..loading import load_model
+
+    model, tok = load_model(args.model)
+    parts = _split(args, _samples(args, model, tok))
+    train = parts["train"][: args.n_train]
+    if not train or not parts["validation"]:
+        raise DataFormatError("Too few samples to train on; give more relations or a larger --known-top-k.")
+    opts = {"rank": args.rank, "use_entity": args.use_entity} if args.kind == "linear" else {}
+    res = train_editor(model, tok, train, args.layer, validation=parts["validation"], kind=args.kind,
+                       max_epochs=args.max_epochs, batch_size=args.batch_size, lr=args.lr, lam_kl=args.lam_kl,
+                       patience=args.patience, seed=args.seed, checkpoint=args.out, **opts)
+    path = save_editor(res.editor, args.out, model=model, history=res.to_json())
+    print(f"editor ({res.editor.kind}, layer {res.editor.layer}) best epoch {res.best_epoch}, "
+          f"{res.seconds:.0f}s, {res.step_seconds:.3f}s/step -> {path}")
+    return 0
+
+
+def _edit(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..editors import edit_generate, load_editor, sample_for
+    from ..loading import load_model
+
+    model, tok = load_model(args.model)
+    editor = load_editor(args.editor, model)
+    s = sample_for(args.prompt, args.entity, args.attribute, args.context)
+    kw = {"do_sample": True, "top_k": 5} if args.sample else {}
+    out = edit_generate(model, tok, editor, [s], max_new_tokens=args.max_new_tokens, alpha=args.alpha, **kw)
+    table = Table(title=f"edit at layer {editor.layer}: {s.entity!r} + {s.attribute!r}", show_lines=True)
+    table.add_column("unedited")
+    table.add_column("edited")
+    table.add_row(f"[bold]{args.prompt}[/bold]{out.unedited[0]}", f"[bold]{args.prompt}[/bold]{out.edited[0]}")
+    Console().print(table)
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from ..editors import (
+        EditorEdit,
+        Prefix,
+        Unedited,
+        evaluate_edits,
+        load_editor,
+        make_editor,
+        results_table,
+        write_results,
+    )
+    from ..loading import load_model
+
+    model, tok = load_model(args.model)
+    editor = load_editor(args.editor, model)
+    test = _split(args, _samples(args, model, tok))["test"][: args.n_test]
+    if not test:
+        raise DataFormatError("No test samples; give more relations or a larger --known-top-k.")
+    methods = [Unedited(), Prefix(), EditorEdit(make_editor("null", model, editor.layer)), EditorEdit(editor)]
+    results = evaluate_edits(model, tok, test, methods, generation=not args.no_generation,
+                             n_generation=args.n_generation, max_new_tokens=args.max_new_tokens, seed=args.seed)
+    print(results_table(results))
+    if args.out:
+        print(f"results: {write_results(results, args.out, editor=editor.config())}")
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from ..editors import inspect, load_editor, make_editor
+    from ..loading import load_model
+    from ..model import resolve
+
+    model, tok = load_model(args.model)
+    editor = load_editor(args.editor, model)
+    n = resolve(model).n_layers
+    layers = [int(x) for x in args.entity_layers.split(",") if x.strip()] or sorted({n // 4, n // 2, 3 * n // 4, n - 1})
+    test = _split(args, _samples(args, model, tok, known=False))["test"][: args.n_test]
+    rows = []
+    for layer in layers:
+        for name, ed in (("remedi", editor), ("identity", make_editor("identity", model, editor.layer))):
+            for contextual in (True, False):
+                r = inspect(model, tok, ed, test, layer, contextual=contextual, seed=args.seed)
+                rows.append({"editor": name, **r.to_json()})
+                print(f"{name:9} {r.setting:13} entity layer {layer:>2}: accuracy {r.accuracy:.3f} F1 {r.f1:.3f} "
+                      f"MCC {r.mcc:+.3f} | control task accuracy {r.control_accuracy:.3f} MCC {r.control_mcc:+.3f}")
+    if getattr(args, "out", None):
+        Path(args.out).write_text(json.dumps(rows, indent=1))
+    return 0
