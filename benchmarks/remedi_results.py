@@ -50,6 +50,22 @@ from steerlens.editors import (
 )
 
 
+def _peak_rss() -> int | None:
+    """Peak resident memory of this process (model included), from /proc or getrusage."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+    except (ImportError, OSError):
+        return None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="gemma-3-270m")
@@ -107,6 +123,7 @@ def main() -> None:
     editor = r.editor
     save_editor(editor, out / f"editor-L{a.layer}", model=model, history=r.to_json())
     report["training"] = r.to_json()
+    report["training"]["peak_rss_bytes"] = _peak_rss()
     print(f"trained layer {a.layer}: best epoch {r.best_epoch}, {r.seconds:.0f}s, step {r.step_seconds:.3f}s", flush=True)
     dump()
 

@@ -4,7 +4,10 @@ Following the concept-guidance recipe, each rendered example is truncated to its
 ``max_completion_tokens`` completion tokens (and to ``max_input_len`` tokens from the left); the
 representations of the completion tokens, *without* the last one, are taken, and of those the first
 ``ctx_len``. Every selected token is its own training sample carrying its example's label (no
-pooling). The default site is the attention input of each block (``attn_in``: the pre-attention
+pooling). (The seed locates the completion by rendering an empty assistant turn and subtracting two
+template tokens; steerlens uses the completion's exact token span from the rendered text, so with a
+template whose turn ends in a newline token the two selections differ on a few examples -- 11 of the
+500 tone examples with Gemma's template.) The default site is the attention input of each block (``attn_in``: the pre-attention
 norm's output, the seed's "pre-attn"); any site point works, e.g. ``resid_post``.
 
 All examples run batched (right-padded, position ids from the mask) and the forward pass stops after
