@@ -79,6 +79,7 @@ def main() -> None:
     ap.add_argument("--max-epochs", type=int, default=5)
     ap.add_argument("--patience", type=int, default=1)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--lam-kl", type=float, default=10.0, help="weight of the KL term (REMEDI: 10)")
     ap.add_argument("--sweep-layers", default="0,1,2,4,6,9,12")
     ap.add_argument("--sweep-train", type=int, default=500)
     ap.add_argument("--sweep-epochs", type=int, default=2)
@@ -119,7 +120,7 @@ def main() -> None:
 
     # main editor
     r = train_editor(model, tok, train, a.layer, validation=val, max_epochs=a.max_epochs, lr=a.lr,
-                     patience=a.patience, seed=a.seed, checkpoint=str(out / f"editor-L{a.layer}"))
+                     lam_kl=a.lam_kl, patience=a.patience, seed=a.seed, checkpoint=str(out / f"editor-L{a.layer}"))
     editor = r.editor
     save_editor(editor, out / f"editor-L{a.layer}", model=model, history=r.to_json())
     report["training"] = r.to_json()
@@ -174,7 +175,7 @@ def main() -> None:
     for layer in [int(x) for x in a.sweep_layers.split(",") if x]:
         t = time.perf_counter()
         r = train_editor(model, tok, train[: a.sweep_train], layer, validation=val[:100], max_epochs=a.sweep_epochs,
-                         lr=a.lr, patience=a.patience, seed=a.seed, progress=False)
+                         lr=a.lr, lam_kl=a.lam_kl, patience=a.patience, seed=a.seed, progress=False)
         res = evaluate_edits(model, tok, test, [EditorEdit(r.editor)], generation=False, progress=False)[0]
         sweep[layer] = {"efficacy": res.efficacy, "magnitude": res.efficacy_magnitude,
                         "paraphrase": res.paraphrase_efficacy, "best_epoch": r.best_epoch,
