@@ -28,6 +28,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,7 @@ def score_targets(
         idx = list(range(i, min(i + batch_size, len(rows))))
         part = [rows[j] for j in idx]
         edits = edits_for(idx, [texts[j] for j in idx]) if edits_for else []
-        with intervene(model, edits) if edits else _Null():
+        with intervene(model, edits) if edits else nullcontext():
             h = base_hidden(model, part, pad_id)
         last = torch.tensor([len(r) - 1 for r in part], device=device)
         logits = spec.logits_from_final(h[torch.arange(len(part), device=device), last]).float()
@@ -90,14 +91,6 @@ def score_targets(
     if not lps:
         return torch.zeros(0, targets.shape[1]), torch.zeros(0, targets.shape[1], dtype=torch.long)
     return torch.cat(lps), torch.cat(ranks)
-
-
-class _Null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *a: Any) -> None:
-        return None
 
 
 def efficacy(p_new: Sequence[Sequence[float]], p_true: Sequence[Sequence[float]]) -> tuple[float, float]:
@@ -407,7 +400,7 @@ def _generate(model, tokenizer, method: EditMethod, samples: Sequence[EditSample
         part = list(samples[i : i + batch_size])
         texts = [method.text(s, s.prompt) for s in part]
         edits = method.edits(tokenizer, part, texts)
-        with intervene(model, edits) if edits else _Null():
+        with intervene(model, edits) if edits else nullcontext():
             g = generate(model, tokenizer, texts, max_new_tokens=max_new_tokens, do_sample=True, top_k=top_k,
                          top_p=1.0, temperature=1.0, seed=seed + i)
         out.extend(g.texts or [])
