@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 from ..errors import DataFormatError
 
@@ -190,14 +188,10 @@ def _inspect(args: argparse.Namespace) -> int:
     n = resolve(model).n_layers
     layers = [int(x) for x in args.entity_layers.split(",") if x.strip()] or sorted({n // 4, n // 2, 3 * n // 4, n - 1})
     test = _split(args, _samples(args, model, tok, known=False))["test"][: args.n_test]
-    rows = []
     for layer in layers:
         for name, ed in (("remedi", editor), ("identity", make_editor("identity", model, editor.layer))):
             for contextual in (True, False):
                 r = inspect(model, tok, ed, test, layer, contextual=contextual, seed=args.seed)
-                rows.append({"editor": name, **r.to_json()})
                 print(f"{name:9} {r.setting:13} entity layer {layer:>2}: accuracy {r.accuracy:.3f} F1 {r.f1:.3f} "
                       f"MCC {r.mcc:+.3f} | control task accuracy {r.control_accuracy:.3f} MCC {r.control_mcc:+.3f}")
-    if getattr(args, "out", None):
-        Path(args.out).write_text(json.dumps(rows, indent=1))
     return 0

@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from ..errors import DataFormatError
-from ..relations.data import Relation, load_relations, stable_shuffle
+from ..relations.data import Relation, load_relation, load_relations, stable_shuffle
 
 __all__ = [
     "EditSample", "counterfact_from_relations", "load_counterfact", "save_samples", "load_samples", "split_samples",
@@ -160,13 +160,8 @@ def counterfact_from_relations(
         n_neighbours: Neighbourhood prompts per sample, at most.
         min_templates: Relations with fewer distinct templates (context + prompt need two) are skipped.
     """
-    rels = [r if isinstance(r, Relation) else None for r in (relations or [])]
-    if relations is None:
-        chosen = load_relations()
-    else:
-        names = [r for r in relations if isinstance(r, str)]
-        loaded = iter(load_relations(names)) if names else iter(())
-        chosen = [r if r is not None else next(loaded) for r in rels]
+    chosen = load_relations() if relations is None else [
+        r if isinstance(r, Relation) else load_relation(r) for r in relations]
     out: list[EditSample] = []
     first: dict[str, int] = {}
 

@@ -71,7 +71,6 @@ def score_targets(
         raise DataFormatError("A target token id is outside the model's vocabulary.")
     device = next(model.parameters()).device
     rows = encode(tokenizer, list(texts))
-    pad_id = getattr(tokenizer, "pad_token_id", None) or 0
     lps, ranks = [], []
     starts = range(0, len(rows), batch_size)
     show = progress if progress is not None else len(starts) > 4
@@ -80,7 +79,7 @@ def score_targets(
         part = [rows[j] for j in idx]
         edits = edits_for(idx, [texts[j] for j in idx]) if edits_for else []
         with intervene(model, edits) if edits else nullcontext():
-            h = base_hidden(model, part, pad_id)
+            h = base_hidden(model, part)
         last = torch.tensor([len(r) - 1 for r in part], device=device)
         logits = spec.logits_from_final(h[torch.arange(len(part), device=device), last]).float()
         lp = torch.log_softmax(logits, -1)

@@ -117,13 +117,11 @@ def precompute(
     ent_texts = [s.entity for s in samples]
     ent_spans = [_span(tokenizer, s.entity, s.entity, 0, f"sample {s.id!r}") for s in samples]
     attr_spans = [_span(tokenizer, s.context, s.attribute, "last", f"sample {s.id!r} attribute") for s in samples]
-    ent_len = [len(r) for r in encode(tokenizer, ent_texts)]
-    ctx_len = [len(r) for r in encode(tokenizer, [s.context for s in samples])]
-    ent = capture(model, ent_texts, sites, tokenizer=tokenizer, positions=spans_to_mask(ent_spans, ent_len),
+    ent_rows, ctx_rows = encode(tokenizer, ent_texts), encode(tokenizer, [s.context for s in samples])
+    ent = capture(model, pad(ent_rows), sites, positions=spans_to_mask(ent_spans, [len(r) for r in ent_rows]),
                   batch_size=batch_size, dtype=torch.float32, offload=True, progress=progress)
-    ctx = capture(model, [s.context for s in samples], sites, tokenizer=tokenizer,
-                  positions=spans_to_mask(attr_spans, ctx_len), batch_size=batch_size, dtype=torch.float32,
-                  offload=True, progress=progress)
+    ctx = capture(model, pad(ctx_rows), sites, positions=spans_to_mask(attr_spans, [len(r) for r in ctx_rows]),
+                  batch_size=batch_size, dtype=torch.float32, offload=True, progress=progress)
     assert ent.rows is not None and ctx.rows is not None
     # index of each row's last packed vector (rows are packed in order, tokens in order)
     counts = torch.bincount(ent.rows, minlength=n)
@@ -160,10 +158,13 @@ def edit(layer: int, directions: torch.Tensor, spans: Sequence[tuple[int, int]],
     return Apply(Site(layer), fn, at=Spans(spans))
 
 
-def base_hidden(model: torch.nn.Module, rows: Sequence[Sequence[int]], pad_id: int = 0) -> torch.Tensor:
-    """Final-normed hidden states ``[b, t, d]`` of right-padded ``rows`` (the decoder body, no LM head)."""
+def base_hidden(model: torch.nn.Module, rows: Sequence[Sequence[int]]) -> torch.Tensor:
+    """Final-normed hidden states ``[b, t, d]`` of right-padded ``rows`` (the decoder body, no LM head).
+
+    Padding is masked out and comes after every real token, so its id does not matter.
+    """
     spec = resolve(model)
-    b = pad(rows, side="right", pad_id=pad_id).to(next(model.parameters()).device)
+    b = pad(rows, side="right").to(next(model.parameters()).device)
     out = spec.base(input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids(),
                     use_cache=False)
     return out[0] if isinstance(out, tuple) else out.last_hidden_state

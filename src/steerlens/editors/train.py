@@ -34,7 +34,7 @@ from ..model import intervene, resolve
 from ..model.tokens import encode
 from .data import EditSample, split_samples
 from .editors import Editor, RandomEditor, make_editor
-from .inputs import EditorInputs, base_hidden, edit, edit_spans, precompute, target_ids
+from .inputs import EditorInputs, base_hidden, edit, edit_spans, entity_span, precompute, target_ids
 
 __all__ = ["EditingBatch", "editing_batch", "editing_loss", "train_editor", "TrainResult", "fit_random_editor",
            "frozen"]
@@ -95,19 +95,11 @@ def editing_batch(model: torch.nn.Module, tokenizer: Any, samples: Sequence[Edit
             raise DataFormatError(f"sample {s.id!r}: the entity ends the prompt {s.prompt!r}; nothing is left to predict.")
     out = EditingBatch(rows, spans, new, true, kl_start)
     if with_orig:
-        pad_id = _pad_id(model, tokenizer)
         for i in range(0, len(rows), batch_size):
-            h = base_hidden(model, rows[i : i + batch_size], pad_id).float().cpu()
+            h = base_hidden(model, rows[i : i + batch_size]).float().cpu()
             for j, r in enumerate(rows[i : i + batch_size]):
                 out.orig.append(h[j, int(kl_start[i + j]) : len(r) - 1].clone())
     return out
-
-
-def _pad_id(model: torch.nn.Module, tokenizer: Any) -> int:
-    pid = getattr(tokenizer, "pad_token_id", None)
-    if pid is None:
-        pid = getattr(getattr(model, "config", None), "pad_token_id", None)
-    return int(pid) if pid is not None else 0
 
 
 def editing_loss(
@@ -122,7 +114,6 @@ def editing_loss(
     lam_kl: float | None = 10.0,
     lam_norm: float | None = None,
     alpha: float = 1.0,
-    pad_id: int = 0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The editing loss of rows ``idx`` (see the module doc) and its parts."""
     spec = resolve(model)
@@ -132,7 +123,7 @@ def editing_loss(
     rows = [batch.rows[i] for i in idx]
     spans = [batch.spans[i] for i in idx]
     with intervene(model, [edit(editor.layer, dirs, spans, alpha=alpha)]):
-        h = base_hidden(model, rows, pad_id)
+        h = base_hidden(model, rows)
     b = len(idx)
     last = torch.tensor([len(r) - 1 for r in rows], device=device)
     lp = torch.log_softmax(spec.logits_from_final(h[torch.arange(b, device=device), last]).float(), -1)
@@ -268,11 +259,10 @@ def train_editor(
     if standardize and editor is None:
         ed.fit_scales(ins.entity(ed.input_last_entity_token)[:len(train)], ins.attribute[:len(train)])
     batch = editing_batch(model, tokenizer, all_samples, last_token=ed.edit_last_entity_token)
-    pad_id = _pad_id(model, tokenizer)
     n_train = len(train)
     tr_idx, va_idx = list(range(n_train)), list(range(n_train, len(all_samples)))
     opt = torch.optim.AdamW(ed.parameters(), lr=lr)
-    loss_kw = dict(lam_m=lam_m, lam_u=lam_u, lam_kl=lam_kl, lam_norm=lam_norm, pad_id=pad_id)
+    loss_kw = dict(lam_m=lam_m, lam_u=lam_u, lam_kl=lam_kl, lam_norm=lam_norm)
     gen = torch.Generator().manual_seed(seed)
     history: list[dict[str, float]] = []
     best, best_state, best_epoch, bad = math.inf, copy.deepcopy(ed.state_dict()), 0, 0
@@ -344,7 +334,7 @@ def fit_random_editor(model: torch.nn.Module, tokenizer: Any, samples: Sequence[
     spec = resolve(model)
     layer = spec.site(layer).layer
     ctx_texts = [prompt_in_context(s) for s in samples]
-    second = torch.tensor([e - 1 for _, e in (_occ(tokenizer, t, s.entity, 1) for t, s in zip(ctx_texts, samples))])
+    second = torch.tensor([entity_span(tokenizer, t, s.entity, 1)[1] - 1 for t, s in zip(ctx_texts, samples)])
     first = torch.tensor([sp[0] for sp in edit_spans(tokenizer, [s.prompt for s in samples],
                                                       [s.entity for s in samples])])
     a = capture(model, ctx_texts, Site(layer), tokenizer=tokenizer, positions=second, batch_size=batch_size,
@@ -363,8 +353,3 @@ def fit_random_editor(model: torch.nn.Module, tokenizer: Any, samples: Sequence[
     ed.scale.copy_((evecs * evals.sqrt()).float())
     return ed
 
-
-def _occ(tokenizer: Any, text: str, entity: str, occurrence: int) -> tuple[int, int]:
-    from .inputs import entity_span
-
-    return entity_span(tokenizer, text, entity, occurrence)
