@@ -29,6 +29,7 @@ import os
 import random
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,21 +65,13 @@ def top1_tokens(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], ba
     """The model's greedy next token after each text (decoded), optionally under ``edits``."""
     spec = resolve(model)
     out: list[str] = []
-    with intervene(model, list(edits)) if edits else _null():
+    with intervene(model, list(edits)) if edits else nullcontext():
         acts = capture(model, list(texts), Site(-1), tokenizer=tokenizer, positions="last", batch_size=batch_size,
                        progress=False)[Site(-1)]
     for i in range(0, len(acts), 256):
         ids = spec.logits(acts[i : i + 256].to(next(model.parameters()).device)).argmax(-1)
         out.extend(tokenizer.decode([int(t)]) for t in ids)
     return out
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *a: Any) -> None:
-        return None
 
 
 @dataclass
