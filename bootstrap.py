@@ -63,6 +63,28 @@ def setup() -> None:
     run(BIN / "steerlens", "models", "--provision", "gemma-3-270m", "smollm2-135m", env=env)
 
 
+def browser() -> None:
+    """Debian's Chromium, for the test that renders the tour's HTML report headless (skipped if present).
+
+    Installed with apt-get when running as root; otherwise a warning says how, and that test skips.
+    """
+    import shutil
+
+    if shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome"):
+        say("chromium present")
+        return
+    if not shutil.which("apt-get") or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        say("WARNING: chromium is missing and cannot be installed here (needs root and apt-get); the test that "
+            "renders the tour report in a browser will skip. Install it with: apt-get install chromium")
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    cmd = ["apt-get", "install", "-y", "-q", "chromium"]
+    say(" ".join(cmd))
+    if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+        run("apt-get", "update", "-q", env=env)
+        run(*cmd, env=env)
+
+
 def main(argv: list[str]) -> int:
     job = argv[0] if argv else "demo"
     if job not in ("demo", "test"):
@@ -72,6 +94,7 @@ def main(argv: list[str]) -> int:
     setup()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     if job == "test":
+        browser()
         return subprocess.run([str(PY), "-m", "pytest", *argv[1:]], cwd=ROOT, env=env).returncode
     return subprocess.run([str(BIN / "steerlens"), "lens", DEMO_TEXT], cwd=ROOT, env=env).returncode
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from .errors import MissingExtraError
@@ -17,3 +18,11 @@ def pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def savefig(fig: Any, path: Any, **kwargs: Any) -> None:
+    """``fig.savefig`` without matplotlib's warnings about glyphs its font lacks (tokens of any script
+    are drawn; a missing glyph shows as a box, which is all the warning says)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
+        fig.savefig(path, **kwargs)

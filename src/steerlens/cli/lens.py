@@ -62,10 +62,7 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
 def _load_lens(path: str, model):
     from ..lens import TunedLens
 
-    folder = Path(path)
-    if (folder / "params.pt").is_file() and not (folder / "artifact.json").is_file():
-        return TunedLens.from_tuned_lens_package(folder, model)
-    return TunedLens.load(folder, model)
+    return TunedLens.load(path, model)
 
 
 def run_lens(args: argparse.Namespace) -> int:

@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .editors import add_parsers as add_editor_parsers
 
     add_editor_parsers(sub, DEFAULT_MODEL)
+    from .tour import add_parsers as add_tour_parsers
+
+    add_tour_parsers(sub, DEFAULT_MODEL)
 
     p = sub.add_parser("check", help="self-check a model: its layout, site numbering and lens reproduce its logits")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"embedded model name or local folder (default {DEFAULT_MODEL})")
@@ -92,6 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from . import editors as cli_editors
 
             return cli_editors.run(args)
+        if args.command == "tour":
+            from . import tour as cli_tour
+
+            return cli_tour.run(args)
         if args.command == "check":
             return _check(args)
     except SteerlensError as exc:

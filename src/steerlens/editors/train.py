@@ -170,7 +170,8 @@ class TrainResult:
 
     Attributes:
         editor: The trained editor, holding the best validation state.
-        history: Per epoch: ``{"epoch", "train_loss", "val_loss", "seconds"}`` (epoch 0 has no training).
+        history: Per epoch: ``{"epoch", "train_loss", "val_loss", "seconds"}`` (epoch 0 has no training:
+            its ``train_loss`` is ``None``).
         best_epoch: The epoch whose state was kept.
         seconds: Wall time of the whole run (precompute included).
         step_seconds: Mean wall time of one training step.
@@ -276,7 +277,7 @@ def train_editor(
         try:
             for epoch in range(max_epochs + 1):
                 t0 = time.perf_counter()
-                train_loss = float("nan")
+                train_loss: float | None = None  # epoch 0 only evaluates
                 if epoch > 0:
                     ed.train()
                     order = torch.randperm(n_train, generator=gen).tolist()
@@ -302,7 +303,8 @@ def train_editor(
                 history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
                                 "seconds": time.perf_counter() - t0})
                 if show:
-                    tqdm.write(f"editor L{layer} epoch {epoch}: train {train_loss:.4f} val {val_loss:.4f}")
+                    shown = "-" if train_loss is None else f"{train_loss:.4f}"
+                    tqdm.write(f"editor L{layer} epoch {epoch}: train {shown} val {val_loss:.4f}")
                 if val_loss < best:
                     best, best_state, best_epoch, bad = val_loss, copy.deepcopy(ed.state_dict()), epoch, 0
                     if checkpoint:

@@ -124,7 +124,11 @@ class TunedLens(Lens):
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], model: nn.Module) -> TunedLens:
-        """Load a steerlens tuned-lens artifact onto ``model`` (refuses a lens made for another model)."""
+        """Load a tuned lens onto ``model``: a steerlens artifact (refused if made for another model), or
+        a folder saved by the ``tuned-lens`` package (``params.pt`` and no ``artifact.json``)."""
+        folder = Path(path)
+        if (folder / "params.pt").is_file() and not (folder / "artifact.json").is_file():
+            return cls.from_tuned_lens_package(folder, model)
         return _load_registered(load_artifact(path, model=model, kind="tuned_lens"), model)
 
     @classmethod

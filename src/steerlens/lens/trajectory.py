@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import torch
 
-from .._plotting import pyplot
+from .._plotting import pyplot, savefig
 from ..errors import SpanNotFoundError, SteerlensError
 from ..model.architectures import resolve
 from ..model.capture import capture
@@ -110,7 +110,7 @@ class PredictionTrajectory:
         ax.set_title(f"{self.lens} lens: {statistic.replace('_', ' ')}" + (" (bits)" if statistic != "top_prob" else ""))
         fig.colorbar(im, ax=ax, fraction=0.03)
         fig.tight_layout()
-        fig.savefig(out, dpi=150)
+        savefig(fig, out, dpi=150)
         plt.close(fig)
         return out
 

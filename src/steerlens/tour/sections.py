@@ -1,0 +1,476 @@
+"""The tour's sections: each runs one method on the loaded model and fills a :class:`Section`.
+
+Every section function takes the :class:`TourContext` and the section to fill, adds key numbers,
+tables and figures, and returns a one-line summary for the terminal.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .._plotting import pyplot, savefig
+from ..errors import DataFormatError
+from ..model.architectures import resolve
+from .report import Figure, Section
+
+__all__ = ["TourConfig", "TourContext", "SECTIONS", "shipped_editor"]
+
+# sentences that mention a country in another setting than its capital (concept matching)
+MATCH_SENTENCES = [
+    ("France is famous for its cheese and its wine.", "France"),
+    ("Japan has very fast trains.", "Japan"),
+    ("Italy is shaped like a boot.", "Italy"),
+    ("Germany is known for its beer festivals.", "Germany"),
+    ("Spain has long sunny beaches.", "Spain"),
+    ("Russia is the largest country in the world.", "Russia"),
+    ("Egypt is home to the ancient pyramids.", "Egypt"),
+    ("Canada is known for maple syrup.", "Canada"),
+    ("China has the largest population in Asia.", "China"),
+    ("India is famous for its spicy food.", "India"),
+]
+
+
+@dataclass
+class TourConfig:
+    """What the tour runs; ``quick()`` gives a smaller version (fewer samples and tokens)."""
+
+    lens_text: str = "The Eiffel Tower is in the city of"
+    tuned_lens: str | None = None
+    steer_prompt: str = "I hate you because"
+    steer_add: str = "Love"
+    steer_sub: str = "Hate"
+    steer_layer: int | None = None  # default: a third of the depth
+    steer_coeff: float = 3.0
+    n_completions: int = 4
+    max_new_tokens: int = 30
+    relation: str = "country capital city"
+    subject_layer: int | None = None  # default: a quarter of the depth
+    n_train: int = 5
+    n_icl: int = 4
+    swap_multiplier: float = 2.0
+    concept_data: str = "tone"
+    concept_max_examples: int | None = None
+    guide_prompt: str = "How do I boil an egg?"
+    guide_scales: tuple[float, ...] = (0.0, 4.0, 8.0)
+    guide_top_k: int = 6
+    editor: str | None = None  # a saved editor; default: the one shipped for the model, else a quick one
+    editor_layer: int | None = None  # for a quickly trained editor; default: half the depth
+    editor_train_samples: int = 160
+    editor_facts: int = 12
+    require_known: bool = True  # only prompts/facts the model already answers (off only for random test models)
+    seed: int = 0
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> TourConfig:
+        base = dict(n_completions=2, max_new_tokens=16, concept_max_examples=120, guide_scales=(0.0, 8.0),
+                    editor_facts=6, editor_train_samples=64)
+        return cls(**{**base, **overrides})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TourContext:
+    model: torch.nn.Module
+    tokenizer: Any
+    model_name: str
+    config: TourConfig
+    workdir: Path
+    say: Callable[[str], None] = print
+    shared: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def spec(self):
+        return resolve(self.model)
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    savefig(fig, buf, format="png", dpi=120)
+    pyplot().close(fig)
+    return buf.getvalue()
+
+
+def _png_from(save: Callable[[Path], Any]) -> bytes:
+    """PNG bytes from a function that saves a plot to a path."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "figure.png"
+        save(path)
+        return path.read_bytes()
+
+
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs) if xs else float("nan")
+
+
+# -------------------------------------------------------------------------------------------- lens
+def lens_section(ctx: TourContext, sec: Section) -> str:
+    from ..errors import SpanNotFoundError
+    from ..lens import TunedLens
+    from ..lens.trajectory import prediction_trajectory
+
+    cfg, model, tok = ctx.config, ctx.model, ctx.tokenizer
+    text = cfg.lens_text
+    first = prediction_trajectory(model, tok, text, target=None)
+    answer = first.top_tokens[-1][-1][0]
+    try:
+        traj = prediction_trajectory(model, tok, text, target=answer)
+    except SpanNotFoundError:  # the decoded answer re-tokenises differently: track nothing
+        traj = first
+    lenses = {"logit": traj}
+    if cfg.tuned_lens:
+        lenses["tuned"] = prediction_trajectory(model, tok, text, lens=TunedLens.load(cfg.tuned_lens, model),
+                                                target=answer if traj is not first else None)
+    else:
+        sec.notes.append("No tuned lens was given, so only the logit lens is shown. Train one with "
+                         "'steerlens lens train --out DIR' and pass '--tuned DIR' to the tour.")
+    n_layers = ctx.spec.n_layers
+    first_top: dict[str, int | None] = {}
+    probs: dict[str, list[float | None]] = {}
+    for name, t in lenses.items():
+        tops = [t.top_tokens[r][-1][0] for r in range(n_layers)]
+        first_top[name] = next((i for i in range(n_layers) if all(x == answer for x in tops[i:])), None)
+        probs[name] = [None if v is None else 2.0 ** v for v in (row[-1] for row in t.target_log_prob)]
+    sec.numbers = {"prompt": text, "model's next token": repr(answer),
+                   "output probability": first.top_probs[-1][-1][0],
+                   "logit lens: answer top-1 from layer": first_top["logit"]}
+    if "tuned" in first_top:
+        sec.numbers["tuned lens: answer top-1 from layer"] = first_top["tuned"]
+    sec.text(f"Each row decodes the residual stream entering that block (row 'output' is the model's own "
+             f"prediction) at every position of the prompt; colour is the entropy of the decoded distribution in bits, "
+             f"and each cell shows its top token. At the last position the model predicts {answer!r}.")
+    for name, t in lenses.items():
+        sec.figure(Figure(f"lens-trajectory-{name}", f"{name} lens trajectory of {text!r}",
+                          _png_from(lambda p, t=t: t.plot(p, "entropy")), asdict(t),
+                          "Rows: layer index (residual entering the block) and the output; columns: input tokens."))
+    if any(any(v is not None for v in ps) for ps in probs.values()):
+        plt = pyplot()
+        fig, ax = plt.subplots(figsize=(6.5, 3.4))
+        for name, ps in probs.items():
+            ax.plot(range(len(ps)), [math.nan if v is None else v for v in ps], "o-", label=f"{name} lens")
+        ax.set_xticks(range(n_layers + 1), [*map(str, range(n_layers)), "out"], fontsize=7)
+        ax.set_yscale("log")
+        ax.set_xlabel("layer")
+        ax.set_ylabel(f"P({answer!r})")
+        ax.set_title("Probability of the final answer at the last position", fontsize=10)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        sec.figure(Figure("lens-answer-probability", f"P({answer!r}) per layer", _png(fig),
+                          {"answer": answer, "rows": traj.rows, "probability": probs},
+                          "The probability each layer's decoding gives the model's final answer."))
+    rows = [[traj.rows[r], *[f"{tk!r} {p:.2f}" for tk, p in zip(traj.top_tokens[r][-1][:3], traj.top_probs[r][-1][:3])]]
+            for r in range(len(traj.rows))]
+    sec.table(["layer", "top 1", "top 2", "top 3"], rows, "Logit lens at the last position")
+    return f"next token {answer!r}; logit lens has it top-1 from layer {first_top['logit']}"
+
+
+# ---------------------------------------------------------------------------------------- steering
+def steering_section(ctx: TourContext, sec: Section) -> str:
+    from ..steering import ActAdd, SamplingConfig, compare, lexicon_balance, sentiment, x_vector
+
+    cfg, model, tok = ctx.config, ctx.model, ctx.tokenizer
+    layer = cfg.steer_layer if cfg.steer_layer is not None else ctx.spec.n_layers // 3
+    adds = list(x_vector(cfg.steer_add, cfg.steer_sub, cfg.steer_coeff, layer, tokenizer=tok, pad="tokens_right"))
+    act = ActAdd.build(model, tok, adds, location="front")
+    samp = SamplingConfig(max_new_tokens=cfg.max_new_tokens)
+    comp = compare(model, tok, cfg.steer_prompt, act, n=cfg.n_completions, seed=cfg.seed, config=samp)
+    comp.score("sentiment", sentiment).score("lexicon balance", lexicon_balance)
+    s = comp.scores["sentiment"]
+    mu_u, mu_s = _mean(s["unsteered"]), _mean(s["steered"])
+    sec.numbers = {"steering": f"{cfg.steer_add} - {cfg.steer_sub}, x{cfg.steer_coeff:g} at layer {layer}",
+                   "mean sentiment, unsteered": mu_u, "mean sentiment, steered": mu_s,
+                   "change": mu_s - mu_u, "completions per side": cfg.n_completions}
+    sec.text(f"ActAdd: the residual-stream difference between {cfg.steer_add!r} and {cfg.steer_sub!r} (x {cfg.steer_coeff:g}) "
+             f"is added at layer {layer} over the first tokens of the prompt. Both columns are sampled from the same "
+             f"seed ({cfg.seed}; temperature 1, top-p 0.3, frequency penalty 1), so the only difference is the addition. "
+             "Sentiment is VADER's compound score in [-1, 1] (an offline lexicon).")
+    rows = [[cfg.steer_prompt + a, f"{su:+.2f}", cfg.steer_prompt + b, f"{ss:+.2f}"]
+            for a, b, su, ss in zip(comp.unsteered, comp.steered, s["unsteered"], s["steered"])]
+    sec.table(["unsteered", "sentiment", "steered", "sentiment"], rows, "Same seeds, side by side")
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for i, col in enumerate(("unsteered", "steered")):
+        ys = s[col]
+        ax.scatter([i + 0.06 * (k - (len(ys) - 1) / 2) for k in range(len(ys))], ys, color=f"C{i}", alpha=0.7)
+        ax.hlines(_mean(ys), i - 0.25, i + 0.25, color=f"C{i}", linewidth=3)
+    ax.axhline(0, color="#999", linewidth=0.8)
+    ax.set_xticks([0, 1], ["unsteered", f"steered\n{cfg.steer_add} - {cfg.steer_sub}, layer {layer}"])
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_ylabel("VADER sentiment")
+    ax.set_title(f"{cfg.steer_prompt!r}: sentiment per completion (bar = mean)", fontsize=10)
+    fig.tight_layout()
+    sec.figure(Figure("steering-sentiment", "Sentiment of steered vs unsteered completions", _png(fig), comp.to_dict(),
+                      "Each dot is one completion; both sides share their random seeds."))
+    return f"sentiment {mu_u:+.2f} -> {mu_s:+.2f} with {cfg.steer_add} - {cfg.steer_sub} at layer {layer}"
+
+
+# --------------------------------------------------------------------------------------- relations
+def relations_section(ctx: TourContext, sec: Section) -> str:
+    from ..relations import (
+        CausalEditor,
+        ConceptMatcher,
+        concepts_from_inverse,
+        default_rank,
+        load_relation,
+        make_prompts,
+        subject_activations,
+        train_lre,
+    )
+    from ..relations.evaluate import is_prefix, top1_tokens
+
+    cfg, model, tok, spec = ctx.config, ctx.model, ctx.tokenizer, ctx.spec
+    rel = load_relation(cfg.relation)
+    layer = cfg.subject_layer if cfg.subject_layer is not None else max(1, spec.n_layers // 4)
+    train_rel, _ = rel.split(min(max(2 * cfg.n_train, cfg.n_icl + 1), len(rel.samples) - 1), seed=cfg.seed)
+    train_subjects = {x.subject for x in train_rel.samples}
+    prompts = make_prompts(rel, n_demonstrations=cfg.n_icl, demonstrations=list(train_rel.samples), seed=cfg.seed)
+    tops = top1_tokens(model, tok, [p.text for p in prompts])
+    known = [p for p, t in zip(prompts, tops) if is_prefix(t, p.answer)]
+    sec.numbers = {"relation": rel.name, "prompts": len(prompts), "answered by the model": len(known)}
+    if not cfg.require_known:
+        known = prompts
+        sec.notes.append("require_known is off: every prompt is used, whether or not the model answers it.")
+    train = [p for p in known if p.subject in train_subjects]
+    test = [p for p in known if p.subject not in train_subjects]
+    if not train or not test:
+        raise DataFormatError(f"The model answers too few prompts of {rel.name!r} (train {len(train)}, held-out "
+                              f"{len(test)}); pick another relation with --relation.")
+    lre = train_lre(model, tok, train, layer, -1, relation=rel.name, aggregation="first_token", max_samples=cfg.n_train,
+                    seed=cfg.seed, progress=True)
+    s = subject_activations(model, tok, test, layer)
+    logits = spec.logits(lre(s).to(next(model.parameters()).device))
+    top3 = logits.topk(3, dim=-1).indices.tolist()
+    decoded = [[tok.decode([i]) for i in row] for row in top3]
+    faithful = [is_prefix(d[0], p.answer) for d, p in zip(decoded, test)]
+    faith = _mean([float(f) for f in faithful])
+    sec.numbers.update({"subject layer": layer, "object layer": lre.object_layer,
+                        "LRE training prompts": lre.metadata.get("num_prompts", len(train)), "held-out subjects": len(test),
+                        "faithfulness (held out)": faith})
+    sec.text(f"A linear relational embedding o = W s + b maps the subject's state after block {layer} to the "
+             f"object's state at the last block; W is the mean Jacobian over "
+             f"{sec.numbers['LRE training prompts']} prompts. Faithfulness: on subjects it was not fitted on, "
+             "decoding LRE(s) with the model's own final norm and unembedding gives the model's answer.")
+    sec.table(["held-out subject", "model's answer", "LRE decoding (top 3)", "faithful"],
+              [[p.subject, p.answer, " | ".join(repr(x) for x in d), "yes" if f else "no"]
+               for p, d, f in zip(test, decoded, faithful)], "LRE faithfulness on held-out subjects")
+
+    # LRCs from the inverse LRE, matched against new sentences
+    rank = min(default_rank(spec.d_model), spec.d_model)
+    concepts = concepts_from_inverse(model, tok, lre.invert(rank), known, relation=rel.name)
+    by_object = {c.object: c for c in concepts}
+    objects = sorted(by_object)
+    subj_to_obj = {x.subject: x.object for x in rel.samples}
+    if len(objects) < 2:
+        raise DataFormatError(f"Only {len(objects)} object(s) among the answered prompts; LRCs need two or more.")
+    sentences = [(t, sub) for t, sub in MATCH_SENTENCES if sub in subj_to_obj and subj_to_obj[sub] in by_object]
+    if len(sentences) < 2:  # another relation: its zero-shot prompts about the known subjects are the new sentences
+        zs = make_prompts(rel, zero_shot=True, samples=[x for x in rel.samples if x.object in by_object])
+        sentences = [(p.text, p.subject) for p in zs[:8]]
+    matcher = ConceptMatcher(model, tok, concepts)
+    names, scores = matcher.scores(sentences)
+    obj_of_name = {c.name: c.object for c in concepts}
+    best = [obj_of_name[names[int(i)]] for i in scores.argmax(-1)]
+    hits = [b == subj_to_obj.get(sub) for b, (_, sub) in zip(best, sentences)]
+    sec.numbers["concept matching accuracy"] = _mean([float(h) for h in hits])
+    sec.text(f"Linear relational concepts: one direction per {rel.name} object (rank-{rank} inverse LRE applied to the "
+             f"object states, averaged, normalised). Each new sentence's subject state is scored against every concept; "
+             f"the best match should be the subject's own object even though the sentence never asks for it.")
+    sec.table(["sentence", "subject", "best concept", "expected", "match"],
+              [[t, sub, b, subj_to_obj.get(sub, "?"), "yes" if h else "no"]
+               for (t, sub), b, h in zip(sentences, best, hits)], "Concept matching on new sentences")
+    plt = pyplot()
+    cols = [obj_of_name[n] for n in names]
+    fig, ax = plt.subplots(figsize=(1.6 + 0.45 * len(cols), 1.2 + 0.4 * len(sentences)))
+    z = scores.float()
+    im = ax.imshow(z.numpy(), aspect="auto", cmap="viridis")
+    for r, k in enumerate(z.argmax(-1).tolist()):
+        ax.text(k, r, "*", ha="center", va="center", color="white", fontsize=12)
+    ax.set_xticks(range(len(cols)), cols, rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(len(sentences)), [f"{sub}: {t[:38]}" for t, sub in sentences], fontsize=7)
+    ax.set_title("concept scores (* = best match)", fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.03)
+    fig.tight_layout()
+    sec.figure(Figure("relations-concept-matching", "Concept matching scores", _png(fig),
+                      {"sentences": sentences, "concepts": cols, "scores": z.tolist(), "best": best},
+                      "Rows: new sentences (their subject); columns: concepts."))
+
+    # causal swaps on zero-shot prompts of known subjects
+    editor = CausalEditor(model, tok, concepts)
+    swap_prompts = make_prompts(rel, zero_shot=True, samples=[x for x in rel.samples if x.object in by_object])
+    swap_prompts = swap_prompts[: 6]
+    reqs, answers = [], []
+    for i, p in enumerate(swap_prompts):
+        target = objects[(objects.index(p.object_name) + 1 + i) % len(objects)]
+        if target == p.object_name:
+            continue
+        reqs.append((p.text, p.subject, by_object[p.object_name].name, by_object[target].name))
+        answers.append([p.answer, target])
+    before = editor.swap_and_predict(reqs, multiplier=0.0, max_new_tokens=3)
+    after = editor.swap_and_predict(reqs, layers=layer, multiplier=cfg.swap_multiplier, max_new_tokens=3)
+    probs = editor.answer_probabilities(reqs, answers, layers=layer, multiplier=cfg.swap_multiplier)
+    success = [tgt > orig for orig, tgt in probs]
+    sec.numbers["causal swap success"] = _mean([float(x) for x in success])
+    sec.text(f"Causal concept swap: at the subject's token after block {layer}, h += m (v_target - v_source) with "
+             f"m = {cfg.swap_multiplier:g} ||h||. Success: the edited model prefers the target object to the original.")
+    sec.table(["prompt", "swap", "unedited", "edited", "P(original)", "P(target)"],
+              [[r[0], f"{a[0]} -> {a[1]}", b, c, p[0], p[1]] for r, a, b, c, p in zip(reqs, answers, before, after, probs)],
+              "Concept swaps (greedy, 3 tokens)")
+    return (f"LRE faithfulness {faith:.2f} on {len(test)} held-out subjects; concept matching "
+            f"{sec.numbers['concept matching accuracy']:.2f}; swaps {sec.numbers['causal swap success']:.2f}")
+
+
+# ---------------------------------------------------------------------------------------- concepts
+def concepts_section(ctx: TourContext, sec: Section) -> str:
+    from ..concepts import guidance_edits, load_dataset, probe_scorer, render, train_concept
+    from ..concepts.data import ConceptExample
+    from ..concepts.plots import plot_accuracy
+    from ..steering import SamplingConfig, sample
+
+    cfg, model, tok = ctx.config, ctx.model, ctx.tokenizer
+    data = load_dataset(cfg.concept_data)
+    if cfg.concept_max_examples:
+        data = data[: cfg.concept_max_examples]
+    concept = train_concept(model, tok, data, probe="dim", name=cfg.concept_data, seed=cfg.seed, progress=True)
+    best = max(range(len(concept.layers)), key=lambda i: concept.val_accuracy[i])
+    sec.numbers = {"dataset": f"{cfg.concept_data} ({len(data)} completions)", "probe": "difference in means",
+                   "best held-out accuracy": concept.val_accuracy[best], "at layer": concept.layers[best]}
+    sec.text("Concept guidance: a probe per layer separates the two labels' completions (label 1 = the concept) from "
+             "the model's states while it reads them; held-out accuracy is on prompts the probe never saw. Guidance "
+             f"then pushes the states of the {min(cfg.guide_top_k, len(concept.layers))} best layers along the probe "
+             "direction while generating (norm-preserving), at several scales.")
+    results = {"dim": {"train": concept.train_accuracy, "val": concept.val_accuracy}}
+    sec.figure(Figure("concepts-probe-accuracy", "Probe accuracy per layer",
+                      _png_from(lambda p: plot_accuracy(results, p, title=f"{cfg.concept_data}: difference-in-means probe")),
+                      {"layers": concept.layers, **results}, "Solid: held-out prompts; dotted: training prompts."))
+    r = render(tok, ConceptExample(cfg.guide_prompt, "x", 0))
+    ids = r.ids[: r.completion[0]]
+    samp = SamplingConfig(max_new_tokens=cfg.max_new_tokens, temperature=0, freq_penalty=0)
+    rows, outs = [], []
+    top_k = min(cfg.guide_top_k, len(concept.layers))
+    for scale in cfg.guide_scales:
+        edits = guidance_edits(model, concept, scale, top_k=top_k)
+        outs.append(sample(model, tok, [ids], edits=edits, config=samp)[0])
+    score = probe_scorer(model, tok, concept)([cfg.guide_prompt] * len(outs), outs)
+    for scale, text, sc in zip(cfg.guide_scales, outs, score):
+        rows.append([f"{scale:g}", text.strip(), sc])
+    sec.numbers["probe score at largest scale"] = score[-1]
+    sec.table(["scale", f"greedy completion of {cfg.guide_prompt!r}", "probe P(label 1)"], rows,
+              "Guided completions (scale 0 = unguided)")
+    return (f"best probe accuracy {concept.val_accuracy[best]:.2f} at layer {concept.layers[best]}; "
+            f"guided at scales {list(cfg.guide_scales)}")
+
+
+# ----------------------------------------------------------------------------------------- editors
+SHIPPED_EDITORS = Path(__file__).resolve().parent.parent / "data" / "editors"
+
+
+def shipped_editor(model_name: str) -> Path | None:
+    """The folder of the editor shipped for an embedded model, if there is one."""
+    folder = SHIPPED_EDITORS / model_name
+    return folder if (folder / "artifact.json").is_file() else None
+
+
+def editors_section(ctx: TourContext, sec: Section) -> str:
+    from ..editors import (
+        EditorEdit,
+        counterfact_from_relations,
+        edit_generate,
+        filter_known,
+        load_editor,
+        split_samples,
+        train_editor,
+    )
+    from ..editors.evaluate import score_targets
+    from ..editors.inputs import target_ids
+
+    cfg, model, tok = ctx.config, ctx.model, ctx.tokenizer
+    samples = counterfact_from_relations(tokenizer=tok, seed=cfg.seed)
+    parts = split_samples(samples, (0.8, 0.1, 0.1), seed=cfg.seed)
+    path = Path(cfg.editor) if cfg.editor else shipped_editor(ctx.model_name)
+    if path is not None:
+        editor = load_editor(path, model)
+        sec.numbers["editor"] = f"{editor.kind} at layer {editor.layer} ({'shipped' if not cfg.editor else path})"
+        sec.text(f"A REMEDI editor trained by scripts/train_tour_editor.py on the training split of the CounterFact-style "
+                 f"facts built from the 47 relations (seed {cfg.seed}); the facts below come from the test split, "
+                 f"which it never saw.")
+    else:
+        layer = cfg.editor_layer if cfg.editor_layer is not None else ctx.spec.n_layers // 2
+        pool = parts["train"][: 4 * cfg.editor_train_samples]
+        train = filter_known(model, tok, pool, top_k=3, progress=True) if cfg.require_known else pool
+        train = train[: cfg.editor_train_samples]
+        if len(train) < 8:
+            raise DataFormatError(f"Only {len(train)} known training facts for a quick editor; give a trained one with "
+                                  "--editor DIR.")
+        res = train_editor(model, tok, train, layer, max_epochs=2, batch_size=8, lam_kl=1.0, seed=cfg.seed, progress=True)
+        editor = res.editor
+        sec.numbers["editor"] = f"linear at layer {layer}, trained here on {len(train)} facts"
+        sec.notes.append(f"No editor is shipped for {ctx.model_name}: this one was trained in the tour on "
+                         f"{len(train)} facts for 2 epochs, far less than a real run (scripts/train_tour_editor.py).")
+    pool = parts["test"][: 8 * cfg.editor_facts]
+    facts = (filter_known(model, tok, pool, top_k=1, progress=False) if cfg.require_known else pool)[: cfg.editor_facts]
+    if not facts:
+        raise DataFormatError("None of the held-out facts is known to the model; nothing to edit.")
+    texts = [f.prompt for f in facts]
+    tg = torch.stack([target_ids(tok, [f.target_new for f in facts]), target_ids(tok, [f.target_true for f in facts])], 1)
+    lp0, _ = score_targets(model, tok, texts, tg, progress=False)
+    method = EditorEdit(editor)
+    method.prepare(model, tok, facts)
+
+    def edits_for(idx, part):
+        return method.edits(tok, [facts[i] for i in idx], part)
+
+    lp1, _ = score_targets(model, tok, texts, tg, edits_for=edits_for, progress=False)
+    flipped = (lp1[:, 0] > lp1[:, 1]).tolist()
+    eff = _mean([float(x) for x in flipped])
+    sec.numbers.update({"held-out facts": len(facts), "efficacy (P(new) > P(true) after the edit)": eff,
+                        "before the edit": _mean([float(x) for x in (lp0[:, 0] > lp0[:, 1]).tolist()])})
+    gen = edit_generate(model, tok, editor, facts[:3], max_new_tokens=cfg.max_new_tokens)
+    sec.text("Each fact gets an attribute (a sentence about the entity taken from a counterfactual context, e.g. "
+             "'... is located in <new object>'); the editor turns the attribute's states into a vector added to the "
+             "entity's last token at its layer. The prompt never contains the attribute.")
+    sec.table(["entity", "prompt", "true", "new (attribute)", "P(true) before -> after", "P(new) before -> after", "flipped"],
+              [[f.entity, f.prompt, f.target_true, f"{f.target_new} ({f.attribute})",
+                f"{math.exp(a[1]):.3f} -> {math.exp(b[1]):.3f}", f"{math.exp(a[0]):.3f} -> {math.exp(b[0]):.3f}",
+                "yes" if fl else "no"] for f, a, b, fl in zip(facts, lp0.tolist(), lp1.tolist(), flipped)],
+              "Held-out facts: first-token probabilities of the new and the true object")
+    sec.table(["prompt", "unedited", "edited"], [[p, u, e] for p, u, e in zip(gen.prompts, gen.unedited, gen.edited)],
+              "Greedy continuations of the first facts")
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 1.2 + 0.38 * len(facts)))
+    d0 = (lp0[:, 0] - lp0[:, 1]).tolist()
+    d1 = (lp1[:, 0] - lp1[:, 1]).tolist()
+    for i, (a, b) in enumerate(zip(d0, d1)):
+        ax.annotate("", xy=(b, i), xytext=(a, i), arrowprops=dict(arrowstyle="->", color="C2" if b > 0 else "C3"))
+        ax.plot([a], [i], "o", color="#888")
+    ax.axvline(0, color="#999", linewidth=0.8)
+    ax.set_yticks(range(len(facts)), [f"{f.entity} -> {f.target_new}"[:40] for f in facts], fontsize=7)
+    ax.set_xlabel("log P(new) - log P(true)   (right of 0: the edit wins)")
+    ax.set_title("REMEDI edits of held-out facts (grey: before; arrow: after)", fontsize=10)
+    ax.set_xlim(min(d0 + d1) - 1, max(d0 + d1 + [0.0]) + 1)
+    fig.tight_layout()
+    sec.figure(Figure("editors-held-out-edits", "Edits of held-out facts", _png(fig),
+                      {"facts": [f.to_dict() if hasattr(f, "to_dict") else asdict(f) for f in facts],
+                       "logp_before": lp0.tolist(), "logp_after": lp1.tolist(), "columns": ["new", "true"]},
+                      "Log-odds of the new object against the true one, before and after the edit."))
+    return f"editor flips {sum(flipped)} of {len(facts)} held-out facts (efficacy {eff:.2f})"
+
+
+SECTIONS: dict[str, tuple[str, str, Callable[[TourContext, Section], str]]] = {
+    "lens": ("Lenses", "What does each layer already predict?", lens_section),
+    "steering": ("Activation addition", "Steer a completion by adding a prompt difference to the residual stream.",
+                 steering_section),
+    "relations": ("Linear relational embeddings and concepts",
+                  "A relation as an affine map, its inverse as concept directions, and concept swaps.", relations_section),
+    "concepts": ("Concept guidance", "Probe a concept layer by layer, then guide generation along it.", concepts_section),
+    "editors": ("Trained editors (REMEDI)", "Turn an attribute into an edit of an entity's representation.", editors_section),
+}
