@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from .errors import MissingExtraError
@@ -20,9 +22,16 @@ def pyplot() -> Any:
     return plt
 
 
-def savefig(fig: Any, path: Any, **kwargs: Any) -> None:
-    """``fig.savefig`` without matplotlib's warnings about glyphs its font lacks (tokens of any script
-    are drawn; a missing glyph shows as a box, which is all the warning says)."""
+@contextlib.contextmanager
+def quiet_glyphs() -> Iterator[None]:
+    """Silence matplotlib's warnings about glyphs its font lacks (tokens of any script are drawn; a
+    missing glyph shows as a box, which is all the warning says)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
+        yield
+
+
+def savefig(fig: Any, path: Any, **kwargs: Any) -> None:
+    """``fig.savefig`` under :func:`quiet_glyphs`."""
+    with quiet_glyphs():
         fig.savefig(path, **kwargs)

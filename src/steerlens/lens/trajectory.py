@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import torch
 
-from .._plotting import pyplot, savefig
+from .._plotting import pyplot, quiet_glyphs, savefig
 from ..errors import SpanNotFoundError, SteerlensError
 from ..model.architectures import resolve
 from ..model.capture import capture
@@ -109,7 +109,8 @@ class PredictionTrajectory:
         ax.set_ylabel("layer")
         ax.set_title(f"{self.lens} lens: {statistic.replace('_', ' ')}" + (" (bits)" if statistic != "top_prob" else ""))
         fig.colorbar(im, ax=ax, fraction=0.03)
-        fig.tight_layout()
+        with quiet_glyphs():
+            fig.tight_layout()
         savefig(fig, out, dpi=150)
         plt.close(fig)
         return out

@@ -444,8 +444,9 @@ def editors_section(ctx: TourContext, sec: Section) -> str:
     sec.text("Each fact gets an attribute (a sentence about the entity taken from a counterfactual context, e.g. "
              "'... is located in <new object>'); the editor turns the attribute's states into a vector added to the "
              "entity's last token at its layer. The prompt never contains the attribute.")
-    sec.table(["entity", "prompt", "true", "new (attribute)", "P(true) before -> after", "P(new) before -> after", "flipped"],
-              [[f.entity, f.prompt, f.target_true, f"{f.target_new} ({f.attribute})",
+    sec.table(["entity", "context (its attribute gives the edit)", "prompt", "true", "new", "P(true) before -> after",
+               "P(new) before -> after", "flipped"],
+              [[f.entity, f.context, f.prompt, f.target_true, f.target_new,
                 f"{math.exp(a[1]):.3f} -> {math.exp(b[1]):.3f}", f"{math.exp(a[0]):.3f} -> {math.exp(b[0]):.3f}",
                 "yes" if fl else "no"] for f, a, b, fl in zip(facts, lp0.tolist(), lp1.tolist(), flipped)],
               "Held-out facts: first-token probabilities of the new and the true object")
