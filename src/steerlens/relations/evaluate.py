@@ -49,7 +49,7 @@ from .lrc import CausalEditor, RelationalConcept, concepts_from_inverse, default
 from .lre import locate, object_activations, subject_activations, train_lre
 from .validate import PromptValidator
 
-__all__ = ["RelationResult", "evaluate_relation", "evaluate_relations", "summarize", "is_prefix", "top1_tokens",
+__all__ = ["RelationResult", "evaluate_relation", "evaluate_relations", "summarize", "is_prefix", "top1_tokens", "split_known",
            "plot_summary", "results_table"]
 
 
@@ -96,8 +96,11 @@ class RelationResult:
     note: str = ""
 
 
-def _split_known(model, tokenizer, relation: Relation, n_train: int, n_icl: int, seed: int, batch_size: int):
-    """ICL prompts of every sample (demonstrations from a seeded train split) and which are known."""
+def split_known(model: torch.nn.Module, tokenizer: Any, relation: Relation, n_train: int, n_icl: int, seed: int = 0,
+                batch_size: int = 16, require_known: bool = True) -> tuple[list[Prompt], list[Prompt], int]:
+    """ICL prompts of every sample (demonstrations from a seeded train split), split by subject into
+    ``(train, test, n_known)``: the prompts the model answers (all prompts with ``require_known=False``)
+    whose subject is in the train split, the others, and how many the model answers."""
     if len(relation.samples) < 2:
         raise DataFormatError(f"Relation {relation.name!r} has {len(relation.samples)} sample(s); it needs two or more.")
     train_rel, test_rel = relation.split(min(max(n_train * 2, n_icl + 1), len(relation.samples) - 1), seed=seed)
@@ -105,9 +108,12 @@ def _split_known(model, tokenizer, relation: Relation, n_train: int, n_icl: int,
     prompts = make_prompts(relation, n_demonstrations=n_icl, demonstrations=demos, seed=seed)
     tops = top1_tokens(model, tokenizer, [p.text for p in prompts], batch_size=batch_size)
     known = [p for p, t in zip(prompts, tops) if is_prefix(t, p.answer)]
+    n_known = len(known)
+    if not require_known:
+        known = prompts
     train_subjects = {s.subject for s in train_rel.samples}
     return ([p for p in known if p.subject in train_subjects], [p for p in known if p.subject not in train_subjects],
-            len(known))
+            n_known)
 
 
 def _causality(model, tokenizer, lre, inv, test: list[Prompt], seed: int, batch_size: int) -> float | None:
@@ -240,7 +246,7 @@ def evaluate_relation(
     spec = resolve(model)
     rank = default_rank(spec.d_model) if rank is None else rank
     ol = spec.site(Site(object_layer)).layer
-    train, test, n_known = _split_known(model, tokenizer, rel, n_train, n_icl, seed, batch_size)
+    train, test, n_known = split_known(model, tokenizer, rel, n_train, n_icl, seed, batch_size)
     test = test[:max_test]
     res = RelationResult(rel.name, rel.category, len(rel.samples), n_known, min(n_train, len(train)), len(test),
                          subject_layer, ol, rank)

@@ -226,25 +226,19 @@ def relations_section(ctx: TourContext, sec: Section) -> str:
         subject_activations,
         train_lre,
     )
-    from ..relations.evaluate import is_prefix, top1_tokens
+    from ..relations.evaluate import is_prefix, split_known
 
     cfg, model, tok, spec = ctx.config, ctx.model, ctx.tokenizer, ctx.spec
     rel = load_relation(cfg.relation)
     layer = cfg.subject_layer if cfg.subject_layer is not None else max(1, spec.n_layers // 4)
-    train_rel, _ = rel.split(min(max(2 * cfg.n_train, cfg.n_icl + 1), len(rel.samples) - 1), seed=cfg.seed)
-    train_subjects = {x.subject for x in train_rel.samples}
-    prompts = make_prompts(rel, n_demonstrations=cfg.n_icl, demonstrations=list(train_rel.samples), seed=cfg.seed)
-    tops = top1_tokens(model, tok, [p.text for p in prompts])
-    known = [p for p, t in zip(prompts, tops) if is_prefix(t, p.answer)]
-    sec.numbers = {"relation": rel.name, "prompts": len(prompts), "answered by the model": len(known)}
+    train, test, n_known = split_known(model, tok, rel, cfg.n_train, cfg.n_icl, cfg.seed, require_known=cfg.require_known)
+    sec.numbers = {"relation": rel.name, "prompts": len(rel.samples), "answered by the model": n_known}
     if not cfg.require_known:
-        known = prompts
         sec.notes.append("require_known is off: every prompt is used, whether or not the model answers it.")
-    train = [p for p in known if p.subject in train_subjects]
-    test = [p for p in known if p.subject not in train_subjects]
     if not train or not test:
         raise DataFormatError(f"The model answers too few prompts of {rel.name!r} (train {len(train)}, held-out "
                               f"{len(test)}); pick another relation with --relation.")
+    known = train + test
     lre = train_lre(model, tok, train, layer, -1, relation=rel.name, aggregation="first_token", max_samples=cfg.n_train,
                     seed=cfg.seed, progress=True)
     s = subject_activations(model, tok, test, layer)
