@@ -81,8 +81,10 @@ def browser() -> None:
     cmd = ["apt-get", "install", "-y", "-q", "chromium"]
     say(" ".join(cmd))
     if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode != 0:
-        run("apt-get", "update", "-q", env=env)
-        run(*cmd, env=env)
+        subprocess.run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL)
+        if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+            say("WARNING: 'apt-get install chromium' failed; the test that renders the tour report in a browser "
+                "will skip.")
 
 
 def main(argv: list[str]) -> int:
