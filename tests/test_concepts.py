@@ -296,3 +296,13 @@ def test_concept_save_load_and_seed_format(tok, concept, tmp_path, examples):
     with pytest.raises(IncompatibleArtifactError, match="width 32"):
         Concept.from_seed_file(tmp_path / "wide.safetensors", model)
     assert Concept.from_seed_file(tmp_path / "wide.safetensors").kind == "logistic"  # no 'a': a logistic file
+
+
+def test_prompt_ids_stop_where_the_completion_starts(tok):
+    from steerlens.concepts.data import prompt_ids
+
+    ex = ConceptExample("w5 w6 w7", "w8 w9", 1)
+    full = render(tok, ex)
+    ids = prompt_ids(tok, "w5 w6 w7")
+    assert ids == full.ids[: full.completion[0]] and len(ids) < len(full.ids)
+    assert "w7" in tok.decode(ids) and "w8" not in tok.decode(ids)

@@ -51,13 +51,6 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     s.add_argument("--out", required=True, help="output folder: sweep.json, sweep.png")
 
 
-def _prompt_ids(tok, text: str) -> list[int]:
-    from ..concepts import ConceptExample, render
-
-    r = render(tok, ConceptExample(text, "x", 0))
-    return r.ids[: r.completion[0]]
-
-
 def run_probe_train(args: argparse.Namespace) -> int:
     from ..concepts import load_dataset, split_examples, train_concept
     from ..loading import load_model
@@ -96,6 +89,7 @@ def _layers(text: str | None, model) -> list[int] | None:
 
 def run_guide(args: argparse.Namespace) -> int:
     from ..concepts import Concept, guidance_edits
+    from ..concepts.data import prompt_ids
     from ..loading import load_model
     from ..steering import SamplingConfig, sample
     from ..steering.generation import Comparison
@@ -105,7 +99,7 @@ def run_guide(args: argparse.Namespace) -> int:
     model, tok = load_model(args.model)
     concept = Concept.load(args.concept, model=model)
     edits = guidance_edits(model, concept, args.scale, _layers(args.layers, model), top_k=args.top_k, mode=args.mode)
-    ids = _prompt_ids(tok, args.text)
+    ids = prompt_ids(tok, args.text)
     cfg = SamplingConfig(max_new_tokens=args.max_new_tokens, temperature=0, freq_penalty=0)
     plain = sample(model, tok, [ids], config=cfg)
     guided = sample(model, tok, [ids], edits=edits, config=cfg)

@@ -20,7 +20,8 @@ from typing import Any
 
 from ..errors import DataFormatError
 
-__all__ = ["ConceptExample", "read_examples", "load_dataset", "DATASETS", "render", "Rendered", "split_examples"]
+__all__ = ["ConceptExample", "read_examples", "load_dataset", "DATASETS", "render", "Rendered", "split_examples",
+           "prompt_ids"]
 
 #: Datasets shipped with steerlens (``src/steerlens/data/concepts/``).
 DATASETS = {
@@ -149,6 +150,13 @@ def _fallback_text(tokenizer: Any, ex: ConceptExample, system_prompt: str) -> tu
     head = "".join(parts)
     completion = ex.completion.strip()
     return head + completion + "\n", len(head), len(head) + len(completion)
+
+
+def prompt_ids(tokenizer: Any, prompt: str, system_prompt: str = "") -> list[int]:
+    """Token ids of ``prompt`` laid out as :func:`render` lays out a training example, up to where the
+    completion would start: what to generate from so prompts look as they did when probing."""
+    r = render(tokenizer, ConceptExample(prompt, "x", 0), system_prompt)
+    return r.ids[: r.completion[0]]
 
 
 def render(tokenizer: Any, ex: ConceptExample, system_prompt: str = "", use_template: bool | None = None) -> Rendered:

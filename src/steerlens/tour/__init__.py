@@ -82,7 +82,7 @@ def run_tour(
     load_s = time.perf_counter() - t0
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    ctx = TourContext(lm, tok, name, cfg, out, say)
+    ctx = TourContext(lm, tok, name, cfg)
     spec = ctx.spec
     report = Report(f"steerlens tour: {name}",
                     f"{spec.model_type}, {spec.n_layers} layers, hidden size {spec.d_model}; every number below was "

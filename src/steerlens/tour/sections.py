@@ -10,7 +10,7 @@ import io
 import math
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +84,6 @@ class TourContext:
     tokenizer: Any
     model_name: str
     config: TourConfig
-    workdir: Path
-    say: Callable[[str], None] = print
-    shared: dict[str, Any] = field(default_factory=dict)
 
     @property
     def spec(self):
@@ -329,8 +326,8 @@ def relations_section(ctx: TourContext, sec: Section) -> str:
 
 # ---------------------------------------------------------------------------------------- concepts
 def concepts_section(ctx: TourContext, sec: Section) -> str:
-    from ..concepts import guidance_edits, load_dataset, probe_scorer, render, train_concept
-    from ..concepts.data import ConceptExample
+    from ..concepts import guidance_edits, load_dataset, probe_scorer, train_concept
+    from ..concepts.data import prompt_ids
     from ..concepts.plots import plot_accuracy
     from ..steering import SamplingConfig, sample
 
@@ -350,8 +347,7 @@ def concepts_section(ctx: TourContext, sec: Section) -> str:
     sec.figure(Figure("concepts-probe-accuracy", "Probe accuracy per layer",
                       _png_from(lambda p: plot_accuracy(results, p, title=f"{cfg.concept_data}: difference-in-means probe")),
                       {"layers": concept.layers, **results}, "Solid: held-out prompts; dotted: training prompts."))
-    r = render(tok, ConceptExample(cfg.guide_prompt, "x", 0))
-    ids = r.ids[: r.completion[0]]
+    ids = prompt_ids(tok, cfg.guide_prompt)
     samp = SamplingConfig(max_new_tokens=cfg.max_new_tokens, temperature=0, freq_penalty=0)
     rows, outs = [], []
     top_k = min(cfg.guide_top_k, len(concept.layers))
@@ -460,7 +456,7 @@ def editors_section(ctx: TourContext, sec: Section) -> str:
     ax.set_xlim(min(d0 + d1) - 1, max(d0 + d1 + [0.0]) + 1)
     fig.tight_layout()
     sec.figure(Figure("editors-held-out-edits", "Edits of held-out facts", _png(fig),
-                      {"facts": [f.to_dict() if hasattr(f, "to_dict") else asdict(f) for f in facts],
+                      {"facts": [asdict(f) for f in facts],
                        "logp_before": lp0.tolist(), "logp_after": lp1.tolist(), "columns": ["new", "true"]},
                       "Log-odds of the new object against the true one, before and after the edit."))
     return f"editor flips {sum(flipped)} of {len(facts)} held-out facts (efficacy {eff:.2f})"
