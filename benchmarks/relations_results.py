@@ -66,6 +66,8 @@ def main() -> None:
     ap.add_argument("--relations", default="", help="comma-separated relation names (default: all 47)")
     ap.add_argument("--n-train", type=int, default=5)
     ap.add_argument("--max-test", type=int, default=60)
+    ap.add_argument("--max-samples", type=int, default=200,
+                    help="cap each relation at a seeded subset of this many samples (0: all)")
     ap.add_argument("--rank", type=int, default=None)
     ap.add_argument("--swap-multiplier", type=float, default=0.05)
     ap.add_argument("--threads", type=int, default=2)
@@ -75,7 +77,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     model, tok = steerlens.load_model(a.model, device=a.device)
     n_layers = steerlens.model.resolve(model).n_layers
-    common = dict(n_train=a.n_train, max_test=a.max_test, rank=a.rank, swap_multiplier=a.swap_multiplier)
+    common = dict(n_train=a.n_train, max_test=a.max_test, rank=a.rank, swap_multiplier=a.swap_multiplier,
+                  max_samples=a.max_samples or None)
     report: dict = {"model": a.model, "device": str(next(model.parameters()).device), "settings": common}
 
     layer = a.layer

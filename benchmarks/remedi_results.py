@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 import steerlens
+from steerlens.artifacts import load_artifact
 from steerlens.editors import (
     EditorEdit,
     LreInverseEdit,
@@ -39,6 +40,7 @@ from steerlens.editors import (
     filter_known,
     fit_random_editor,
     inspect,
+    load_editor,
     load_samples,
     make_editor,
     randomized_copy,
@@ -75,6 +77,8 @@ def main() -> None:
     ap.add_argument("--samples", default=None, help="known samples (JSONL from an earlier run) instead of filtering")
     ap.add_argument("--lre-samples", type=int, default=8, help="prompts per relation for the LRE-inverse edit")
     ap.add_argument("--layer", type=int, default=1)
+    ap.add_argument("--editor", default=None,
+                    help="evaluate this saved editor (e.g. src/steerlens/data/editors/gemma-3-270m) instead of training one")
     ap.add_argument("--n-train", type=int, default=2000)
     ap.add_argument("--max-epochs", type=int, default=5)
     ap.add_argument("--patience", type=int, default=1)
@@ -104,9 +108,15 @@ def main() -> None:
     report["device"] = str(next(model.parameters()).device)
     t = time.perf_counter()
     everything = counterfact_from_relations(tokenizer=tok, seed=a.seed)
-    known = (load_samples(a.samples) if a.samples else
-             filter_known(model, tok, everything, top_k=a.known_top_k, batch_size=64))
-    parts = split_samples(known, (0.8, 0.1, 0.1), seed=a.seed)
+    # split every fact first, then keep the known ones in each part: the split the tour and
+    # scripts/train_tour_editor.py use, so a shipped editor (--editor) never saw the test facts
+    parts = split_samples(everything, (0.8, 0.1, 0.1), seed=a.seed)
+    if a.samples:
+        ids = {s.id for s in load_samples(a.samples)}
+        parts = {k: [s for s in v if s.id in ids] for k, v in parts.items()}
+    else:
+        parts = {k: filter_known(model, tok, v, top_k=a.known_top_k, batch_size=64) for k, v in parts.items()}
+    known = [s for v in parts.values() for s in v]
     train, val, test = parts["train"][: a.n_train], parts["validation"], parts["test"][: a.n_test]
     save_samples(known, out / "known_samples.jsonl")
     report["data"] = {"built": len(everything), "known": len(known), "train": len(train), "validation": len(val),
@@ -119,13 +129,21 @@ def main() -> None:
     dump()
 
     # main editor
-    r = train_editor(model, tok, train, a.layer, validation=val, max_epochs=a.max_epochs, lr=a.lr,
-                     lam_kl=a.lam_kl, patience=a.patience, seed=a.seed, checkpoint=str(out / f"editor-L{a.layer}"))
-    editor = r.editor
-    save_editor(editor, out / f"editor-L{a.layer}", model=model, history=r.to_json())
-    report["training"] = r.to_json()
-    report["training"]["peak_rss_bytes"] = _peak_rss()
-    print(f"trained layer {a.layer}: best epoch {r.best_epoch}, {r.seconds:.0f}s, step {r.step_seconds:.3f}s", flush=True)
+    if a.editor:
+        editor = load_editor(a.editor, model=model)
+        a.layer = editor.layer
+        history = load_artifact(a.editor).config.get("history") or {}
+        report["training"] = {"loaded_from": a.editor, "layer": editor.layer, **history}
+        print(f"loaded the editor in {a.editor} (layer {editor.layer})", flush=True)
+    else:
+        r = train_editor(model, tok, train, a.layer, validation=val, max_epochs=a.max_epochs, lr=a.lr,
+                         lam_kl=a.lam_kl, patience=a.patience, seed=a.seed, checkpoint=str(out / f"editor-L{a.layer}"))
+        editor = r.editor
+        save_editor(editor, out / f"editor-L{a.layer}", model=model, history=r.to_json())
+        report["training"] = r.to_json()
+        report["training"]["peak_rss_bytes"] = _peak_rss()
+        print(f"trained layer {a.layer}: best epoch {r.best_epoch}, {r.seconds:.0f}s, step {r.step_seconds:.3f}s",
+              flush=True)
     dump()
 
     # the method table

@@ -295,3 +295,30 @@ def test_relation_file_errors(tmp_path):
     with pytest.raises(DataFormatError, match="at least two"):
         concepts_from_inverse(model, TOK, lre.invert(4), prompts)
 
+
+
+def test_evaluate_relation_end_to_end_and_sample_cap(monkeypatch):
+    """The whole per-relation evaluation runs on a tiny model (every answer counted as known, so every
+    stage executes), ``max_samples`` caps the relation reproducibly, and the table shows the cap."""
+    from conftest import make_tiny
+    from steerlens.relations import evaluate as ev
+    from tests_helpers import char_tokenizer
+
+    model, tok = make_tiny("llama"), char_tokenizer()
+    rel = load_relation("name gender")  # two objects, so concepts have test subjects
+    monkeypatch.setattr(ev, "is_prefix", lambda token, target: True)
+    monkeypatch.setattr(ev.PromptValidator, "filter", lambda self, prompts, **kw: list(prompts))
+    kw = dict(subject_layer=1, object_layer=2, n_train=3, n_icl=2, rank=8, max_test=6, max_swaps_per_concept=1)
+    r = ev.evaluate_relation(model, tok, rel, max_samples=12, **kw)
+    assert (r.n_samples, r.n_used, r.n_known) == (len(rel.samples), 12, 12)
+    assert r.faithfulness == 1.0 and r.causality == 1.0  # every top-1 "matches" under the patch
+    assert set(r.concept_accuracy) == {"lrc", "mean", "logistic", "svm"} == set(r.concept_causality)
+    assert all(0.0 <= v <= 1.0 for v in r.concept_accuracy.values())
+    again = ev.evaluate_relation(model, tok, rel, max_samples=12, baselines=False, **kw)
+    assert (again.n_train, again.n_test, again.faithfulness) == (r.n_train, r.n_test, r.faithfulness)
+    assert set(again.concept_accuracy) == {"lrc"}
+    uncapped = ev.evaluate_relation(model, tok, rel, max_samples=len(rel.samples), baselines=False, **kw)
+    assert uncapped.n_used is None and uncapped.n_known == len(rel.samples)
+    assert f"12/{len(rel.samples)}" not in ev.results_table([r]) and "12/12" in ev.results_table([r])
+    with pytest.raises(DataFormatError, match="max_samples"):
+        ev.evaluate_relation(model, tok, rel, max_samples=1, **kw)

@@ -39,6 +39,8 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     e.add_argument("--object-layer", type=int, default=-1, help="default: the last block")
     e.add_argument("--n-train", type=int, default=5)
     e.add_argument("--max-test", type=int, default=60)
+    e.add_argument("--max-samples", type=int, default=None,
+                   help="cap each relation at a seeded random subset of this many samples (default: all)")
     e.add_argument("--rank", type=int, default=None)
     e.add_argument("--no-baselines", action="store_true", help="skip the mean / logistic / SVM probe baselines")
     e.add_argument("--out", help="folder for results.json (and by_category.png with --plot)")
@@ -135,7 +137,7 @@ def _eval(args: argparse.Namespace) -> int:
     model, tok = load_model(args.model)
     results = evaluate_relations(model, tok, args.relations or None, out=args.out, subject_layer=args.subject_layer,
                                  object_layer=args.object_layer, n_train=args.n_train, max_test=args.max_test,
-                                 rank=args.rank, baselines=not args.no_baselines)
+                                 rank=args.rank, baselines=not args.no_baselines, max_samples=args.max_samples)
     print(results_table(results))
     if args.out:
         print(f"results: {write_results(results, args.out)}")

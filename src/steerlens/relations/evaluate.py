@@ -44,7 +44,7 @@ from ..model.capture import capture
 from ..model.intervene import Add, intervene
 from ..model.positions import Spans
 from ..model.site import Site
-from .data import Prompt, Relation, load_relation, make_prompts
+from .data import Prompt, Relation, load_relation, make_prompts, stable_shuffle
 from .lrc import CausalEditor, RelationalConcept, concepts_from_inverse, default_rank
 from .lre import locate, object_activations, subject_activations, train_lre
 from .validate import PromptValidator
@@ -94,6 +94,9 @@ class RelationResult:
     n_concept_test: int = 0
     seconds: float = 0.0
     note: str = ""
+    n_used: int | None = None
+    """Samples evaluated when ``max_samples`` capped the relation (``None``: all ``n_samples``);
+    ``n_known`` counts known samples among these."""
 
 
 def split_known(model: torch.nn.Module, tokenizer: Any, relation: Relation, n_train: int, n_icl: int, seed: int = 0,
@@ -237,19 +240,30 @@ def evaluate_relation(
     max_test: int = 100,
     min_known: int = 4,
     baselines: bool = True,
+    max_samples: int | None = None,
     seed: int = 0,
     batch_size: int = 16,
 ) -> RelationResult:
-    """Faithfulness, causality, concept accuracy and concept-swap success for one relation (see the module doc)."""
+    """Faithfulness, causality, concept accuracy and concept-swap success for one relation (see the module doc).
+
+    ``max_samples`` caps a large relation at a seeded random subset of its samples before anything
+    runs (a few relations have close to 1,000); the result's ``n_used`` records the cap.
+    """
     t0 = time.perf_counter()
     rel = load_relation(relation) if isinstance(relation, str) else relation
+    n_total = len(rel.samples)
+    if max_samples is not None:
+        if max_samples < 2:
+            raise DataFormatError(f"max_samples must be at least 2 (or None for all samples), got {max_samples}.")
+        if n_total > max_samples:
+            rel = rel._with(stable_shuffle(rel.samples, f"cap-{seed}")[:max_samples])
     spec = resolve(model)
     rank = default_rank(spec.d_model) if rank is None else rank
     ol = spec.site(Site(object_layer)).layer
     train, test, n_known = split_known(model, tokenizer, rel, n_train, n_icl, seed, batch_size)
     test = test[:max_test]
-    res = RelationResult(rel.name, rel.category, len(rel.samples), n_known, min(n_train, len(train)), len(test),
-                         subject_layer, ol, rank)
+    res = RelationResult(rel.name, rel.category, n_total, n_known, min(n_train, len(train)), len(test),
+                         subject_layer, ol, rank, n_used=len(rel.samples) if len(rel.samples) < n_total else None)
     if len(train) < 1 or len(test) < min_known:
         res.note = f"too few known samples (train {len(train)}, test {len(test)})"
         res.seconds = time.perf_counter() - t0
@@ -282,8 +296,10 @@ def evaluate_relation(
                 sets[kind] = _probe_concepts(acts, labels, subject_layer, rel.name, kind, seed)
         res.concept_accuracy, res.concept_causality = _concept_scores(
             model, tokenizer, sets, concept_train, zs_test, swap_multiplier, max_swaps_per_concept, seed, batch_size)
-    else:
+    elif len(objects) < 2:
         res.note = "fewer than two objects among known training prompts: no concepts"
+    else:
+        res.note = "no known zero-shot test prompt of an object seen in training: no concept scores"
     res.seconds = time.perf_counter() - t0
     return res
 
@@ -345,16 +361,17 @@ def _fmt(v: float | None) -> str:
 def results_table(results: Sequence[RelationResult]) -> str:
     """A plain-text table: one row per relation, then the category averages."""
     kinds = ["lrc", "mean", "logistic", "svm"]
-    head = f"{'relation':34} {'cat':11} {'known':>5} {'faith':>5} {'caus':>5} | " + " ".join(
+    head = f"{'relation':34} {'cat':11} {'known/used':>10} {'faith':>5} {'caus':>5} | " + " ".join(
         f"{k[:5]:>5}" for k in kinds) + " | " + " ".join(f"{k[:5]:>5}" for k in kinds)
-    lines = [head, " " * 66 + "concept accuracy            | concept swap success", "-" * len(head)]
+    lines = [head, " " * 71 + "concept accuracy            | concept swap success", "-" * len(head)]
     for r in results:
-        lines.append(f"{r.relation[:34]:34} {r.category[:11]:11} {r.n_known:5d} {_fmt(r.faithfulness):>5} "
+        known = f"{r.n_known}/{r.n_used or r.n_samples}"
+        lines.append(f"{r.relation[:34]:34} {r.category[:11]:11} {known:>10} {_fmt(r.faithfulness):>5} "
                      f"{_fmt(r.causality):>5} | " + " ".join(f"{_fmt(r.concept_accuracy.get(k)):>5}" for k in kinds)
                      + " | " + " ".join(f"{_fmt(r.concept_causality.get(k)):>5}" for k in kinds))
     lines.append("-" * len(head))
     for cat, s in summarize(results).items():
-        lines.append(f"{'mean: ' + cat:34} {'':11} {'':5} {_fmt(s['faithfulness']):>5} {_fmt(s['causality']):>5} | "
+        lines.append(f"{'mean: ' + cat:34} {'':11} {'':10} {_fmt(s['faithfulness']):>5} {_fmt(s['causality']):>5} | "
                      + " ".join(f"{_fmt(s['concept_accuracy'].get(k)):>5}" for k in kinds) + " | "
                      + " ".join(f"{_fmt(s['concept_causality'].get(k)):>5}" for k in kinds))
     return "\n".join(lines)
