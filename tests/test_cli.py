@@ -88,6 +88,12 @@ def test_lens_train_and_eval(folder, tmp_path, capsys):
     assert set(result["lenses"]) == {"logit", "tuned"} and len(result["layer_transfer_kl"]) == 3
     assert (tmp_path / "kl.png").stat().st_size > 1000
     assert main(["lens", "train", "--text", str(tmp_path / "missing.txt"), "--out", str(out), "--model", str(folder)]) == 1
+    capsys.readouterr()
+    assert main(["lens", "train", "--text", str(text), "--out", str(tmp_path / "lens2"), "--model", str(folder),
+                 "--steps", "2", "--tokens-per-step", "32", "--seq-len", "16", "--micro-batch", "2",
+                 "--validation-chunks", "3", "--eval-every", "1"]) == 0
+    assert "per-layer best validation step" in capsys.readouterr().err
+    assert json.loads((tmp_path / "lens2" / "history.json").read_text())["val_step"] == [0, 1, 2]
     # default text: the shipped corpus' held-out part
     assert main(["lens", "eval", "--model", str(folder), "--seq-len", "16", "--max-chunks", "2"]) == 0
 

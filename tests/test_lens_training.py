@@ -168,3 +168,42 @@ def test_shipped_corpus_is_split_by_entry():
     assert any(e.startswith("ABRIDGE, v.t.") for e in test)
     with pytest.raises(CorpusError, match="part must be"):
         default_corpus("validation")
+
+
+def test_validation_keeps_each_layers_best_translator(tmp_path):
+    """Per-layer early stopping: every layer ends at the translator of its lowest validation KL
+    (the identity lens counts, as step 0), so no layer ends worse on validation than the logit lens;
+    with a learning rate far too high some layers must fall back. Resuming keeps the same choice."""
+    model = make_tiny("llama")
+    train, val = chunk_texts(tiny_tokenizer(), _corpus(3000), seq_len=16).split(0.2)
+    cfg = LensTrainConfig(steps=6, tokens_per_step=32, micro_batch=2, lr_scale=300.0, checkpoint_every=3)
+    lens, hist = train_tuned_lens(model, train, cfg, progress=False, validation=val, eval_every=2)
+    assert hist.val_step == [0, 2, 4, 6] and len(hist.val_kl[0]) == lens.n_layers
+    table = torch.tensor(hist.val_kl)
+    best = table.argmin(0)
+    assert hist.best_step == [hist.val_step[int(i)] for i in best]
+    assert 0 in hist.best_step, "this run is meant to make some layer fall back to the logit lens"
+    from steerlens.lens.train import _validation_kl
+
+    got = _validation_kl(model, lens, val, cfg, torch.float32)
+    torch.testing.assert_close(got, table.min(0).values, atol=1e-5, rtol=1e-5)
+    assert (got <= table[0] + 1e-6).all()
+    for i, s in enumerate(hist.best_step):
+        if s == 0:
+            assert lens.weight[i].abs().max() == 0 and lens.bias[i].abs().max() == 0
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_4(step, lens, hist):
+        if step == 4:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train_tuned_lens(model, train, cfg, out=tmp_path, progress=False, validation=val, eval_every=2,
+                         callback=stop_at_4)
+    resumed, hist2 = train_tuned_lens(model, train, cfg, out=tmp_path, progress=False, validation=val, eval_every=2)
+    assert hist2.best_step == hist.best_step and hist2.val_step == hist.val_step
+    torch.testing.assert_close(resumed.weight, lens.weight, atol=1e-6, rtol=1e-5)
+    with pytest.raises(CorpusError, match="eval_every"):
+        train_tuned_lens(model, train, cfg, progress=False, validation=val, eval_every=0)

@@ -42,6 +42,9 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     t.add_argument("--bias-only", action="store_true", help="train only the translators' biases")
     t.add_argument("--no-bias", action="store_true", help="linear translators without bias")
     t.add_argument("--checkpoint-every", type=int, default=0)
+    t.add_argument("--validation-chunks", type=int, default=0, metavar="N",
+                   help="hold out N training chunks; each layer keeps the translator of its best validation KL")
+    t.add_argument("--eval-every", type=int, default=None, help="steps between validation measurements")
     t.add_argument("--target-dtype", choices=["float32", "bfloat16"], default="float32")
     t.add_argument("--compute-dtype", choices=["float32", "bfloat16"], default="float32",
                    help="dtype of the vocabulary matmuls (bfloat16: faster on CPUs with AVX512-BF16)")
@@ -101,7 +104,7 @@ def run_lens(args: argparse.Namespace) -> int:
 
 def run_train(args: argparse.Namespace) -> int:
     """``steerlens lens train``."""
-    from ..lens.data import chunk_texts, default_corpus, read_texts
+    from ..lens.data import CorpusError, chunk_texts, default_corpus, read_texts
     from ..lens.train import LensTrainConfig, train_tuned_lens
     from ..loading import load_model
 
@@ -113,8 +116,16 @@ def run_train(args: argparse.Namespace) -> int:
         lr_scale=args.lr_scale, warmup_steps=args.warmup_steps, mode="bias_only" if args.bias_only else "affine",
         bias=not args.no_bias, checkpoint_every=args.checkpoint_every, target_dtype=args.target_dtype,
         compute_dtype=args.compute_dtype)
-    _, hist = train_tuned_lens(model, chunks, cfg, out=args.out)
+    val = None
+    if args.validation_chunks:
+        if args.validation_chunks < 0:
+            raise CorpusError(f"--validation-chunks must be positive, got {args.validation_chunks}.")
+        chunks, val = chunks.split(args.validation_chunks / chunks.ids.shape[0])
+    _, hist = train_tuned_lens(model, chunks, cfg, out=args.out, validation=val, eval_every=args.eval_every)
     print(f"trained {len(hist.step)} steps, final KL {hist.kl[-1]:.4f} nats/token; saved to {args.out}", file=sys.stderr)
+    if hist.best_step:
+        kept = ", ".join(f"{i}:{s}" for i, s in enumerate(hist.best_step))
+        print(f"per-layer best validation step (layer:step, 0 = logit lens kept): {kept}", file=sys.stderr)
     return 0
 
 

@@ -6,6 +6,12 @@ all translators together on those residuals with a vocabulary-chunked KL whose m
 with the vocabulary. The recipe follows tuned-lens: SGD with Nesterov momentum 0.9 at an effective
 learning rate of 1 (``lr = lr_scale * (1 - momentum)``), weight decay 1e-3, global gradient clipping at
 1, linear decay to zero (after a linear warm-up, which Adam gets by default and which really runs).
+
+With ``validation`` chunks, every layer's held-out KL is measured before training (the identity lens,
+i.e. the logit lens) and every ``eval_every`` steps, and **each layer keeps the translator of its
+best validation step** (per-layer early stopping). The objective is unchanged; the guard matters on
+short CPU budgets, where a layer whose logit lens is already good can end a noisy run worse than it
+started.
 """
 
 from __future__ import annotations
@@ -81,6 +87,12 @@ class TrainHistory:
     kl: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list)
+    val_step: list[int] = field(default_factory=list)
+    """Steps at which the validation KL was measured (0: before training)."""
+    val_kl: list[list[float]] = field(default_factory=list)
+    """Per-layer validation KL (nats/token) at each ``val_step``."""
+    best_step: list[int] = field(default_factory=list)
+    """Per layer, the step whose translator was kept (empty without validation)."""
 
 
 def frozen_pass(model: torch.nn.Module, ids: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -144,6 +156,8 @@ def train_tuned_lens(
     resume: bool = True,
     progress: bool = True,
     callback: Callable[[int, TunedLens, TrainHistory], None] | None = None,
+    validation: Chunks | None = None,
+    eval_every: int | None = None,
 ) -> tuple[TunedLens, TrainHistory]:
     """Train a tuned lens on token chunks; returns the lens and its history.
 
@@ -156,6 +170,10 @@ def train_tuned_lens(
         resume: Continue from ``out/checkpoint`` when it exists.
         progress: Show a progress bar with the running KL.
         callback: Called after every step with ``(step, lens, history)`` (e.g. to evaluate).
+        validation: Held-out chunks for per-layer early stopping (see the module doc); keep them
+            apart from the text you report results on.
+        eval_every: Steps between validation measurements (default: ``max(1, steps // 8)``; the last
+            step is always measured).
     """
     cfg = config or LensTrainConfig()
     seq_len = chunks.ids.shape[1]
@@ -178,6 +196,19 @@ def train_tuned_lens(
     target_dtype = torch.bfloat16 if cfg.target_dtype == "bfloat16" else torch.float32
     compute_weight = lens.unembed.weight.to(torch.bfloat16 if cfg.compute_dtype == "bfloat16" else torch.float32)
     order = _order(have, needed, cfg.seed)
+    every = eval_every if eval_every is not None else max(1, cfg.steps // 8)
+    if every < 1:
+        raise CorpusError(f"eval_every must be at least 1, got {eval_every}.")
+    best: dict[str, torch.Tensor] | None = None
+    if validation is not None:
+        if validation.ids.shape[0] == 0:
+            raise CorpusError("The validation corpus has no chunks; give at least one, or no validation.")
+        best = _restore_best(ckpt, model) if start > 0 and ckpt is not None else None
+        if best is None:
+            kl0 = _validation_kl(model, lens, validation, cfg, model_dtype)
+            history.val_step, history.val_kl = [0], [kl0.tolist()]
+            best = {"kl": kl0, "step": torch.zeros(lens.n_layers, dtype=torch.long),
+                    "weight": lens.weight.detach().clone(), "bias": lens.bias.detach().clone()}
     t0 = time.perf_counter() - (history.seconds[-1] if history.seconds else 0.0)
     bar = tqdm(range(start, cfg.steps), desc="tuned lens", unit="step", disable=not progress, initial=start,
                total=cfg.steps)
@@ -198,10 +229,25 @@ def train_tuned_lens(
         history.seconds.append(time.perf_counter() - t0)
         history.tokens.append((step + 1) * cfg.tokens_per_step)
         bar.set_postfix(kl=f"{history.kl[-1]:.3f} nats", lr=f"{sched.get_last_lr()[0]:.3g}")
+        if best is not None and ((step + 1) % every == 0 or step + 1 == cfg.steps):
+            kl = _validation_kl(model, lens, validation, cfg, model_dtype)  # type: ignore[arg-type]
+            history.val_step.append(step + 1)
+            history.val_kl.append(kl.tolist())
+            better = kl < best["kl"]
+            with torch.no_grad():
+                best["kl"] = torch.where(better, kl, best["kl"])
+                best["step"][better] = step + 1
+                best["weight"][better] = lens.weight.detach()[better]
+                best["bias"][better] = lens.bias.detach()[better]
         if callback is not None:
             callback(step + 1, lens, history)
         if ckpt is not None and cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0:
-            _save_checkpoint(ckpt, lens, opt, sched, step + 1, history, cfg)
+            _save_checkpoint(ckpt, lens, opt, sched, step + 1, history, cfg, best)
+    if best is not None:
+        with torch.no_grad():
+            lens.weight.copy_(best["weight"])
+            lens.bias.copy_(best["bias"])
+        history.best_step = best["step"].tolist()
     if out is not None:
         lens.save(out)
         (Path(out) / "history.json").write_text(json.dumps({"config": asdict(cfg), **asdict(history)}, indent=1))
@@ -215,10 +261,31 @@ def _order(n: int, needed: int, seed: int) -> torch.Tensor:
     return torch.cat([torch.randperm(n, generator=g) for _ in range(epochs)])[:needed]
 
 
+@torch.no_grad()
+def _validation_kl(model: torch.nn.Module, lens: TunedLens, chunks: Chunks, cfg: LensTrainConfig,
+                   model_dtype: torch.dtype) -> torch.Tensor:
+    """Per-layer mean KL (nats/token) of the lens on validation chunks, in float32."""
+    total, n = torch.zeros(lens.n_layers), 0
+    for k in range(0, chunks.ids.shape[0], cfg.micro_batch):
+        hidden, target = frozen_pass(model, chunks.ids[k : k + cfg.micro_batch], torch.float32)
+        total += lens_kl(lens, hidden.to(model_dtype), target, cfg.vocab_chunk).float() * hidden.shape[1]
+        n += hidden.shape[1]
+    return total / n
+
+
+def _restore_best(ckpt: Path, model: torch.nn.Module) -> dict[str, torch.Tensor] | None:
+    art = load_artifact(ckpt / "state", model=model, kind="tuned_lens_train_state")
+    if "best.kl" not in art.tensors:
+        return None
+    return {key: art.tensors[f"best.{key}"].clone() for key in ("kl", "step", "weight", "bias")}
+
+
 def _save_checkpoint(folder: Path, lens: TunedLens, opt, sched, step: int, history: TrainHistory,
-                     cfg: LensTrainConfig) -> None:
+                     cfg: LensTrainConfig, best: dict[str, torch.Tensor] | None = None) -> None:
     lens.save(folder / "lens")
     tensors, meta = {}, {}
+    for key, value in (best or {}).items():
+        tensors[f"best.{key}"] = value
     for pid, state in opt.state_dict()["state"].items():
         for key, value in state.items():
             if isinstance(value, torch.Tensor):
@@ -238,6 +305,8 @@ def _load_checkpoint(folder: Path, lens: TunedLens, opt, sched, model) -> tuple[
     art = load_artifact(folder / "state", model=model, kind="tuned_lens_train_state")
     state: dict[int, dict[str, Any]] = {}
     for name, t in art.tensors.items():
+        if name.startswith("best."):
+            continue
         _, pid, key = name.split(".", 2)
         state.setdefault(int(pid), {})[key] = t
     for name, v in art.config["scalars"].items():
@@ -247,4 +316,4 @@ def _load_checkpoint(folder: Path, lens: TunedLens, opt, sched, model) -> tuple[
     sched.last_epoch = art.config["scheduler"]
     sched._last_lr = [g["lr"] for g in opt.param_groups]  # noqa: SLF001 - keep get_last_lr() right after resume
     h = art.config["history"]
-    return int(art.config["step"]), TrainHistory(h["step"], h["kl"], h["seconds"], h["tokens"])
+    return int(art.config["step"]), TrainHistory(**h)
