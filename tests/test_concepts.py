@@ -306,3 +306,16 @@ def test_prompt_ids_stop_where_the_completion_starts(tok):
     ids = prompt_ids(tok, "w5 w6 w7")
     assert ids == full.ids[: full.completion[0]] and len(ids) < len(full.ids)
     assert "w7" in tok.decode(ids) and "w8" not in tok.decode(ids)
+
+
+def test_pca_direction_is_sklearns_first_component():
+    """The PCA probe's exact eigen-solver finds scikit-learn's (full-SVD) first component, up to sign."""
+    from sklearn.decomposition import PCA
+
+    from steerlens.concepts.probes import _first_principal_direction
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(300, 24, generator=g) * torch.linspace(0.5, 3.0, 24) + torch.randn(24, generator=g)
+    ours = _first_principal_direction(x)
+    ref = torch.from_numpy(PCA(n_components=1, svd_solver="full").fit(x.double().numpy()).components_[0]).float()
+    assert abs(float(ours @ ref)) > 1 - 1e-5 and abs(float(ours.norm()) - 1) < 1e-6

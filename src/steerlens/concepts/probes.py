@@ -36,8 +36,9 @@ def _check_xy(x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, to
         x = x[:, None, :]
     if x.dim() != 3:
         raise ShapeError(f"Probe inputs must be [tokens, layers, d] (or [tokens, d]), got {tuple(x.shape)}.")
+    x = x.float()  # float32 arithmetic (means and projections accumulate well enough; float64 doubled the cost)
     if y is None:
-        return x.double(), None
+        return x, None
     y = torch.as_tensor(y).long().reshape(-1)
     if y.shape[0] != x.shape[0]:
         raise ShapeError(f"{x.shape[0]} samples but {y.shape[0]} labels.")
@@ -46,7 +47,7 @@ def _check_xy(x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, to
         raise DataFormatError(f"Labels must be 0 or 1; found {sorted(bad)}.")
     if len(set(y.tolist())) < 2:
         raise DataFormatError(f"Fitting a probe needs both labels; all samples have label {int(y[0])}.")
-    return x.double(), y
+    return x, y
 
 
 def _fit_readout(z: np.ndarray, y: np.ndarray, tol: float) -> tuple[float, float]:
@@ -67,16 +68,17 @@ class Probe:
         self.b: torch.Tensor | None = None
         self.mean: torch.Tensor | None = None
 
-    # subclasses implement _fit_layer(x [n, d] float64, y [n]) -> (w, a, b) and _features(x, layer)
+    # subclasses implement _fit_layer(x [n, d] float32, y [n]) -> (w, a, b) and _features(x, layer)
     def fit(self, x: torch.Tensor, y: torch.Tensor, progress: bool = False) -> Probe:
         """Fit every layer independently; returns ``self``."""
         x, y = _check_xy(x, y)
         assert y is not None
         n_layers, d = x.shape[1], x.shape[2]
-        self.mean = x.mean(0).float()
+        self.mean = x.mean(0)
+        by_layer = x.transpose(0, 1).contiguous()  # one copy; every layer's samples are then contiguous
         W, A, B = torch.zeros(n_layers, d), torch.zeros(n_layers), torch.zeros(n_layers)
         for layer in tqdm(range(n_layers), desc=f"{self.kind} probe", unit="layer", disable=not progress):
-            w, a, b = self._fit_layer(x[:, layer], y, layer)
+            w, a, b = self._fit_layer(by_layer[layer], y, layer)
             W[layer], A[layer], B[layer] = w.float(), a, b
         self.W, self.a, self.b = W, A, B
         return self
@@ -100,7 +102,7 @@ class Probe:
             raise ShapeError(f"Probe was fitted on [layers, d] = {tuple(self.W.shape)}, got {tuple(x.shape[1:])}.")
         out = torch.empty(x.shape[0], x.shape[1], dtype=torch.float64)
         for layer in range(x.shape[1]):
-            z = self._features(x[:, layer], layer) @ self.W[layer].double()
+            z = (self._features(x[:, layer], layer) @ self.W[layer]).double()
             out[:, layer] = self.a[layer] * z + self.b[layer]
         return out
 
@@ -159,12 +161,12 @@ class DiMProbe(Probe):
 
     def _features(self, x, layer):
         assert self.mean is not None
-        return _centre_normalise(x, self.mean[layer].double())
+        return _centre_normalise(x, self.mean[layer])
 
     def _fit_layer(self, x, y, layer):
         assert self.mean is not None
-        xt = _centre_normalise(x, self.mean[layer].double())
-        w = ((2 * y - 1).double()[:, None] * xt).mean(0)
+        xt = _centre_normalise(x, self.mean[layer])
+        w = ((2 * y - 1).float() @ xt) / xt.shape[0]
         w = w / w.norm().clamp_min(1e-12)
         a, b = _fit_readout((xt @ w).numpy(), y.numpy(), tol=1e-3)
         return w, a, b
@@ -190,7 +192,7 @@ class LogisticProbe(Probe):
         xn = self._features(x, layer).numpy()
         clf = LogisticRegression(C=1.0 / self.l2_penalty, fit_intercept=False, solver="liblinear", max_iter=300,
                                  tol=1e-3).fit(xn, y.numpy())
-        return torch.from_numpy(clf.coef_[0]).double(), 1.0, 0.0
+        return torch.from_numpy(clf.coef_[0]).float(), 1.0, 0.0
 
 
 class PCAProbe(Probe):
@@ -206,20 +208,27 @@ class PCAProbe(Probe):
         return x
 
     def _fit_layer(self, x, y, layer):
-        from sklearn.decomposition import PCA
-
         g = torch.Generator().manual_seed(self.seed + layer)
         perm = torch.randperm(x.shape[0], generator=g)
         k = x.shape[0] // 2
         diffs = x[perm[: 2 * k : 2]] - x[perm[1 : 2 * k : 2]]
-        signs = torch.randint(0, 2, (k, 1), generator=g).double() * 2 - 1
-        w = torch.from_numpy(PCA(n_components=1).fit((diffs * signs).numpy()).components_[0]).double()
-        w = w / w.norm().clamp_min(1e-12)
+        signs = torch.randint(0, 2, (k, 1), generator=g).float() * 2 - 1
+        w = _first_principal_direction(diffs * signs)
         z = x @ w
         if float(z[y == 1].mean()) < float(z[y == 0].mean()):  # sign alignment: label 1 projects higher
             w, z = -w, -z
         a, b = _fit_readout(z.numpy(), y.numpy(), tol=1e-2)
         return w, a, b
+
+
+def _first_principal_direction(x: torch.Tensor) -> torch.Tensor:
+    """Unit first principal direction of the rows of ``x`` (centred), exactly: the top eigenvector of the
+    d x d covariance (float64 eigensolver) -- what scikit-learn's PCA(n_components=1) estimates, without
+    its randomised SVD."""
+    c = x - x.mean(0, dtype=torch.float64).float()
+    cov = (c.T @ c).double()
+    w = torch.linalg.eigh(cov).eigenvectors[:, -1].float()
+    return w / w.norm().clamp_min(1e-12)
 
 
 PROBES: dict[str, type[Probe]] = {"dim": DiMProbe, "logistic": LogisticProbe, "pca": PCAProbe}
