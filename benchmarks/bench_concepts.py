@@ -382,6 +382,8 @@ def main() -> None:
                     help="wait up to S seconds for other processes to leave the CPUs idle before timing (0: don't)")
     ap.add_argument("--out", default=str(HERE.parent / "bench-results" / "concepts-speed"))
     ap.add_argument("--quick", action="store_true", help="smoke test: 24 examples, 2 rounds, 8 tokens")
+    ap.add_argument("--probes-only", action="store_true",
+                    help="extract once (untimed) and time only the probe fitting; no generation")
     args = ap.parse_args()
     if args.quick:
         args.n_examples, args.repeats, args.extract_repeats, args.max_new_tokens = 24, 2, 2, 8
@@ -414,15 +416,19 @@ def main() -> None:
     }
     warm = {"steerlens (8 examples)": lambda: concept_activations(model, tok, small, progress=False),
             "seed re-run (8 examples)": lambda: seed_activations(model, tok, small)}
-    times, others, last = rounds(methods, args.extract_repeats, warm, log)
-    sl, (seed_acts, _, seed_starts) = last["steerlens"], last["seed re-run"]
-    agree = agreement(sl, seed_acts, seed_starts, tok, examples)
-    ext = {k: stats(times[k], others[k]) for k in methods}
-    ext_ratio = paired_median_ratio(times["seed re-run"], times["steerlens"])
-    result["extraction"] = {"methods": ext, "seed_over_steerlens_paired_median": ext_ratio, "agreement": agree,
-                            "tokens": int(sl.x.shape[0]), "shape": list(sl.x.shape)}
-    del seed_acts
-    gc.collect()
+    if args.probes_only:
+        sl = methods["steerlens"]()
+        result["extraction"] = {"skipped": "--probes-only", "tokens": int(sl.x.shape[0]), "shape": list(sl.x.shape)}
+    else:
+        times, others, last = rounds(methods, args.extract_repeats, warm, log)
+        sl, (seed_acts, _, seed_starts) = last["steerlens"], last["seed re-run"]
+        agree = agreement(sl, seed_acts, seed_starts, tok, examples)
+        ext = {k: stats(times[k], others[k]) for k in methods}
+        ext_ratio = paired_median_ratio(times["seed re-run"], times["steerlens"])
+        result["extraction"] = {"methods": ext, "seed_over_steerlens_paired_median": ext_ratio, "agreement": agree,
+                                "tokens": int(sl.x.shape[0]), "shape": list(sl.x.shape)}
+        del seed_acts
+        gc.collect()
 
     # (b) probe fitting ------------------------------------------------------------------------
     x, labels = sl.x, sl.labels
@@ -434,6 +440,10 @@ def main() -> None:
     result["probes"] = probe_res
     del X_list, sl, x
     gc.collect()
+    if args.probes_only:
+        C.write_json(Path(args.out) / "results-probes.json", result)
+        log(f"wrote {Path(args.out) / 'results-probes.json'}")
+        return
 
     # (c) guided generation --------------------------------------------------------------------
     tone = load_dataset("tone")
