@@ -93,6 +93,7 @@ def main() -> None:
     ap.add_argument("--lre-layer", type=int, default=None, help="subject layer of the LRE-inverse edit (default: --layer)")
     ap.add_argument("--entity-layers", default="2,5,8,11,14,17")
     ap.add_argument("--control-model", action="store_true")
+    ap.add_argument("--skip", default="", help="comma-separated steps to skip: table, inspect (e.g. to run the sweep alone)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
@@ -146,26 +147,29 @@ def main() -> None:
               flush=True)
     dump()
 
+    skip = {x for x in a.skip.split(",") if x}
     # the method table
-    t = time.perf_counter()
-    rand = fit_random_editor(model, tok, train[:500], a.layer, seed=a.seed)
-    methods = [Unedited(), Prefix(), EditorEdit(make_editor("null", model, a.layer)),
-               EditorEdit(make_editor("identity", model, a.layer)), EditorEdit(rand), EditorEdit(editor),
-               LreInverseEdit(train, a.lre_layer if a.lre_layer is not None else a.layer, max_samples=a.lre_samples,
-                              seed=a.seed)]
-    results = evaluate_edits(model, tok, test, methods, n_generation=a.n_generation, max_new_tokens=a.max_new_tokens,
-                             seed=a.seed)
-    table = results_table(results)
-    print(table, flush=True)
-    (out / "table.txt").write_text(table + "\n")
-    report["methods"] = [asdict(x) for x in results]
-    report["methods_seconds"] = time.perf_counter() - t
-    dump()
+    if "table" not in skip:
+        t = time.perf_counter()
+        rand = fit_random_editor(model, tok, train[:500], a.layer, seed=a.seed)
+        lre_layer = a.lre_layer if a.lre_layer is not None else a.layer
+        methods = [Unedited(), Prefix(), EditorEdit(make_editor("null", model, a.layer)),
+                   EditorEdit(make_editor("identity", model, a.layer)), EditorEdit(rand), EditorEdit(editor),
+                   LreInverseEdit(train, lre_layer, max_samples=a.lre_samples, seed=a.seed)]
+        results = evaluate_edits(model, tok, test, methods, n_generation=a.n_generation,
+                                 max_new_tokens=a.max_new_tokens, seed=a.seed)
+        table = results_table(results)
+        print(table, flush=True)
+        (out / "table.txt").write_text(table + "\n")
+        report["methods"] = [asdict(x) for x in results]
+        report["methods_seconds"] = time.perf_counter() - t
+        dump()
 
     # inspection
-    ins = {}
+    ins: dict = {}
+    entity_layers = [int(x) for x in a.entity_layers.split(",") if x] if "inspect" not in skip else []
     controls = [("remedi", editor), ("identity", make_editor("identity", model, a.layer))]
-    for el in [int(x) for x in a.entity_layers.split(",") if x]:
+    for el in entity_layers:
         for name, ed in controls:
             for contextual in (True, False):
                 res = inspect(model, tok, ed, test, el, contextual=contextual, seed=a.seed)
@@ -175,11 +179,11 @@ def main() -> None:
                       f"positives {res.positive_rate:.2f})", flush=True)
         report["inspect"] = ins
         dump()
-    if a.control_model:
+    if a.control_model and entity_layers:
         rnd = randomized_copy(model, seed=123456)
         rc = train_editor(rnd, tok, train[: a.sweep_train], a.layer, validation=val[:100], max_epochs=a.sweep_epochs,
                           lr=a.lr, patience=a.patience, seed=a.seed, progress=False)
-        for el in [int(x) for x in a.entity_layers.split(",") if x]:
+        for el in entity_layers:
             for contextual in (True, False):
                 res = inspect(rnd, tok, rc.editor, test, el, contextual=contextual, seed=a.seed)
                 ins[f"control_model/{res.setting}/{el}"] = res.to_json()
