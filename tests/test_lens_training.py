@@ -116,21 +116,23 @@ def test_adam_warmup_runs_and_bias_only():
     assert len(hist.kl) == 10
 
 
+class _Stop(Exception):
+    """Raised by :func:`_stop_at_4` to interrupt a training run (as a crash would)."""
+
+
+def _stop_at_4(step, lens, hist):
+    if step == 4:
+        raise _Stop
+
+
 def test_checkpoint_resume_gives_the_same_lens(tmp_path):
     model = make_tiny("llama")
     chunks = chunk_texts(tiny_tokenizer(), _corpus(), seq_len=16)
     cfg = LensTrainConfig(steps=6, tokens_per_step=32, micro_batch=2, checkpoint_every=3)
     full, _ = train_tuned_lens(model, chunks, cfg, progress=False)
 
-    class Stop(Exception):
-        pass
-
-    def stop_at_4(step, lens, hist):
-        if step == 4:
-            raise Stop
-
-    with pytest.raises(Stop):
-        train_tuned_lens(model, chunks, cfg, out=tmp_path, progress=False, callback=stop_at_4)
+    with pytest.raises(_Stop):
+        train_tuned_lens(model, chunks, cfg, out=tmp_path, progress=False, callback=_stop_at_4)
     resumed, hist = train_tuned_lens(model, chunks, cfg, out=tmp_path, progress=False)
     assert hist.step == [1, 2, 3, 4, 5, 6]
     torch.testing.assert_close(resumed.weight, full.weight, atol=1e-6, rtol=1e-5)
@@ -192,16 +194,9 @@ def test_validation_keeps_each_layers_best_translator(tmp_path):
         if s == 0:
             assert lens.weight[i].abs().max() == 0 and lens.bias[i].abs().max() == 0
 
-    class Stop(Exception):
-        pass
-
-    def stop_at_4(step, lens, hist):
-        if step == 4:
-            raise Stop
-
-    with pytest.raises(Stop):
+    with pytest.raises(_Stop):
         train_tuned_lens(model, train, cfg, out=tmp_path, progress=False, validation=val, eval_every=2,
-                         callback=stop_at_4)
+                         callback=_stop_at_4)
     resumed, hist2 = train_tuned_lens(model, train, cfg, out=tmp_path, progress=False, validation=val, eval_every=2)
     assert hist2.best_step == hist.best_step and hist2.val_step == hist.val_step
     torch.testing.assert_close(resumed.weight, lens.weight, atol=1e-6, rtol=1e-5)
