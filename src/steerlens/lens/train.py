@@ -204,10 +204,11 @@ def train_tuned_lens(
         if validation.ids.shape[0] == 0:
             raise CorpusError("The validation corpus has no chunks; give at least one, or no validation.")
         best = _restore_best(ckpt, model) if start > 0 and ckpt is not None else None
-        if best is None:
+        if best is None:  # a fresh run (step 0: the identity lens), or a resumed one saved without validation
             kl0 = _validation_kl(model, lens, validation, cfg, model_dtype)
-            history.val_step, history.val_kl = [0], [kl0.tolist()]
-            best = {"kl": kl0, "step": torch.zeros(lens.n_layers, dtype=torch.long),
+            history.val_step.append(start)
+            history.val_kl.append(kl0.tolist())
+            best = {"kl": kl0, "step": torch.full((lens.n_layers,), start, dtype=torch.long),
                     "weight": lens.weight.detach().clone(), "bias": lens.bias.detach().clone()}
     t0 = time.perf_counter() - (history.seconds[-1] if history.seconds else 0.0)
     bar = tqdm(range(start, cfg.steps), desc="tuned lens", unit="step", disable=not progress, initial=start,
