@@ -37,9 +37,9 @@ from steerlens.editors import (
     Unedited,
     counterfact_from_relations,
     evaluate_edits,
-    filter_known,
     fit_random_editor,
     inspect,
+    known_splits,
     load_editor,
     load_samples,
     make_editor,
@@ -47,7 +47,6 @@ from steerlens.editors import (
     results_table,
     save_editor,
     save_samples,
-    split_samples,
     train_editor,
 )
 
@@ -109,14 +108,9 @@ def main() -> None:
     report["device"] = str(next(model.parameters()).device)
     t = time.perf_counter()
     everything = counterfact_from_relations(tokenizer=tok, seed=a.seed)
-    # split every fact first, then keep the known ones in each part: the split the tour and
-    # scripts/train_tour_editor.py use, so a shipped editor (--editor) never saw the test facts
-    parts = split_samples(everything, (0.8, 0.1, 0.1), seed=a.seed)
-    if a.samples:
-        ids = {s.id for s in load_samples(a.samples)}
-        parts = {k: [s for s in v if s.id in ids] for k, v in parts.items()}
-    else:
-        parts = {k: filter_known(model, tok, v, top_k=a.known_top_k, batch_size=64) for k, v in parts.items()}
+    # the split the tour and scripts/train_tour_editor.py use, so a shipped editor (--editor) never saw the test facts
+    known_ids = [s.id for s in load_samples(a.samples)] if a.samples else None
+    parts = known_splits(model, tok, everything, top_k=a.known_top_k, seed=a.seed, known_ids=known_ids)
     known = [s for v in parts.values() for s in v]
     train, val, test = parts["train"][: a.n_train], parts["validation"], parts["test"][: a.n_test]
     save_samples(known, out / "known_samples.jsonl")

@@ -28,10 +28,9 @@ from steerlens.editors import (
     Unedited,
     counterfact_from_relations,
     evaluate_edits,
-    filter_known,
+    known_splits,
     load_samples,
     save_editor,
-    split_samples,
     train_editor,
 )
 
@@ -59,12 +58,8 @@ def main() -> None:
     model, tok = steerlens.load_model(a.model)
     t0 = time.perf_counter()
     facts = counterfact_from_relations(tokenizer=tok, seed=a.seed)
-    parts = split_samples(facts, (0.8, 0.1, 0.1), seed=a.seed)
-    if a.known:
-        known_ids = {s.id for s in load_samples(a.known)}
-        known = {k: [s for s in v if s.id in known_ids] for k, v in parts.items()}
-    else:
-        known = {k: filter_known(model, tok, v, top_k=1, batch_size=64, progress=True) for k, v in parts.items()}
+    known_ids = [s.id for s in load_samples(a.known)] if a.known else None
+    known = known_splits(model, tok, facts, top_k=1, seed=a.seed, known_ids=known_ids, progress=True)
     train = known["train"][: a.max_train] if a.max_train else known["train"]
     print(f"facts {len(facts)}; known train {len(known['train'])} (using {len(train)}), validation "
           f"{len(known['validation'])}, test {len(known['test'])} ({time.perf_counter() - t0:.0f} s)", flush=True)

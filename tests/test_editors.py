@@ -112,6 +112,25 @@ def test_splits_are_seeded_and_disjoint(toy_samples):
         split_samples(toy_samples, (0.5, 0.5, 0.5))
 
 
+def test_known_splits_split_every_sample_before_filtering(toy_samples):
+    """The parts are those of split_samples whatever is known; known_ids and the model filter agree."""
+    from steerlens.editors import filter_known, known_splits
+
+    parts = split_samples(toy_samples, seed=3)
+    listed = [s.id for s in toy_samples[::3]]
+    by_ids = known_splits(None, TOK, toy_samples, seed=3, known_ids=listed)
+    assert {k: [s.id for s in v] for k, v in by_ids.items()} == {
+        k: [s.id for s in v if s.id in set(listed)] for k, v in parts.items()}
+    model = make_tiny("llama")
+    by_model = known_splits(model, TOK, toy_samples, top_k=5, seed=3, batch_size=8)
+    for k, v in parts.items():
+        assert [s.id for s in by_model[k]] == [s.id for s in filter_known(model, TOK, v, top_k=5, batch_size=8)]
+    everything = known_splits(model, TOK, toy_samples, top_k=TOK.vocab_size + 10, seed=3)
+    assert {k: len(v) for k, v in everything.items()} == {k: len(v) for k, v in parts.items()}
+    with pytest.raises(DataFormatError, match="needs the model"):
+        known_splits(None, TOK, toy_samples)
+
+
 def test_samples_round_trip_and_counterfact_format(tmp_path, toy_samples):
     p = save_samples(toy_samples, tmp_path / "s.jsonl")
     assert [s.to_json() for s in load_samples(p)] == [s.to_json() for s in toy_samples]

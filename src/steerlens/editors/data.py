@@ -35,7 +35,7 @@ from ..relations.data import Relation, load_relation, load_relations, stable_shu
 
 __all__ = [
     "EditSample", "counterfact_from_relations", "load_counterfact", "save_samples", "load_samples", "split_samples",
-    "filter_known", "first_token", "prompt_in_context",
+    "filter_known", "known_splits", "first_token", "prompt_in_context",
 ]
 
 
@@ -325,3 +325,26 @@ def filter_known(
     _, ranks = score_targets(model, tokenizer, [s.prompt for s in keep], true_ids, batch_size=batch_size,
                              progress=progress)
     return [s for s, r in zip(keep, ranks[:, 0].tolist()) if r < top_k]
+
+
+def known_splits(
+    model: torch.nn.Module | None, tokenizer: Any, samples: Sequence[EditSample], *, top_k: int = 1, seed: int = 0,
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), known_ids: Iterable[str] | None = None,
+    batch_size: int = 64, progress: bool | None = None,
+) -> dict[str, list[EditSample]]:
+    """Split *every* sample (:func:`split_samples`), then keep the known ones in each part.
+
+    Splitting before filtering makes the parts independent of the model, so an editor trained on one
+    run's ``train`` part never sees another run's ``test`` facts (the tour, the shipped editor's
+    training script and the benchmarks all split this way). The known ones are those
+    :func:`filter_known` keeps with ``top_k``, or, given ``known_ids`` (e.g. the ids of a saved JSONL of
+    known samples), those whose id is listed; then no model is needed.
+    """
+    parts = split_samples(samples, fractions, seed=seed)
+    if known_ids is not None:
+        ids = set(known_ids)
+        return {k: [s for s in v if s.id in ids] for k, v in parts.items()}
+    if model is None:
+        raise DataFormatError("known_splits needs the model to find the known samples (or pass known_ids).")
+    return {k: filter_known(model, tokenizer, v, top_k=top_k, batch_size=batch_size, progress=progress)
+            for k, v in parts.items()}
