@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import make_tiny
-from steerlens.errors import ShapeError
+from steerlens.errors import ShapeError, SteerlensError
 from steerlens.lens import LogitLens, TunedLens, Unembed
 from steerlens.lens.data import CorpusError, chunk_texts
 from steerlens.lens.evaluate import evaluate_lenses, layer_transfer, stream_stats
@@ -200,5 +200,62 @@ def test_validation_keeps_each_layers_best_translator(tmp_path):
     resumed, hist2 = train_tuned_lens(model, train, cfg, out=tmp_path, progress=False, validation=val, eval_every=2)
     assert hist2.best_step == hist.best_step and hist2.val_step == hist.val_step
     torch.testing.assert_close(resumed.weight, lens.weight, atol=1e-6, rtol=1e-5)
+    assert hist2.lr_mult == hist.lr_mult
     with pytest.raises(CorpusError, match="eval_every"):
         train_tuned_lens(model, train, cfg, progress=False, validation=val, eval_every=0)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_scaled_step_is_a_per_layer_learning_rate(optimizer):
+    """Scaling layer i's update by mult[i] equals a plain step at mult[i] times the learning rate."""
+    from steerlens.lens.train import _optimizer, _scaled_step
+
+    model = make_tiny("llama")
+    mult = torch.tensor([1.0, 0.5, 0.0])
+    grads = [torch.randn_like(p) for p in (TunedLens.from_model(model).weight, TunedLens.from_model(model).bias)]
+    results = {}
+    for scale in (1.0, 0.5, 0.0, None):
+        lens = TunedLens.from_model(model)
+        with torch.no_grad():
+            lens.weight.normal_(0, 0.1, generator=torch.Generator().manual_seed(1))
+        cfg = LensTrainConfig(optimizer=optimizer, lr_scale=scale if scale is not None else 1.0, weight_decay=0.1)
+        opt, _ = _optimizer(lens, cfg)
+        for _ in range(2):
+            lens.weight.grad, lens.bias.grad = grads[0].clone(), grads[1].clone()
+            _scaled_step(opt, lens, mult) if scale is None else opt.step()
+        results[scale] = (lens.weight.detach().clone(), lens.bias.detach().clone())
+    start = TunedLens.from_model(model).weight.detach().normal_(0, 0.1, generator=torch.Generator().manual_seed(1))
+    for i, m in enumerate(mult.tolist()):
+        if optimizer == "sgd":  # SGD is linear in the learning rate, so two scaled steps equal two steps at m * lr
+            torch.testing.assert_close(results[None][0][i], results[m][0][i], atol=1e-6, rtol=1e-5)
+            torch.testing.assert_close(results[None][1][i], results[m][1][i], atol=1e-6, rtol=1e-5)
+        elif m in (0.0, 1.0):  # Adam's step is not linear across steps, but 0 and 1 are exact
+            torch.testing.assert_close(results[None][0][i], results[m][0][i], atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(results[None][0][2], start[2])  # multiplier 0: untouched, weight decay included
+
+
+def test_backoff_reverts_and_slows_only_the_layers_that_got_worse():
+    """backoff=0: a layer whose validation KL rises goes back to its best translator and stays there,
+    so every later measurement of it equals its best; layers that never got worse keep multiplier 1."""
+    model = make_tiny("llama")
+    train, val = chunk_texts(tiny_tokenizer(), _corpus(3000), seq_len=16).split(0.2)
+    cfg = LensTrainConfig(steps=8, tokens_per_step=32, micro_batch=2, lr_scale=300.0, backoff=0.0)
+    lens, hist = train_tuned_lens(model, train, cfg, progress=False, validation=val, eval_every=2)
+    table = torch.tensor(hist.val_kl)
+    frozen = [i for i, m in enumerate(hist.lr_mult) if m == 0.0]
+    assert frozen, "this run is meant to make some layer get worse"
+    for i in frozen:
+        rows = table[:, i]
+        first_bad = next(k for k in range(1, len(rows)) if rows[k] > rows[:k].min())
+        assert first_bad < len(rows) - 1, "a layer is only frozen when it gets worse before the last step"
+        torch.testing.assert_close(rows[first_bad + 1:], rows[:first_bad].min().expand(len(rows) - first_bad - 1),
+                                   atol=1e-5, rtol=1e-5)
+    for i, m in enumerate(hist.lr_mult):
+        if m == 1.0:
+            assert all(table[k, i] <= table[:k, i].min() for k in range(1, len(table) - 1))
+    halved, hist_h = train_tuned_lens(model, train, LensTrainConfig(**{**cfg.__dict__, "backoff": 0.5}),
+                                      progress=False, validation=val, eval_every=2)
+    assert set(hist_h.lr_mult) <= {1.0, 0.5, 0.25, 0.125} and min(hist_h.lr_mult) < 1
+    with pytest.raises(SteerlensError, match="backoff"):
+        train_tuned_lens(model, train, LensTrainConfig(steps=2, tokens_per_step=32, micro_batch=2, backoff=1.5),
+                         progress=False, validation=val)

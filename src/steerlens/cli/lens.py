@@ -45,6 +45,9 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     t.add_argument("--validation-chunks", type=int, default=0, metavar="N",
                    help="hold out N training chunks; each layer keeps the translator of its best validation KL")
     t.add_argument("--eval-every", type=int, default=None, help="steps between validation measurements")
+    t.add_argument("--backoff", type=float, default=0.5,
+                   help="with validation: a layer that got worse returns to its best translator and its "
+                        "learning rate is multiplied by this (1: keep the best only)")
     t.add_argument("--target-dtype", choices=["float32", "bfloat16"], default="float32")
     t.add_argument("--compute-dtype", choices=["float32", "bfloat16"], default="float32",
                    help="dtype of the vocabulary matmuls (bfloat16: faster on CPUs with AVX512-BF16)")
@@ -115,7 +118,7 @@ def run_train(args: argparse.Namespace) -> int:
         steps=args.steps, tokens_per_step=args.tokens_per_step, micro_batch=args.micro_batch, optimizer=args.optimizer,
         lr_scale=args.lr_scale, warmup_steps=args.warmup_steps, mode="bias_only" if args.bias_only else "affine",
         bias=not args.no_bias, checkpoint_every=args.checkpoint_every, target_dtype=args.target_dtype,
-        compute_dtype=args.compute_dtype)
+        compute_dtype=args.compute_dtype, backoff=args.backoff)
     val = None
     if args.validation_chunks:
         if args.validation_chunks < 0:
@@ -126,6 +129,9 @@ def run_train(args: argparse.Namespace) -> int:
     if hist.best_step:
         kept = ", ".join(f"{i}:{s}" for i, s in enumerate(hist.best_step))
         print(f"per-layer best validation step (layer:step, 0 = logit lens kept): {kept}", file=sys.stderr)
+        slowed = ", ".join(f"{i}:{m:g}" for i, m in enumerate(hist.lr_mult) if m != 1)
+        if slowed:
+            print(f"learning rate backed off (layer:multiplier): {slowed}", file=sys.stderr)
     return 0
 
 
