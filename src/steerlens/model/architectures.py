@@ -21,7 +21,7 @@ from torch import nn
 from ..errors import SiteError, UnsupportedArchitectureError
 from .site import POINTS, Site
 
-__all__ = ["ArchitectureRow", "ARCHITECTURES", "ModelSpec", "resolve", "supported_model_types"]
+__all__ = ["ArchitectureRow", "ARCHITECTURES", "ModelSpec", "resolve", "supported_model_types", "cache_kwargs"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,18 @@ _UNSUPPORTED = {
     "t5": "encoder-decoder", "bart": "encoder-decoder", "mbart": "encoder-decoder", "bert": "encoder-only",
     "roberta": "encoder-only", "gemma3": "multimodal wrapper (load the text model, model_type 'gemma3_text')",
 }
+
+
+def cache_kwargs(model: nn.Module, cache: object) -> dict[str, object]:
+    """``{name: cache}`` for passing a KV cache to ``model(...)``: transformers renamed the argument
+    ``past_key_values`` to ``cache`` (the old name is deprecated, to be removed in 5.40)."""
+    import inspect
+
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        params = {}
+    return {"cache" if "cache" in params else "past_key_values": cache}
 
 
 def supported_model_types() -> list[str]:

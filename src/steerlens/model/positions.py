@@ -179,7 +179,7 @@ class PositionTracker:
         """Pre-hook body for the decoder body's forward (args/kwargs as the model received them)."""
         ids, batch, length, mask = call_inputs(args, kwargs)
         ref = ids if ids is not None else kwargs["inputs_embeds"]
-        past = _past_length(kwargs.get("past_key_values"))
+        past = _past_length(call_cache(kwargs))
         if mask is None:
             mask = torch.ones(batch, past + length, dtype=torch.long, device=ref.device)
         elif mask.shape[1] == length and past > 0:
@@ -229,6 +229,12 @@ class PositionTracker:
         if self.current is None:
             raise PositionError("No forward call is in progress; positions are only known inside the model call.")
         return self.current
+
+
+def call_cache(kwargs: dict[str, Any]) -> Any:
+    """The KV cache of a decoder-body call: ``cache`` in transformers >= 5.2x, ``past_key_values`` before."""
+    cache = kwargs.get("cache")
+    return cache if cache is not None else kwargs.get("past_key_values")
 
 
 def _past_length(cache: Any) -> int:

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from ..artifacts import Fingerprint, load_artifact, register, save_artifact
 from ..errors import DataFormatError, ShapeError, SiteError, SpanNotFoundError
-from ..model.architectures import ModelSpec, resolve
+from ..model.architectures import ModelSpec, cache_kwargs, resolve
 from ..model.capture import _Stop, capture
 from ..model.hooks import hook_group
 from ..model.site import Site
@@ -241,7 +241,7 @@ def jacobians(
                 g.add_site(s_site, write)
                 g.add_site(o_site, read)
                 try:
-                    model(input_ids=ids, attention_mask=mask, position_ids=pos_ids, past_key_values=cache,
+                    model(input_ids=ids, attention_mask=mask, position_ids=pos_ids, **cache_kwargs(model, cache),
                           use_cache=cache is not None)
                 except _Stop:
                     pass
@@ -278,7 +278,7 @@ def _prefix_cache(model: torch.nn.Module, spec: ModelSpec, batch: Any, positions
         g.add_site(last, stop)
         try:
             model(input_ids=batch.input_ids[:, :start], attention_mask=batch.attention_mask[:, :start],
-                  position_ids=positions[:, :start], past_key_values=cache, use_cache=True)
+                  position_ids=positions[:, :start], **cache_kwargs(model, cache), use_cache=True)
         except _Stop:
             pass
     return cache
