@@ -86,3 +86,18 @@ def test_import_from_tuned_lens_package_format(tmp_path):
     (folder / "config.json").write_text(json.dumps({"d_model": 64, "num_hidden_layers": n}))
     with pytest.raises(IncompatibleArtifactError, match="width 64"):
         TunedLens.from_tuned_lens_package(folder, model)
+
+
+@pytest.mark.parametrize("kw", [{}, {"bias": False}, {"mode": "bias_only"}])
+def test_batched_normed_layers_equal_the_per_layer_translators(kw):
+    model = make_tiny("llama")
+    lens = TunedLens.from_model(model, **kw)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        lens.weight.copy_(torch.randn(lens.weight.shape, generator=g) * 0.05)
+        lens.bias.copy_(torch.randn(lens.bias.shape, generator=g))
+    hidden = torch.randn(lens.n_layers, 6, lens.unembed.d_model, generator=g)
+    per_layer = torch.stack([lens.unembed.normed(lens.transform(hidden[i], i)) for i in range(lens.n_layers)])
+    torch.testing.assert_close(lens.normed_layers(hidden), per_layer)
+    # the layer-transfer form (one translator for every layer) still goes layer by layer
+    torch.testing.assert_close(lens.normed_layers(hidden, translator=0)[1], lens.unembed.normed(lens.transform(hidden[1], 0)))

@@ -26,54 +26,72 @@ def stream_vocab(
     compute_dtype: torch.dtype,
     *,
     need_grad: bool = False,
+    need_entropy: bool = True,
     next_ids: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """One pass over vocabulary chunks with an online softmax (the engine of :func:`chunked_kl`).
 
     ``x``: ``[..., n, d]`` normed states; ``target_logp``: ``[n, V]``, shared by every leading index
     of ``x`` (e.g. every layer). Returns float32 ``[..., n]`` tensors, in nats: ``kl`` =
-    KL(target || q) and ``entropy`` = H(q); with ``next_ids`` (``[n]``, -1 for none) also ``ce`` =
-    -log q(next); with ``need_grad`` also ``grad`` = d kl / d x (``[..., n, d]``), accumulated in the same
-    pass: d kl / dz = q - p, so d kl / dx = sum_c (q_c - p_c) W_c, with ``q_c = exp(z_c - m) / s`` rescaled
-    as the running max ``m`` grows. Two matmuls per chunk, no logits kept.
+    KL(target || q) and (with ``need_entropy``) ``entropy`` = H(q); with ``next_ids`` (``[n]``, -1 for
+    none) also ``ce`` = -log q(next); with ``need_grad`` also ``grad`` = d kl / d x (``[..., n, d]``),
+    accumulated in the same pass: d kl / dz = q - p, so d kl / dx = sum_c (q_c - p_c) W_c, with
+    ``q_c = exp(z_c - m) / s`` rescaled as the running max ``m`` grows. Two matmuls per chunk, no logits
+    kept. Without a soft-cap, the cross term sum_v p_v z_v is read off the gradient's accumulator at the
+    end (``x . sum_v p_v W_v``) instead of a pass over every chunk's logits.
     """
     lead, vocab = x.shape[:-1], weight.shape[0]
     f32 = dict(dtype=torch.float32, device=x.device)
     m = torch.full(lead, -float("inf"), **f32)
     s, sz, cross, z_next = (torch.zeros(lead, **f32) for _ in range(4))  # sz: sum exp(z - m) z; cross: sum p z
     neg_entropy = torch.zeros(lead[-1:], **f32)  # sum_v p_v log p_v
+    cross_from_grad = need_grad and not softcap
+    p_bias = torch.zeros(lead[-1:], **f32)  # sum_v p_v b_v (bias part of the cross term)
     if need_grad:
         acc_q = torch.zeros(*lead, x.shape[-1], **f32)  # sum_v exp(z_v - m) dz_v W_v
         acc_p = torch.zeros(*(lead if softcap else lead[-1:]), x.shape[-1], **f32)  # sum_v p_v dz_v W_v
     xc = x.to(compute_dtype)
+    dz: torch.Tensor | None = None
     for a in range(0, vocab, chunk):
         w = weight[a : a + chunk].to(compute_dtype)
-        z = (xc @ w.T).float()
+        z = torch.matmul(xc, w.T).float()
         if bias is not None:
-            z = z + bias[a : a + chunk].float()
+            z += bias[a : a + chunk].float()
         if softcap:
             t = torch.tanh(z / softcap)
             z, dz = t * softcap, 1 - t * t
         lp = target_logp[:, a : a + chunk].float()
         p = lp.exp()
-        cross += (p * z).sum(-1)
+        if cross_from_grad:
+            if bias is not None:
+                p_bias += p @ bias[a : a + chunk].float()
+        else:
+            cross += (p * z).sum(-1)
         neg_entropy += torch.where(p > 0, p * lp, torch.zeros_like(p)).sum(-1)
-        new_m = torch.maximum(m, z.max(-1).values)
+        new_m = torch.maximum(m, z.amax(-1))
         rescale = torch.exp(m - new_m)
-        e = torch.exp(z - new_m[..., None])
-        s = s * rescale + e.sum(-1)
-        sz = sz * rescale + (e * z).sum(-1)
-        m = new_m
         if next_ids is not None:
             inside = (next_ids >= a) & (next_ids < a + z.shape[-1])
             if bool(inside.any()):
                 idx = (next_ids - a).clamp(0, z.shape[-1] - 1).expand(lead)
                 z_next += torch.where(inside, z.gather(-1, idx[..., None])[..., 0], 0.0)
+        if need_entropy:
+            e = torch.exp(z - new_m[..., None])
+            sz = sz * rescale + (e * z).sum(-1)
+        else:  # z is not needed any more: exponentiate in place
+            e = z.sub_(new_m[..., None]).exp_()
+        s = s * rescale + e.sum(-1)
+        m = new_m
         if need_grad:
-            acc_q = acc_q * rescale[..., None] + ((e * dz if softcap else e).to(compute_dtype) @ w).float()
-            acc_p += ((p * dz if softcap else p).to(compute_dtype) @ w).float()
+            acc_q.mul_(rescale[..., None])
+            acc_q += ((e * dz if dz is not None else e).to(compute_dtype) @ w).float()
+            acc_p += ((p * dz if dz is not None else p).to(compute_dtype) @ w).float()
     lse = m + s.log()
-    out = {"kl": neg_entropy - cross + lse, "entropy": lse - sz / s}
+    if cross_from_grad:
+        cross = (x.float() * acc_p).sum(-1) + p_bias
+    out = {"kl": neg_entropy - cross + lse}
+    if need_entropy:
+        out["entropy"] = lse - sz / s
     if next_ids is not None:
         out["ce"] = lse - z_next
     if need_grad:
@@ -86,7 +104,8 @@ class _ChunkedKL(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, target_logp, softcap, chunk, need_grad, compute_dtype):  # type: ignore[override]
-        out = stream_vocab(x, weight, bias, target_logp, softcap, chunk, compute_dtype, need_grad=need_grad)
+        out = stream_vocab(x, weight, bias, target_logp, softcap, chunk, compute_dtype, need_grad=need_grad,
+                           need_entropy=False)
         if need_grad:
             ctx.save_for_backward(out["grad"])
         ctx.x_dtype = x.dtype

@@ -104,6 +104,17 @@ class TunedLens(Lens):
         """An untrained (identity) tuned lens for ``model``."""
         return cls(Unembed(model), **kwargs)
 
+    def normed_layers(self, hidden: torch.Tensor, translator: int | None = None) -> torch.Tensor:  # noqa: D102
+        if translator is not None or hidden.dim() != 3 or hidden.shape[0] != self.n_layers:
+            return super().normed_layers(hidden, translator)
+        # every layer at once: one batched matmul, and a backward without per-layer index copies
+        out = hidden
+        if self.mode == "affine":
+            out = out + torch.bmm(hidden, self.weight.to(hidden.dtype).transpose(1, 2))
+        if self.has_bias:
+            out = out + self.bias.to(hidden.dtype)[:, None, :]
+        return self.unembed.normed(out)
+
     def transform(self, h: torch.Tensor, idx: int) -> torch.Tensor:  # noqa: D102
         i = self._check_index(idx)
         out = h

@@ -65,7 +65,7 @@ class LensTrainConfig:
     clip_norm: float = 1.0
     mode: Literal["affine", "bias_only"] = "affine"
     bias: bool = True
-    vocab_chunk: int = 4096
+    vocab_chunk: int = 2048
     """Vocabulary entries per step of the chunked KL (memory: layers x tokens x chunk floats)."""
     target_dtype: Literal["float32", "bfloat16"] = "float32"
     """Storage of the final log-probs (bfloat16 halves the memory of the targets)."""
