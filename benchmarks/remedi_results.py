@@ -176,7 +176,7 @@ def main() -> None:
     if a.control_model and entity_layers:
         rnd = randomized_copy(model, seed=123456)
         rc = train_editor(rnd, tok, train[: a.sweep_train], a.layer, validation=val[:100], max_epochs=a.sweep_epochs,
-                          lr=a.lr, patience=a.patience, seed=a.seed, progress=False)
+                          lr=a.lr, lam_kl=a.lam_kl, patience=a.patience, seed=a.seed, progress=False)
         for el in entity_layers:
             for contextual in (True, False):
                 res = inspect(rnd, tok, rc.editor, test, el, contextual=contextual, seed=a.seed)
