@@ -179,7 +179,7 @@ class PositionTracker:
         """Pre-hook body for the decoder body's forward (args/kwargs as the model received them)."""
         ids, batch, length, mask = call_inputs(args, kwargs)
         ref = ids if ids is not None else kwargs["inputs_embeds"]
-        past = _past_length(call_cache(kwargs))
+        past = _past_length(_call_cache(kwargs))
         if mask is None:
             mask = torch.ones(batch, past + length, dtype=torch.long, device=ref.device)
         elif mask.shape[1] == length and past > 0:
@@ -231,8 +231,8 @@ class PositionTracker:
         return self.current
 
 
-def call_cache(kwargs: dict[str, Any]) -> Any:
-    """The KV cache of a decoder-body call: ``cache`` in transformers >= 5.2x, ``past_key_values`` before."""
+def _call_cache(kwargs: dict[str, Any]) -> Any:
+    """The KV cache of a decoder-body call: ``cache`` in newer transformers (5.24), ``past_key_values`` before."""
     cache = kwargs.get("cache")
     return cache if cache is not None else kwargs.get("past_key_values")
 
