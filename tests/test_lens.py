@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import make_tiny
-from steerlens.errors import IncompatibleArtifactError, SiteError
+from steerlens.errors import ConfigError, IncompatibleArtifactError, SiteError
 from steerlens.lens import LogitLens, TunedLens, Unembed
 from steerlens.model import Site, capture, resolve
 
@@ -48,8 +48,10 @@ def test_bias_false_and_bias_only():
     with torch.no_grad():
         bias_only.bias[2].fill_(0.5)
     torch.testing.assert_close(bias_only.transform(h, 2), h + 0.5)
-    with pytest.raises(ValueError, match="needs bias=True"):
+    with pytest.raises(ConfigError, match="needs bias=True"):
         TunedLens.from_model(model, mode="bias_only", bias=False)
+    with pytest.raises(ConfigError, match="'affine' or 'bias_only'"):
+        TunedLens.from_model(model, mode="linear")
     with pytest.raises(SiteError, match=r"valid indices are 0\.\.2"):
         bias_only.transform(h, 3)
 

@@ -24,6 +24,7 @@ __all__ = [
     "MissingExtraError",
     "SteeringError",
     "DataFormatError",
+    "ConfigError",
 ]
 
 
@@ -85,3 +86,7 @@ class SteeringError(SteerlensError, ValueError):
 
 class DataFormatError(SteerlensError, ValueError):
     """A data file (pairs, labelled examples, prompts) with a missing field or a malformed line; says which line."""
+
+
+class ConfigError(SteerlensError, ValueError):
+    """An option has a value the function does not accept (the message lists the accepted ones)."""

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..artifacts import load_artifact, register, save_artifact
-from ..errors import ArtifactFormatError, IncompatibleArtifactError, SiteError
+from ..errors import ArtifactFormatError, ConfigError, IncompatibleArtifactError, SiteError
 from .unembed import Unembed
 
 __all__ = ["Lens", "LogitLens", "TunedLens"]
@@ -88,9 +88,9 @@ class TunedLens(Lens):
     def __init__(self, unembed: Unembed, *, bias: bool = True, mode: Literal["affine", "bias_only"] = "affine") -> None:
         super().__init__()
         if mode not in ("affine", "bias_only"):
-            raise ValueError(f"mode must be 'affine' or 'bias_only', got {mode!r}.")
+            raise ConfigError(f"mode must be 'affine' or 'bias_only', got {mode!r}.")
         if mode == "bias_only" and not bias:
-            raise ValueError("A bias-only lens needs bias=True (otherwise it has no parameters).")
+            raise ConfigError("A bias-only lens needs bias=True (otherwise it has no parameters).")
         self.unembed = unembed
         self.mode = mode
         self.has_bias = bias

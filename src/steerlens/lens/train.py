@@ -34,7 +34,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..artifacts import load_artifact, save_artifact
-from ..errors import SteerlensError
+from ..errors import ConfigError
 from ..model.architectures import resolve
 from ..model.capture import capture
 from ..model.site import Site
@@ -144,7 +144,7 @@ def _optimizer(lens: TunedLens, cfg: LensTrainConfig) -> tuple[torch.optim.Optim
         opt = torch.optim.Adam(params, lr=1e-3 * cfg.lr_scale, betas=(cfg.momentum, 0.999), amsgrad=True,
                                weight_decay=cfg.weight_decay)
     else:
-        raise SteerlensError(f"optimizer must be 'sgd' or 'adam', got {cfg.optimizer!r}.")
+        raise ConfigError(f"optimizer must be 'sgd' or 'adam', got {cfg.optimizer!r}.")
     warm, total = cfg.warmup(), cfg.steps
 
     def factor(step: int) -> float:  # warm-up, then linear decay to 0 at the last step (horizon = all steps)
@@ -209,7 +209,7 @@ def train_tuned_lens(
     if every < 1:
         raise CorpusError(f"eval_every must be at least 1, got {eval_every}.")
     if not 0.0 <= cfg.backoff <= 1.0:
-        raise SteerlensError(f"backoff must be in [0, 1] (1: no revert), got {cfg.backoff}.")
+        raise ConfigError(f"backoff must be in [0, 1] (1: no revert), got {cfg.backoff}.")
     best: dict[str, torch.Tensor] | None = None
     if validation is not None:
         if validation.ids.shape[0] == 0:

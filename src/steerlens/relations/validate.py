@@ -14,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..artifacts import Fingerprint
-from ..errors import IncompatibleArtifactError
+from ..errors import ConfigError, IncompatibleArtifactError
 from ..model.generate import generate
 from .data import Prompt
 
@@ -88,7 +88,7 @@ class PromptValidator:
         """Write the cache as JSON (to ``path`` or the constructor's ``cache_file``)."""
         target = Path(path) if path is not None else self.cache_file
         if target is None:
-            raise ValueError("No cache file: pass a path or construct the validator with cache_file=.")
+            raise ConfigError("No cache file: pass a path or construct the validator with cache_file=.")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps({"fingerprint": asdict(self.fingerprint), "cache": self.cache}, indent=0))
         return target
