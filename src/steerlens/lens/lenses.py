@@ -108,20 +108,19 @@ class TunedLens(Lens):
         if translator is not None or hidden.dim() != 3 or hidden.shape[0] != self.n_layers:
             return super().normed_layers(hidden, translator)
         # every layer at once: one batched matmul, and a backward without per-layer index copies
-        out = hidden
-        if self.mode == "affine":
-            out = out + torch.bmm(hidden, self.weight.to(hidden.dtype).transpose(1, 2))
-        if self.has_bias:
-            out = out + self.bias.to(hidden.dtype)[:, None, :]
-        return self.unembed.normed(out)
+        return self.unembed.normed(self._translate(hidden, self.weight, self.bias[:, None, :]))
 
     def transform(self, h: torch.Tensor, idx: int) -> torch.Tensor:  # noqa: D102
         i = self._check_index(idx)
+        return self._translate(h, self.weight[i], self.bias[i])
+
+    def _translate(self, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """``h + h W^T + b`` with what this lens learns (one translator, or a stack against ``[L, n, d]``)."""
         out = h
         if self.mode == "affine":
-            out = out + h @ self.weight[i].to(h.dtype).T
+            out = out + h @ weight.to(h.dtype).transpose(-1, -2)
         if self.has_bias:
-            out = out + self.bias[i].to(h.dtype)
+            out = out + bias.to(h.dtype)
         return out
 
     # ----------------------------------------------------------------- persistence
