@@ -13,7 +13,12 @@ from steerlens.model.check import self_check
 
 
 def test_every_table_row_is_tested():
-    assert sorted(ARCHITECTURES) == sorted(ARCHS)
+    """Each row is exercised by the shared tiny fixtures or by the coverage harness (tests/test_coverage.py)."""
+    from steerlens.model.coverage import EXCLUDED, causal_lm_types
+
+    covered = set(ARCHS) | (set(causal_lm_types()) - set(EXCLUDED))
+    assert set(ARCHITECTURES) <= covered
+    assert set(ARCHS) <= set(ARCHITECTURES)
 
 
 def test_resolve_uses_the_table(tiny):

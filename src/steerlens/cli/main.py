@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..errors import SteerlensError
 
@@ -51,8 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_tour_parsers(sub, DEFAULT_MODEL)
 
-    p = sub.add_parser("check", help="self-check a model: its layout, site numbering and lens reproduce its logits")
+    p = sub.add_parser("check", help="self-check a model: site numbering, lens reproduces its logits, branch sums, "
+                                     "capture; or (--all-types) the compatibility matrix of every causal-LM type")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"embedded model name or local folder (default {DEFAULT_MODEL})")
+    p.add_argument("--all-types", action="store_true",
+                   help="instead of one model, check a tiny random model of every causal-LM type of the installed "
+                        "transformers (or of --types) and print the compatibility matrix")
+    p.add_argument("--types", nargs="+", metavar="TYPE", help="with --all-types: only these model types")
+    p.add_argument("--no-generation", action="store_true", help="with --all-types: skip the generation checks")
+    p.add_argument("--markdown", metavar="FILE", help="with --all-types: also write the matrix as Markdown here")
+    p.add_argument("--json", metavar="FILE", help="with --all-types: also write the per-type reports as JSON here")
     return parser
 
 
@@ -135,6 +144,18 @@ def _models(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from ..loading import load_model
     from ..model.check import self_check
+
+    if args.all_types or args.types:
+        from ..model.coverage import coverage, matrix_markdown
+
+        reports = coverage(args.types, generation=not args.no_generation)
+        md = matrix_markdown(reports)
+        if args.markdown:
+            Path(args.markdown).write_text(md)
+        if args.json:
+            Path(args.json).write_text(json.dumps([r.to_dict() for r in reports], indent=1))
+        print(md)
+        return 0 if all(r.status in ("pass", "partial", "excluded") for r in reports) else 1
 
     model, tokenizer = load_model(args.model)
     report = self_check(model, tokenizer)

@@ -15,11 +15,13 @@ __all__ = ["Unembed"]
 
 
 class Unembed(nn.Module):
-    """``logits(h) = softcap(W_U · FinalNorm(h) + b_U)``, frozen.
+    """``logits(h) = softcap(s · (W_U · FinalNorm(h) + b_U))``, frozen.
 
     The final norm is copied (it is tiny, and Gemma's ``(1 + w)`` form comes with it); the
     unembedding matrix is shared with the model, not copied (on Gemma-3 it has 168M entries).
-    Applied to ``resid_post`` of the last layer it reproduces the model's logits.
+    Applied to ``resid_post`` of the last layer it reproduces the model's logits. The model's constant
+    logit multiplier ``s`` (Cohere, Granite, MiniCPM; 1 elsewhere) is folded into :meth:`normed` and the
+    bias, so ``logits_of_normed(normed(h))`` is all a caller needs.
 
     Args:
         model: A Hugging Face causal LM.
@@ -32,7 +34,10 @@ class Unembed(nn.Module):
         weight = spec.unembed.weight.detach()
         bias = getattr(spec.unembed, "bias", None)
         self.register_buffer("weight", weight, persistent=False)
-        self.register_buffer("bias", None if bias is None else bias.detach(), persistent=False)
+        self.logit_scale = spec.logit_scale
+        if bias is not None:
+            bias = bias.detach() * self.logit_scale if self.logit_scale != 1.0 else bias.detach()
+        self.register_buffer("bias", bias, persistent=False)
         self.softcap = spec.softcap
         self.d_model = spec.d_model
         self.vocab_size = spec.vocab_size
@@ -40,10 +45,11 @@ class Unembed(nn.Module):
         self.fingerprint = Fingerprint.of(model)
 
     def normed(self, h: torch.Tensor) -> torch.Tensor:
-        """The final norm of ``h`` (``[..., d_model]``)."""
+        """The final norm of ``h`` (``[..., d_model]``), times the model's logit multiplier if it has one."""
         if h.shape[-1] != self.d_model:
             raise ShapeError(f"Residual has size {h.shape[-1]}, but the model's hidden size is {self.d_model}.")
-        return self.final_norm(h)
+        out = self.final_norm(h)
+        return out * self.logit_scale if self.logit_scale != 1.0 else out
 
     def logits_of_normed(self, x: torch.Tensor, vocab: slice | None = None) -> torch.Tensor:
         """Logits of an already-normed state, optionally only for a slice of the vocabulary."""

@@ -9,7 +9,7 @@
 * :func:`token_span`, :func:`answer_span` -- token positions of substrings and answers.
 """
 
-from .architectures import ARCHITECTURES, ArchitectureRow, ModelSpec, resolve, supported_model_types
+from .architectures import ARCHITECTURES, ArchitectureRow, LayerLayout, ModelSpec, Part, resolve, supported_model_types
 from .capture import Activations, capture
 from .generate import Generation, generate
 from .hooks import HookGroup, hook_group
@@ -19,7 +19,7 @@ from .site import POINTS, Point, Site
 from .tokens import Batch, answer_span, as_batch, encode, pad, spans_to_mask, token_span
 
 __all__ = [
-    "ARCHITECTURES", "ArchitectureRow", "ModelSpec", "resolve", "supported_model_types",
+    "ARCHITECTURES", "ArchitectureRow", "LayerLayout", "ModelSpec", "Part", "resolve", "supported_model_types",
     "Activations", "capture", "Generation", "generate", "HookGroup", "hook_group",
     "Add", "Apply", "Edit", "Intervention", "ProjectOut", "Replace", "intervene",
     "CallPositions", "From", "Positions", "PositionTracker", "Spans", "Tokens",

@@ -21,7 +21,8 @@ from torch import nn
 from ..errors import SiteError, UnsupportedArchitectureError
 from .site import POINTS, Site
 
-__all__ = ["ArchitectureRow", "ARCHITECTURES", "ModelSpec", "resolve", "supported_model_types", "cache_kwargs"]
+__all__ = ["ArchitectureRow", "ARCHITECTURES", "LayerLayout", "ModelSpec", "Part", "resolve", "supported_model_types",
+           "cache_kwargs"]
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,10 @@ class ArchitectureRow:
         base: The decoder body (embeddings + blocks + final norm) inside the causal LM.
         embed: The token embedding module.
         blocks: The ``ModuleList`` of decoder blocks.
-        final_norm: The norm applied after the last block.
+        final_norm: The norm applied after the last block (``""``: the family has none).
         unembed: The output projection to the vocabulary.
-        attn: The attention sub-module of a block (its input is ``attn_in``).
+        attn: The attention sub-module of a block (its input is ``attn_in``). ``None``: the branch
+            sites of every layer are located by a verified probe (see :func:`probe_layouts`).
         mlp: The MLP sub-module of a block (its input is ``mlp_in``).
         attn_out: The module whose output is what the attention branch adds to the residual
             (the attention itself, or its post-norm where the model has one).
@@ -45,20 +47,70 @@ class ArchitectureRow:
         softcap_attr: Config attribute holding the final-logit soft-cap, if the family has one.
         norm: Form of the final norm: ``"rms"``, ``"rms_one_plus"`` (Gemma's ``(1 + w)`` scale) or
             ``"layer"``.
+        logit_scale: ``(config attribute, "mul" | "div")`` where the family multiplies or divides its
+            logits by a constant (Cohere's ``logit_scale``, Granite's ``logits_scaling``).
     """
 
     base: str
     embed: str
     blocks: str
     final_norm: str
-    attn: str
-    mlp: str
-    attn_out: str
-    mlp_out: str
+    attn: str | None = None
+    mlp: str | None = None
+    attn_out: str | None = None
+    mlp_out: str | None = None
     unembed: str = "lm_head"
     embed_scale: Literal["none", "sqrt_hidden"] = "none"
     softcap_attr: str | None = None
     norm: Literal["rms", "rms_one_plus", "layer"] = "rms"
+    logit_scale: tuple[str, Literal["mul", "div"]] | None = None
+
+
+@dataclass(frozen=True)
+class Part:
+    """Where one branch point of a block lives: a module path relative to the block, and whether the
+    activation is that module's input or output. ``scale``: the block adds ``scale *`` this activation to
+    the residual stream (1 except in families with a residual multiplier)."""
+
+    path: str
+    where: Literal["input", "output"]
+    scale: float = 1.0
+    #: the module's output is ``[batch * tokens, d]`` (read and edited as ``[batch, tokens, d]``)
+    flat: bool = False
+
+
+@dataclass(frozen=True)
+class LayerLayout:
+    """The branch sites of one block (``resid_pre`` / ``resid_post`` exist on every block).
+
+    The block computes ``resid_post = resid_scale * resid_pre + sum(part.scale * out)`` over its
+    ``mixer_out`` and ``mlp_out`` parts (every scale is 1 except in families with residual multipliers).
+
+    Attributes:
+        parts: point -> :class:`Part` for the branch points this block has.
+        mixer: Class name of the block's token mixer (attention or recurrent), or ``None``.
+        note: Why a point is missing, for the error that names it.
+        resid_scale: What ``resid_pre`` is multiplied by in the sum (1 but for MiniMax-style residuals).
+        complete: The ``*_out`` parts account for the whole update (False where a branch has no single
+            module, e.g. an MoE and a shared MLP added separately).
+    """
+
+    parts: dict[str, Part]
+    mixer: str | None = None
+    note: str = ""
+    resid_scale: float = 1.0
+    complete: bool = True
+
+    @property
+    def has_attention(self) -> bool:
+        return "attn_out" in self.parts
+
+    @staticmethod
+    def from_row(row: ArchitectureRow, mixer: str | None) -> LayerLayout:
+        assert row.attn and row.mlp and row.attn_out and row.mlp_out
+        attn_in, attn_out = Part(row.attn, "input"), Part(row.attn_out, "output")
+        return LayerLayout({"attn_in": attn_in, "attn_out": attn_out, "mixer_in": attn_in, "mixer_out": attn_out,
+                            "mlp_in": Part(row.mlp, "input"), "mlp_out": Part(row.mlp_out, "output")}, mixer)
 
 
 _LLAMA_LIKE = ArchitectureRow(
@@ -88,6 +140,13 @@ ARCHITECTURES: dict[str, ArchitectureRow] = {
         base="transformer", embed="transformer.wte", blocks="transformer.h", final_norm="transformer.ln_f",
         attn="attn", mlp="mlp", attn_out="attn", mlp_out="mlp", norm="layer",
     ),
+    # the multimodal wrapper: its text tower is Gemma-3 (text-only inputs go straight to it)
+    "gemma3": ArchitectureRow(
+        base="model.language_model", embed="model.language_model.embed_tokens", blocks="model.language_model.layers",
+        final_norm="model.language_model.norm", attn="self_attn", mlp="mlp", attn_out="post_attention_layernorm",
+        mlp_out="post_feedforward_layernorm", embed_scale="sqrt_hidden", softcap_attr="final_logit_softcapping",
+        norm="rms_one_plus",
+    ),
     "gpt_neox": ArchitectureRow(
         base="gpt_neox", embed="gpt_neox.embed_in", blocks="gpt_neox.layers", final_norm="gpt_neox.final_layer_norm",
         attn="attention", mlp="mlp", attn_out="attention", mlp_out="mlp", norm="layer",
@@ -97,7 +156,7 @@ ARCHITECTURES: dict[str, ArchitectureRow] = {
 # Model types known not to be decoder-only causal LMs steerlens can hook.
 _UNSUPPORTED = {
     "t5": "encoder-decoder", "bart": "encoder-decoder", "mbart": "encoder-decoder", "bert": "encoder-only",
-    "roberta": "encoder-only", "gemma3": "multimodal wrapper (load the text model, model_type 'gemma3_text')",
+    "roberta": "encoder-only",
 }
 
 
@@ -136,6 +195,9 @@ class ModelSpec:
     softcap: float | None
     embed_scale: float
     structural: bool = False
+    layouts: tuple[LayerLayout, ...] = ()
+    #: constant the model multiplies its logits by (Cohere's ``logit_scale``; ``1 / logits_scaling`` on Granite)
+    logit_scale: float = 1.0
     _paths: dict[str, str] = field(default_factory=dict, repr=False)
 
     def site(self, site: Site | int) -> Site:
@@ -147,29 +209,65 @@ class ModelSpec:
         return site.normalized(self.n_layers)
 
     def all_sites(self, point: str = "resid_post") -> list[Site]:
-        """One site per block at ``point``, in layer order."""
+        """One site per block at ``point``, in layer order (raises if a block lacks it; see :meth:`has`)."""
         if point not in POINTS:
             raise SiteError(f"Unknown site point {point!r}; expected one of {', '.join(POINTS)}.")
-        return [Site(i, point) for i in range(self.n_layers)]  # type: ignore[arg-type]
+        sites = [Site(i, point) for i in range(self.n_layers)]  # type: ignore[arg-type]
+        for s in sites:
+            self.module_for(s)
+        return sites
+
+    def layout(self, layer: int) -> LayerLayout:
+        """The branch sites of block ``layer`` (negative counts from the end)."""
+        return self.layouts[self.site(Site(layer)).layer]
+
+    def has(self, site: Site | int) -> bool:
+        """Whether ``site`` exists on this model (a hybrid's recurrent layer has no ``attn_*`` sites)."""
+        site = self.site(site)
+        return site.point in ("resid_pre", "resid_post") or site.point in self.layouts[site.layer].parts
+
+    def points(self, layer: int) -> list[str]:
+        """The points block ``layer`` has, in forward order."""
+        lay = self.layout(layer)
+        return [p for p in POINTS if p in ("resid_pre", "resid_post") or p in lay.parts]
+
+    def part(self, site: Site) -> Part | None:
+        """The :class:`Part` behind a branch site (``None`` for ``resid_pre`` / ``resid_post``)."""
+        site = self.site(site)
+        if site.point in ("resid_pre", "resid_post"):
+            return None
+        self.module_for(site)  # raises with an explanation when the block lacks the point
+        return self.layouts[site.layer].parts[site.point]
 
     def module_for(self, site: Site) -> tuple[nn.Module, Literal["input", "output"]]:
-        """The module to hook for ``site``, and whether the activation is its input or output."""
+        """The module to hook for ``site``, and whether the activation is its input or output.
+
+        Raises:
+            SiteError: the block has no such point (with what it has instead).
+        """
         site = self.site(site)
         block = self.blocks[site.layer]
         if site.point == "resid_pre":
             return block, "input"
         if site.point == "resid_post":
             return block, "output"
-        if site.point == "attn_in":
-            return block.get_submodule(self.row.attn), "input"
-        if site.point == "mlp_in":
-            return block.get_submodule(self.row.mlp), "input"
-        if site.point == "attn_out":
-            return block.get_submodule(self.row.attn_out), "output"
-        return block.get_submodule(self.row.mlp_out), "output"
+        lay = self.layouts[site.layer]
+        part = lay.parts.get(site.point)
+        if part is None:
+            why = f": {lay.note}" if lay.note else ""
+            raise SiteError(
+                f"Layer {site.layer} of this {self.model_type!r} model has no {site.point} site{why}. Its sites are "
+                f"{', '.join(self.points(site.layer))}."
+            )
+        return block.get_submodule(part.path), part.where
+
+    def normed(self, resid: torch.Tensor) -> torch.Tensor:
+        """The final norm of a residual (times the model's logit multiplier, when it has one)."""
+        out = self.final_norm(resid)
+        return out * self.logit_scale if self.logit_scale != 1.0 else out
 
     def logits(self, resid: torch.Tensor) -> torch.Tensor:
-        """Final norm + unembedding (+ bias and soft-capping where the model has them) of a residual.
+        """Final norm + unembedding (+ bias, logit multiplier and soft-capping where the model has them).
 
         Applied to ``resid_post`` of the last layer this reproduces the model's own logits.
         """
@@ -178,28 +276,31 @@ class ModelSpec:
                 f"Residual has size {resid.shape[-1]} in its last dimension, but this model's hidden size is "
                 f"{self.d_model}."
             )
-        out = self.unembed(self.final_norm(resid))
-        if self.softcap:
-            out = torch.tanh(out / self.softcap) * self.softcap
-        return out
+        return self.logits_from_final(self.final_norm(resid))
 
     def logits_from_final(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Unembedding (+ bias and soft-capping) of the decoder body's output, which is already final-normed.
+        """Unembedding (+ bias, logit multiplier and soft-capping) of the decoder body's output, which is
+        already final-normed.
 
         ``logits_from_final(model.<base>(...).last_hidden_state)`` equals the model's logits; it lets a
         caller unembed only the positions it needs.
         """
         out = self.unembed(hidden)
+        if self.logit_scale != 1.0:
+            out = out * self.logit_scale
         if self.softcap:
             out = torch.tanh(out / self.softcap) * self.softcap
         return out
 
     def describe(self) -> dict[str, object]:
-        """A JSON-friendly summary: model type, sizes and module paths."""
+        """A JSON-friendly summary: model type, sizes, module paths and the branch sites of each block."""
+        kinds = [lay.mixer or "-" for lay in self.layouts]
         return {
             "model_type": self.model_type, "n_layers": self.n_layers, "d_model": self.d_model,
             "vocab_size": self.vocab_size, "softcap": self.softcap, "embed_scale": self.embed_scale,
-            "structural_fallback": self.structural, **self._paths,
+            "logit_scale": self.logit_scale, "structural_fallback": self.structural, **self._paths,
+            "mixers": kinds if len(set(kinds)) > 1 else kinds[:1],
+            "branch_sites": sorted({p for lay in self.layouts for p in lay.parts}),
         }
 
 
@@ -209,6 +310,11 @@ _warned_types: set[str] = set()
 
 def resolve(model: nn.Module) -> ModelSpec:
     """Locate the parts of a Hugging Face causal LM (cached on the model object).
+
+    A type in :data:`ARCHITECTURES` is read off its row. Any other type is located structurally and
+    verified by one forward pass on a few tokens (:mod:`steerlens.model.probe`): the final norm and
+    logit multiplier must reproduce the model's logits, and each block's branch sites must add up to its
+    residual update, or they are not offered.
 
     Raises:
         UnsupportedArchitectureError: the model is not a decoder-only causal LM steerlens can hook,
@@ -229,24 +335,27 @@ def resolve(model: nn.Module) -> ModelSpec:
             f"Model type {model_type!r} is not supported: it is a {_UNSUPPORTED[model_type]} model. steerlens "
             f"hooks decoder-only causal LMs; the table covers {', '.join(supported_model_types())}."
         )
+    if getattr(config, "is_encoder_decoder", False):
+        raise UnsupportedArchitectureError(
+            f"Model type {model_type!r} is an encoder-decoder model; steerlens hooks decoder-only causal LMs."
+        )
     row = ARCHITECTURES.get(model_type)
-    structural = row is None
-    if row is None:
-        row = _structural_row(model, model_type)
-        if model_type not in _warned_types:
-            _warned_types.add(model_type)
-            warnings.warn(
-                f"Model type {model_type!r} is not in steerlens' architecture table; its parts were found "
-                f"structurally ({row}). Check the results (ModelSpec.logits must reproduce the model's logits) "
-                "and consider adding a row to steerlens.model.architectures.ARCHITECTURES.",
-                stacklevel=2,
-            )
-    spec = _build_spec(model, model_type, row, structural)
+    spec = _build_spec(model, model_type, row) if row is not None else _structural_spec(model, model_type)
+    if spec.structural and model_type not in _warned_types:
+        _warned_types.add(model_type)
+        warnings.warn(
+            f"Model type {model_type!r} is not in steerlens' architecture table; its parts were found structurally "
+            f"and verified by a probe forward pass ({spec._paths}). steerlens.model.self_check(model) checks them "
+            "again; consider adding a row to steerlens.model.architectures.ARCHITECTURES.",
+            stacklevel=2,
+        )
     model.__dict__[_SPEC_ATTR] = spec
     return spec
 
 
 def _get(model: nn.Module, path: str, model_type: str, what: str) -> nn.Module:
+    if path == "":
+        return nn.Identity()
     try:
         return model.get_submodule(path)
     except AttributeError as exc:
@@ -256,87 +365,175 @@ def _get(model: nn.Module, path: str, model_type: str, what: str) -> nn.Module:
         ) from exc
 
 
-def _build_spec(model: nn.Module, model_type: str, row: ArchitectureRow, structural: bool) -> ModelSpec:
-    config = model.config  # type: ignore[attr-defined]
-    blocks = _get(model, row.blocks, model_type, "decoder blocks")
-    if not isinstance(blocks, nn.ModuleList) or len(blocks) == 0:
-        raise UnsupportedArchitectureError(f"Model type {model_type!r}: {row.blocks!r} is not a non-empty ModuleList.")
-    for sub, what in ((row.attn, "attention"), (row.mlp, "MLP"), (row.attn_out, "attention output"),
-                      (row.mlp_out, "MLP output")):
-        _get(blocks[0], sub, model_type, f"{what} sub-module of a block")
-    unembed = _get(model, row.unembed, model_type, "unembedding")
+def _sizes(model: nn.Module, model_type: str, unembed: nn.Module) -> tuple[int, int]:
     weight = getattr(unembed, "weight", None)
     if weight is None or weight.dim() != 2:
         raise UnsupportedArchitectureError(f"Model type {model_type!r}: the unembedding has no 2-D weight.")
-    d_model = int(weight.shape[1])
-    softcap = getattr(config, row.softcap_attr, None) if row.softcap_attr else None
-    paths = {
-        "base": row.base, "embed": row.embed, "blocks": row.blocks, "final_norm": row.final_norm,
-        "unembed": row.unembed, "attn": row.attn, "mlp": row.mlp, "attn_out": row.attn_out, "mlp_out": row.mlp_out,
-    }
+    return int(weight.shape[1]), int(weight.shape[0])
+
+
+def _config_logit_scale(config: object, row: ArchitectureRow) -> float:
+    if row.logit_scale is None:
+        return 1.0
+    attr, op = row.logit_scale
+    value = getattr(config, attr, None)
+    if value is None:
+        return 1.0
+    return float(value) if op == "mul" else 1.0 / float(value)
+
+
+def _blocks(model: nn.Module, path: str, model_type: str) -> nn.ModuleList:
+    blocks = _get(model, path, model_type, "decoder blocks")
+    if not isinstance(blocks, nn.ModuleList) or len(blocks) == 0:
+        raise UnsupportedArchitectureError(f"Model type {model_type!r}: {path!r} is not a non-empty ModuleList.")
+    return blocks
+
+
+def _build_spec(model: nn.Module, model_type: str, row: ArchitectureRow) -> ModelSpec:
+    config = model.config  # type: ignore[attr-defined]
+    blocks = _blocks(model, row.blocks, model_type)
+    unembed = _get(model, row.unembed, model_type, "unembedding")
+    d_model, vocab = _sizes(model, model_type, unembed)
+    if row.attn is None:
+        layouts = _probe(model, blocks, vocab)[0]
+    else:
+        for sub, what in ((row.attn, "attention"), (row.mlp, "MLP"), (row.attn_out, "attention output"),
+                          (row.mlp_out, "MLP output")):
+            _get(blocks[0], sub or "?", model_type, f"{what} sub-module of a block")
+        mixer = type(blocks[0].get_submodule(row.attn)).__name__
+        layouts = tuple(LayerLayout.from_row(row, mixer) for _ in blocks)
+    text = config.get_text_config() if callable(getattr(config, "get_text_config", None)) else config
+    softcap = getattr(text, row.softcap_attr, None) if row.softcap_attr else None
     return ModelSpec(
-        model=model,
-        model_type=model_type,
-        row=row,
+        model=model, model_type=model_type, row=row,
         base=_get(model, row.base, model_type, "decoder body"),
         embed=_get(model, row.embed, model_type, "token embedding"),
-        blocks=blocks,  # type: ignore[arg-type]
-        final_norm=_get(model, row.final_norm, model_type, "final norm"),
-        unembed=unembed,
-        n_layers=len(blocks),
-        d_model=d_model,
-        vocab_size=int(weight.shape[0]),
+        blocks=blocks, final_norm=_get(model, row.final_norm, model_type, "final norm"), unembed=unembed,
+        n_layers=len(blocks), d_model=d_model, vocab_size=vocab,
         softcap=float(softcap) if softcap else None,
         embed_scale=math.sqrt(d_model) if row.embed_scale == "sqrt_hidden" else 1.0,
-        structural=structural,
-        _paths=paths,
+        structural=False, layouts=layouts, logit_scale=_config_logit_scale(text, row),
+        _paths=_row_paths(row),
     )
 
 
-def _structural_row(model: nn.Module, model_type: str) -> ArchitectureRow:
-    """Guess an :class:`ArchitectureRow` from the module tree (the fallback for unknown types)."""
+def _row_paths(row: ArchitectureRow) -> dict[str, str]:
+    paths = {"base": row.base, "embed": row.embed, "blocks": row.blocks, "final_norm": row.final_norm,
+             "unembed": row.unembed}
+    if row.attn is not None:
+        paths.update({"attn": row.attn, "mlp": row.mlp or "", "attn_out": row.attn_out or "",
+                      "mlp_out": row.mlp_out or ""})
+    return paths
+
+
+def _probe(model: nn.Module, blocks: nn.ModuleList, vocab: int):
+    """Branch layouts of every block and the probe record (see :mod:`steerlens.model.probe`)."""
+    from .probe import probe_layouts, record_forward
+
+    try:
+        dtype = next(model.parameters()).dtype
+        if next(model.parameters()).device.type == "meta":
+            raise RuntimeError("the model's weights are on the meta device")
+        record = record_forward(model, blocks, vocab)
+    except Exception as exc:  # noqa: BLE001 -- any failure leaves the branch sites unverified, so not offered
+        note = f"steerlens could not run its probe forward pass to locate them ({type(exc).__name__}: {exc})"
+        return tuple(LayerLayout({}, None, note, complete=False) for _ in blocks), None
+    layouts = tuple(
+        LayerLayout({p: Part(path, where, scale, path in f.flat and where == "output")  # type: ignore[arg-type]
+                     for p, (path, where, scale) in f.parts.items()}, f.mixer, f.note, f.resid_scale, f.complete)
+        for f in probe_layouts(record, dtype)
+    )
+    return layouts, record
+
+
+_NOT_TEXT = ("vision", "visual", "image", "audio", "speech", "vit")
+_NORM_NAME = ("norm", "ln_f", "ln_out", "layernorm", "final_layer")
+
+
+def _structural_spec(model: nn.Module, model_type: str) -> ModelSpec:
+    """Locate the parts of a model without a table row, verified by one probe forward pass."""
+    from .probe import probe_head
+
     config = model.config  # type: ignore[attr-defined]
-    n_layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", None)
-    lists = [
-        (name, mod) for name, mod in model.named_modules()
-        if isinstance(mod, nn.ModuleList) and (n_layers is None or len(mod) == n_layers)
-    ]
+    blocks_path, blocks = _structural_blocks(model, model_type)
+    base_path = blocks_path.rpartition(".")[0]
+    base = model.get_submodule(base_path) if base_path else model
+    inv = {id(m): n for n, m in model.named_modules()}
+    get_in = getattr(model, "get_input_embeddings", None)
+    get_out = getattr(model, "get_output_embeddings", None)
+    embed_mod = get_in() if get_in else None
+    out_mod = get_out() if get_out else None
+    if embed_mod is None or out_mod is None or id(embed_mod) not in inv or id(out_mod) not in inv:
+        raise UnsupportedArchitectureError(f"Model type {model_type!r}: no input/output embeddings found; is this a causal LM?")
+    d_model, vocab = _sizes(model, model_type, out_mod)
+    layouts, record = _probe(model, blocks, vocab)
+    softcap_value = getattr(config, "final_logit_softcapping", None)
+    softcap = float(softcap_value) if softcap_value else None
+    norms = _final_norm_candidates(model, base, base_path, blocks)
+    final_path, logit_scale = "", 1.0
+    last = record.block_out[-1] if record is not None else None
+    head = None
+    if record is not None and last is not None:
+        head = probe_head(record, last, [(p, m) for p, m in norms] + [("", nn.Identity())], out_mod, softcap,
+                          next(model.parameters()).dtype)
+    if head is None:
+        tried = ", ".join(p for p, _ in norms) or "none"
+        raise UnsupportedArchitectureError(
+            f"Model type {model_type!r} is not in steerlens' architecture table, and no final norm (candidates: "
+            f"{tried}, or none) followed by the unembedding reproduces its logits (it may transform the last "
+            "hidden state in a way steerlens does not know). Add a row for it to "
+            "steerlens.model.architectures.ARCHITECTURES."
+        )
+    final_path, logit_scale = head
+    if abs(logit_scale - 1.0) < 1e-6:
+        logit_scale = 1.0
+    row = ArchitectureRow(base=base_path, embed=inv[id(embed_mod)], blocks=blocks_path, final_norm=final_path,
+                          unembed=inv[id(out_mod)], softcap_attr="final_logit_softcapping" if softcap else None)
+    return ModelSpec(
+        model=model, model_type=model_type, row=row, base=base, embed=embed_mod, blocks=blocks,
+        final_norm=_get(model, final_path, model_type, "final norm"), unembed=out_mod, n_layers=len(blocks),
+        d_model=d_model, vocab_size=vocab, softcap=softcap, embed_scale=1.0, structural=True, layouts=layouts,
+        logit_scale=logit_scale, _paths=_row_paths(row),
+    )
+
+
+def _structural_blocks(model: nn.Module, model_type: str) -> tuple[str, nn.ModuleList]:
+    config = model.config  # type: ignore[attr-defined]
+    text = getattr(config, "get_text_config", None)
+    cfg = text() if callable(text) else config
+    n_layers = next((getattr(cfg, k) for k in ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
+                     if isinstance(getattr(cfg, k, None), int)), None)
+    lists = [(name, mod) for name, mod in model.named_modules()
+             if isinstance(mod, nn.ModuleList) and len(mod) > 0 and (n_layers is None or len(mod) == n_layers)]
+    # a block holds parameters of its own and is not itself a sub-module of another candidate's blocks
+    lists = [(n, m) for n, m in lists if not any(n.startswith(o + ".") for o, _ in lists)]
+    if len(lists) > 1:  # a multimodal model's vision / audio towers are not the text decoder
+        text_only = [(n, m) for n, m in lists if not any(k in n.lower() for k in _NOT_TEXT)]
+        lists = text_only or lists
+    if len(lists) > 1:  # prefer the list with the most parameters (the decoder stack, not per-layer helpers)
+        sizes = [sum(p.numel() for p in m.parameters()) for _, m in lists]
+        best = max(sizes)
+        lists = [lm for lm, s in zip(lists, sizes) if s == best]
     if len(lists) != 1:
         raise UnsupportedArchitectureError(
             f"Model type {model_type!r} is not in steerlens' architecture table, and the structural fallback found "
             f"{len(lists)} candidate block lists of length {n_layers} (needs exactly one). Add a row for it to "
             "steerlens.model.architectures.ARCHITECTURES."
         )
-    blocks_path, blocks = lists[0]
-    base_path = blocks_path.rpartition(".")[0]
-    base = model.get_submodule(base_path) if base_path else model
-    names = dict(model.named_modules())
-    inv = {id(m): n for n, m in names.items()}
+    return lists[0]
 
-    def child_matching(parent: nn.Module, parent_path: str, keys: tuple[str, ...], what: str) -> str:
-        for name, child in parent.named_children():
-            low = name.lower()
-            if any(k in low for k in keys) and not isinstance(child, nn.ModuleList):
-                return f"{parent_path}.{name}" if parent_path else name
-        raise UnsupportedArchitectureError(
-            f"Model type {model_type!r}: the structural fallback could not find the {what} (a child named like "
-            f"{' / '.join(keys)}). Add a row for it to steerlens.model.architectures.ARCHITECTURES."
-        )
 
-    final_norm = child_matching(base, base_path, ("norm", "ln_f"), "final norm")
-    block0 = blocks[0]  # type: ignore[index]
-    attn = child_matching(block0, "", ("attn", "attention"), "attention sub-module")
-    mlp = child_matching(block0, "", ("mlp", "feed_forward", "ffn"), "MLP sub-module")
-    get_in = getattr(model, "get_input_embeddings", None)
-    get_out = getattr(model, "get_output_embeddings", None)
-    embed_mod = get_in() if get_in else None
-    out_mod = get_out() if get_out else None
-    if embed_mod is None or out_mod is None or id(embed_mod) not in inv or id(out_mod) not in inv:
-        raise UnsupportedArchitectureError(
-            f"Model type {model_type!r}: no input/output embeddings found; is this a causal LM?"
-        )
-    return ArchitectureRow(
-        base=base_path, embed=inv[id(embed_mod)], blocks=blocks_path, final_norm=final_norm, attn=attn, mlp=mlp,
-        attn_out=attn, mlp_out=mlp, unembed=inv[id(out_mod)],
-        softcap_attr="final_logit_softcapping" if hasattr(config, "final_logit_softcapping") else None,
-    )
+def _final_norm_candidates(model: nn.Module, base: nn.Module, base_path: str,
+                           blocks: nn.ModuleList) -> list[tuple[str, nn.Module]]:
+    """Norm-like children of the decoder body, those registered after the blocks first (never the embedding norm)."""
+    names = [name for name, _ in base.named_children()]
+    block_name = next((n for n, m in base.named_children() if m is blocks), None)
+    after = names.index(block_name) + 1 if block_name in names else 0
+    out = []
+    for i, (name, child) in enumerate(base.named_children()):
+        if isinstance(child, (nn.ModuleList, nn.ModuleDict)) or child is blocks:
+            continue
+        low = name.lower()
+        if any(k in low for k in _NORM_NAME) or "norm" in type(child).__name__.lower():
+            out.append((i < after, f"{base_path}.{name}" if base_path else name, child))
+    return [(p, m) for _, p, m in sorted(out, key=lambda t: not t[0])]

@@ -142,12 +142,35 @@ def capture(
     tensors: dict[Site, torch.Tensor] = {}  # everything else: preallocated, written batch by batch
     width = int(lengths.max())
     out_device = torch.device("cpu") if offload else device
+    every = isinstance(positions, str) and positions == "all"
     with hook_group(spec) as group, torch.no_grad():
         state: dict[str, Any] = {}
 
+        def store(site: Site, h: torch.Tensor) -> None:
+            # Copied here, inside the hook: the model may later modify this very tensor in place (Falcon adds
+            # the attention output into the MLP output), so a reference read after the forward can be wrong.
+            idx, batch = state["idx"], state["batch"]
+            if h.dim() != 3 or h.shape[0] != len(idx) or h.shape[1] != batch.input_ids.shape[1]:
+                raise SiteError(
+                    f"The activation at {site} has shape {tuple(h.shape)}, not [batch, tokens, d_model] = "
+                    f"[{len(idx)}, {batch.input_ids.shape[1]}, ...]; steerlens cannot read it as one residual stream."
+                )
+            if packed:
+                sel = positions[idx][:, : h.shape[1]].to(h.device)
+                for j, i in enumerate(idx):
+                    parts[site][i] = h[j][sel[j]].to(device=out_device, dtype=dtype or h.dtype, copy=True)
+                return
+            if site not in tensors:
+                shape = (n, width, h.shape[-1]) if every else (n, *_selected_shape(positions), h.shape[-1])
+                tensors[site] = torch.zeros(shape, dtype=dtype or h.dtype, device=out_device)
+            _write(tensors[site], h, idx, positions, batch.attention_mask)
+
         def make_reader(site: Site):
             def read(h: torch.Tensor) -> None:
-                state["got"][site] = h
+                if site in state["got"]:
+                    raise SiteError(f"{site} was reached twice in one forward pass; steerlens cannot tell which to read.")
+                store(site, h)
+                state["got"].add(site)
                 if len(state["got"]) == len(site_list):
                     raise _Stop
 
@@ -157,7 +180,7 @@ def capture(
             group.add_site(s, make_reader(s))
         for idx in tqdm(batches, desc="capture", unit="batch", disable=not progress):
             batch = pad([rows[i] for i in idx], side="right").to(device)
-            state["got"] = {}
+            state.update(got=set(), idx=idx, batch=batch)
             try:
                 run_body(model, batch)
             except _Stop:
@@ -165,17 +188,6 @@ def capture(
             if len(state["got"]) != len(site_list):
                 missing = [str(s) for s in site_list if s not in state["got"]]
                 raise SiteError(f"The forward pass never reached {', '.join(missing)}; is the model's layout unusual?")
-            for s, h in state["got"].items():
-                if packed:
-                    sel = positions[idx][:, : h.shape[1]].to(h.device)
-                    for j, i in enumerate(idx):
-                        parts[s][i] = h[j][sel[j]].to(device=out_device, dtype=dtype or h.dtype)
-                    continue
-                if s not in tensors:
-                    every = isinstance(positions, str) and positions == "all"
-                    shape = (n, width, h.shape[-1]) if every else (n, *_selected_shape(positions), h.shape[-1])
-                    tensors[s] = torch.zeros(shape, dtype=dtype or h.dtype, device=out_device)
-                _write(tensors[s], h, idx, positions, batch.attention_mask)
     if packed:
         tensors = {s: torch.cat(chunks) for s, chunks in parts.items()}  # type: ignore[arg-type]
     acts = Activations(tensors=tensors, lengths=lengths, sites=site_list, n_layers=spec.n_layers)

@@ -7,58 +7,115 @@ from typing import Any
 import torch
 
 from .architectures import resolve
-from .capture import capture
-from .site import Site
+from .capture import capture, run_body
+from .hooks import hook_group
+from .site import POINTS, Site
 from .tokens import Batch
 
 __all__ = ["self_check"]
 
 
+def _err(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Largest absolute difference relative to the scale of ``b``."""
+    return float((a.float() - b.float()).abs().max() / (b.float().abs().max() + 1e-6))
+
+
 def self_check(model: torch.nn.Module, tokenizer: Any = None, text: str = "The quick brown fox jumps over the lazy dog",
-               atol: float = 1e-4) -> dict[str, Any]:
-    """Check site numbering against ``output_hidden_states`` and that the lens reproduces the logits.
+               atol: float | None = None) -> dict[str, Any]:
+    """Check every site of a model against what the model itself computes.
 
     * ``resid_pre`` of layer i equals ``hidden_states[i]``; ``resid_post`` of layer i equals
-      ``hidden_states[i + 1]`` (for the last layer, either raw or after the final norm, as HF models differ);
-    * ``final norm + unembedding`` of the last ``resid_post`` reproduces the model's logits.
+      ``hidden_states[i + 1]`` (for the last layer, either raw or after the final norm, as HF models differ;
+      where a family records block outputs only, ``hidden_states[i]`` is ``resid_post`` of layer i);
+      ``resid_pre`` of layer i + 1 equals ``resid_post`` of layer i;
+    * ``final norm + unembedding`` of the last ``resid_post`` reproduces the model's logits;
+    * branch sum: ``resid_post == resid_pre + mixer_out + mlp_out`` on every layer whose branches all
+      have a site (each term times its recorded scale; a layer without an MLP sums the mixer alone);
+    * capture: what :func:`~steerlens.model.capture.capture` returns at every site equals a clone
+      taken inside a hook at that very module during the forward pass.
 
     Returns a JSON-friendly report whose ``ok`` is True when every check passes within ``atol``
-    (relative to the scale of the compared tensors).
+    (relative to the scale of the compared tensors; default 1e-4 in float32, 2e-2 in half precision).
     """
     spec = resolve(model)
-    device = next(model.parameters()).device
+    param = next(model.parameters())
+    device = param.device
+    if atol is None:
+        atol = 1e-4 if param.dtype in (torch.float32, torch.float64) else 2e-2
     if tokenizer is not None:
         ids = torch.tensor([tokenizer(text)["input_ids"]])
     else:
         ids = torch.randint(0, spec.vocab_size, (1, 12), generator=torch.Generator().manual_seed(0))
     batch = Batch(ids.to(device), torch.ones_like(ids).to(device))
+    inputs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
     with torch.no_grad():
         out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, output_hidden_states=True,
                     use_cache=False)
     hs = out.hidden_states
-    sites = spec.all_sites("resid_pre") + spec.all_sites("resid_post")
-    acts = capture(model, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}, sites)
-
-    def err(a: torch.Tensor, b: torch.Tensor) -> float:
-        return float((a.float() - b.float()).abs().max() / (b.float().abs().max() + 1e-6))
-
     L = spec.n_layers
-    pre = [err(acts[Site(i, "resid_pre")][0], hs[i][0]) for i in range(L)]
-    post = [err(acts[Site(i, "resid_post")][0], hs[i + 1][0]) for i in range(L - 1)]
+    sites = [Site(i, p) for i in range(L) for p in POINTS if spec.has(Site(i, p))]  # type: ignore[arg-type]
+    acts = capture(model, inputs, sites)
+    clones = _hook_clones(model, batch, sites)
+
+    # Hugging Face's convention: hidden_states[i] enters block i (the embedding output first). A few
+    # families (Mamba, RWKV) record the output of each block instead; the check accepts either, says which,
+    # and independently checks that each block starts where the previous one ended.
+    shift = 0 if len(hs) == L + 1 and _err(acts[Site(0, "resid_pre")][0], hs[0][0]) <= atol else 1
+    if shift:
+        hs = (None, *hs)
+    pre = [_err(acts[Site(i, "resid_pre")][0], hs[i][0]) for i in range(shift, L)]
+    post = [_err(acts[Site(i, "resid_post")][0], hs[i + 1][0]) for i in range(L - 1)]
+    chain = [_err(acts[Site(i, "resid_pre")][0], acts[Site(i - 1, "resid_post")][0]) for i in range(1, L)]
     last = acts[Site(L - 1, "resid_post")]
     with torch.no_grad():
-        last_raw = err(last[0], hs[L][0])
-        last_normed = err(spec.final_norm(last)[0], hs[L][0])
-        logits_err = err(spec.logits(last)[0], out.logits[0])
+        last_raw = _err(last[0], hs[L][0]) if len(hs) > L else float("inf")
+        last_normed = _err(spec.final_norm(last)[0], hs[L][0]) if len(hs) > L else float("inf")
+        logits_err = _err(spec.logits(last)[0], out.logits[0])
+    branch = [0.0]
+    for i in range(L):
+        lay = spec.layouts[i]
+        if not lay.complete:
+            continue
+        total = lay.resid_scale * acts[Site(i, "resid_pre")][0].float()
+        for point in ("mixer_out", "mlp_out"):
+            if point in lay.parts:
+                total = total + lay.parts[point].scale * acts[Site(i, point)][0].float()  # type: ignore[arg-type]
+        branch.append(_err(total, acts[Site(i, "resid_post")][0]))
+    capture_err = max(_err(acts[s][0], clones[s][0]) for s in sites)
     checks = {
-        "resid_pre_matches_hidden_states": max(pre) <= atol,
+        "resid_pre_matches_hidden_states": (max(pre) if pre else 0.0) <= atol,
+        "resid_pre_is_previous_resid_post": (max(chain) if chain else 0.0) <= atol,
         "resid_post_matches_hidden_states": (max(post) if post else 0.0) <= atol,
         "last_resid_post_matches_last_hidden_state": min(last_raw, last_normed) <= atol,
         "lens_reproduces_logits": logits_err <= atol,
+        "branches_sum_to_resid_post": max(branch) <= atol,
+        "capture_matches_hook_clone": capture_err <= atol,
     }
     return {
         "ok": all(checks.values()), "checks": checks, "model": spec.describe(),
-        "max_rel_error": {"resid_pre": max(pre), "resid_post": max(post) if post else 0.0,
-                          "last_hidden_raw": last_raw, "last_hidden_normed": last_normed, "logits": logits_err},
+        "max_rel_error": {"resid_pre": max(pre) if pre else 0.0, "chain": max(chain) if chain else 0.0,
+                          "resid_post": max(post) if post else 0.0,
+                          "last_hidden_raw": last_raw, "last_hidden_normed": last_normed, "logits": logits_err,
+                          "branch_sum": max(branch), "capture": capture_err},
+        "layers_with_missing_branch_sites": [i for i in range(L) if not spec.layouts[i].complete],
         "last_hidden_state_is_normed": last_normed < last_raw,
+        "hidden_states_convention": "block outputs" if shift else "block inputs",
     }
+
+
+def _hook_clones(model: torch.nn.Module, batch: Batch, sites: list[Site]) -> dict[Site, torch.Tensor]:
+    """The activation at each site, cloned inside a hook during one full forward pass (the reference for capture)."""
+    spec = resolve(model)
+    got: dict[Site, torch.Tensor] = {}
+
+    def reader(site: Site):
+        def read(h: torch.Tensor) -> None:
+            got.setdefault(site, h.detach().clone())
+
+        return read
+
+    with hook_group(spec) as group, torch.no_grad():
+        for s in sites:
+            group.add_site(s, reader(s))
+        run_body(model, batch)
+    return got

@@ -88,10 +88,13 @@ class _Dispatch:
         return args, {**kwargs, "hidden_states": new}
 
     def _post(self, mod: nn.Module, args: tuple[Any, ...], output: Any):
-        new = self._run(output[0] if isinstance(output, tuple) else output)
+        seq = isinstance(output, (tuple, list))  # GPT-1's block returns a list
+        new = self._run(output[0] if seq else output)
         if new is None:
             return None
-        return (new, *output[1:]) if isinstance(output, tuple) else new
+        if isinstance(output, list):
+            return [new, *output[1:]]
+        return (new, *output[1:]) if seq else new
 
 
 class HookGroup:
@@ -111,9 +114,28 @@ class HookGroup:
     def add_site(self, site: Site, fn: SiteFn) -> None:
         """Call ``fn`` on the activation at ``site`` at every forward pass; use its result if not ``None``."""
         module, where = self.spec.module_for(site)
+        part = self.spec.part(site)
+        if part is not None and part.flat:
+            fn = self._unflatten(site, fn)
         disp = _Dispatch.of(module, where)
         token = disp.add(fn)
         self._removers.append(lambda: disp.discard(token))
+
+    def _unflatten(self, site: Site, fn: SiteFn) -> SiteFn:
+        """Wrap ``fn`` for a module whose output is ``[batch * tokens, d]``: it sees ``[batch, tokens, d]``."""
+        shape: dict[str, torch.Size] = {}
+
+        def record(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            shape["bt"] = _hidden_from_input(args, kwargs).shape[:2]
+
+        self.add_pre(self.spec.blocks[site.layer], record)
+
+        def wrapped(h: torch.Tensor) -> torch.Tensor | None:
+            b, t = shape["bt"]
+            new = fn(h.reshape(b, t, h.shape[-1]))
+            return None if new is None else new.reshape(h.shape)
+
+        return wrapped
 
     def add_pre(self, module: nn.Module, fn: Callable[[tuple[Any, ...], dict[str, Any]], None]) -> None:
         """Observe the (args, kwargs) of any module's forward call, e.g. the decoder body's."""

@@ -179,7 +179,20 @@ class PositionTracker:
         """Pre-hook body for the decoder body's forward (args/kwargs as the model received them)."""
         ids, batch, length, mask = call_inputs(args, kwargs)
         ref = ids if ids is not None else kwargs["inputs_embeds"]
-        past = _past_length(_call_cache(kwargs))
+        if mask is not None and mask.shape[0] == batch and mask.shape[1] > length:
+            past = int(mask.shape[1]) - length  # the mask spans cached + current tokens
+        else:
+            try:
+                past = _past_length(_call_cache(kwargs), kwargs)
+            except PositionError:
+                # a recurrent-only cache (Mamba, RWKV) holding state does not count tokens: it continues the
+                # sequence of the previous call
+                if self._mask is None or self._mask.shape[0] != batch:
+                    raise
+                past = int(self._mask.shape[1])
+        if mask is None and past > 0 and self._mask is not None and tuple(self._mask.shape) == (batch, past):
+            # a decode step without a mask (Mamba drops it): the earlier tokens keep their padding
+            mask = torch.cat([self._mask, torch.ones(batch, length, dtype=self._mask.dtype, device=self._mask.device)], 1)
         if mask is None:
             mask = torch.ones(batch, past + length, dtype=torch.long, device=ref.device)
         elif mask.shape[1] == length and past > 0:
@@ -196,7 +209,7 @@ class PositionTracker:
             # sliding-window caches may cap
             past = int(mask.shape[1]) - length
         mask = mask.to(torch.long)
-        continuing = past > 0 or self._continues(ids, mask)
+        continuing = past > 0 or self._continues(ref, mask)
         if continuing and self._prompt_len is None:
             self._prompt_len = mask[:, :past].sum(1)
         if not continuing:
@@ -206,10 +219,9 @@ class PositionTracker:
             if self._override.shape != (batch,):
                 raise PositionError(f"prompt_lengths has shape {tuple(self._override.shape)}, but the batch has {batch} rows.")
             prompt_len = self._override.to(mask.device)
-        if ids is not None:
-            self._ids = torch.cat([self._ids, ids], 1) if (past > 0 and self._ids is not None) else ids
-        else:
-            self._ids = None
+        # the tokens of the sequence so far (token ids, or the embeddings a multimodal wrapper passes its text
+        # tower), to recognise an uncached re-run of a longer sequence
+        self._ids = torch.cat([self._ids, ref], 1) if (past > 0 and self._ids is not None) else ref
         self._mask = mask
         logical = torch.where(mask.bool(), mask.cumsum(1) - 1, torch.full_like(mask, -1))[:, -length:]
         assert prompt_len is not None
@@ -237,12 +249,27 @@ def _call_cache(kwargs: dict[str, Any]) -> Any:
     return cache if cache is not None else kwargs.get("past_key_values")
 
 
-def _past_length(cache: Any) -> int:
+def _past_length(cache: Any, kwargs: dict[str, Any]) -> int:
     if cache is None:
         return 0
     get = getattr(cache, "get_seq_length", None)
     if get is not None:
-        return int(get())
+        try:
+            return int(get())
+        except ValueError:  # a cache of recurrent layers only (Mamba, RWKV) does not count tokens
+            pos = kwargs.get("cache_position")
+            if isinstance(pos, torch.Tensor) and pos.numel():
+                return int(pos.reshape(-1)[0])
+            has_state = getattr(cache, "has_previous_state", None)
+            try:
+                if callable(has_state) and not has_state():
+                    return 0
+            except ValueError:
+                pass
+            raise PositionError(
+                "The model's cache does not say how many tokens it holds, and the call passes no attention mask or "
+                "cache_position that would; steerlens cannot place edits on this call."
+            ) from None
     if isinstance(cache, (tuple, list)) and cache and cache[0] is not None:  # legacy tuple cache
         return int(cache[0][0].shape[-2])
     return 0

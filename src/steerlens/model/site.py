@@ -15,6 +15,16 @@ Blocks are numbered ``0 .. n_layers - 1``. For block ``i``:
   where the model has one).
 * ``attn_out`` / ``mlp_out`` -- what the attention / MLP branch adds to the residual stream (after
   a post-norm, where the model has one, as Gemma-2/3 and OLMo-2 do).
+* ``mixer_in`` / ``mixer_out`` -- the same for the block's *token-mixing* branch, whatever it is:
+  attention, or a state-space / recurrent / convolution layer (Mamba, RWKV, xLSTM, the recurrent
+  layers of hybrids). On an attention layer ``mixer_*`` and ``attn_*`` are the same activation; a
+  layer without attention has ``mixer_*`` but no ``attn_*`` site, and asking for one raises
+  :class:`~steerlens.errors.SiteError` saying what the layer has instead.
+
+Every block verifies ``resid_post == resid_pre + mixer_out + mlp_out`` (parallel attention/MLP
+blocks included); where a family scales its branches (Granite's ``residual_multiplier``),
+``ModelSpec.layout(layer)`` records the factor. A block that is not such a sum (hyper-connections,
+stacked residual streams) offers no branch sites rather than wrong ones.
 
 Negative layers count from the end, as in Python: ``Site(-1)`` is the last block.
 """
@@ -29,11 +39,12 @@ from ..errors import SiteError
 
 __all__ = ["Point", "POINTS", "Site"]
 
-Point = Literal["resid_pre", "resid_post", "attn_in", "attn_out", "mlp_in", "mlp_out"]
+Point = Literal["resid_pre", "resid_post", "attn_in", "attn_out", "mlp_in", "mlp_out", "mixer_in", "mixer_out"]
 POINTS: tuple[str, ...] = get_args(Point)
 
 # Order of points inside one block, used to sort sites in forward-pass order.
-_POINT_ORDER = {"resid_pre": 0, "attn_in": 1, "attn_out": 2, "mlp_in": 3, "mlp_out": 4, "resid_post": 5}
+_POINT_ORDER = {"resid_pre": 0, "mixer_in": 1, "attn_in": 1, "mixer_out": 2, "attn_out": 2, "mlp_in": 3, "mlp_out": 4,
+                "resid_post": 5}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,311 @@
+"""Locate a block's branch sites and the model's head by one verified forward pass.
+
+For a model type without a row in the architecture table, names alone cannot say which module's
+output is what a block adds to its residual stream: ``post_attention_layernorm`` is the MLP's
+pre-norm on Llama and a real post-norm on OLMo-2 and Gemma; hybrids change their token mixer from
+layer to layer. So :func:`probe_layouts` runs the model once on a few tokens, records the input and
+output of every sub-module of every block, and keeps the set of modules whose outputs sum (with the
+block input) to the block output:
+
+    resid_post == resid_pre + sum_k scale_k * out_k
+
+The modules found are classified (token mixer -- attention or recurrent -- or MLP) by their class
+name and path. A block that is no such sum gets no branch sites, and says why, instead of wrong ones.
+:func:`probe_head` likewise picks the final norm and any constant logit multiplier that reproduce
+the model's own logits.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["BlockFinding", "ProbeRecord", "record_forward", "probe_layouts", "probe_head", "classify"]
+
+_MAX_DEPTH = 3
+# strong MLP words beat recurrent words beat attention words beat weak MLP words
+_STRONG_MLP = re.compile(r"mlp|ffn|feed_?forward|expert|channel_?mix")
+_RECURRENT = re.compile(r"mamba|ssm|mixer|rwkv|recurren|rglru|lstm|deltanet|delta_net|shortconv|conv|retention|hyena")
+_ATTENTION = re.compile(r"attn|attention|moa\b")
+_WEAK_MLP = re.compile(r"moe|dense|\bfc")
+
+
+def classify(module: nn.Module, path: str) -> str | None:
+    """``"attention"``, ``"recurrent"`` or ``"mlp"`` for a branch's compute module, or ``None``."""
+    for text in (type(module).__name__.lower(), path.lower().replace(".", " ")):
+        for kind, pattern in (("mlp", _STRONG_MLP), ("recurrent", _RECURRENT), ("attention", _ATTENTION),
+                              ("mlp", _WEAK_MLP)):
+            if pattern.search(text):
+                return kind
+    return None
+
+
+def _first_tensor(x: Any) -> torch.Tensor | None:
+    if isinstance(x, torch.Tensor):
+        return x
+    if isinstance(x, (tuple, list)) and x and isinstance(x[0], torch.Tensor):
+        return x[0]
+    return None
+
+
+def _is_norm(module: nn.Module) -> bool:
+    name = type(module).__name__.lower()
+    return "norm" in name or isinstance(module, (nn.LayerNorm, nn.GroupNorm))
+
+
+@dataclass
+class BlockFinding:
+    """What the probe found for one block (see :class:`~steerlens.model.architectures.LayerLayout`)."""
+
+    parts: dict[str, tuple[str, str, float]]  # point -> (path, "input" | "output", scale)
+    mixer: str | None = None
+    note: str = ""
+    resid_scale: float = 1.0
+    flat: set[str] = field(default_factory=set)  # paths whose output is [batch * tokens, d]
+    complete: bool = False  # the *_out parts account for the whole update
+
+
+@dataclass
+class ProbeRecord:
+    """What one forward pass saw: per block, its input/output and every sub-module called once."""
+
+    block_in: list[torch.Tensor | None]
+    block_out: list[torch.Tensor | None]
+    # per block: path -> (module, depth, call order, input, output)
+    subs: list[dict[str, tuple[nn.Module, int, int, torch.Tensor | None, torch.Tensor | None]]]
+    logits: torch.Tensor | None
+
+
+@torch.no_grad()
+def record_forward(model: nn.Module, blocks: nn.ModuleList, vocab_size: int, n_tokens: int = 6) -> ProbeRecord:
+    """Run ``model`` once on ``n_tokens`` fixed tokens and record the blocks' sub-module activations."""
+    device = next(model.parameters()).device
+    ids = torch.tensor([[(7 * i + 3) % vocab_size for i in range(n_tokens)]], device=device)
+    owners: dict[int, int] = {}
+    for i, block in enumerate(blocks):
+        for m in block.modules():
+            owners[id(m)] = -1 if owners.get(id(m), i) != i else i  # -1: shared between blocks
+    n = len(blocks)
+    rec = ProbeRecord([None] * n, [None] * n, [{} for _ in range(n)], None)
+    calls: dict[tuple[int, str], int] = {}
+    counter = itertools.count()
+    handles = []
+
+    def block_hooks(i: int):
+        def pre(mod, args, kwargs):
+            rec.block_in[i] = _clone(_first_tensor(args) if args else kwargs.get("hidden_states"))
+
+        def post(mod, args, out):
+            rec.block_out[i] = _clone(_first_tensor(out))
+
+        return pre, post
+
+    def sub_hooks(i: int, path: str, module: nn.Module, depth: int):
+        def pre(mod, args, kwargs):
+            key = (i, path)
+            calls[key] = calls.get(key, 0) + 1
+            x = _first_tensor(args) if args else kwargs.get("hidden_states")
+            rec.subs[i][path] = (module, depth, next(counter), _clone(x), None)
+
+        def post(mod, args, out):
+            entry = rec.subs[i].get(path)
+            if entry is not None:
+                rec.subs[i][path] = (*entry[:4], _clone(_first_tensor(out)))
+
+        return pre, post
+
+    try:
+        for i, block in enumerate(blocks):
+            pre, post = block_hooks(i)
+            handles.append(block.register_forward_pre_hook(pre, with_kwargs=True))
+            handles.append(block.register_forward_hook(post))
+            for path, m in block.named_modules():
+                depth = path.count(".") + 1
+                if not path or depth > _MAX_DEPTH or owners.get(id(m)) != i:
+                    continue
+                if isinstance(m, (nn.ModuleList, nn.ModuleDict, nn.Identity, nn.Dropout)):
+                    continue
+                pre, post = sub_hooks(i, path, m, depth)
+                handles.append(m.register_forward_pre_hook(pre, with_kwargs=True))
+                handles.append(m.register_forward_hook(post))
+        was_training = model.training
+        model.eval()
+        try:
+            out = model(input_ids=ids, attention_mask=torch.ones_like(ids),
+                        position_ids=torch.arange(n_tokens, device=device)[None], use_cache=False)
+        finally:
+            model.train(was_training)
+        rec.logits = _clone(getattr(out, "logits", None))
+    finally:
+        for h in handles:
+            h.remove()
+    for (i, path), count in calls.items():
+        if count > 1:  # called twice in one block: a hook there would fire twice
+            rec.subs[i].pop(path, None)
+    return rec
+
+
+def _clone(x: torch.Tensor | None) -> torch.Tensor | None:
+    return None if x is None else x.detach().float().clone()
+
+
+def _tolerance(dtype: torch.dtype) -> float:
+    return 1e-4 if dtype in (torch.float32, torch.float64) else 2e-2
+
+
+def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).abs().max() / (b.abs().max() + 1e-6))
+
+
+def probe_layouts(record: ProbeRecord, dtype: torch.dtype) -> list[BlockFinding]:
+    """What the probe found for each block of a record."""
+    tol = _tolerance(dtype)
+    out = []
+    for i in range(len(record.block_in)):
+        out.append(_one_block(record, i, tol))
+    return out
+
+
+def _one_block(record: ProbeRecord, i: int, tol: float) -> BlockFinding:
+    x, y = record.block_in[i], record.block_out[i]
+    if x is None or y is None:
+        return BlockFinding({}, note="the probe's forward pass never reached this block")
+    if x.shape != y.shape or x.dim() != 3:
+        return BlockFinding({}, note=f"its residual stream is {tuple(x.shape)} -> {tuple(y.shape)}, not one [batch, "
+                                     "tokens, d_model] stream")
+    delta = y - x
+    subs = record.subs[i]
+    cands: list[tuple[str, torch.Tensor]] = []
+    flat: set[str] = set()
+    for path, (_m, _depth, _order, _inp, o) in sorted(subs.items(), key=lambda kv: (kv[1][1], kv[1][2])):
+        if o is None or o.shape[-1] != y.shape[-1] or o.numel() != y.numel() or o.dim() not in (2, 3):
+            continue
+        if o.shape != y.shape:  # [batch * tokens, d] (Llama-4's MoE): read as [batch, tokens, d]
+            o = o.reshape(y.shape)
+            flat.add(path)
+        if any(torch.equal(o, c) for _, c in cands):  # the same activation deeper down: keep the outer module
+            continue
+        cands.append((path, o))
+    cands.sort(key=lambda pc: subs[pc[0]][2])  # execution order
+    found = _fit(cands, x, delta, tol)
+    if found is None:
+        return BlockFinding({}, note="it is not resid_pre + a sum of sub-module outputs (the probe found no set of "
+                            "sub-modules whose outputs add up to the block's update), so it has no branch sites")
+    fit, resid_scale = found
+    branches = []
+    for path, scale in fit:
+        compute = _compute_module(subs, path)
+        module = subs[compute][0]
+        branches.append((path, compute, scale, classify(module, compute), type(module).__name__))
+    kinds = [b[3] for b in branches]
+    if len(branches) == 2 and (None in kinds or kinds[0] == kinds[1]):
+        # not told apart by name: in execution order a block mixes tokens, then runs its MLP
+        kinds = [kinds[0] if kinds[0] in ("attention", "recurrent") else "attention", "mlp"]
+    parts: dict[str, tuple[str, str, float]] = {}
+    mixer = None
+    notes = []
+    complete = True
+    for (path, compute, scale, _k, cls), kind in zip(branches, kinds):
+        if kind is None:
+            notes.append(f"{path} ({cls}) is a branch steerlens cannot classify")
+            complete = False
+            continue
+        names = ["mixer"] + (["attn"] if kind == "attention" else []) if kind != "mlp" else ["mlp"]
+        if any(f"{n}_out" in parts for n in names):
+            notes.append(f"its {kind} branch is the sum of several modules (… + {path}), so it has no single "
+                         f"{names[0]}_out activation")
+            complete = False
+            for n in names:
+                parts.pop(f"{n}_in", None), parts.pop(f"{n}_out", None)
+            continue
+        if kind != "mlp":
+            mixer = cls
+        inp = subs[compute][3]
+        for n in names:
+            parts[f"{n}_out"] = (path, "output", scale)
+            if inp is not None and inp.shape == record.block_in[i].shape:  # type: ignore[union-attr]
+                parts[f"{n}_in"] = (compute, "input", 1.0)
+    if "mlp_out" not in parts and not any("mlp" in n for n in notes):
+        notes.append("it has no MLP branch")
+    if "mixer_out" not in parts and not notes:
+        notes.append("it has no token-mixing branch")
+    elif mixer is not None and "attn_out" not in parts:
+        notes.append(f"its token mixer is {mixer}, not attention: use mixer_in / mixer_out")
+    return BlockFinding(parts, mixer, "; ".join(notes), resid_scale, flat, complete)
+
+
+def _compute_module(subs: dict, path: str) -> str:
+    """For a post-norm branch output, the module whose output the norm normalises; else ``path`` itself."""
+    module, _d, order, inp, _o = subs[path]
+    if not _is_norm(module) or inp is None:
+        return path
+    best = None
+    for other, (m, _depth, o_order, _i, o) in subs.items():
+        if other == path or o is None or o_order >= order or _is_norm(m) or o.shape != inp.shape:
+            continue
+        if torch.equal(o, inp) and (best is None or subs[best][1] > _depth):
+            best = other
+    return best or path
+
+
+def _fit(cands: list[tuple[str, torch.Tensor]], x: torch.Tensor, delta: torch.Tensor,
+         tol: float) -> tuple[list[tuple[str, float]], float] | None:
+    """The smallest set of candidates whose outputs sum to ``delta = y - x``, and the scale of ``x``.
+
+    Unit scales are tried first (``y = x + sum out_k``), then fitted scalars
+    (``y = a x + sum s_k out_k``: Granite's residual multiplier, MiniMax's alpha/beta residuals).
+    """
+    if not cands or not bool(delta.abs().max() > 0):
+        return None
+    flat = torch.stack([c.flatten() for _, c in cands]).double()
+    target = delta.flatten().double()
+    scale = float(target.abs().max()) + 1e-6
+    for k in (1, 2, 3):
+        for combo in itertools.combinations(range(len(cands)), k):
+            if float((flat[list(combo)].sum(0) - target).abs().max()) / scale <= tol:
+                return [(cands[j][0], 1.0) for j in combo], 1.0
+    y = (delta + x).flatten().double()
+    xs = x.flatten().double()
+    yscale = float(y.abs().max()) + 1e-6
+    for k in (1, 2, 3):
+        for combo in itertools.combinations(range(len(cands)), k):
+            a = torch.cat([xs[:, None], flat[list(combo)].T], 1)
+            coef = torch.linalg.lstsq(a, y[:, None]).solution[:, 0]
+            if bool((coef.abs() < 1e-6).any()):
+                continue
+            if float((a @ coef - y).abs().max()) / yscale <= tol:
+                return [(cands[j][0], float(c)) for j, c in zip(combo, coef[1:].tolist())], float(coef[0])
+    return None
+
+
+def probe_head(record: ProbeRecord, last: torch.Tensor, norms: list[tuple[str, nn.Module]], unembed: nn.Module,
+               softcap: float | None, dtype: torch.dtype) -> tuple[str, float] | None:
+    """``(final-norm path, logit multiplier)`` reproducing the recorded logits from the last block output.
+
+    ``norms`` are the candidates in order of preference (``("", nn.Identity())`` for "no final norm").
+    """
+    if record.logits is None:
+        return None
+    tol = _tolerance(dtype) * 10
+    target = record.logits
+    if softcap:
+        target = torch.atanh((target / softcap).clamp(-1 + 1e-6, 1 - 1e-6)) * softcap
+    with torch.no_grad():
+        for path, norm in norms:
+            try:
+                z = unembed(norm(last.to(next(unembed.parameters()).dtype))).float()
+            except Exception:  # noqa: BLE001 -- a candidate that cannot take the residual is not the final norm
+                continue
+            if z.shape != target.shape:
+                continue
+            if _rel(z, target) <= tol:
+                return path, 1.0
+            s = float((z * target).sum() / (z * z).sum().clamp_min(1e-12))
+            if abs(s) > 1e-6 and _rel(z * s, target) <= tol:
+                return path, s
+    return None
