@@ -77,6 +77,9 @@ class Part:
     scale: float = 1.0
     #: the module's output is ``[batch * tokens, d]`` (read and edited as ``[batch, tokens, d]``)
     flat: bool = False
+    #: modules (run earlier in the block) whose outputs add to this one's to make the site: the site is the
+    #: sum, and an edit of it is written back into this module's output
+    plus: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ class LayerLayout:
         parts: point -> :class:`Part` for the branch points this block has.
         mixer: Class name of the block's token mixer (attention or recurrent), or ``None``.
         note: Why a point is missing, for the error that names it.
-        resid_scale: What ``resid_pre`` is multiplied by in the sum (1 but for MiniMax-style residuals).
+        resid_scale: What ``resid_pre`` is multiplied by in the sum (1 in every family seen so far).
         complete: The ``*_out`` parts account for the whole update (False where a branch has no single
             module, e.g. an MoE and a shared MLP added separately).
     """
@@ -100,6 +103,8 @@ class LayerLayout:
     note: str = ""
     resid_scale: float = 1.0
     complete: bool = True
+    #: further branches the block adds to its residual stream that have no site (Gemma-4's per-layer input)
+    extras: tuple[Part, ...] = ()
 
     @property
     def has_attention(self) -> bool:
@@ -198,6 +203,9 @@ class ModelSpec:
     layouts: tuple[LayerLayout, ...] = ()
     #: constant the model multiplies its logits by (Cohere's ``logit_scale``; ``1 / logits_scaling`` on Granite)
     logit_scale: float = 1.0
+    #: masked left padding leaves the outputs unchanged (False for models that ignore their mask, e.g. RWKV:
+    #: :func:`~steerlens.model.generate.generate` then runs rows of equal length together, unpadded)
+    masks_padding: bool = True
     _paths: dict[str, str] = field(default_factory=dict, repr=False)
 
     def site(self, site: Site | int) -> Site:
@@ -439,13 +447,26 @@ def _probe(model: nn.Module, blocks: nn.ModuleList, vocab: int):
         note = f"steerlens could not run its probe forward pass to locate them ({type(exc).__name__}: {exc})"
         return tuple(LayerLayout({}, None, note, complete=False) for _ in blocks), None
     layouts = tuple(
-        LayerLayout({p: Part(path, where, scale, path in f.flat and where == "output")  # type: ignore[arg-type]
-                     for p, (path, where, scale) in f.parts.items()}, f.mixer, f.note, f.resid_scale, f.complete)
+        LayerLayout({p: Part(path, where, scale, path in f.flat and where == "output", plus)  # type: ignore[arg-type]
+                     for p, (path, where, scale, plus) in f.parts.items()}, f.mixer, f.note, f.resid_scale,
+                    f.complete, tuple(Part(path, "output", scale, path in f.flat) for path, scale in f.extras))
         for f in probe_layouts(record, dtype)
     )
     return layouts, record
 
 
+class NormThenHead(nn.Module):
+    """A final norm followed by a head transform (ModernBERT-decoder's prediction head) before the unembedding."""
+
+    def __init__(self, norm: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.norm, self.head = norm, head
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.head(self.norm(h))
+
+
+_SOFTCAP_ATTRS = ("final_logit_softcapping", "logits_soft_cap", "output_logit_soft_cap")
 _NOT_TEXT = ("vision", "visual", "image", "audio", "speech", "vit")
 _NORM_NAME = ("norm", "ln_f", "ln_out", "layernorm", "final_layer")
 
@@ -467,17 +488,23 @@ def _structural_spec(model: nn.Module, model_type: str) -> ModelSpec:
         raise UnsupportedArchitectureError(f"Model type {model_type!r}: no input/output embeddings found; is this a causal LM?")
     d_model, vocab = _sizes(model, model_type, out_mod)
     layouts, record = _probe(model, blocks, vocab)
-    softcap_value = getattr(config, "final_logit_softcapping", None)
-    softcap = float(softcap_value) if softcap_value else None
+    text = config.get_text_config() if callable(getattr(config, "get_text_config", None)) else config
+    softcap_attr = next((a for a in _SOFTCAP_ATTRS if getattr(text, a, None)), None)
+    softcap = float(getattr(text, softcap_attr)) if softcap_attr else None
     norms = _final_norm_candidates(model, base, base_path, blocks)
+    # a head that transforms the normed state before the unembedding (ModernBERT's prediction head)
+    heads = [(name, child) for name, child in model.named_children()
+             if child is not base and child is not out_mod and not isinstance(child, (nn.ModuleList, nn.ModuleDict))
+             and not any(m is base or m is out_mod for m in child.modules())]
+    norms = norms + [("", nn.Identity())]
+    norms = norms + [(f"{n}+{h}", NormThenHead(nm, hm)) for n, nm in norms for h, hm in heads]
     final_path, logit_scale = "", 1.0
     last = record.block_out[-1] if record is not None else None
     head = None
     if record is not None and last is not None:
-        head = probe_head(record, last, [(p, m) for p, m in norms] + [("", nn.Identity())], out_mod, softcap,
-                          next(model.parameters()).dtype)
+        head = probe_head(record, last, norms, out_mod, softcap, next(model.parameters()).dtype)
     if head is None:
-        tried = ", ".join(p for p, _ in norms) or "none"
+        tried = ", ".join(p for p, _ in norms if p and "+" not in p) or "none"
         raise UnsupportedArchitectureError(
             f"Model type {model_type!r} is not in steerlens' architecture table, and no final norm (candidates: "
             f"{tried}, or none) followed by the unembedding reproduces its logits (it may transform the last "
@@ -487,13 +514,17 @@ def _structural_spec(model: nn.Module, model_type: str) -> ModelSpec:
     final_path, logit_scale = head
     if abs(logit_scale - 1.0) < 1e-6:
         logit_scale = 1.0
+    from .probe import masks_padding
+
+    pads = masks_padding(model, record, vocab) if record is not None else True
     row = ArchitectureRow(base=base_path, embed=inv[id(embed_mod)], blocks=blocks_path, final_norm=final_path,
-                          unembed=inv[id(out_mod)], softcap_attr="final_logit_softcapping" if softcap else None)
+                          unembed=inv[id(out_mod)], softcap_attr=softcap_attr)
+    final_norm = dict(norms)[final_path]
     return ModelSpec(
         model=model, model_type=model_type, row=row, base=base, embed=embed_mod, blocks=blocks,
-        final_norm=_get(model, final_path, model_type, "final norm"), unembed=out_mod, n_layers=len(blocks),
+        final_norm=final_norm, unembed=out_mod, n_layers=len(blocks),
         d_model=d_model, vocab_size=vocab, softcap=softcap, embed_scale=1.0, structural=True, layouts=layouts,
-        logit_scale=logit_scale, _paths=_row_paths(row),
+        logit_scale=logit_scale, masks_padding=pads, _paths=_row_paths(row),
     )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from .architectures import resolve
+from .architectures import NormThenHead, resolve
 from .capture import capture, run_body
 from .hooks import hook_group
 from .site import POINTS, Site
@@ -32,7 +32,9 @@ def self_check(model: torch.nn.Module, tokenizer: Any = None, text: str = "The q
     * branch sum: ``resid_post == resid_pre + mixer_out + mlp_out`` on every layer whose branches all
       have a site (each term times its recorded scale; a layer without an MLP sums the mixer alone);
     * capture: what :func:`~steerlens.model.capture.capture` returns at every site equals a clone
-      taken inside a hook at that very module during the forward pass.
+      taken inside a hook at that very module during the forward pass;
+    * edits land: adding ``delta`` at a middle layer's ``mixer_out`` / ``attn_out`` / ``mlp_out`` moves
+      that layer's ``resid_post`` by exactly ``scale * delta``.
 
     Returns a JSON-friendly report whose ``ok`` is True when every check passes within ``atol``
     (relative to the scale of the compared tensors; default 1e-4 in float32, 2e-2 in half precision).
@@ -55,7 +57,7 @@ def self_check(model: torch.nn.Module, tokenizer: Any = None, text: str = "The q
     L = spec.n_layers
     sites = [Site(i, p) for i in range(L) for p in POINTS if spec.has(Site(i, p))]  # type: ignore[arg-type]
     acts = capture(model, inputs, sites)
-    clones = _hook_clones(model, batch, sites)
+    clones, extras = _hook_clones(model, batch, sites)
 
     # Hugging Face's convention: hidden_states[i] enters block i (the embedding output first). A few
     # families (Mamba, RWKV) record the output of each block instead; the check accepts either, says which,
@@ -69,19 +71,12 @@ def self_check(model: torch.nn.Module, tokenizer: Any = None, text: str = "The q
     last = acts[Site(L - 1, "resid_post")]
     with torch.no_grad():
         last_raw = _err(last[0], hs[L][0]) if len(hs) > L else float("inf")
-        last_normed = _err(spec.final_norm(last)[0], hs[L][0]) if len(hs) > L else float("inf")
+        norm = spec.final_norm.norm if isinstance(spec.final_norm, NormThenHead) else spec.final_norm
+        last_normed = _err(norm(last)[0], hs[L][0]) if len(hs) > L else float("inf")
         logits_err = _err(spec.logits(last)[0], out.logits[0])
-    branch = [0.0]
-    for i in range(L):
-        lay = spec.layouts[i]
-        if not lay.complete:
-            continue
-        total = lay.resid_scale * acts[Site(i, "resid_pre")][0].float()
-        for point in ("mixer_out", "mlp_out"):
-            if point in lay.parts:
-                total = total + lay.parts[point].scale * acts[Site(i, point)][0].float()  # type: ignore[arg-type]
-        branch.append(_err(total, acts[Site(i, "resid_post")][0]))
+    branch = [0.0] + [_sum_err(spec.layouts[i], i, acts, extras) for i in range(L) if spec.layouts[i].complete]
     capture_err = max(_err(acts[s][0], clones[s][0]) for s in sites)
+    edit_err = _edit_errors(model, batch, acts)
     checks = {
         "resid_pre_matches_hidden_states": (max(pre) if pre else 0.0) <= atol,
         "resid_pre_is_previous_resid_post": (max(chain) if chain else 0.0) <= atol,
@@ -90,23 +85,64 @@ def self_check(model: torch.nn.Module, tokenizer: Any = None, text: str = "The q
         "lens_reproduces_logits": logits_err <= atol,
         "branches_sum_to_resid_post": max(branch) <= atol,
         "capture_matches_hook_clone": capture_err <= atol,
+        "edits_land_in_resid_post": max(edit_err.values(), default=0.0) <= atol,
     }
     return {
         "ok": all(checks.values()), "checks": checks, "model": spec.describe(),
         "max_rel_error": {"resid_pre": max(pre) if pre else 0.0, "chain": max(chain) if chain else 0.0,
                           "resid_post": max(post) if post else 0.0,
                           "last_hidden_raw": last_raw, "last_hidden_normed": last_normed, "logits": logits_err,
-                          "branch_sum": max(branch), "capture": capture_err},
+                          "branch_sum": max(branch), "capture": capture_err,
+                          "edit": max(edit_err.values(), default=0.0)},
         "layers_with_missing_branch_sites": [i for i in range(L) if not spec.layouts[i].complete],
         "last_hidden_state_is_normed": last_normed < last_raw,
         "hidden_states_convention": "block outputs" if shift else "block inputs",
     }
 
 
-def _hook_clones(model: torch.nn.Module, batch: Batch, sites: list[Site]) -> dict[Site, torch.Tensor]:
-    """The activation at each site, cloned inside a hook during one full forward pass (the reference for capture)."""
+def _sum_err(lay: Any, i: int, acts: Any, extras: dict[tuple[int, str], torch.Tensor]) -> float:
+    """How far layer ``i``'s ``resid_post`` is from ``resid_scale * resid_pre + sum(scale * branch)``."""
+    total = lay.resid_scale * acts[Site(i, "resid_pre")][0].float()
+    for point in ("mixer_out", "mlp_out"):
+        if point in lay.parts:
+            total = total + lay.parts[point].scale * acts[Site(i, point)][0].float()
+    for part in lay.extras:
+        total = total + part.scale * extras[(i, part.path)][0].reshape(total.shape).float()
+    return _err(total, acts[Site(i, "resid_post")][0])
+
+
+def _edit_errors(model: torch.nn.Module, batch: Batch, acts: Any) -> dict[str, float]:
+    """For each branch point of the middle layer, under an ``Add`` of ``delta`` there: how far the site's activation
+    is from its unedited value + ``delta``, and how far the edited branches are from summing to ``resid_post``
+    (so the edit reached the residual stream, and everything downstream of it in the block saw it)."""
+    from .intervene import Add, intervene
+
+    spec = resolve(model)
+    layer = spec.n_layers // 2
+    lay = spec.layouts[layer]
+    if not lay.complete:
+        return {}
+    here = [Site(layer, p) for p in ("resid_pre", "mixer_out", "attn_out", "mlp_out", "resid_post")  # type: ignore[arg-type]
+            if spec.has(Site(layer, p))]  # type: ignore[arg-type]
+    post = Site(layer, "resid_post")
+    delta = torch.randn(spec.d_model, generator=torch.Generator().manual_seed(3)) * acts[post].float().abs().mean()
+    out = {}
+    for site in here[1:-1]:
+        with intervene(model, [Add(site, delta.to(acts[post].dtype))]):
+            got, extras = _hook_clones(model, batch, here)
+        edited = {s: got[s][None] if got[s].dim() == 2 else got[s] for s in here}
+        landed = _err(edited[site][0], acts[site][0].float() + delta.to(edited[site].device))
+        out[site.point] = max(landed, _sum_err(lay, layer, edited, extras))
+    return out
+
+
+def _hook_clones(model: torch.nn.Module, batch: Batch,
+                 sites: list[Site]) -> tuple[dict[Site, torch.Tensor], dict[tuple[int, str], torch.Tensor]]:
+    """The activation at each site, cloned inside a hook during one full forward pass (the reference for capture),
+    and the output of each extra branch (a summed branch without a site) by ``(layer, path)``."""
     spec = resolve(model)
     got: dict[Site, torch.Tensor] = {}
+    extras: dict[tuple[int, str], torch.Tensor] = {}
 
     def reader(site: Site):
         def read(h: torch.Tensor) -> None:
@@ -114,8 +150,21 @@ def _hook_clones(model: torch.nn.Module, batch: Batch, sites: list[Site]) -> dic
 
         return read
 
+    def extra_reader(key: tuple[int, str]):
+        def read(mod: torch.nn.Module, args: Any, output: Any) -> None:
+            out = output[0] if isinstance(output, (tuple, list)) else output
+            extras.setdefault(key, out.detach().clone())
+
+        return read
+
     with hook_group(spec) as group, torch.no_grad():
         for s in sites:
             group.add_site(s, reader(s))
-        run_body(model, batch)
-    return got
+        handles = [spec.blocks[i].get_submodule(p.path).register_forward_hook(extra_reader((i, p.path)))
+                   for i, lay in enumerate(spec.layouts) for p in lay.extras]
+        try:
+            run_body(model, batch)
+        finally:
+            for h in handles:
+                h.remove()
+    return got, extras

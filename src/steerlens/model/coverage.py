@@ -10,6 +10,8 @@ promises:
 * ``logits`` -- final norm + unembedding (+ multiplier, soft-cap) reproduces the model's logits;
 * ``branch_sum`` -- ``resid_post == resid_pre + mixer_out + mlp_out`` on every layer;
 * ``capture`` -- :func:`~steerlens.model.capture.capture` equals a clone taken inside a hook;
+* ``edit`` -- an :class:`~steerlens.model.intervene.Add` at a branch site moves ``resid_post`` by exactly
+  the added vector (times the branch's scale);
 * ``generation`` -- greedy generation under an edit (at ``"all"`` and at ``"generated"`` tokens) is
   token-identical batched and one prompt at a time, with and without the KV cache.
 
@@ -19,6 +21,7 @@ matrix; the test suite runs the same checks.
 
 from __future__ import annotations
 
+import copy
 import time
 import warnings
 from collections.abc import Iterable
@@ -28,11 +31,12 @@ from typing import Any
 import torch
 
 from ..errors import SteerlensError
+from . import _tiny_configs as _tiny
 
 __all__ = ["EXCLUDED", "causal_lm_types", "tiny_config", "tiny_model", "check_type", "coverage", "matrix_markdown",
            "TypeReport", "CHECKS"]
 
-CHECKS = ("numbering", "logits", "branch_sum", "capture", "generation")
+CHECKS = ("numbering", "logits", "branch_sum", "capture", "edit", "generation")
 
 #: Types in the causal-LM mapping that are not text-only decoders, with the reason they are not tested.
 EXCLUDED: dict[str, str] = {
@@ -49,10 +53,9 @@ EXCLUDED: dict[str, str] = {
     "musicgen": "audio model (codebook tokens)", "musicgen_melody": "audio model (codebook tokens)",
     "moshi": "speech model", "moss_transcribe_diarize": "speech model",
     "reformer": "LSH/chunked attention with a reversible residual (two streams)",
+    **_tiny.EXCLUDE,
 }
 
-# Per-type config settings on top of the generic shrinking (see tiny_config).
-_OVERRIDES: dict[str, dict[str, Any]] = {}
 
 _SIZES: dict[str, int] = dict(
     hidden_size=32, n_embd=32, d_model=32, n_embed=32, embed_dim=32, num_attention_heads=4, n_head=4, n_heads=4,
@@ -102,19 +105,21 @@ def _shrink(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
+def _merge(d: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``extra`` into ``d`` recursively (a nested dict with ``"__replace__": True`` replaces instead)."""
     for k, v in extra.items():
-        if v is _DROP:
-            out.pop(k, None)
-        elif isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
+        if isinstance(v, dict) and isinstance(d.get(k), dict) and not v.get("__replace__"):
+            _merge(d[k], v)
         else:
-            out[k] = v
-    return out
+            d[k] = {a: b for a, b in v.items() if a != "__replace__"} if isinstance(v, dict) else v
+    return d
 
 
-_DROP = object()
+def _drop(d: dict[str, Any], dotted: str) -> None:
+    *parents, last = dotted.split(".")
+    for p in parents:
+        d = d.get(p) or {}
+    d.pop(last, None)
 
 
 def tiny_config(model_type: str) -> Any:
@@ -122,12 +127,14 @@ def tiny_config(model_type: str) -> Any:
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
     cls = CONFIG_MAPPING[model_type]
-    d = _shrink(cls().to_dict())
+    d = _shrink(cls(**copy.deepcopy(_tiny.INIT.get(model_type, {}))).to_dict())
     d.update(pad_token_id=0)
     for k, v in (("bos_token_id", 1), ("eos_token_id", 2)):
         if k in d:
             d[k] = v
-    d = _merge(d, _OVERRIDES.get(model_type, {}))
+    for dotted in _tiny.DROP_KEYS.get(model_type, []):
+        _drop(d, dotted)
+    _merge(d, copy.deepcopy(_tiny.OVERRIDES.get(model_type, {})))
     return cls.from_dict(d)
 
 
@@ -241,6 +248,7 @@ def check_type(model_type: str, generation: bool = True) -> TypeReport:
                 "logits": c["lens_reproduces_logits"],
                 "branch_sum": c["branches_sum_to_resid_post"],
                 "capture": c["capture_matches_hook_clone"],
+                "edit": c["edits_land_in_resid_post"],
             }
             notes = []
             gaps = sc["layers_with_missing_branch_sites"]

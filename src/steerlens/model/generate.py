@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from ..errors import PaddingError
+from .architectures import resolve
 from .tokens import Batch, as_batch, encode, pad
 
 __all__ = ["generate", "Generation"]
@@ -66,9 +67,37 @@ def generate(
         batch = as_batch(prompts, pad_token_id=getattr(model.config, "pad_token_id", None))
         rows = [r[m.bool()].tolist() for r, m in zip(batch.input_ids, batch.attention_mask)]
     pad_id = _pad_id(model, tokenizer)
-    batch: Batch = pad(rows, side="left", pad_id=pad_id).to(next(model.parameters()).device)
     if seed is not None:
         torch.manual_seed(seed)
+    if not resolve(model).masks_padding and len({len(r) for r in rows}) > 1:
+        # the model ignores its attention mask (RWKV): padding would change the outputs, so rows of each
+        # length run together without any
+        new_ids: list[list[int]] = [[] for _ in rows]
+        for n in sorted({len(r) for r in rows}):
+            idx = [i for i, r in enumerate(rows) if len(r) == n]
+            part = _generate_rows(model, [rows[i] for i in idx], pad_id, max_new_tokens, do_sample, use_cache,
+                                  generate_kwargs)
+            for i, r in zip(idx, part):
+                new_ids[i] = r
+    else:
+        new_ids = _generate_rows(model, rows, pad_id, max_new_tokens, do_sample, use_cache, generate_kwargs)
+    if "eos_token_id" in generate_kwargs:
+        given = generate_kwargs["eos_token_id"]
+        eos = set() if given is None else ({given} if isinstance(given, int) else set(given))
+    else:
+        eos = _eos_ids(model)
+    trimmed = []
+    for row in new_ids:
+        cut = next((i + 1 for i, t in enumerate(row) if t in eos), len(row))
+        trimmed.append(row[:cut])
+    texts = [tokenizer.decode(r, skip_special_tokens=True) for r in trimmed] if tokenizer is not None else None
+    return Generation(prompt_ids=rows, new_ids=trimmed, texts=texts)
+
+
+def _generate_rows(model: torch.nn.Module, rows: list[list[int]], pad_id: int, max_new_tokens: int, do_sample: bool,
+                   use_cache: bool, generate_kwargs: dict[str, Any]) -> list[list[int]]:
+    """``model.generate`` on left-padded rows; the new tokens of each row (not yet cut at EOS)."""
+    batch: Batch = pad(rows, side="left", pad_id=pad_id).to(next(model.parameters()).device)
     out = model.generate(
         input_ids=batch.input_ids,
         attention_mask=batch.attention_mask,
@@ -78,18 +107,7 @@ def generate(
         pad_token_id=pad_id,
         **generate_kwargs,
     )
-    new = out[:, batch.input_ids.shape[1] :].tolist()
-    if "eos_token_id" in generate_kwargs:
-        given = generate_kwargs["eos_token_id"]
-        eos = set() if given is None else ({given} if isinstance(given, int) else set(given))
-    else:
-        eos = _eos_ids(model)
-    trimmed = []
-    for row in new:
-        cut = next((i + 1 for i, t in enumerate(row) if t in eos), len(row))
-        trimmed.append(row[:cut])
-    texts = [tokenizer.decode(r, skip_special_tokens=True) for r in trimmed] if tokenizer is not None else None
-    return Generation(prompt_ids=rows, new_ids=trimmed, texts=texts)
+    return out[:, batch.input_ids.shape[1] :].tolist()
 
 
 def _pad_id(model: torch.nn.Module, tokenizer: Any) -> int:

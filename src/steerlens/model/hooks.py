@@ -117,9 +117,33 @@ class HookGroup:
         part = self.spec.part(site)
         if part is not None and part.flat:
             fn = self._unflatten(site, fn)
+        if part is not None and part.plus:
+            fn = self._summed(site, part.plus, fn)
         disp = _Dispatch.of(module, where)
         token = disp.add(fn)
         self._removers.append(lambda: disp.discard(token))
+
+    def _summed(self, site: Site, plus: tuple[str, ...], fn: SiteFn) -> SiteFn:
+        """Wrap ``fn`` for a site that is the sum of this module's output and earlier modules' outputs:
+        ``fn`` sees the sum, and its result minus the earlier outputs becomes this module's output."""
+        block = self.spec.blocks[site.layer]
+        seen: dict[str, torch.Tensor] = {}
+        for path in plus:
+
+            def record(mod: nn.Module, args: tuple[Any, ...], output: Any, path: str = path) -> None:
+                out = output[0] if isinstance(output, (tuple, list)) else output
+                seen[path] = out.detach().clone()  # the model may add into it in place later
+
+            # appended (not prepended): it sees the module's final output, after any steerlens edit there
+            handle = block.get_submodule(path).register_forward_hook(record)
+            self._removers.append(handle.remove)
+
+        def wrapped(h: torch.Tensor) -> torch.Tensor | None:
+            others = sum(seen[p].reshape(h.shape).to(h.dtype) for p in plus)
+            new = fn(h + others)
+            return None if new is None else new - others
+
+        return wrapped
 
     def _unflatten(self, site: Site, fn: SiteFn) -> SiteFn:
         """Wrap ``fn`` for a module whose output is ``[batch * tokens, d]``: it sees ``[batch, tokens, d]``."""

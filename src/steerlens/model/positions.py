@@ -245,8 +245,11 @@ class PositionTracker:
 
 def _call_cache(kwargs: dict[str, Any]) -> Any:
     """The KV cache of a decoder-body call: ``cache`` in newer transformers (5.24), ``past_key_values`` before."""
-    cache = kwargs.get("cache")
-    return cache if cache is not None else kwargs.get("past_key_values")
+    for name in ("cache", "past_key_values", "state"):  # RWKV passes its recurrent state as `state`
+        cache = kwargs.get(name)
+        if cache is not None:
+            return cache
+    return None
 
 
 def _past_length(cache: Any, kwargs: dict[str, Any]) -> int:
@@ -270,6 +273,8 @@ def _past_length(cache: Any, kwargs: dict[str, Any]) -> int:
                 "The model's cache does not say how many tokens it holds, and the call passes no attention mask or "
                 "cache_position that would; steerlens cannot place edits on this call."
             ) from None
-    if isinstance(cache, (tuple, list)) and cache and cache[0] is not None:  # legacy tuple cache
+    if isinstance(cache, (tuple, list)) and cache and isinstance(cache[0], (tuple, list)):  # legacy tuple KV cache
         return int(cache[0][0].shape[-2])
+    if isinstance(cache, (tuple, list)) and cache:  # a recurrent state (RWKV): it does not count tokens
+        raise PositionError("The model's recurrent state does not say how many tokens it holds.")
     return 0

@@ -25,21 +25,25 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["BlockFinding", "ProbeRecord", "record_forward", "probe_layouts", "probe_head", "classify"]
+__all__ = ["BlockFinding", "ProbeRecord", "masks_padding", "record_forward", "probe_layouts", "probe_head", "classify"]
 
 _MAX_DEPTH = 3
-# strong MLP words beat recurrent words beat attention words beat weak MLP words
-_STRONG_MLP = re.compile(r"mlp|ffn|feed_?forward|expert|channel_?mix")
-_RECURRENT = re.compile(r"mamba|ssm|mixer|rwkv|recurren|rglru|lstm|deltanet|delta_net|shortconv|conv|retention|hyena")
-_ATTENTION = re.compile(r"attn|attention|moa\b")
-_WEAK_MLP = re.compile(r"moe|dense|\bfc")
+# in this order: MLP words, unambiguous recurrent words, a class named *Attention, other recurrent words,
+# attention words, weak MLP words
+_ORDER = (
+    ("mlp", re.compile(r"mlp|ffn|feed_?forward|expert|channel_?mix")),
+    ("recurrent", re.compile(r"mamba|ssm|rwkv|rglru|lstm|deltanet|delta_net")),
+    ("attention", re.compile(r"(attention|attn)$")),
+    ("recurrent", re.compile(r"mixer|recurren|shortconv|conv|retention|hyena")),
+    ("attention", re.compile(r"attn|attention|moa\b")),
+    ("mlp", re.compile(r"moe|dense|\bfc")),
+)
 
 
 def classify(module: nn.Module, path: str) -> str | None:
     """``"attention"``, ``"recurrent"`` or ``"mlp"`` for a branch's compute module, or ``None``."""
     for text in (type(module).__name__.lower(), path.lower().replace(".", " ")):
-        for kind, pattern in (("mlp", _STRONG_MLP), ("recurrent", _RECURRENT), ("attention", _ATTENTION),
-                              ("mlp", _WEAK_MLP)):
+        for kind, pattern in _ORDER:
             if pattern.search(text):
                 return kind
     return None
@@ -62,12 +66,13 @@ def _is_norm(module: nn.Module) -> bool:
 class BlockFinding:
     """What the probe found for one block (see :class:`~steerlens.model.architectures.LayerLayout`)."""
 
-    parts: dict[str, tuple[str, str, float]]  # point -> (path, "input" | "output", scale)
+    parts: dict[str, tuple[str, str, float, tuple[str, ...]]]  # point -> (path, "input" | "output", scale, plus)
     mixer: str | None = None
     note: str = ""
     resid_scale: float = 1.0
     flat: set[str] = field(default_factory=set)  # paths whose output is [batch * tokens, d]
-    complete: bool = False  # the *_out parts account for the whole update
+    complete: bool = False  # the *_out parts (and extras) account for the whole update
+    extras: list[tuple[str, float]] = field(default_factory=list)  # other summed branches: (path, scale)
 
 
 @dataclass
@@ -150,6 +155,29 @@ def record_forward(model: nn.Module, blocks: nn.ModuleList, vocab_size: int, n_t
     return rec
 
 
+@torch.no_grad()
+def masks_padding(model: nn.Module, record: ProbeRecord, vocab_size: int, n_tokens: int = 6) -> bool:
+    """Whether left padding (masked out) leaves the model's output unchanged: RWKV, for one, ignores its mask."""
+    if record.logits is None:
+        return True
+    device = next(model.parameters()).device
+    ids = torch.tensor([[0, 0] + [(7 * i + 3) % vocab_size for i in range(n_tokens)]], device=device)
+    mask = torch.tensor([[0, 0] + [1] * n_tokens], device=device)
+    was_training = model.training
+    model.eval()
+    try:
+        out = model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp(min=0), use_cache=False)
+    except Exception:  # noqa: BLE001 -- a model that cannot take a padded batch does not mask padding
+        return False
+    finally:
+        model.train(was_training)
+    logits = getattr(out, "logits", None)
+    if logits is None:
+        return True
+    tol = _tolerance(next(model.parameters()).dtype) * 10
+    return _rel(logits[0, -1].float(), record.logits[0, -1]) <= tol
+
+
 def _clone(x: torch.Tensor | None) -> torch.Tensor | None:
     return None if x is None else x.detach().float().clone()
 
@@ -193,50 +221,76 @@ def _one_block(record: ProbeRecord, i: int, tol: float) -> BlockFinding:
         cands.append((path, o))
     cands.sort(key=lambda pc: subs[pc[0]][2])  # execution order
     found = _fit(cands, x, delta, tol)
+    base: list[tuple[str, float]] = []
+    if found is None:  # a block that first normalises its input (RWKV's first block): the norm is the residual
+        for path, o in cands:
+            if _is_norm(subs[path][0]):
+                again = _fit([c for c in cands if c[0] != path], torch.zeros_like(x), y - o, tol)
+                if again is not None:
+                    found, base = (again[0], 0.0), [(path, 1.0)]
+                    break
     if found is None:
         return BlockFinding({}, note="it is not resid_pre + a sum of sub-module outputs (the probe found no set of "
                             "sub-modules whose outputs add up to the block's update), so it has no branch sites")
     fit, resid_scale = found
     branches = []
-    for path, scale in fit:
+    for path, scale in fit:  # in execution order
         compute = _compute_module(subs, path)
         module = subs[compute][0]
-        branches.append((path, compute, scale, classify(module, compute), type(module).__name__))
-    kinds = [b[3] for b in branches]
-    if len(branches) == 2 and (None in kinds or kinds[0] == kinds[1]):
+        branches.append(_Branch(path, compute, scale, classify(module, compute), type(module).__name__))
+    if len(branches) == 2 and (None in [b.kind for b in branches] or branches[0].kind == branches[1].kind):
         # not told apart by name: in execution order a block mixes tokens, then runs its MLP
-        kinds = [kinds[0] if kinds[0] in ("attention", "recurrent") else "attention", "mlp"]
-    parts: dict[str, tuple[str, str, float]] = {}
-    mixer = None
-    notes = []
+        first = branches[0].kind
+        branches[0].kind = first if first in ("attention", "recurrent") else "attention"
+        branches[1].kind = "mlp"
+    groups: dict[str, list[_Branch]] = {"mixer": [], "attn": [], "mlp": []}
+    extras: list[tuple[str, float]] = list(base)
+    notes = [f"its residual stream continues from {base[0][0]}, which normalises resid_pre"] if base else []
+    for br in branches:
+        if br.kind is None:  # e.g. Gemma-4's per-layer input: part of the sum, but no site
+            extras.append((br.path, br.scale))
+            notes.append(f"it also adds {br.path} ({br.cls}) to the residual stream, which has no site")
+        elif br.kind == "mlp":
+            groups["mlp"].append(br)
+        else:
+            groups["mixer"].append(br)
+            if br.kind == "attention":
+                groups["attn"].append(br)
+    parts: dict[str, tuple[str, str, float, tuple[str, ...]]] = {}
     complete = True
-    for (path, compute, scale, _k, cls), kind in zip(branches, kinds):
-        if kind is None:
-            notes.append(f"{path} ({cls}) is a branch steerlens cannot classify")
-            complete = False
+    for name, members in groups.items():
+        if not members:
             continue
-        names = ["mixer"] + (["attn"] if kind == "attention" else []) if kind != "mlp" else ["mlp"]
-        if any(f"{n}_out" in parts for n in names):
-            notes.append(f"its {kind} branch is the sum of several modules (… + {path}), so it has no single "
-                         f"{names[0]}_out activation")
-            complete = False
-            for n in names:
-                parts.pop(f"{n}_in", None), parts.pop(f"{n}_out", None)
+        s0 = members[0].scale
+        if any(abs(m.scale - s0) > 1e-4 * abs(s0) for m in members):
+            notes.append(f"its {name} branch sums modules scaled differently ({', '.join(m.path for m in members)}), "
+                         f"so it has no {name}_out site")
+            complete = complete and name == "attn"
             continue
-        if kind != "mlp":
-            mixer = cls
-        inp = subs[compute][3]
-        for n in names:
-            parts[f"{n}_out"] = (path, "output", scale)
-            if inp is not None and inp.shape == record.block_in[i].shape:  # type: ignore[union-attr]
-                parts[f"{n}_in"] = (compute, "input", 1.0)
-    if "mlp_out" not in parts and not any("mlp" in n for n in notes):
+        # several modules of one kind (an MoE beside a shared MLP, Falcon-H1's attention beside its Mamba):
+        # the site is their sum, read and edited at the last of them
+        parts[f"{name}_out"] = (members[-1].path, "output", s0, tuple(m.path for m in members[:-1]))
+        inputs = [subs[m.compute][3] for m in members]
+        x_in = inputs[0]
+        if x_in is not None and x_in.shape == x.shape and all(v is not None and torch.equal(v, x_in) for v in inputs):
+            parts[f"{name}_in"] = (members[0].compute, "input", 1.0, ())
+    mixer = " + ".join(m.cls for m in groups["mixer"]) or None
+    if not groups["mlp"]:
         notes.append("it has no MLP branch")
-    if "mixer_out" not in parts and not notes:
+    if not groups["mixer"]:
         notes.append("it has no token-mixing branch")
-    elif mixer is not None and "attn_out" not in parts:
+    elif not groups["attn"]:
         notes.append(f"its token mixer is {mixer}, not attention: use mixer_in / mixer_out")
-    return BlockFinding(parts, mixer, "; ".join(notes), resid_scale, flat, complete)
+    return BlockFinding(parts, mixer, "; ".join(notes), resid_scale, flat, complete, extras)
+
+
+@dataclass
+class _Branch:
+    path: str  # the module whose output the block adds (a post-norm, or the compute module itself)
+    compute: str  # the module that computes the branch
+    scale: float
+    kind: str | None
+    cls: str
 
 
 def _compute_module(subs: dict, path: str) -> str:

@@ -19,11 +19,15 @@ Blocks are numbered ``0 .. n_layers - 1``. For block ``i``:
   attention, or a state-space / recurrent / convolution layer (Mamba, RWKV, xLSTM, the recurrent
   layers of hybrids). On an attention layer ``mixer_*`` and ``attn_*`` are the same activation; a
   layer without attention has ``mixer_*`` but no ``attn_*`` site, and asking for one raises
-  :class:`~steerlens.errors.SiteError` saying what the layer has instead.
+  :class:`~steerlens.errors.SiteError` saying what the layer has instead. Where a block runs
+  attention and a recurrent mixer side by side (Falcon-H1), ``mixer_out`` is their sum and
+  ``attn_out`` the attention alone; likewise ``mlp_out`` is the sum of an MoE and a shared MLP that a
+  block adds separately (Granite-MoE-Shared).
 
 Every block verifies ``resid_post == resid_pre + mixer_out + mlp_out`` (parallel attention/MLP
 blocks included); where a family scales its branches (Granite's ``residual_multiplier``),
-``ModelSpec.layout(layer)`` records the factor. A block that is not such a sum (hyper-connections,
+``ModelSpec.layout(layer)`` records the factor, and where it adds a further branch with no site
+(Gemma-4's per-layer input) the layout lists it. A block that is not such a sum (hyper-connections,
 stacked residual streams) offers no branch sites rather than wrong ones.
 
 Negative layers count from the end, as in Python: ``Site(-1)`` is the last block.

@@ -1,0 +1,127 @@
+"""Every causal-LM type of the installed transformers, on a tiny random model: every site verified.
+
+The full sweep is the compatibility matrix (``steerlens check --all-types``); each type's expected
+outcome is ``pass`` unless :data:`steerlens.model.coverage.KNOWN_GAPS` lists it with the reason, so a
+regression fails here and so does a fixed gap that the matrix still calls a gap.
+"""
+
+import warnings
+
+import pytest
+import torch
+import transformers as T
+
+from steerlens.errors import SiteError
+from steerlens.model import ARCHITECTURES, Site, capture, resolve
+from steerlens.model.architectures import _SPEC_ATTR
+from steerlens.model.check import self_check
+from steerlens.model.coverage import EXCLUDED, KNOWN_GAPS, causal_lm_types, check_type, tiny_model
+
+TYPES = [t for t in causal_lm_types() if t not in EXCLUDED]
+
+
+def test_known_gaps_are_tested_types_with_reasons():
+    assert set(KNOWN_GAPS) <= set(TYPES)
+    for status, reason in KNOWN_GAPS.values():
+        assert status in ("partial", "unsupported") and len(reason) > 20
+
+
+def test_at_least_95_percent_of_decoder_types_pass():
+    assert len(TYPES) - len(KNOWN_GAPS) >= 0.95 * len(TYPES)
+
+
+@pytest.mark.parametrize("model_type", TYPES)
+def test_every_site_verifies(model_type):
+    report = check_type(model_type)
+    expected = KNOWN_GAPS.get(model_type, ("pass", ""))[0]
+    assert report.status == expected, f"{model_type}: {report.status} ({report.detail})"
+    # a site either verifies or is not offered: no check that ran may fail
+    assert all(report.checks.values()), report.checks
+
+
+def _fresh(model_type: str) -> torch.nn.Module:
+    model = tiny_model(model_type)
+    model.__dict__.pop(_SPEC_ATTR, None)
+    return model
+
+
+@pytest.mark.parametrize("model_type", ["llama", "olmo2", "gemma2", "gpt2", "gpt_neox", "phi3"])
+def test_probe_finds_what_the_table_says(model_type, monkeypatch):
+    """Without its row, each tabled family is located structurally to exactly the row's modules (OLMo-2's
+    ``post_attention_layernorm`` is its attention output; Llama's is the MLP's pre-norm)."""
+    table = resolve(_fresh(model_type))
+    monkeypatch.delitem(ARCHITECTURES, model_type)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        probed = resolve(_fresh(model_type))
+    assert probed.structural
+    assert type(probed.final_norm) is type(table.final_norm)
+    for a, b in zip(table.layouts, probed.layouts):
+        assert {p: (q.path, q.where) for p, q in a.parts.items()} == {p: (q.path, q.where) for p, q in b.parts.items()}
+
+
+def test_falcon_capture_is_copied_inside_the_hook():
+    """Falcon adds the attention output into the MLP output in place after the MLP's hook has run."""
+    model = tiny_model("falcon")
+    ids = torch.tensor([[1, 5, 9, 13, 17]])
+    acts = capture(model, {"input_ids": ids}, [Site(0, "resid_pre"), Site(0, "attn_out"), Site(0, "mlp_out"),
+                                               Site(0, "resid_post")])
+    total = acts[Site(0, "resid_pre")] + acts[Site(0, "attn_out")] + acts[Site(0, "mlp_out")]
+    torch.testing.assert_close(total, acts[Site(0, "resid_post")], rtol=1e-5, atol=1e-5)
+
+
+def test_recurrent_layer_has_no_attention_site():
+    model = tiny_model("mamba")
+    spec = resolve(model)
+    assert spec.has(Site(0, "mixer_out")) and not spec.has(Site(0, "attn_out"))
+    with pytest.raises(SiteError, match="MambaMixer, not attention: use mixer_in / mixer_out"):
+        spec.module_for(Site(0, "attn_out"))
+    with pytest.raises(SiteError, match="no MLP branch"):
+        spec.module_for(Site(0, "mlp_in"))
+
+
+def test_hybrid_resolves_per_layer():
+    """Jamba mixes Mamba and attention layers: attn_* exists exactly on the attention layers."""
+    spec = resolve(tiny_model("jamba"))
+    kinds = [lay.mixer for lay in spec.layouts]
+    assert len(set(kinds)) == 2
+    for i, kind in enumerate(kinds):
+        assert spec.has(Site(i, "attn_out")) == ("Attention" in kind)
+        assert spec.has(Site(i, "mixer_out"))
+
+
+def test_cohere_logit_scale_is_applied():
+    model = tiny_model("cohere")
+    spec = resolve(model)
+    assert spec.logit_scale == pytest.approx(model.config.logit_scale)
+    assert self_check(model)["checks"]["lens_reproduces_logits"]
+
+
+def test_bloom_final_norm_is_not_the_embedding_norm():
+    model = tiny_model("bloom")
+    assert resolve(model).final_norm is model.transformer.ln_f
+
+
+def test_gemma3_multimodal_wrapper_uses_its_text_tower():
+    model = tiny_model("gemma3")
+    spec = resolve(model)
+    assert spec.blocks is model.model.language_model.layers
+    assert self_check(model)["ok"]
+
+
+def test_non_sum_block_offers_no_branch_site_and_says_why():
+    """GPT-1 is post-norm: its blocks are no sum of branches, so attn_out is refused rather than wrong."""
+    spec = resolve(tiny_model("openai-gpt"))
+    with pytest.raises(SiteError, match="not resid_pre \\+ a sum"):
+        spec.module_for(Site(0, "attn_out"))
+    assert spec.has(Site(0, "resid_post"))
+
+
+def test_encoder_decoder_is_refused():
+    from steerlens.errors import UnsupportedArchitectureError
+
+    model = T.AutoModelForSeq2SeqLM.from_config(T.BartConfig(
+        vocab_size=64, d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32))
+    with pytest.raises(UnsupportedArchitectureError, match="encoder-decoder"):
+        resolve(model)
