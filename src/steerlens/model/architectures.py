@@ -534,8 +534,10 @@ def _structural_blocks(model: nn.Module, model_type: str) -> tuple[str, nn.Modul
     cfg = text() if callable(text) else config
     n_layers = next((getattr(cfg, k) for k in ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
                      if isinstance(getattr(cfg, k, None), int)), None)
-    lists = [(name, mod) for name, mod in model.named_modules()
-             if isinstance(mod, nn.ModuleList) and len(mod) > 0 and (n_layers is None or len(mod) == n_layers)]
+    every = [(name, mod) for name, mod in model.named_modules() if isinstance(mod, nn.ModuleList) and len(mod) > 1]
+    lists = [(name, mod) for name, mod in every if n_layers is None or len(mod) == n_layers]
+    if not lists:  # the config counts layers differently (LongCat-Flash counts two per block)
+        lists = every
     # a block holds parameters of its own and is not itself a sub-module of another candidate's blocks
     lists = [(n, m) for n, m in lists if not any(n.startswith(o + ".") for o, _ in lists)]
     if len(lists) > 1:  # a multimodal model's vision / audio towers are not the text decoder
@@ -548,8 +550,8 @@ def _structural_blocks(model: nn.Module, model_type: str) -> tuple[str, nn.Modul
     if len(lists) != 1:
         raise UnsupportedArchitectureError(
             f"Model type {model_type!r} is not in steerlens' architecture table, and the structural fallback found "
-            f"{len(lists)} candidate block lists of length {n_layers} (needs exactly one). Add a row for it to "
-            "steerlens.model.architectures.ARCHITECTURES."
+            f"{len(lists)} candidate block lists ({', '.join(n for n, _ in lists) or f'none of length {n_layers}'}; "
+            "needs exactly one decoder stack). Add a row for it to steerlens.model.architectures.ARCHITECTURES."
         )
     return lists[0]
 

@@ -319,10 +319,20 @@ def _fit(cands: list[tuple[str, torch.Tensor]], x: torch.Tensor, delta: torch.Te
     flat = torch.stack([c.flatten() for _, c in cands]).double()
     target = delta.flatten().double()
     scale = float(target.abs().max()) + 1e-6
-    for k in (1, 2, 3):
-        for combo in itertools.combinations(range(len(cands)), k):
-            if float((flat[list(combo)].sum(0) - target).abs().max()) / scale <= tol:
-                return [(cands[j][0], 1.0) for j in combo], 1.0
+    # unit-scale sums of up to 5 modules (LongCat-Flash adds five), screened on a random sketch of the
+    # activations (a sum stays a sum under a linear map), then verified on the activations themselves
+    sketch = torch.randn(flat.shape[1], 32, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    sk, tsk = flat @ sketch, target @ sketch
+    sk_scale = float(tsk.abs().max()) + 1e-12
+    for k in range(1, 6):
+        if k > len(cands) or (k > 3 and len(cands) > 30):
+            break
+        combos = torch.tensor(list(itertools.combinations(range(len(cands)), k)), dtype=torch.long)
+        for chunk in combos.split(65536):
+            err = (sk[chunk].sum(1) - tsk).abs().amax(1) / sk_scale
+            for row in chunk[err <= tol * 100].tolist():
+                if float((flat[row].sum(0) - target).abs().max()) / scale <= tol:
+                    return [(cands[j][0], 1.0) for j in row], 1.0
     y = (delta + x).flatten().double()
     xs = x.flatten().double()
     yscale = float(y.abs().max()) + 1e-6
