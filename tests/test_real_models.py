@@ -20,6 +20,29 @@ def test_self_check(real):
     assert report["model"]["n_layers"] == {"gemma-3-270m": 18, "smollm2-135m": 30}[name]
 
 
+def test_probe_locates_the_real_model_as_its_table_row(real, monkeypatch):
+    """Without its table row, the embedded model is located by the verified probe to the row's very modules."""
+    import warnings
+
+    from steerlens.model import ARCHITECTURES
+    from steerlens.model.architectures import _SPEC_ATTR
+
+    _, model, _ = real
+    table = resolve(model)
+    monkeypatch.delitem(ARCHITECTURES, table.model_type)
+    model.__dict__.pop(_SPEC_ATTR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            probed = resolve(model)
+    finally:
+        model.__dict__[_SPEC_ATTR] = table  # the shared model keeps its table spec
+    assert probed.structural and probed.final_norm is table.final_norm and probed.logit_scale == 1.0
+    for a, b in zip(table.layouts, probed.layouts):
+        assert {p: (q.path, q.where, q.scale) for p, q in a.parts.items()} == \
+            {p: (q.path, q.where, q.scale) for p, q in b.parts.items()}
+
+
 def test_logit_lens_ends_in_paris(real):
     _, model, tok = real
     rows = logit_lens_table(model, tok, "The Eiffel Tower is in the city of", top_k=3)

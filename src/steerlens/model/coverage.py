@@ -352,7 +352,9 @@ def matrix_markdown(reports: list[TypeReport]) -> str:
     ]
     for r in tested:
         if r.status != "pass":
-            lines.append(f"| {r.model_type} | {r.status} | {_cell(r.detail)} |")
+            reason = KNOWN_GAPS.get(r.model_type, ("", ""))[1]
+            said = _cell(r.detail)[:240]
+            lines.append(f"| {r.model_type} | {r.status} | {reason + '. steerlens: ' if reason else ''}{said} |")
     lines += ["", "## Every type", "",
               "| type | status | source | " + " | ".join(CHECKS) + " | branch sites | token mixers |",
               "|---|---|---|" + "---|" * len(CHECKS) + "---|---|"]
