@@ -129,8 +129,7 @@ def _edit_errors(model: torch.nn.Module, batch: Batch, acts: Any) -> dict[str, f
     out = {}
     for site in here[1:-1]:
         with intervene(model, [Add(site, delta.to(acts[post].dtype))]):
-            got, extras = _hook_clones(model, batch, here)
-        edited = {s: got[s][None] if got[s].dim() == 2 else got[s] for s in here}
+            edited, extras = _hook_clones(model, batch, here)
         landed = _err(edited[site][0], acts[site][0].float() + delta.to(edited[site].device))
         out[site.point] = max(landed, _sum_err(lay, layer, edited, extras))
     return out
