@@ -293,6 +293,9 @@ class ModelSpec:
         ``logits_from_final(model.<base>(...).last_hidden_state)`` equals the model's logits; it lets a
         caller unembed only the positions it needs.
         """
+        weight = getattr(self.unembed, "weight", None)
+        if isinstance(weight, torch.Tensor) and weight.is_floating_point() and hidden.dtype != weight.dtype:
+            hidden = hidden.to(weight.dtype)  # some final norms return float32 for bfloat16 inputs (Mamba's)
         out = self.unembed(hidden)
         if self.logit_scale != 1.0:
             out = out * self.logit_scale
@@ -477,8 +480,8 @@ def _structural_spec(model: nn.Module, model_type: str) -> ModelSpec:
 
     config = model.config  # type: ignore[attr-defined]
     blocks_path, blocks = _structural_blocks(model, model_type)
-    base_path = blocks_path.rpartition(".")[0]
-    base = model.get_submodule(base_path) if base_path else model
+    parent_path = blocks_path.rpartition(".")[0]
+    parent = model.get_submodule(parent_path) if parent_path else model
     inv = {id(m): n for n, m in model.named_modules()}
     get_in = getattr(model, "get_input_embeddings", None)
     get_out = getattr(model, "get_output_embeddings", None)
@@ -486,12 +489,22 @@ def _structural_spec(model: nn.Module, model_type: str) -> ModelSpec:
     out_mod = get_out() if get_out else None
     if embed_mod is None or out_mod is None or id(embed_mod) not in inv or id(out_mod) not in inv:
         raise UnsupportedArchitectureError(f"Model type {model_type!r}: no input/output embeddings found; is this a causal LM?")
+    # the decoder body: the innermost module holding both the embedding and the blocks (it gets the token ids
+    # and the 2-D attention mask, where the blocks' own parent may get embeddings and a 4-D mask, as on GIT)
+    embed_parts, block_parts = inv[id(embed_mod)].split("."), blocks_path.split(".")
+    common = []
+    for a, b in zip(embed_parts, block_parts):
+        if a != b:
+            break
+        common.append(a)
+    base_path = ".".join(common)
+    base = model.get_submodule(base_path) if base_path else model
     d_model, vocab = _sizes(model, model_type, out_mod)
     layouts, record = _probe(model, blocks, vocab)
     text = config.get_text_config() if callable(getattr(config, "get_text_config", None)) else config
     softcap_attr = next((a for a in _SOFTCAP_ATTRS if getattr(text, a, None)), None)
     softcap = float(getattr(text, softcap_attr)) if softcap_attr else None
-    norms = _final_norm_candidates(model, base, base_path, blocks)
+    norms = _final_norm_candidates(model, parent, parent_path, blocks)
     # a head that transforms the normed state before the unembedding (ModernBERT's prediction head)
     heads = [(name, child) for name, child in model.named_children()
              if child is not base and child is not out_mod and not isinstance(child, (nn.ModuleList, nn.ModuleDict))
@@ -516,7 +529,7 @@ def _structural_spec(model: nn.Module, model_type: str) -> ModelSpec:
         logit_scale = 1.0
     from .probe import masks_padding
 
-    pads = masks_padding(model, record, vocab) if record is not None else True
+    pads = masks_padding(model, vocab) if record is not None else True
     row = ArchitectureRow(base=base_path, embed=inv[id(embed_mod)], blocks=blocks_path, final_norm=final_path,
                           unembed=inv[id(out_mod)], softcap_attr=softcap_attr)
     final_norm = dict(norms)[final_path]

@@ -78,8 +78,9 @@ KNOWN_GAPS: dict[str, tuple[str, str]] = {
                             "capture refuses its sites (reached twice)"),
     "hrm_text": ("unsupported", "hierarchical recurrent model: two block stacks (H and L) applied in cycles"),
     "xlnet": ("unsupported", "permutation LM with two-stream attention; its head does not read one causal stream"),
-    "git": ("unsupported", "its decoder body takes a 4-D attention mask, so edits cannot be placed by position "
-                           "(sites and capture verify; generation under an edit raises PaddingError)"),
+    "git": ("partial", "post-norm (BERT-style) blocks: no branch sum, so attn_*/mlp_* are refused; resid sites "
+                       "verify. Its cached generation drifts with left padding, so steerlens generates its rows of "
+                       "each length together"),
     "mllama": ("unsupported", "its cross-attention layers are skipped on text-only input, so their sites are never "
                               "reached (capture raises SiteError)"),
     "openai-gpt": ("partial", "post-norm blocks (norm after each residual add): the residual is no sum of branches, "

@@ -156,26 +156,40 @@ def record_forward(model: nn.Module, blocks: nn.ModuleList, vocab_size: int, n_t
 
 
 @torch.no_grad()
-def masks_padding(model: nn.Module, record: ProbeRecord, vocab_size: int, n_tokens: int = 6) -> bool:
-    """Whether left padding (masked out) leaves the model's output unchanged: RWKV, for one, ignores its mask."""
-    if record.logits is None:
-        return True
+def masks_padding(model: nn.Module, vocab_size: int, n_tokens: int = 6) -> bool:
+    """Whether masked left padding leaves the model's outputs unchanged, in a prompt pass and in a cached decode
+    step (as ``generate`` runs it). RWKV ignores its mask; GIT's cached decoding drifts with padding."""
     device = next(model.parameters()).device
-    ids = torch.tensor([[0, 0] + [(7 * i + 3) % vocab_size for i in range(n_tokens)]], device=device)
-    mask = torch.tensor([[0, 0] + [1] * n_tokens], device=device)
+    toks = [(7 * i + 3) % vocab_size for i in range(n_tokens)]
+    nxt = torch.tensor([[(5 * n_tokens + 1) % vocab_size]], device=device)
+
+    def last_two(ids: list[int], pads: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.tensor([[0] * pads + ids], device=device)
+        mask = torch.tensor([[0] * pads + [1] * len(ids)], device=device)
+        out = model(input_ids=x, attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp(min=0), use_cache=True)
+        cache = getattr(out, "past_key_values", None) or getattr(out, "cache", None)
+        mask2 = torch.cat([mask, torch.ones_like(nxt)], 1)
+        pos = torch.tensor([[len(ids)]], device=device)
+        step = model(input_ids=nxt, attention_mask=mask2, position_ids=pos, use_cache=True,
+                     **({} if cache is None else _cache_kwarg(model, cache)))
+        return out.logits[0, -1].float(), step.logits[0, -1].float()
+
     was_training = model.training
     model.eval()
     try:
-        out = model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp(min=0), use_cache=False)
-    except Exception:  # noqa: BLE001 -- a model that cannot take a padded batch does not mask padding
+        plain, padded = last_two(toks, 0), last_two(toks, 2)
+    except Exception:  # noqa: BLE001 -- a model that cannot take a padded, cached batch does not mask padding
         return False
     finally:
         model.train(was_training)
-    logits = getattr(out, "logits", None)
-    if logits is None:
-        return True
     tol = _tolerance(next(model.parameters()).dtype) * 10
-    return _rel(logits[0, -1].float(), record.logits[0, -1]) <= tol
+    return all(_rel(b, a) <= tol for a, b in zip(plain, padded))
+
+
+def _cache_kwarg(model: nn.Module, cache: Any) -> dict[str, Any]:
+    from .architectures import cache_kwargs
+
+    return cache_kwargs(model, cache)
 
 
 def _clone(x: torch.Tensor | None) -> torch.Tensor | None:
@@ -362,7 +376,8 @@ def probe_head(record: ProbeRecord, last: torch.Tensor, norms: list[tuple[str, n
     with torch.no_grad():
         for path, norm in norms:
             try:
-                z = unembed(norm(last.to(next(unembed.parameters()).dtype))).float()
+                dtype = next(unembed.parameters()).dtype
+                z = unembed(norm(last.to(dtype)).to(dtype)).float()
             except Exception:  # noqa: BLE001 -- a candidate that cannot take the residual is not the final norm
                 continue
             if z.shape != target.shape:
