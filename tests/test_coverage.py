@@ -158,3 +158,16 @@ def test_add_at_a_summed_site_moves_the_residual_by_the_vector():
     scale = spec.part(Site(1, "mlp_out")).scale
     torch.testing.assert_close(moved[Site(1, "resid_post")], base[Site(1, "resid_post")] + scale * delta,
                                rtol=1e-4, atol=1e-4)
+
+
+def test_row_without_branch_paths_lets_the_probe_find_them(monkeypatch):
+    """A table row may name the body, blocks and head only; its branch sites then come from the verified probe."""
+    import dataclasses
+
+    table = resolve(_fresh("llama"))
+    monkeypatch.setitem(ARCHITECTURES, "llama", dataclasses.replace(
+        ARCHITECTURES["llama"], attn=None, mlp=None, attn_out=None, mlp_out=None))
+    probed = resolve(_fresh("llama"))
+    assert not probed.structural
+    for a, b in zip(table.layouts, probed.layouts):
+        assert {p: (q.path, q.where) for p, q in a.parts.items()} == {p: (q.path, q.where) for p, q in b.parts.items()}

@@ -106,10 +106,6 @@ class LayerLayout:
     #: further branches the block adds to its residual stream that have no site (Gemma-4's per-layer input)
     extras: tuple[Part, ...] = ()
 
-    @property
-    def has_attention(self) -> bool:
-        return "attn_out" in self.parts
-
     @staticmethod
     def from_row(row: ArchitectureRow, mixer: str | None) -> LayerLayout:
         assert row.attn and row.mlp and row.attn_out and row.mlp_out
@@ -268,11 +264,6 @@ class ModelSpec:
                 f"{', '.join(self.points(site.layer))}."
             )
         return block.get_submodule(part.path), part.where
-
-    def normed(self, resid: torch.Tensor) -> torch.Tensor:
-        """The final norm of a residual (times the model's logit multiplier, when it has one)."""
-        out = self.final_norm(resid)
-        return out * self.logit_scale if self.logit_scale != 1.0 else out
 
     def logits(self, resid: torch.Tensor) -> torch.Tensor:
         """Final norm + unembedding (+ bias, logit multiplier and soft-capping where the model has them).
