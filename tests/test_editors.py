@@ -436,3 +436,51 @@ def test_randomized_copy_changes_matrices_only():
     rnd = randomized_copy(model, seed=1)
     for (n, p), (_, q) in zip(model.named_parameters(), rnd.named_parameters()):
         assert torch.equal(p, q) == (p.dim() < 2), n
+
+
+def test_known_sample_ids_are_remembered_per_model(toy_samples, tmp_path, monkeypatch):
+    """The second call reads the cache; a sample whose text changed is scored again, alone."""
+    import steerlens.editors.data as data
+    from steerlens.editors import filter_known, known_sample_ids
+
+    model = make_tiny("llama")
+    first = known_sample_ids(model, TOK, toy_samples, top_k=5, cache=tmp_path)
+    assert first == {s.id for s in filter_known(model, TOK, toy_samples, top_k=5)}
+    assert len(list(tmp_path.glob("llama-*-top5.json"))) == 1
+    scored: list[int] = []
+    real = data.filter_known
+
+    def counting(model, tokenizer, samples, **kw):
+        scored.append(len(samples))
+        return real(model, tokenizer, samples, **kw)
+
+    monkeypatch.setattr(data, "filter_known", counting)
+    assert known_sample_ids(model, TOK, toy_samples, top_k=5, cache=tmp_path) == first and scored == []
+    import dataclasses
+
+    changed = [dataclasses.replace(toy_samples[0], prompt=toy_samples[0].prompt + " w9"), *toy_samples[1:]]
+    known_sample_ids(model, TOK, changed, top_k=5, cache=tmp_path)
+    assert scored == [1]
+    with pytest.raises(DataFormatError, match="top_k"):
+        known_sample_ids(model, TOK, toy_samples, top_k=0)
+
+
+def test_cli_splits_the_shipped_facts_before_filtering(toy_samples, monkeypatch):
+    """``steerlens editors train/eval`` use the split the shipped editor was trained with: no training fact of
+    that split reaches the CLI's test part (filtering first, then splitting, leaked them)."""
+    import argparse
+
+    import steerlens.cli.editors as cli
+    from steerlens.editors import known_splits
+
+    known = {s.id for s in toy_samples[::2]}
+    monkeypatch.setattr(cli, "_built", lambda args, tok: list(toy_samples))
+    monkeypatch.setattr(cli, "_known_ids", lambda args, model, tok, samples: known)
+    args = argparse.Namespace(samples=None, relations="", known_top_k=1, seed=3)
+    parts = cli._parts(args, None, TOK)
+    reference = known_splits(None, TOK, toy_samples, seed=3, known_ids=known)
+    assert {k: [s.id for s in v] for k, v in parts.items()} == {k: [s.id for s in v] for k, v in reference.items()}
+    trained_on = {s.id for s in reference["train"]}
+    assert not trained_on & {s.id for s in parts["test"]}
+    leaky = split_samples([s for s in toy_samples if s.id in known], seed=3)["test"]
+    assert trained_on & {s.id for s in leaky}  # the old order would have leaked

@@ -82,32 +82,48 @@ def run(args: argparse.Namespace) -> int:
     return {"data": _data, "train": _train, "edit": _edit, "eval": _eval, "inspect": _inspect}[cmd](args)
 
 
-def _samples(args: argparse.Namespace, model, tok, known: bool = True):
-    from ..editors import counterfact_from_relations, filter_known, load_samples
+def _built(args: argparse.Namespace, tok):
+    from ..editors import counterfact_from_relations
+
+    names = [x.strip() for x in args.relations.split(",") if x.strip()] or None
+    return counterfact_from_relations(names, tokenizer=tok, seed=args.seed)
+
+
+def _known_ids(args: argparse.Namespace, model, tok, samples) -> set[str]:
+    from ..editors import known_sample_ids
+
+    ids = known_sample_ids(model, tok, samples, top_k=args.known_top_k, progress=True, cache=True)
+    print(f"{len(ids)} of {len(samples)} facts are known (true object in the model's top {args.known_top_k}; "
+          "remembered per model in $STEERLENS_HOME/known-facts)")
+    return ids
+
+
+def _parts(args: argparse.Namespace, model, tok, known: bool = True):
+    """train / validation / test parts: of a ``--samples`` file as given, or of the shipped relations split first
+    and then filtered to known facts (as the shipped editor was trained, so its training facts never reach a
+    test part)."""
+    from ..editors import known_splits, load_samples, split_samples
 
     if args.samples:
-        return load_samples(args.samples)
-    names = [x.strip() for x in args.relations.split(",") if x.strip()] or None
-    built = counterfact_from_relations(names, tokenizer=tok, seed=args.seed)
+        return split_samples(load_samples(args.samples), (0.8, 0.1, 0.1), seed=args.seed)
+    built = _built(args, tok)
     if not known:
-        return built
-    kept = filter_known(model, tok, built, top_k=args.known_top_k, progress=True)
-    print(f"{len(kept)} of {len(built)} facts are known (true object in the model's top {args.known_top_k})")
-    return kept
-
-
-def _split(args, samples):
-    from ..editors import split_samples
-
-    return split_samples(samples, (0.8, 0.1, 0.1), seed=args.seed)
+        return split_samples(built, (0.8, 0.1, 0.1), seed=args.seed)
+    return known_splits(None, tok, built, seed=args.seed, known_ids=_known_ids(args, model, tok, built))
 
 
 def _data(args: argparse.Namespace) -> int:
-    from ..editors import save_samples
+    from ..editors import load_samples, save_samples
     from ..loading import load_model
 
     model, tok = load_model(args.model)
-    samples = _samples(args, model, tok, known=not args.all)
+    if args.samples:
+        samples = load_samples(args.samples)
+    else:
+        samples = _built(args, tok)
+        if not args.all:
+            ids = _known_ids(args, model, tok, samples)
+            samples = [s for s in samples if s.id in ids]
     print(f"{len(samples)} samples -> {save_samples(samples, args.out)}")
     return 0
 
@@ -117,7 +133,7 @@ def _train(args: argparse.Namespace) -> int:
     from ..loading import load_model
 
     model, tok = load_model(args.model)
-    parts = _split(args, _samples(args, model, tok))
+    parts = _parts(args, model, tok)
     train = parts["train"][: args.n_train]
     if not train or not parts["validation"]:
         raise DataFormatError("Too few samples to train on; give more relations or a larger --known-top-k.")
@@ -166,7 +182,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     model, tok = load_model(args.model)
     editor = load_editor(args.editor, model)
-    test = _split(args, _samples(args, model, tok))["test"][: args.n_test]
+    test = _parts(args, model, tok)["test"][: args.n_test]
     if not test:
         raise DataFormatError("No test samples; give more relations or a larger --known-top-k.")
     methods = [Unedited(), Prefix(), EditorEdit(make_editor("null", model, editor.layer)), EditorEdit(editor)]
@@ -187,7 +203,7 @@ def _inspect(args: argparse.Namespace) -> int:
     editor = load_editor(args.editor, model)
     n = resolve(model).n_layers
     layers = [int(x) for x in args.entity_layers.split(",") if x.strip()] or sorted({n // 4, n // 2, 3 * n // 4, n - 1})
-    test = _split(args, _samples(args, model, tok, known=False))["test"][: args.n_test]
+    test = _parts(args, model, tok, known=False)["test"][: args.n_test]
     for layer in layers:
         for name, ed in (("remedi", editor), ("identity", make_editor("identity", model, editor.layer))):
             for contextual in (True, False):

@@ -23,6 +23,7 @@ from .data import (
     counterfact_from_relations,
     filter_known,
     first_token,
+    known_sample_ids,
     known_splits,
     load_counterfact,
     load_samples,
@@ -65,7 +66,8 @@ from .train import EditingBatch, TrainResult, editing_batch, editing_loss, fit_r
 
 __all__ = [
     "EditedGeneration", "directions", "edit_generate", "sample_for",
-    "EditSample", "counterfact_from_relations", "filter_known", "first_token", "known_splits", "load_counterfact",
+    "EditSample", "counterfact_from_relations", "filter_known", "first_token", "known_sample_ids", "known_splits",
+    "load_counterfact",
     "load_samples", "prompt_in_context", "save_samples", "split_samples",
     "EDITOR_KINDS", "BiaffineEditor", "Editor", "IdentityEditor", "LinearEditor", "MlpEditor", "NullEditor",
     "RandomEditor", "ScalarEditor", "load_editor", "make_editor", "save_editor",

@@ -327,24 +327,82 @@ def filter_known(
     return [s for s, r in zip(keep, ranks[:, 0].tolist()) if r < top_k]
 
 
+def known_sample_ids(
+    model: torch.nn.Module, tokenizer: Any, samples: Sequence[EditSample], *, top_k: int = 1, batch_size: int = 64,
+    progress: bool | None = None, cache: bool | str | os.PathLike[str] = False,
+) -> set[str]:
+    """Ids of the samples :func:`filter_known` keeps, optionally remembered on disk between runs.
+
+    Args:
+        cache: ``True`` keeps a JSON file per model under ``$STEERLENS_HOME/known-facts/`` (a path picks the
+            folder): a sample is scored once per model, ``top_k`` and prompt/target text, so a second call on the
+            11k shipped facts costs milliseconds instead of minutes. The model is identified by its steerlens
+            fingerprint plus a hash of its final norm and last block, so a fine-tune never reads its base's file.
+    """
+    if top_k < 1:
+        raise DataFormatError(f"top_k must be >= 1, got {top_k}.")
+    if not cache:
+        return {s.id for s in filter_known(model, tokenizer, samples, top_k=top_k, batch_size=batch_size,
+                                           progress=progress)}
+    from ..loading import steerlens_home
+
+    folder = Path(cache) if not isinstance(cache, bool) else steerlens_home() / "known-facts"
+    path = folder / f"{_model_key(model)}-top{top_k}.json"
+    seen: dict[str, list[Any]] = json.loads(path.read_text()) if path.is_file() else {}
+    keys = {s.id: _sample_key(s) for s in samples}
+    todo = [s for s in samples if seen.get(s.id, [None])[0] != keys[s.id]]
+    if todo:
+        kept = {s.id for s in filter_known(model, tokenizer, todo, top_k=top_k, batch_size=batch_size,
+                                           progress=progress)}
+        seen.update({s.id: [keys[s.id], s.id in kept] for s in todo})
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(seen))
+        os.replace(tmp, path)
+    return {s.id for s in samples if seen[s.id][1]}
+
+
+def _sample_key(s: EditSample) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps([s.prompt, s.target_true]).encode()).hexdigest()[:16]
+
+
+def _model_key(model: torch.nn.Module) -> str:
+    import hashlib
+
+    from ..artifacts import Fingerprint
+    from ..model import resolve
+
+    fp = Fingerprint.of(model)
+    spec = resolve(model)
+    h = hashlib.sha256(fp.unembed_hash.encode())
+    for module in (spec.final_norm, spec.blocks[-1]):
+        for p in list(module.parameters())[:4]:
+            flat = p.detach().flatten()
+            h.update(flat[:: max(1, flat.numel() // 256)].to("cpu", torch.float32).numpy().tobytes())
+    return f"{fp.model_type}-{h.hexdigest()[:16]}"
+
+
 def known_splits(
     model: torch.nn.Module | None, tokenizer: Any, samples: Sequence[EditSample], *, top_k: int = 1, seed: int = 0,
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), known_ids: Iterable[str] | None = None,
-    batch_size: int = 64, progress: bool | None = None,
+    batch_size: int = 64, progress: bool | None = None, cache: bool | str | os.PathLike[str] = False,
 ) -> dict[str, list[EditSample]]:
     """Split *every* sample (:func:`split_samples`), then keep the known ones in each part.
 
     Splitting before filtering makes the parts independent of the model, so an editor trained on one
     run's ``train`` part never sees another run's ``test`` facts (the tour, the shipped editor's
     training script and the benchmarks all split this way). The known ones are those
-    :func:`filter_known` keeps with ``top_k``, or, given ``known_ids`` (e.g. the ids of a saved JSONL of
-    known samples), those whose id is listed; then no model is needed.
+    :func:`filter_known` keeps with ``top_k`` (remembered on disk with ``cache``, see
+    :func:`known_sample_ids`), or, given ``known_ids`` (e.g. the ids of a saved JSONL of known samples),
+    those whose id is listed; then no model is needed.
     """
     parts = split_samples(samples, fractions, seed=seed)
-    if known_ids is not None:
-        ids = set(known_ids)
-        return {k: [s for s in v if s.id in ids] for k, v in parts.items()}
-    if model is None:
-        raise DataFormatError("known_splits needs the model to find the known samples (or pass known_ids).")
-    return {k: filter_known(model, tokenizer, v, top_k=top_k, batch_size=batch_size, progress=progress)
-            for k, v in parts.items()}
+    if known_ids is None:
+        if model is None:
+            raise DataFormatError("known_splits needs the model to find the known samples (or pass known_ids).")
+        known_ids = known_sample_ids(model, tokenizer, samples, top_k=top_k, batch_size=batch_size, progress=progress,
+                                     cache=cache)
+    ids = set(known_ids)
+    return {k: [s for s in v if s.id in ids] for k, v in parts.items()}
