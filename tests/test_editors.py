@@ -358,6 +358,16 @@ def test_training_lowers_the_loss_and_keeps_the_best_state(toy_samples):
     assert all(p.requires_grad for p in model.parameters())  # frozen during training only
 
 
+def test_an_editor_that_never_left_its_start_says_so(toy_samples):
+    """lr = 0: no epoch beats epoch 0, so the null editor comes back -- with a warning and ``untrained``."""
+    model = make_tiny("llama")
+    with pytest.warns(UserWarning, match="no epoch improved the validation loss"):
+        res = train_editor(model, TOK, toy_samples[:8], 1, validation=toy_samples[:4], max_epochs=2, batch_size=8,
+                           lr=0.0, progress=False)
+    assert res.untrained and res.best_epoch == 0 and res.to_json()["untrained"] is True
+    assert all(float(p.abs().max()) == 0 for p in res.editor.parameters())
+
+
 def test_training_makes_the_new_target_win(toy_samples):
     model = make_tiny("llama")
     train = toy_samples[:20]  # a random model has nothing to generalise from: fit and score the training samples

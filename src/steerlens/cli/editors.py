@@ -142,7 +142,8 @@ def _train(args: argparse.Namespace) -> int:
                        max_epochs=args.max_epochs, batch_size=args.batch_size, lr=args.lr, lam_kl=args.lam_kl,
                        patience=args.patience, seed=args.seed, checkpoint=args.out, **opts)
     path = save_editor(res.editor, args.out, model=model, history=res.to_json())
-    print(f"editor ({res.editor.kind}, layer {res.editor.layer}) best epoch {res.best_epoch}, "
+    print(f"editor ({res.editor.kind}, layer {res.editor.layer}) best epoch {res.best_epoch}"
+          f"{' (UNTRAINED: no epoch beat the starting state; it makes no edit)' if res.untrained else ''}, "
           f"{res.seconds:.0f}s, {res.step_seconds:.3f}s/step -> {path}")
     return 0
 

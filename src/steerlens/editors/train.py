@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -185,9 +186,16 @@ class TrainResult:
     step_seconds: float
     peak_memory: int | None = None
 
+    @property
+    def untrained(self) -> bool:
+        """No epoch beat the starting state on validation, so the editor returned is the untrained one (the null
+        edit, for editors that start at zero)."""
+        return self.best_epoch == 0
+
     def to_json(self) -> dict[str, Any]:
         """History and timings (no tensors)."""
-        return {"history": self.history, "best_epoch": self.best_epoch, "seconds": self.seconds,
+        return {"history": self.history, "best_epoch": self.best_epoch, "untrained": self.untrained,
+                "seconds": self.seconds,
                 "step_seconds": self.step_seconds, "peak_memory": self.peak_memory, "config": self.editor.config()}
 
 
@@ -318,8 +326,16 @@ def train_editor(
     ed.load_state_dict(best_state)
     ed.eval()
     peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
-    return TrainResult(ed, history, best_epoch, time.perf_counter() - t_start,
-                       sum(step_times) / max(len(step_times), 1), peak)
+    result = TrainResult(ed, history, best_epoch, time.perf_counter() - t_start,
+                         sum(step_times) / max(len(step_times), 1), peak)
+    if result.untrained and len(history) > 1:
+        warnings.warn(
+            f"train_editor (layer {layer}): no epoch improved the validation loss over the untrained editor "
+            f"({history[0]['val_loss']:.4f}), so the editor returned is the untrained one, which makes no edit. "
+            "Try a larger lr, more epochs or a smaller lam_kl.",
+            stacklevel=2,
+        )
+    return result
 
 
 @torch.no_grad()
