@@ -486,7 +486,8 @@ def test_logprob_change_and_next_token_effect(tok):
     zero = ActAdd.build(model, tok, list(x_vector("w5 w6", "w7", 0.0, 1, tokenizer=tok, pad_token="w0")))
     res = logprob_change(model, tok, texts, zero)
     assert res["masked_positions"] == 3 and res["perplexity_ratio"] == 1.0
-    assert res["tokens"] == (7 - 2) + (5 - 2)
+    # 7 and 5 predictions per text (BOS + 7 / 5 words); the 3 made at the injected positions are dropped
+    assert res["tokens"] == (7 - 3) + (5 - 3)
     strong = ActAdd.build(model, tok, list(x_vector("w5 w6", "w7", 5.0, 1, tokenizer=tok, pad_token="w0")))
     res2 = logprob_change(model, tok, texts, strong)
     assert res2["perplexity_ratio"] != 1.0 and math.isfinite(res2["perplexity_ratio"])

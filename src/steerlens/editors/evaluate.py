@@ -422,8 +422,8 @@ def results_table(results: Sequence[MethodResult]) -> str:
         lines.append(f"{r.method:14} {r.n:>5} {f(r.efficacy):>6} {f(r.efficacy_magnitude):>8} "
                      f"{f(r.paraphrase_efficacy):>6} {neigh:>7} {f(r.fluency, False):>8} {f(r.consistency):>8} "
                      f"{f(r.mentions_new):>6} {f(r.mentions_true):>6}")
-    lines.append("(efficacy, paraphrase, neighbourhood, consistency and mentions in %; fluency in bits; "
-                 "* = unchanged by construction)")
+    lines.append("(efficacy, paraphrase, neighbourhood, consistency and mentions in %; eff mag: mean p(new) - p(true) "
+                 "in percentage points; fluency in bits; * = unchanged by construction)")
     return "\n".join(lines)
 
 

@@ -103,7 +103,7 @@ def logprob_change(
     """How steering changes the log-prob of texts, with the injected positions left out.
 
     ``delta_t = log p_steered(token_t) - log p_plain(token_t)`` over each text's tokens, dropping the
-    predictions of the first ``mask_first`` tokens (default: the steering tensor's length for an
+    predictions made at the first ``mask_first`` positions (default: the steering tensor's length for an
     :class:`ActAdd`, 0 for other edits). Returns the per-text mean deltas, their token-weighted mean,
     and the perplexity ratio ``exp(-mean delta)`` (< 1: the steering makes the texts more likely).
     """
@@ -111,8 +111,10 @@ def logprob_change(
         mask_first = steering.max_len if isinstance(steering, ActAdd) else 0
     plain = token_logprobs(model, tokenizer, texts, batch_size=batch_size)
     steered = token_logprobs(model, tokenizer, texts, steering=steering, batch_size=batch_size)
-    # prediction t (of token t+1) is masked while token t+1 lies inside the injected span
-    deltas = [(s - p)[max(mask_first - 1, 0):] for p, s in zip(plain, steered)]
+    # entry t is the prediction made at position t (of token t + 1): the m predictions made at the injected
+    # positions 0 .. m-1 are dropped, as the seed's inp[mask_pos:] does (the last of them reads a residual the
+    # steering edited directly)
+    deltas = [(s - p)[mask_first:] for p, s in zip(plain, steered)]
     if any(d.numel() == 0 for d in deltas):
         raise SteeringError(f"A text is no longer than the {mask_first} masked positions; use longer texts.")
     total = torch.cat(deltas)
