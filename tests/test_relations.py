@@ -322,3 +322,21 @@ def test_evaluate_relation_end_to_end_and_sample_cap(monkeypatch):
     assert f"12/{len(rel.samples)}" not in ev.results_table([r]) and "12/12" in ev.results_table([r])
     with pytest.raises(DataFormatError, match="max_samples"):
         ev.evaluate_relation(model, tok, rel, max_samples=1, **kw)
+
+
+def test_concept_split_never_tests_a_subject_the_lre_was_fitted_on():
+    """The LRC concepts come from an LRE: its training subjects must not become concept test subjects."""
+    from types import SimpleNamespace
+
+    from steerlens.relations.evaluate import _concept_split
+
+    def prompt(subject, obj):
+        return SimpleNamespace(subject=subject, object_name=obj)
+
+    fitted = [prompt(f"s{i}", f"o{i % 2}") for i in range(4)]
+    rest = [prompt(f"s{i}", f"o{i % 2}") for i in range(2, 20)]  # s2, s3 overlap with the fitted prompts
+    train, test_subjects = _concept_split(fitted, rest, seed=0)
+    assert not test_subjects & {p.subject for p in fitted}
+    assert {p.subject for p in fitted} <= {p.subject for p in train}
+    assert not test_subjects & {p.subject for p in train}
+    assert len(test_subjects) == 8  # of the 16 unseen subjects, per object every other one

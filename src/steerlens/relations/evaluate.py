@@ -142,11 +142,19 @@ def _causality(model, tokenizer, lre, inv, test: list[Prompt], seed: int, batch_
     return hits / len(pairs)
 
 
-def _concept_split(known: list[Prompt], seed: int) -> tuple[list[Prompt], set[str]]:
+def _concept_split(fitted: list[Prompt], rest: list[Prompt], seed: int) -> tuple[list[Prompt], set[str]]:
+    """Concept training prompts and concept test subjects (the LRC paper's split, without leaking the LRE's data).
+
+    Every prompt the LRE was fitted on (``fitted``) trains the concepts; of the ``rest``, per object, the first
+    (seeded order) and then every other one train too, and the others are the test subjects. So no subject the
+    LRE saw is ever a concept test subject (the probe baselines never see test subjects either).
+    """
     groups: dict[str, list[Prompt]] = {}
-    for p in known:
-        groups.setdefault(p.object_name, []).append(p)
-    train, test = [], set()
+    seen = {p.subject for p in fitted}
+    for p in rest:
+        if p.subject not in seen:
+            groups.setdefault(p.object_name, []).append(p)
+    train, test = list(fitted), set()
     for obj, ps in groups.items():
         ps = sorted(ps, key=lambda p: p.subject)
         random.Random(f"{seed}-{obj}").shuffle(ps)
@@ -277,9 +285,9 @@ def evaluate_relation(
     inv = lre.invert(rank)
     res.causality = _causality(model, tokenizer, lre, inv, test, seed, batch_size)
 
-    # concepts (the LRC paper's split): per object, the first known sample and then every other one
-    # train (ICL prompts); the rest are tested on zero-shot prompts the model answers
-    concept_train, concept_test_subjects = _concept_split(train + test, seed)
+    # concepts (the LRC paper's split): the LRE's own training prompts, then per object the first known sample
+    # and every other one train (ICL prompts); the rest are tested on zero-shot prompts the model answers
+    concept_train, concept_test_subjects = _concept_split(train, test, seed)
     zs_test = make_prompts(rel, zero_shot=True, samples=[x for x in rel.samples if x.subject in concept_test_subjects])
     zs_test = PromptValidator(model, tokenizer).filter(zs_test, batch_size=batch_size, progress=False)[:max_test]
     res.n_concept_test = len(zs_test)
