@@ -74,7 +74,8 @@ class Part:
 
     path: str
     where: Literal["input", "output"]
-    scale: float = 1.0
+    #: a float, or a ``[d_model]`` tensor where the family scales its residual per dimension (Doge, ZAYA)
+    scale: float | torch.Tensor = 1.0
     #: the module's output is ``[batch * tokens, d]`` (read and edited as ``[batch, tokens, d]``)
     flat: bool = False
     #: modules (run earlier in the block) whose outputs add to this one's to make the site: the site is the
@@ -86,14 +87,16 @@ class Part:
 class LayerLayout:
     """The branch sites of one block (``resid_pre`` / ``resid_post`` exist on every block).
 
-    The block computes ``resid_post = resid_scale * resid_pre + sum(part.scale * out)`` over its
-    ``mixer_out`` and ``mlp_out`` parts (every scale is 1 except in families with residual multipliers).
+    The block computes ``resid_post = resid_scale * resid_pre + sum(part.scale * out) (+ bias)`` over its
+    ``mixer_out`` and ``mlp_out`` parts and ``extras`` (every scale is 1 except in families with residual
+    multipliers; per-dimension vectors and a bias where the family learns residual scales, as Doge and ZAYA do).
 
     Attributes:
         parts: point -> :class:`Part` for the branch points this block has.
         mixer: Class name of the block's token mixer (attention or recurrent), or ``None``.
         note: Why a point is missing, for the error that names it.
-        resid_scale: What ``resid_pre`` is multiplied by in the sum (1 in every family seen so far).
+        resid_scale: What ``resid_pre`` is multiplied by in the sum (1 in most families; 0 where the block's own
+            input norm is the residual base, as in RWKV's first block, which lists that norm in ``extras``).
         complete: The ``*_out`` parts account for the whole update (False where a branch has no single
             module, e.g. an MoE and a shared MLP added separately).
     """
@@ -101,10 +104,12 @@ class LayerLayout:
     parts: dict[str, Part]
     mixer: str | None = None
     note: str = ""
-    resid_scale: float = 1.0
+    resid_scale: float | torch.Tensor = 1.0
     complete: bool = True
     #: further branches the block adds to its residual stream that have no site (Gemma-4's per-layer input)
     extras: tuple[Part, ...] = ()
+    #: a constant ``[d_model]`` vector the block adds (per-dimension fits only)
+    bias: torch.Tensor | None = None
 
     @staticmethod
     def from_row(row: ArchitectureRow, mixer: str | None) -> LayerLayout:
@@ -443,7 +448,7 @@ def _probe(model: nn.Module, blocks: nn.ModuleList, vocab: int):
     layouts = tuple(
         LayerLayout({p: Part(path, where, scale, path in f.flat and where == "output", plus)  # type: ignore[arg-type]
                      for p, (path, where, scale, plus) in f.parts.items()}, f.mixer, f.note, f.resid_scale,
-                    f.complete, tuple(Part(path, "output", scale, path in f.flat) for path, scale in f.extras))
+                    f.complete, tuple(Part(path, "output", scale, path in f.flat) for path, scale in f.extras), f.bias)
         for f in probe_layouts(record, dtype)
     )
     return layouts, record

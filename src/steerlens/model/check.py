@@ -102,12 +102,19 @@ def self_check(model: torch.nn.Module, tokenizer: Any = None, text: str = "The q
 
 def _sum_err(lay: Any, i: int, acts: Any, extras: dict[tuple[int, str], torch.Tensor]) -> float:
     """How far layer ``i``'s ``resid_post`` is from ``resid_scale * resid_pre + sum(scale * branch)``."""
-    total = lay.resid_scale * acts[Site(i, "resid_pre")][0].float()
+    pre = acts[Site(i, "resid_pre")][0].float()
+
+    def scaled(scale: Any, h: torch.Tensor) -> torch.Tensor:
+        return (scale.to(h.device) if isinstance(scale, torch.Tensor) else scale) * h
+
+    total = scaled(lay.resid_scale, pre)
     for point in ("mixer_out", "mlp_out"):
         if point in lay.parts:
-            total = total + lay.parts[point].scale * acts[Site(i, point)][0].float()
+            total = total + scaled(lay.parts[point].scale, acts[Site(i, point)][0].float())
     for part in lay.extras:
-        total = total + part.scale * extras[(i, part.path)][0].reshape(total.shape).float()
+        total = total + scaled(part.scale, extras[(i, part.path)][0].reshape(total.shape).float())
+    if lay.bias is not None:
+        total = total + lay.bias.to(total.device)
     return _err(total, acts[Site(i, "resid_post")][0])
 
 

@@ -83,12 +83,10 @@ KNOWN_GAPS: dict[str, tuple[str, str]] = {
                        "each length together"),
     "mllama": ("unsupported", "its cross-attention layers are skipped on text-only input, so their sites are never "
                               "reached (capture raises SiteError)"),
+    "minimax": ("partial", "its residual stream runs through norms (the block adds to its *normed* input, with "
+                           "alpha/beta factors): no branch sum, so attn_*/mlp_* are refused; resid sites verify"),
     "openai-gpt": ("partial", "post-norm blocks (norm after each residual add): the residual is no sum of branches, "
                               "so attn_*/mlp_* are refused; resid sites verify"),
-    "doge": ("partial", "learned per-dimension residual scales (input_residual): no branch sum; resid sites verify"),
-    "zaya": ("partial", "learned residual scaling modules between branches: no branch sum; resid sites verify"),
-    "gpt_neox_japanese": ("partial", "the last layer adds its attention bias outside the attention module, so that "
-                                     "layer has no attn_out; every other site verifies"),
 }
 
 _SIZES: dict[str, int] = dict(

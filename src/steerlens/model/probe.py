@@ -69,10 +69,11 @@ class BlockFinding:
     parts: dict[str, tuple[str, str, float, tuple[str, ...]]]  # point -> (path, "input" | "output", scale, plus)
     mixer: str | None = None
     note: str = ""
-    resid_scale: float = 1.0
+    resid_scale: Any = 1.0  # a float, or a [d] tensor for a per-dimension fit
     flat: set[str] = field(default_factory=set)  # paths whose output is [batch * tokens, d]
     complete: bool = False  # the *_out parts (and extras) account for the whole update
-    extras: list[tuple[str, float]] = field(default_factory=list)  # other summed branches: (path, scale)
+    extras: list[tuple[str, Any]] = field(default_factory=list)  # other summed branches: (path, scale)
+    bias: torch.Tensor | None = None  # a constant the block adds (per-dimension fits only)
 
 
 @dataclass
@@ -236,17 +237,19 @@ def _one_block(record: ProbeRecord, i: int, tol: float) -> BlockFinding:
     cands.sort(key=lambda pc: subs[pc[0]][2])  # execution order
     found = _fit(cands, x, delta, tol)
     base: list[tuple[str, float]] = []
-    if found is None:  # a block that first normalises its input (RWKV's first block): the norm is the residual
-        for path, o in cands:
-            if _is_norm(subs[path][0]):
-                again = _fit([c for c in cands if c[0] != path], torch.zeros_like(x), y - o, tol)
-                if again is not None:
-                    found, base = (again[0], 0.0), [(path, 1.0)]
-                    break
+    if found is None and cands:  # a block that first normalises its input (RWKV's first block): that norm,
+        path, o = cands[0]  # the first module the block runs, is the residual base
+        if _is_norm(subs[path][0]) and subs[path][3] is not None and torch.equal(subs[path][3], x):
+            again = _fit(cands[1:], torch.zeros_like(x), y - o, tol)
+            if again is not None and not isinstance(again[1], tuple):
+                found, base = (again[0], 0.0), [(path, 1.0)]
     if found is None:
         return BlockFinding({}, note="it is not resid_pre + a sum of sub-module outputs (the probe found no set of "
                             "sub-modules whose outputs add up to the block's update), so it has no branch sites")
     fit, resid_scale = found
+    bias = None
+    if isinstance(resid_scale, tuple):  # a per-dimension fit: (resid_pre scale, constant) vectors
+        resid_scale, bias = resid_scale
     branches = []
     for path, scale in fit:  # in execution order
         compute = _compute_module(subs, path)
@@ -276,7 +279,7 @@ def _one_block(record: ProbeRecord, i: int, tol: float) -> BlockFinding:
         if not members:
             continue
         s0 = members[0].scale
-        if any(abs(m.scale - s0) > 1e-4 * abs(s0) for m in members):
+        if any(not _same_scale(m.scale, s0) for m in members):
             notes.append(f"its {name} branch sums modules scaled differently ({', '.join(m.path for m in members)}), "
                          f"so it has no {name}_out site")
             complete = complete and name == "attn"
@@ -295,14 +298,23 @@ def _one_block(record: ProbeRecord, i: int, tol: float) -> BlockFinding:
         notes.append("it has no token-mixing branch")
     elif not groups["attn"]:
         notes.append(f"its token mixer is {mixer}, not attention: use mixer_in / mixer_out")
-    return BlockFinding(parts, mixer, "; ".join(notes), resid_scale, flat, complete, extras)
+    if bias is not None:
+        notes.append("its residual is scaled per dimension and shifted (the layout records the vectors)")
+    return BlockFinding(parts, mixer, "; ".join(notes), resid_scale, flat, complete, extras, bias)
+
+
+def _same_scale(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return bool(torch.allclose(torch.as_tensor(a, dtype=torch.float32), torch.as_tensor(b, dtype=torch.float32),
+                                   rtol=1e-4, atol=1e-6))
+    return abs(a - b) <= 1e-4 * abs(b)
 
 
 @dataclass
 class _Branch:
     path: str  # the module whose output the block adds (a post-norm, or the compute module itself)
     compute: str  # the module that computes the branch
-    scale: float
+    scale: Any  # a float, or a [d] tensor from a per-dimension fit
     kind: str | None
     cls: str
 
@@ -358,6 +370,38 @@ def _fit(cands: list[tuple[str, torch.Tensor]], x: torch.Tensor, delta: torch.Te
                 continue
             if float((a @ coef - y).abs().max()) / yscale <= tol:
                 return [(cands[j][0], float(c)) for j, c in zip(combo, coef[1:].tolist())], float(coef[0])
+    return _fit_per_dimension(cands, x, delta, tol)
+
+
+def _fit_per_dimension(cands: list[tuple[str, torch.Tensor]], x: torch.Tensor, delta: torch.Tensor,
+                       tol: float) -> tuple[list[tuple[str, Any]], Any] | None:
+    """Last resort: ``y = a * x + sum s_k * out_k + c`` with per-dimension ``a``, ``s_k`` and ``c`` (Doge's learned
+    residual vectors, ZAYA's residual scaling modules). Returns ``[(path, s_k)], (a, c)`` with ``[d]`` tensors.
+
+    Each dimension is an over-determined system over the tokens (at least two more tokens than unknowns), so
+    a fit that holds on every dimension is the block's structure, not an accident.
+    """
+    d = x.shape[-1]
+    xs = x.reshape(-1, d).double()
+    ys = (delta + x).reshape(-1, d).double()
+    n = xs.shape[0]
+    outs = [c.reshape(-1, d).double() for _, c in cands]
+    yscale = float(ys.abs().max()) + 1e-6
+    for k in (1, 2):
+        if n < k + 4:
+            break
+        for combo in itertools.combinations(range(len(cands)), k):
+            cols = [xs, *(outs[j] for j in combo), torch.ones_like(xs)]
+            a = torch.stack(cols, -1).permute(1, 0, 2)  # [d, n, k + 2]
+            coef = torch.linalg.lstsq(a, ys.T[..., None]).solution[..., 0]  # [d, k + 2]
+            if float(((a @ coef[..., None])[..., 0] - ys.T).abs().max()) / yscale > tol:
+                continue
+            # the residual must pass through (a module whose output *is* the block output fits with a = 0), and
+            # every branch must contribute
+            if float(coef[:, 0].abs().min()) < 1e-3 or bool((coef[:, 1 : k + 1].abs().amax(0) < 1e-6).any()):
+                continue
+            scales = [coef[:, 1 + i].float() for i in range(k)]
+            return [(cands[j][0], s) for j, s in zip(combo, scales)], (coef[:, 0].float(), coef[:, k + 1].float())
     return None
 
 
