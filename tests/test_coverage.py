@@ -172,3 +172,14 @@ def test_row_without_branch_paths_lets_the_probe_find_them(monkeypatch):
     assert not probed.structural
     for a, b in zip(table.layouts, probed.layouts):
         assert {p: (q.path, q.where) for p, q in a.parts.items()} == {p: (q.path, q.where) for p, q in b.parts.items()}
+
+
+def test_half_precision_does_not_loosen_the_probe_into_wrong_sites():
+    """In bfloat16 the probe's tolerance is looser; a post-norm block (MiniMax) must still be refused, not matched
+    to a norm, and every site a bfloat16 model offers must verify."""
+    for model_type in ("minimax", "granitemoeshared", "olmo2"):
+        model = tiny_model(model_type).to(torch.bfloat16)
+        spec = resolve(model)
+        assert not any("norm" in (lay.mixer or "").lower() for lay in spec.layouts)
+        assert self_check(model)["ok"], model_type
+    assert not resolve(tiny_model("minimax").to(torch.bfloat16)).has(Site(0, "attn_out"))

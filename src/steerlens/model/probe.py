@@ -254,6 +254,10 @@ def _one_block(record: ProbeRecord, i: int, tol: float) -> BlockFinding:
     for path, scale in fit:  # in execution order
         compute = _compute_module(subs, path)
         module = subs[compute][0]
+        if _is_norm(module) and not base:
+            # a norm of something no sub-module computes alone (the running residual): a post-norm block
+            return BlockFinding({}, note=f"its update runs through {compute} ({type(module).__name__}), a norm of the "
+                                         "running residual (a post-norm block), so it has no branch sites")
         branches.append(_Branch(path, compute, scale, classify(module, compute), type(module).__name__))
     if len(branches) == 2 and (None in [b.kind for b in branches] or branches[0].kind == branches[1].kind):
         # not told apart by name: in execution order a block mixes tokens, then runs its MLP
@@ -366,11 +370,14 @@ def _fit(cands: list[tuple[str, torch.Tensor]], x: torch.Tensor, delta: torch.Te
         for combo in itertools.combinations(range(len(cands)), k):
             a = torch.cat([xs[:, None], flat[list(combo)].T], 1)
             coef = torch.linalg.lstsq(a, y[:, None]).solution[:, 0]
-            if bool((coef.abs() < 1e-6).any()):
+            # the residual must pass through (a block whose output is a norm's fits with a ~ 0 in half precision)
+            if abs(float(coef[0])) < 0.1 or bool((coef.abs() < 1e-6).any()):
                 continue
             if float((a @ coef - y).abs().max()) / yscale <= tol:
                 return [(cands[j][0], float(c)) for j, c in zip(combo, coef[1:].tolist())], float(coef[0])
-    return _fit_per_dimension(cands, x, delta, tol)
+    # in half precision the tolerance is loose enough for a per-dimension fit to pass for a norm (a per-token
+    # division is nearly per-dimension over a few similar tokens): only exact arithmetic gets this stage
+    return _fit_per_dimension(cands, x, delta, tol) if tol <= _tolerance(torch.float32) else None
 
 
 def _fit_per_dimension(cands: list[tuple[str, torch.Tensor]], x: torch.Tensor, delta: torch.Tensor,
