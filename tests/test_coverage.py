@@ -101,8 +101,13 @@ def test_cohere_logit_scale_is_applied():
 
 
 def test_bloom_final_norm_is_not_the_embedding_norm():
+    from steerlens.model.architectures import _final_norm_candidates
+
     model = tiny_model("bloom")
     assert resolve(model).final_norm is model.transformer.ln_f
+    # norms registered after the blocks are tried first, the embedding norm last
+    paths = [p for p, _ in _final_norm_candidates(model, model.transformer, "transformer", model.transformer.h)]
+    assert paths == ["transformer.ln_f", "transformer.word_embeddings_layernorm"]
 
 
 def test_gemma3_multimodal_wrapper_uses_its_text_tower():

@@ -507,11 +507,13 @@ def _structural_spec(model: nn.Module, model_type: str) -> ModelSpec:
              and not any(m is base or m is out_mod for m in child.modules())]
     norms = norms + [("", nn.Identity())]
     norms = norms + [(f"{n}+{h}", NormThenHead(nm, hm)) for n, nm in norms for h, hm in heads]
-    final_path, logit_scale = "", 1.0
-    last = record.block_out[-1] if record is not None else None
-    head = None
-    if record is not None and last is not None:
-        head = probe_head(record, last, norms, out_mod, softcap, next(model.parameters()).dtype)
+    if record is None:
+        raise UnsupportedArchitectureError(
+            f"Model type {model_type!r} is not in steerlens' architecture table, and {layouts[0].note}; its parts "
+            "cannot be verified. Add a row for it to steerlens.model.architectures.ARCHITECTURES."
+        )
+    last = record.block_out[-1]
+    head = None if last is None else probe_head(record, last, norms, out_mod, softcap, next(model.parameters()).dtype)
     if head is None:
         tried = ", ".join(p for p, _ in norms if p and "+" not in p) or "none"
         raise UnsupportedArchitectureError(
@@ -577,5 +579,5 @@ def _final_norm_candidates(model: nn.Module, base: nn.Module, base_path: str,
             continue
         low = name.lower()
         if any(k in low for k in _NORM_NAME) or "norm" in type(child).__name__.lower():
-            out.append((i < after, f"{base_path}.{name}" if base_path else name, child))
-    return [(p, m) for _, p, m in sorted(out, key=lambda t: not t[0])]
+            out.append((i >= after, f"{base_path}.{name}" if base_path else name, child))
+    return [(p, m) for _, p, m in sorted(out, key=lambda t: not t[0])]  # stable: registered after the blocks first
