@@ -219,34 +219,26 @@ def _generation_check(model: torch.nn.Module, spec: Any) -> tuple[bool, str]:
     from .generate import generate
     from .intervene import Add, intervene
     from .site import Site
+    from .tokens import pad
 
     g = torch.Generator().manual_seed(1)
     prompts = [[1, *torch.randint(3, spec.vocab_size, (k - 1,), generator=g).tolist()] for k in (5, 8, 3)]
     delta = torch.randn(spec.d_model, generator=g)
     site = Site(spec.n_layers // 2)
+    def ids(rows: list[list[int]]) -> dict[str, torch.Tensor]:
+        b = pad(rows, side="right")
+        return {"input_ids": b.input_ids, "attention_mask": b.attention_mask}
+
     for at in ("all", "generated"):
         with intervene(model, [Add(site, delta, at=at, scale=2.0)]):
-            batched = generate(model, None, {"input_ids": _right_pad(prompts), "attention_mask": _mask(prompts)},
-                               max_new_tokens=4).new_ids
-            single = [generate(model, None, {"input_ids": torch.tensor([p]), "attention_mask": torch.ones(1, len(p),
-                               dtype=torch.long)}, max_new_tokens=4).new_ids[0] for p in prompts]
-            uncached = generate(model, None, {"input_ids": _right_pad(prompts), "attention_mask": _mask(prompts)},
-                                max_new_tokens=4, use_cache=False).new_ids
+            batched = generate(model, None, ids(prompts), max_new_tokens=4).new_ids
+            single = [generate(model, None, ids([p]), max_new_tokens=4).new_ids[0] for p in prompts]
+            uncached = generate(model, None, ids(prompts), max_new_tokens=4, use_cache=False).new_ids
         if batched != single:
             return False, f"at={at!r}: batched {batched} != one at a time {single}"
         if batched != uncached:
             return False, f"at={at!r}: cached {batched} != uncached {uncached}"
     return True, ""
-
-
-def _right_pad(rows: list[list[int]]) -> torch.Tensor:
-    n = max(len(r) for r in rows)
-    return torch.tensor([r + [0] * (n - len(r)) for r in rows])
-
-
-def _mask(rows: list[list[int]]) -> torch.Tensor:
-    n = max(len(r) for r in rows)
-    return torch.tensor([[1] * len(r) + [0] * (n - len(r)) for r in rows])
 
 
 def check_type(model_type: str, generation: bool = True) -> TypeReport:

@@ -19,11 +19,15 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
+
+from .architectures import cache_kwargs
 
 __all__ = ["BlockFinding", "ProbeRecord", "masks_padding", "record_forward", "probe_layouts", "probe_head", "classify"]
 
@@ -139,13 +143,9 @@ def record_forward(model: nn.Module, blocks: nn.ModuleList, vocab_size: int, n_t
                 pre, post = sub_hooks(i, path, m, depth)
                 handles.append(m.register_forward_pre_hook(pre, with_kwargs=True))
                 handles.append(m.register_forward_hook(post))
-        was_training = model.training
-        model.eval()
-        try:
+        with _eval_mode(model):
             out = model(input_ids=ids, attention_mask=torch.ones_like(ids),
                         position_ids=torch.arange(n_tokens, device=device)[None], use_cache=False)
-        finally:
-            model.train(was_training)
         rec.logits = _clone(getattr(out, "logits", None))
     finally:
         for h in handles:
@@ -172,25 +172,27 @@ def masks_padding(model: nn.Module, vocab_size: int, n_tokens: int = 6) -> bool:
         mask2 = torch.cat([mask, torch.ones_like(nxt)], 1)
         pos = torch.tensor([[len(ids)]], device=device)
         step = model(input_ids=nxt, attention_mask=mask2, position_ids=pos, use_cache=True,
-                     **({} if cache is None else _cache_kwarg(model, cache)))
+                     **({} if cache is None else cache_kwargs(model, cache)))
         return out.logits[0, -1].float(), step.logits[0, -1].float()
 
-    was_training = model.training
-    model.eval()
     try:
-        plain, padded = last_two(toks, 0), last_two(toks, 2)
+        with _eval_mode(model):
+            plain, padded = last_two(toks, 0), last_two(toks, 2)
     except Exception:  # noqa: BLE001 -- a model that cannot take a padded, cached batch does not mask padding
         return False
-    finally:
-        model.train(was_training)
     tol = _tolerance(next(model.parameters()).dtype) * 10
     return all(_rel(b, a) <= tol for a, b in zip(plain, padded))
 
 
-def _cache_kwarg(model: nn.Module, cache: Any) -> dict[str, Any]:
-    from .architectures import cache_kwargs
-
-    return cache_kwargs(model, cache)
+@contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    """The model in eval mode (no dropout: the probes compare exact sums), its training flag restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
 
 
 def _clone(x: torch.Tensor | None) -> torch.Tensor | None:
@@ -341,8 +343,8 @@ def _fit(cands: list[tuple[str, torch.Tensor]], x: torch.Tensor, delta: torch.Te
          tol: float) -> tuple[list[tuple[str, float]], float] | None:
     """The smallest set of candidates whose outputs sum to ``delta = y - x``, and the scale of ``x``.
 
-    Unit scales are tried first (``y = x + sum out_k``), then fitted scalars
-    (``y = a x + sum s_k out_k``: Granite's residual multiplier, MiniMax's alpha/beta residuals).
+    Unit scales are tried first (``y = x + sum out_k``), then fitted scalars (``y = a x + sum s_k out_k``:
+    Granite's residual multiplier), then, in float32/64 only, per-dimension ones (:func:`_fit_per_dimension`).
     """
     if not cands or not bool(delta.abs().max() > 0):
         return None
