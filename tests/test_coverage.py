@@ -188,3 +188,12 @@ def test_half_precision_does_not_loosen_the_probe_into_wrong_sites():
         assert not any("norm" in (lay.mixer or "").lower() for lay in spec.layouts)
         assert self_check(model)["ok"], model_type
     assert not resolve(tiny_model("minimax").to(torch.bfloat16)).has(Site(0, "attn_out"))
+
+
+def test_unknown_type_is_a_typed_error():
+    from steerlens.errors import UnsupportedArchitectureError
+    from steerlens.model.coverage import tiny_config
+
+    with pytest.raises(UnsupportedArchitectureError, match="no_such_type"):
+        tiny_config("no_such_type")
+    assert check_type("no_such_type").status == "build-error"

@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from ..errors import SteerlensError
+from ..errors import SteerlensError, UnsupportedArchitectureError
 from . import _tiny_configs as _tiny
 
 __all__ = ["EXCLUDED", "KNOWN_GAPS", "causal_lm_types", "tiny_config", "tiny_model", "check_type", "coverage", "matrix_markdown",
@@ -158,6 +158,11 @@ def tiny_config(model_type: str) -> Any:
     """A small config of ``model_type``: its defaults shrunk (hidden 32, 2-8 layers, vocab 96) plus overrides."""
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
+    if model_type not in CONFIG_MAPPING:
+        raise UnsupportedArchitectureError(
+            f"Unknown model type {model_type!r} for the installed transformers; its causal-LM types are listed by "
+            "steerlens.model.coverage.causal_lm_types()."
+        )
     cls = CONFIG_MAPPING[model_type]
     d = _shrink(cls(**copy.deepcopy(_tiny.INIT.get(model_type, {}))).to_dict())
     d.update(pad_token_id=0)
