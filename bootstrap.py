@@ -75,8 +75,10 @@ def browser() -> None:
         say("chromium present")
         return
     if not shutil.which("apt-get") or not hasattr(os, "geteuid") or os.geteuid() != 0:
-        say("WARNING: chromium is missing and cannot be installed here (needs root and apt-get); the test that "
-            "renders the tour report in a browser will skip. Install it with: apt-get install chromium")
+        say(
+            "WARNING: chromium is missing and cannot be installed here (needs root and apt-get); the test that "
+            "renders the tour report in a browser will skip. Install it with: apt-get install chromium"
+        )
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     cmd = ["apt-get", "install", "-y", "-q", "chromium"]
@@ -84,8 +86,7 @@ def browser() -> None:
     if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode != 0:
         subprocess.run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL)
         if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode != 0:
-            say("WARNING: 'apt-get install chromium' failed; the test that renders the tour report in a browser "
-                "will skip.")
+            say("WARNING: 'apt-get install chromium' failed; the test that renders the tour report in a browser will skip.")
 
 
 def main(argv: list[str]) -> int:

@@ -27,10 +27,22 @@ PAD_ID = 0  # steerlens' pad() pads with 0 and marks padding only in the attenti
 # ----------------------------------------------------------------------------------------------
 
 SUBJECTS = [
-    "the old lighthouse keeper", "my younger sister", "a hungry grey wolf", "the city council",
-    "our chemistry teacher", "the night train to Vienna", "a small fishing village", "the jazz pianist",
-    "the new hospital wing", "an amateur astronomer", "the football team", "a retired sea captain",
-    "the village baker", "a curious red fox", "the museum curator", "the software engineer",
+    "the old lighthouse keeper",
+    "my younger sister",
+    "a hungry grey wolf",
+    "the city council",
+    "our chemistry teacher",
+    "the night train to Vienna",
+    "a small fishing village",
+    "the jazz pianist",
+    "the new hospital wing",
+    "an amateur astronomer",
+    "the football team",
+    "a retired sea captain",
+    "the village baker",
+    "a curious red fox",
+    "the museum curator",
+    "the software engineer",
 ]
 
 TEMPLATES = [
@@ -168,12 +180,13 @@ def wait_for_quiet(max_wait_s: float, threshold: float = 0.15, log: Callable[[st
         if share < threshold:
             return {"quiet": True, "waited_s": round(waited, 1), "other_cpu_share": share}
         if waited >= max_wait_s:
-            log(f"  WARNING: other processes still use {share:.0%} of the CPUs after {waited:.0f}s; "
-                "timing anyway (results will be noisy)")
+            log(
+                f"  WARNING: other processes still use {share:.0%} of the CPUs after {waited:.0f}s; "
+                "timing anyway (results will be noisy)"
+            )
             return {"quiet": False, "waited_s": round(waited, 1), "other_cpu_share": share}
         if waited - last_log >= 30:
-            log(f"  other processes use {share:.0%} of the CPUs; waiting for a quiet machine "
-                f"(up to {max_wait_s:.0f}s)")
+            log(f"  other processes use {share:.0%} of the CPUs; waiting for a quiet machine (up to {max_wait_s:.0f}s)")
             last_log = waited
 
 
@@ -215,8 +228,11 @@ def time_methods(
             del out
             others[name].append(share)
             times[name].append(dt)
-        log(f"  round {r + 1}/{repeats}: " + ", ".join(f"{n}={times[n][-1]:.2f}s" for n in names)
-            + f" (others used up to {max(others[n][-1] for n in names):.0%} CPU)")
+        log(
+            f"  round {r + 1}/{repeats}: "
+            + ", ".join(f"{n}={times[n][-1]:.2f}s" for n in names)
+            + f" (others used up to {max(others[n][-1] for n in names):.0%} CPU)"
+        )
     return times, first, others
 
 
@@ -225,8 +241,15 @@ def summarize(ts: list[float]) -> dict[str, float]:
 
     a = np.asarray(ts)
     q1, med, q3 = np.percentile(a, [25, 50, 75])
-    return {"median": float(med), "q1": float(q1), "q3": float(q3), "iqr": float(q3 - q1),
-            "min": float(a.min()), "max": float(a.max()), "n": len(ts)}
+    return {
+        "median": float(med),
+        "q1": float(q1),
+        "q3": float(q3),
+        "iqr": float(q3 - q1),
+        "min": float(a.min()),
+        "max": float(a.max()),
+        "n": len(ts),
+    }
 
 
 # ----------------------------------------------------------------------------------------------
@@ -256,12 +279,17 @@ def memory_probe(run: Callable[[], Any]) -> dict[str, Any]:
     out = run()
     peak = _status_kb("VmHWM")
     del out
-    return {"rss_before_mb": before / 1024, "peak_rss_mb": peak / 1024, "extra_peak_mb": (peak - before) / 1024,
-            "hwm_reset": reset_ok}
+    return {
+        "rss_before_mb": before / 1024,
+        "peak_rss_mb": peak / 1024,
+        "extra_peak_mb": (peak - before) / 1024,
+        "hwm_reset": reset_ok,
+    }
 
 
-def run_memory_probes(script: str, python: str, names: list[str], args: list[str],
-                      log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_memory_probes(
+    script: str, python: str, names: list[str], args: list[str], log: Callable[[str], None] = print
+) -> dict[str, Any]:
     """Run ``python script --memory-probe NAME args...`` for each name; each prints one JSON line."""
     import subprocess
 
@@ -275,8 +303,10 @@ def run_memory_probes(script: str, python: str, names: list[str], args: list[str
             log(f"  memory {name}: FAILED")
         else:
             out[name] = json.loads(line)
-            log(f"  memory {name}: peak {out[name]['peak_rss_mb']:.0f} MB, "
-                f"+{out[name]['extra_peak_mb']:.0f} MB over the loaded model ({time.perf_counter() - t0:.0f}s)")
+            log(
+                f"  memory {name}: peak {out[name]['peak_rss_mb']:.0f} MB, "
+                f"+{out[name]['extra_peak_mb']:.0f} MB over the loaded model ({time.perf_counter() - t0:.0f}s)"
+            )
     return out
 
 
@@ -295,8 +325,12 @@ def env_info(packages: list[str]) -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             vers[p] = None
     return {
-        "python": sys.version.split()[0], "executable": sys.executable, "platform": platform.platform(),
-        "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "loadavg_start": os.getloadavg(),
+        "python": sys.version.split()[0],
+        "executable": sys.executable,
+        "platform": platform.platform(),
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "loadavg_start": os.getloadavg(),
         "packages": vers,
     }
 
@@ -306,8 +340,12 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     Path(path).write_text(json.dumps(obj, indent=2))
 
 
-def cli(doc: str, cmd_run: Callable[[Any], None], cmd_memory_probe: Callable[[str, str], None],
-        cmd_report: Callable[[Any], None] | None = None) -> None:
+def cli(
+    doc: str,
+    cmd_run: Callable[[Any], None],
+    cmd_memory_probe: Callable[[str, str], None],
+    cmd_report: Callable[[Any], None] | None = None,
+) -> None:
     """The command line shared by both halves: ``run``, ``report`` (if given) and ``--memory-probe``."""
     import argparse
 
@@ -325,8 +363,13 @@ def cli(doc: str, cmd_run: Callable[[Any], None], cmd_memory_probe: Callable[[st
     r.add_argument("--repeats", type=int, default=5)
     r.add_argument("--warmup", type=int, default=1)
     r.add_argument("--no-memory", action="store_true")
-    r.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
-                   help="first wait up to this long for other processes to leave the CPUs idle")
+    r.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="first wait up to this long for other processes to leave the CPUs idle",
+    )
     if cmd_report is not None:
         sub.add_parser("report").add_argument("--workdir", required=True)
     a = p.parse_args()
@@ -353,18 +396,38 @@ def reference_forwards(model: Any, batches: list[dict[str, Any]]) -> tuple[Calla
     return plain_forward, body_forward
 
 
-def result_record(env: dict[str, Any], args: Any, quiet: Any, model: Any, descriptions: dict[str, str],
-                  methods: dict[str, Any], times: dict[str, list[float]], memory: dict[str, Any],
-                  agree: dict[str, Any], others: dict[str, list[float]], **extra: Any) -> dict[str, Any]:
+def result_record(
+    env: dict[str, Any],
+    args: Any,
+    quiet: Any,
+    model: Any,
+    descriptions: dict[str, str],
+    methods: dict[str, Any],
+    times: dict[str, list[float]],
+    memory: dict[str, Any],
+    agree: dict[str, Any],
+    others: dict[str, list[float]],
+    **extra: Any,
+) -> dict[str, Any]:
     """The JSON record one environment writes: setup, and per method its times, memory and agreement."""
     return {
         "env_label": f"transformers {env['packages']['transformers']}",
-        "env": env, "attn_implementation": model.config._attn_implementation, **extra,
-        "repeats": args.repeats, "warmup": args.warmup, "quiet_wait": quiet,
+        "env": env,
+        "attn_implementation": model.config._attn_implementation,
+        **extra,
+        "repeats": args.repeats,
+        "warmup": args.warmup,
+        "quiet_wait": quiet,
         "reference_methods": ["plain_forward", "body_forward"],
         "methods": {
-            k: {"desc": descriptions[k], "times": times[k], "stats": summarize(times[k]),
-                "memory": memory.get(k), "agreement": agree.get(k), "other_cpu_share": others[k]}
+            k: {
+                "desc": descriptions[k],
+                "times": times[k],
+                "stats": summarize(times[k]),
+                "memory": memory.get(k),
+                "agreement": agree.get(k),
+                "other_cpu_share": others[k],
+            }
             for k in methods
         },
     }

@@ -56,8 +56,16 @@ def prepare_inputs(tok: Any, folder: Path) -> dict[str, Any]:
     ids = [ids[i] for i in order]
     # steerlens sorts its inputs the same way; on this already sorted list its order is the identity.
     assert sorted(range(len(ids)), key=lambda i: -len(ids[i])) == list(range(len(ids)))
-    return {"model": MODEL, "model_dir": str(folder), "batch_size": BATCH_SIZE, "texts": texts, "input_ids": ids,
-            "lengths": [len(r) for r in ids], "padding": "right", "pad_id": C.PAD_ID}
+    return {
+        "model": MODEL,
+        "model_dir": str(folder),
+        "batch_size": BATCH_SIZE,
+        "texts": texts,
+        "input_ids": ids,
+        "lengths": [len(r) for r in ids],
+        "padding": "right",
+        "pad_id": C.PAD_ID,
+    }
 
 
 def build_methods(model: Any, tok: Any, spec: Any, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -71,15 +79,21 @@ def build_methods(model: Any, tok: Any, spec: Any, inputs: dict[str, Any]) -> di
     plain_forward, body_forward = C.reference_forwards(model, batches)
 
     def steerlens_all():
-        return steerlens.capture(model, texts, all_sites, tokenizer=tok, positions="all",
-                                 batch_size=inputs["batch_size"], progress=False)
+        return steerlens.capture(
+            model, texts, all_sites, tokenizer=tok, positions="all", batch_size=inputs["batch_size"], progress=False
+        )
 
     def steerlens_first_third():
-        return steerlens.capture(model, texts, third, tokenizer=tok, positions="all",
-                                 batch_size=inputs["batch_size"], progress=False)
+        return steerlens.capture(
+            model, texts, third, tokenizer=tok, positions="all", batch_size=inputs["batch_size"], progress=False
+        )
 
-    return {"plain_forward": plain_forward, "body_forward": body_forward, "steerlens_all": steerlens_all,
-            "steerlens_first_third": steerlens_first_third}
+    return {
+        "plain_forward": plain_forward,
+        "body_forward": body_forward,
+        "steerlens_all": steerlens_all,
+        "steerlens_first_third": steerlens_first_third,
+    }
 
 
 def to_layers(name: str, result: Any, batches: list[dict[str, torch.Tensor]], n_layers: int) -> dict[int, torch.Tensor]:
@@ -114,14 +128,20 @@ def cmd_run(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     folder = steerlens.provision(MODEL)
     model, tok, spec = load()
-    print(f"[main] loaded {MODEL} from {folder} in {time.perf_counter() - t0:.1f}s "
-          f"(attn={model.config._attn_implementation}, {spec.n_layers} layers)", flush=True)
+    print(
+        f"[main] loaded {MODEL} from {folder} in {time.perf_counter() - t0:.1f}s "
+        f"(attn={model.config._attn_implementation}, {spec.n_layers} layers)",
+        flush=True,
+    )
     inputs = prepare_inputs(tok, folder)
     C.write_json(work / "inputs.json", inputs)
     batches = C.make_batches(inputs["input_ids"], inputs["batch_size"])
-    print(f"[main] {len(inputs['texts'])} prompts, {sum(inputs['lengths'])} tokens "
-          f"({min(inputs['lengths'])}-{max(inputs['lengths'])} each), batches of {inputs['batch_size']}: "
-          f"{[tuple(b['input_ids'].shape) for b in batches]}", flush=True)
+    print(
+        f"[main] {len(inputs['texts'])} prompts, {sum(inputs['lengths'])} tokens "
+        f"({min(inputs['lengths'])}-{max(inputs['lengths'])} each), batches of {inputs['batch_size']}: "
+        f"{[tuple(b['input_ids'].shape) for b in batches]}",
+        flush=True,
+    )
     env = C.env_info(["steerlens", "torch", "transformers", "tokenizers", "safetensors", "numpy"])
     methods = build_methods(model, tok, spec, inputs)
     log = lambda s: print("[main]" + s, flush=True)  # noqa: E731
@@ -144,16 +164,16 @@ def cmd_run(args: argparse.Namespace) -> None:
     }
     from safetensors.torch import save_file  # never pickle: the peers' env reads it back with safetensors
 
-    save_file({**{f"layer.{i}": t.contiguous() for i, t in ref.items()}, "final_norm_last": normed_last.contiguous()},
-              str(work / "ref.safetensors"))
+    save_file(
+        {**{f"layer.{i}": t.contiguous() for i, t in ref.items()}, "final_norm_last": normed_last.contiguous()},
+        str(work / "ref.safetensors"),
+    )
     del first, layers
 
     memory = {}
     if not args.no_memory:
-        memory = C.run_memory_probes(__file__, sys.executable, list(methods), ["--workdir", str(work)],
-                                     log=log)
-    result = C.result_record(env, args, quiet, model, DESCRIPTIONS, methods, times, memory, agree, others,
-                             git=git_state())
+        memory = C.run_memory_probes(__file__, sys.executable, list(methods), ["--workdir", str(work)], log=log)
+    result = C.result_record(env, args, quiet, model, DESCRIPTIONS, methods, times, memory, agree, others, git=git_state())
     C.write_json(work / "main.json", result)
     print(f"[main] wrote {work / 'main.json'}", flush=True)
 
@@ -180,8 +200,10 @@ def _fmt_agree(a: dict[str, Any] | None) -> str:
     span = f"layers {ls[0]}-{ls[-1]}" if len(ls) > 1 else f"layer {ls[0]}"
     if a["worst_max_abs_diff"] == 0:
         return f"{span}: bitwise identical (max|d| = 0)"
-    return (f"{span}: max|d|/max|ref| = {a['worst_rel_max']:.1e} (worst layer {a['worst_layer']}), "
-            f"||d||/||ref|| <= {a['worst_rel_fro']:.1e}, max|d| = {a['worst_max_abs_diff']:.2e}")
+    return (
+        f"{span}: max|d|/max|ref| = {a['worst_rel_max']:.1e} (worst layer {a['worst_layer']}), "
+        f"||d||/||ref|| <= {a['worst_rel_fro']:.1e}, max|d| = {a['worst_max_abs_diff']:.2e}"
+    )
 
 
 def _paired(times: list[float], ref: list[float]) -> dict[str, float]:
@@ -196,8 +218,10 @@ def cmd_report(args: argparse.Namespace) -> None:
     main = parts[0][1]
     main_body = main["methods"]["body_forward"]["stats"]["median"]
 
-    head = (f"{'method':<52} {'env':<8} {'median s':>9} {'IQR s':>7} {'x plain':>8} {'x body':>7} "
-            f"{'x body(tf5)':>11} {'peak RSS MB':>11} {'+RSS MB':>8} {'others CPU':>10}")
+    head = (
+        f"{'method':<52} {'env':<8} {'median s':>9} {'IQR s':>7} {'x plain':>8} {'x body':>7} "
+        f"{'x body(tf5)':>11} {'peak RSS MB':>11} {'+RSS MB':>8} {'others CPU':>10}"
+    )
     lines = [head, "-" * len(head)]
     rows = []
     for part, res in parts:
@@ -211,25 +235,42 @@ def cmd_report(args: argparse.Namespace) -> None:
             peak = f"{mem['peak_rss_mb']:.0f}" if "peak_rss_mb" in mem else "-"
             extra = f"{mem['extra_peak_mb']:.0f}" if "extra_peak_mb" in mem else "-"
             row = {
-                "part": part, "name": name, "desc": m["desc"], "env": env, "median_s": s["median"], "iqr_s": s["iqr"],
-                "q1_s": s["q1"], "q3_s": s["q3"], "n": s["n"],
-                "x_plain": s["median"] / plain["stats"]["median"], "x_body": s["median"] / body["stats"]["median"],
+                "part": part,
+                "name": name,
+                "desc": m["desc"],
+                "env": env,
+                "median_s": s["median"],
+                "iqr_s": s["iqr"],
+                "q1_s": s["q1"],
+                "q3_s": s["q3"],
+                "n": s["n"],
+                "x_plain": s["median"] / plain["stats"]["median"],
+                "x_body": s["median"] / body["stats"]["median"],
                 "x_body_tf5": s["median"] / main_body,
-                "paired_x_plain": _paired(m["times"], plain["times"]), "paired_x_body": _paired(m["times"], body["times"]),
-                "peak_rss_mb": mem.get("peak_rss_mb"), "extra_peak_mb": mem.get("extra_peak_mb"),
-                "agreement": m.get("agreement"), "other_cpu_share_max": max(m.get("other_cpu_share") or [0.0]),
+                "paired_x_plain": _paired(m["times"], plain["times"]),
+                "paired_x_body": _paired(m["times"], body["times"]),
+                "peak_rss_mb": mem.get("peak_rss_mb"),
+                "extra_peak_mb": mem.get("extra_peak_mb"),
+                "agreement": m.get("agreement"),
+                "other_cpu_share_max": max(m.get("other_cpu_share") or [0.0]),
             }
             rows.append(row)
-            lines.append(f"{m['desc']:<52} {env:<8} {s['median']:>9.3f} {s['iqr']:>7.3f} {row['x_plain']:>8.3f} "
-                         f"{row['x_body']:>7.3f} {row['x_body_tf5']:>11.3f} {peak:>11} {extra:>8} "
-                         f"{row['other_cpu_share_max']:>10.0%}")
+            lines.append(
+                f"{m['desc']:<52} {env:<8} {s['median']:>9.3f} {s['iqr']:>7.3f} {row['x_plain']:>8.3f} "
+                f"{row['x_body']:>7.3f} {row['x_body_tf5']:>11.3f} {peak:>11} {extra:>8} "
+                f"{row['other_cpu_share_max']:>10.0%}"
+            )
         lines.append("")
     print()
-    print(f"Capture of residual activations: {MODEL}, {len(C.make_prompts())} prompts, batch size {BATCH_SIZE}, "
-          f"CPU, torch threads {main['env']['torch_threads']}; median and IQR over {main['repeats']} repeats "
-          f"after {main['warmup']} warm-up")
-    print("x plain / x body: median time over the median of the same env's plain / body forward; "
-          "x body(tf5): over steerlens' env's body forward")
+    print(
+        f"Capture of residual activations: {MODEL}, {len(C.make_prompts())} prompts, batch size {BATCH_SIZE}, "
+        f"CPU, torch threads {main['env']['torch_threads']}; median and IQR over {main['repeats']} repeats "
+        f"after {main['warmup']} warm-up"
+    )
+    print(
+        "x plain / x body: median time over the median of the same env's plain / body forward; "
+        "x body(tf5): over steerlens' env's body forward"
+    )
     print("peak RSS: one cold run in a fresh process (model loaded, result kept); +RSS: peak minus RSS before the run")
     print("others CPU: the most CPU that other processes used during any timed call of that row (0% = quiet machine)")
     print()
@@ -240,11 +281,15 @@ def cmd_report(args: argparse.Namespace) -> None:
         if r["name"] in ("plain_forward", "body_forward") and r["part"] == "main":
             continue
         pp, pb = r["paired_x_plain"], r["paired_x_body"]
-        print(f"  {r['desc']:<52} {r['env']:<8} x plain {pp['median']:.3f} [{pp['q1']:.3f}, {pp['q3']:.3f}]   "
-              f"x body {pb['median']:.3f} [{pb['q1']:.3f}, {pb['q3']:.3f}]")
+        print(
+            f"  {r['desc']:<52} {r['env']:<8} x plain {pp['median']:.3f} [{pp['q1']:.3f}, {pp['q3']:.3f}]   "
+            f"x body {pb['median']:.3f} [{pb['q1']:.3f}, {pb['q3']:.3f}]"
+        )
     print()
-    print("Agreement with steerlens' all-layer capture (real tokens only; HF's last hidden state and the body's "
-          "output are compared with final_norm(steerlens resid_post 17)):")
+    print(
+        "Agreement with steerlens' all-layer capture (real tokens only; HF's last hidden state and the body's "
+        "output are compared with final_norm(steerlens resid_post 17)):"
+    )
     for r in rows:
         if r["agreement"]:
             print(f"  {r['desc']:<52} {r['env']:<8} {_fmt_agree(r['agreement'])}")
@@ -253,8 +298,10 @@ def cmd_report(args: argparse.Namespace) -> None:
         e = res["env"]
         pk = ", ".join(f"{k} {v}" for k, v in e["packages"].items() if v)
         la = lambda t: "/".join(f"{x:.1f}" for x in t)  # noqa: E731
-        print(f"{part}: python {e['python']}, {pk}; attn={res['attn_implementation']}; "
-              f"load average {la(e['loadavg_start'])} -> {la(e['loadavg_end'])} ({e['cpu_count']} CPUs)")
+        print(
+            f"{part}: python {e['python']}, {pk}; attn={res['attn_implementation']}; "
+            f"load average {la(e['loadavg_start'])} -> {la(e['loadavg_end'])} ({e['cpu_count']} CPUs)"
+        )
         if res.get("config_translation"):
             print(f"  config translated for transformers 4: {res['config_translation']['summary']}")
         if "tokenizer_ids_identical" in res:
@@ -265,8 +312,10 @@ def cmd_report(args: argparse.Namespace) -> None:
     sl = next(r for r in rows if r["part"] == "main" and r["name"] == "steerlens_all")
     ok = sl["x_body"] <= 1.05
     print()
-    print(f"steerlens capture of all 18 layers / body forward: {sl['x_body']:.3f} (paired median "
-          f"{sl['paired_x_body']['median']:.3f}) -> {'within' if ok else 'ABOVE'} the 1.05x target")
+    print(
+        f"steerlens capture of all 18 layers / body forward: {sl['x_body']:.3f} (paired median "
+        f"{sl['paired_x_body']['median']:.3f}) -> {'within' if ok else 'ABOVE'} the 1.05x target"
+    )
     C.write_json(work / "results.json", {"rows": rows, "parts": {p: r for p, r in parts}})
 
 

@@ -91,8 +91,12 @@ def seed_tokens(tok: Any, ex: Any, max_assistant_tokens: int = 32, max_length: i
 
 
 @torch.no_grad()
-def seed_activations(model: Any, tok: Any, examples: Sequence[Any], ctx_len: int = 16,
-                     ) -> tuple[list[torch.Tensor], torch.Tensor, list[int]]:
+def seed_activations(
+    model: Any,
+    tok: Any,
+    examples: Sequence[Any],
+    ctx_len: int = 16,
+) -> tuple[list[torch.Tensor], torch.Tensor, list[int]]:
     """The seed's ``compute_activations(representation="pre-attn")``: per example ``[n_tok, L, d]`` fp32.
 
     Also returns the position of each example's first selected token (for the agreement check only).
@@ -108,8 +112,7 @@ def seed_activations(model: Any, tok: Any, examples: Sequence[Any], ctx_len: int
     try:
         for ex in examples:
             ids, n_completion = seed_tokens(tok, ex)
-            model(input_ids=ids, attention_mask=torch.ones_like(ids), output_hidden_states=True, return_dict=True,
-                  use_cache=True)
+            model(input_ids=ids, attention_mask=torch.ones_like(ids), output_hidden_states=True, return_dict=True, use_cache=True)
             reps = torch.cat([seen[i] for i in range(len(layers))], dim=0)  # [L, T, d]
             reps = reps[:, -n_completion:-1][:, :ctx_len]
             acts.append(reps.cpu().to(torch.float32).transpose(0, 1))
@@ -138,7 +141,7 @@ def seed_mean(xs: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
     acc = torch.zeros(xs.shape[1:], dtype=xs.dtype)
     count = 0
     for i in range(0, xs.shape[0], chunk):
-        acc += xs[i: i + chunk].float().mean(0)
+        acc += xs[i : i + chunk].float().mean(0)
         count += 1
     return (acc / count).to(xs.dtype)
 
@@ -152,8 +155,12 @@ def _seed_readouts(alphas: torch.Tensor, ys: torch.Tensor, tol: float) -> list[A
     from sklearn.linear_model import LogisticRegression
 
     # penalty=None in the seed; C=inf is the same model (sklearn >= 1.8 deprecates `penalty`)
-    return [LogisticRegression(C=np.inf, fit_intercept=True, max_iter=500, tol=tol)
-            .fit(alphas[:, i, None].float().numpy(), ys.reshape(-1).float().numpy()) for i in range(alphas.shape[1])]
+    return [
+        LogisticRegression(C=np.inf, fit_intercept=True, max_iter=500, tol=tol).fit(
+            alphas[:, i, None].float().numpy(), ys.reshape(-1).float().numpy()
+        )
+        for i in range(alphas.shape[1])
+    ]
 
 
 @torch.no_grad()
@@ -197,8 +204,9 @@ def seed_fit_pca(X: list[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
     end = (d.shape[0] // 2) * 2
     d = d[0:end:2] - d[1:end:2]
     d *= torch.randint(2, size=(d.shape[0], 1, 1)) * 2 - 1
-    w = torch.cat([torch.from_numpy(PCA(n_components=1).fit(d[:, i].float().numpy()).components_)
-                   for i in range(xs.shape[1])], 0).to(xs.dtype)
+    w = torch.cat(
+        [torch.from_numpy(PCA(n_components=1).fit(d[:, i].float().numpy()).components_) for i in range(xs.shape[1])], 0
+    ).to(xs.dtype)
     _seed_readouts(torch.einsum("ild,ld->il", xs, w), ys, tol=1e-2)
     return w
 
@@ -228,6 +236,7 @@ def seed_patch(model: Any, vectors: torch.Tensor, layers: Sequence[int], scale: 
                 del ln.forward  # our instance attribute shadowed the class' forward
             else:
                 ln.forward = had
+
     return unpatch
 
 
@@ -236,8 +245,9 @@ def seed_patch(model: Any, vectors: torch.Tensor, layers: Sequence[int], scale: 
 # ----------------------------------------------------------------------------------------------
 
 
-def rounds(methods: dict[str, Callable[[], Any]], repeats: int, warmups: dict[str, Callable[[], Any]],
-           log: Callable[[str], None]) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, Any]]:
+def rounds(
+    methods: dict[str, Callable[[], Any]], repeats: int, warmups: dict[str, Callable[[], Any]], log: Callable[[str], None]
+) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, Any]]:
     """Untimed ``warmups`` once, then ``repeats`` rounds of every method (order rotated); keeps each last result."""
     for name, fn in warmups.items():
         t0 = time.perf_counter()
@@ -249,7 +259,7 @@ def rounds(methods: dict[str, Callable[[], Any]], repeats: int, warmups: dict[st
     last: dict[str, Any] = {}
     cont = C.Contention()
     for r in range(repeats):
-        for name in names[r % len(names):] + names[: r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             last.pop(name, None)
             gc.collect()
             cont.start()
@@ -259,8 +269,11 @@ def rounds(methods: dict[str, Callable[[], Any]], repeats: int, warmups: dict[st
             others[name].append(cont.stop())
             last[name] = out
             del out
-        log(f"  round {r + 1}/{repeats}: " + ", ".join(f"{n}={times[n][-1]:.2f}s" for n in names)
-            + f" (others used up to {max(others[n][-1] for n in names):.0%} CPU)")
+        log(
+            f"  round {r + 1}/{repeats}: "
+            + ", ".join(f"{n}={times[n][-1]:.2f}s" for n in names)
+            + f" (others used up to {max(others[n][-1] for n in names):.0%} CPU)"
+        )
     return times, others, last
 
 
@@ -319,14 +332,20 @@ def agreement(sl: Any, seed_acts: list[torch.Tensor], seed_starts: list[int], to
         sq_diff += float((diff.double() ** 2).sum())
         sq_ref += float((b[:k].double() ** 2).sum())
         compared += k
-    return {"tokens_compared": compared, "tokens_steerlens": int(sl.x.shape[0]),
-            "tokens_seed": int(sum(x.shape[0] for x in seed_acts)), "max_abs_diff": max_abs,
-            "max_abs_ref": max_ref, "rel_max": max_abs / max_ref if max_ref else 0.0,
-            "rel_fro": (sq_diff / sq_ref) ** 0.5 if sq_ref else 0.0,
-            "examples_with_other_token_count": count_differs, "examples_with_other_start": start_differs,
-            "note": "steerlens drops the last completion token, the seed the template's trailing newline token "
-                    "(differs for completions of < 17 tokens); the seed's 'empty answer minus 2 tokens' prefix "
-                    "heuristic misplaces some completions (those examples are not compared)"}
+    return {
+        "tokens_compared": compared,
+        "tokens_steerlens": int(sl.x.shape[0]),
+        "tokens_seed": int(sum(x.shape[0] for x in seed_acts)),
+        "max_abs_diff": max_abs,
+        "max_abs_ref": max_ref,
+        "rel_max": max_abs / max_ref if max_ref else 0.0,
+        "rel_fro": (sq_diff / sq_ref) ** 0.5 if sq_ref else 0.0,
+        "examples_with_other_token_count": count_differs,
+        "examples_with_other_start": start_differs,
+        "note": "steerlens drops the last completion token, the seed the template's trailing newline token "
+        "(differs for completions of < 17 tokens); the seed's 'empty answer minus 2 tokens' prefix "
+        "heuristic misplaces some completions (those examples are not compared)",
+    }
 
 
 def cosines(a: torch.Tensor, b: torch.Tensor) -> list[float]:
@@ -334,8 +353,14 @@ def cosines(a: torch.Tensor, b: torch.Tensor) -> list[float]:
     return (torch.nn.functional.cosine_similarity(a, b, dim=-1)).tolist()
 
 
-def bench_probes(x: torch.Tensor, labels: torch.Tensor, X_list: list[torch.Tensor], y_ex: torch.Tensor, repeats: int,
-                 log: Callable[[str], None]) -> dict[str, Any]:
+def bench_probes(
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    X_list: list[torch.Tensor],
+    y_ex: torch.Tensor,
+    repeats: int,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
     """Time every probe, steerlens and the seed re-run, on the same token samples; compare their directions."""
     import sklearn.decomposition  # noqa: F401  (imports are not part of the timings)
     import sklearn.linear_model  # noqa: F401
@@ -356,18 +381,24 @@ def bench_probes(x: torch.Tensor, labels: torch.Tensor, X_list: list[torch.Tenso
             f"steerlens {kind}": lambda kind=kind: PROBES[kind]().fit(x, labels).directions(),
             f"seed re-run {kind}": lambda kind=kind: seed_fit[kind](X_list, y_ex),
         }
-        warm = {f"steerlens {kind} ({len(few)} examples)": lambda kind=kind: PROBES[kind]().fit(x_few, y_few),
-                f"seed re-run {kind} ({len(few)} examples)": lambda kind=kind: seed_fit[kind](X_few, y_ex[few])}
+        warm = {
+            f"steerlens {kind} ({len(few)} examples)": lambda kind=kind: PROBES[kind]().fit(x_few, y_few),
+            f"seed re-run {kind} ({len(few)} examples)": lambda kind=kind: seed_fit[kind](X_few, y_ex[few]),
+        }
         times, others, last = rounds(methods, repeats, warm, log)
         cos = cosines(last[f"steerlens {kind}"], last[f"seed re-run {kind}"])
         probe_res[kind] = {
             "steerlens": stats(times[f"steerlens {kind}"], others[f"steerlens {kind}"]),
             "seed_rerun": stats(times[f"seed re-run {kind}"], others[f"seed re-run {kind}"]),
             "seed_over_steerlens_paired_median": paired_median_ratio(times[f"seed re-run {kind}"], times[f"steerlens {kind}"]),
-            "direction_cosine_min": min(cos), "direction_abs_cosine_min": min(abs(c) for c in cos), "direction_cosine": cos,
+            "direction_cosine_min": min(cos),
+            "direction_abs_cosine_min": min(abs(c) for c in cos),
+            "direction_cosine": cos,
         }
-        log(f"  {kind}: direction cosine steerlens vs seed re-run, min over layers {min(cos):.6f} "
-            f"(|cos| min {min(abs(c) for c in cos):.6f})")
+        log(
+            f"  {kind}: direction cosine steerlens vs seed re-run, min over layers {min(cos):.6f} "
+            f"(|cos| min {min(abs(c) for c in cos):.6f})"
+        )
     return probe_res
 
 
@@ -378,12 +409,17 @@ def main() -> None:
     ap.add_argument("--extract-repeats", type=int, default=3, help="timed rounds for the extraction (default 3)")
     ap.add_argument("--max-new-tokens", type=int, default=64, help="new tokens per guided generation (default 64)")
     ap.add_argument("--gen-batch", type=int, default=1, help="prompts per generate call (default 1, as the seed)")
-    ap.add_argument("--wait-quiet", type=float, default=600.0,
-                    help="wait up to S seconds for other processes to leave the CPUs idle before timing (0: don't)")
+    ap.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=600.0,
+        help="wait up to S seconds for other processes to leave the CPUs idle before timing (0: don't)",
+    )
     ap.add_argument("--out", default=str(HERE.parent / "bench-results" / "concepts-speed"))
     ap.add_argument("--quick", action="store_true", help="smoke test: 24 examples, 2 rounds, 8 tokens")
-    ap.add_argument("--probes-only", action="store_true",
-                    help="extract once (untimed) and time only the probe fitting; no generation")
+    ap.add_argument(
+        "--probes-only", action="store_true", help="extract once (untimed) and time only the probe fitting; no generation"
+    )
     args = ap.parse_args()
     if args.quick:
         args.n_examples, args.repeats, args.extract_repeats, args.max_new_tokens = 24, 2, 2, 8
@@ -399,8 +435,10 @@ def main() -> None:
     model, tok = steerlens.load_model(MODEL)
     model.eval()
     torch.set_grad_enabled(False)
-    log(f"loaded {MODEL} in {time.perf_counter() - t0:.1f}s (attn={model.config._attn_implementation}, "
-        f"{model.dtype}, torch threads {torch.get_num_threads()})")
+    log(
+        f"loaded {MODEL} in {time.perf_counter() - t0:.1f}s (attn={model.config._attn_implementation}, "
+        f"{model.dtype}, torch threads {torch.get_num_threads()})"
+    )
     n_layers = len(model.model.layers)
     examples, how = examples_for(args.n_examples)
     env = C.env_info(["steerlens", "torch", "transformers", "tokenizers", "scikit-learn", "numpy"])
@@ -414,8 +452,10 @@ def main() -> None:
         "steerlens": lambda: concept_activations(model, tok, examples, progress=False),
         "seed re-run": lambda: seed_activations(model, tok, examples),
     }
-    warm = {"steerlens (8 examples)": lambda: concept_activations(model, tok, small, progress=False),
-            "seed re-run (8 examples)": lambda: seed_activations(model, tok, small)}
+    warm = {
+        "steerlens (8 examples)": lambda: concept_activations(model, tok, small, progress=False),
+        "seed re-run (8 examples)": lambda: seed_activations(model, tok, small),
+    }
     if args.probes_only:
         sl = methods["steerlens"]()
         result["extraction"] = {"skipped": "--probes-only", "tokens": int(sl.x.shape[0]), "shape": list(sl.x.shape)}
@@ -425,8 +465,13 @@ def main() -> None:
         agree = agreement(sl, seed_acts, seed_starts, tok, examples)
         ext = {k: stats(times[k], others[k]) for k in methods}
         ext_ratio = paired_median_ratio(times["seed re-run"], times["steerlens"])
-        result["extraction"] = {"methods": ext, "seed_over_steerlens_paired_median": ext_ratio, "agreement": agree,
-                                "tokens": int(sl.x.shape[0]), "shape": list(sl.x.shape)}
+        result["extraction"] = {
+            "methods": ext,
+            "seed_over_steerlens_paired_median": ext_ratio,
+            "agreement": agree,
+            "tokens": int(sl.x.shape[0]),
+            "shape": list(sl.x.shape),
+        }
         del seed_acts
         gc.collect()
 
@@ -451,8 +496,10 @@ def main() -> None:
         tone = tone[:24] + tone[-24:]
     t0 = time.perf_counter()
     concept = train_concept(model, tok, tone, probe="dim", name="tone", progress=False)
-    log(f"\n(c) guided generation; concept trained on {len(tone)} tone examples in {time.perf_counter() - t0:.1f}s "
-        f"(val accuracy max {max(concept.val_accuracy):.2f})")
+    log(
+        f"\n(c) guided generation; concept trained on {len(tone)} tone examples in {time.perf_counter() - t0:.1f}s "
+        f"(val accuracy max {max(concept.val_accuracy):.2f})"
+    )
     _, val = split_examples(tone)
     uniq = list(dict.fromkeys(e.prompt for e in val))
     prompts = [f"Question: {p.strip()}\nAnswer:" for p in (uniq * args.gen_batch)[: args.gen_batch]]
@@ -468,6 +515,7 @@ def main() -> None:
         def run() -> Any:
             with guide(model, concept, SCALE, **kw):
                 return gen()
+
         return run
 
     def seed_guided() -> Any:
@@ -477,17 +525,25 @@ def main() -> None:
         finally:
             unpatch()
 
-    methods = {"plain generate": gen, f"guide, all {n_layers} layers": guided(),
-               f"guide, top {len(top)} layers": guided(top_k=len(top)), f"seed patch_model, all {n_layers}": seed_guided}
+    methods = {
+        "plain generate": gen,
+        f"guide, all {n_layers} layers": guided(),
+        f"guide, top {len(top)} layers": guided(top_k=len(top)),
+        f"seed patch_model, all {n_layers}": seed_guided,
+    }
     warm = {f"{k}": v for k, v in methods.items()}
     times, others, last = rounds(methods, args.repeats, warm, log)
     plain = times["plain generate"]
     gen_res: dict[str, Any] = {}
     for k in methods:
-        gen_res[k] = {**stats(times[k], others[k]),
-                      "ratio_median": statistics.median(times[k]) / statistics.median(plain),
-                      "ratio_min": min(times[k]) / min(plain), "ratio_paired_median": paired_median_ratio(times[k], plain),
-                      "new_tokens": [len(r) for r in last[k].new_ids], "sample": last[k].texts[0]}
+        gen_res[k] = {
+            **stats(times[k], others[k]),
+            "ratio_median": statistics.median(times[k]) / statistics.median(plain),
+            "ratio_min": min(times[k]) / min(plain),
+            "ratio_paired_median": paired_median_ratio(times[k], plain),
+            "new_tokens": [len(r) for r in last[k].new_ids],
+            "sample": last[k].texts[0],
+        }
     same = last[f"guide, all {n_layers} layers"].new_ids == last[f"seed patch_model, all {n_layers}"].new_ids
     differs = last[f"guide, all {n_layers} layers"].new_ids != last["plain generate"].new_ids
     log("  time inside steerlens' hooks (untimed extra calls):")
@@ -504,44 +560,88 @@ def main() -> None:
                     timer.unwrap()
             runs.append({"seconds": timer.seconds, "calls": timer.calls, "hooks": n_hooks})
         secs = statistics.median(r["seconds"] for r in runs)
-        hooks[k] = {"per_generate_s": secs, "hook_calls": runs[0]["calls"], "hooks": runs[0]["hooks"],
-                    "share_of_plain_median": secs / statistics.median(plain)}
-        log(f"    {k}: {secs * 1e3:.1f} ms in {runs[0]['hooks']} hooks ({runs[0]['calls']} hook calls) per generate "
-            f"= {secs / statistics.median(plain):.1%} of a plain generate")
-    result["generation"] = {"prompts": prompts, "max_new_tokens": n, "scale": SCALE, "top_layers": top,
-                            "methods": gen_res, "hook_time": hooks,
-                            "guide_all_equals_seed_patch_tokens": same, "guided_differs_from_plain": differs}
+        hooks[k] = {
+            "per_generate_s": secs,
+            "hook_calls": runs[0]["calls"],
+            "hooks": runs[0]["hooks"],
+            "share_of_plain_median": secs / statistics.median(plain),
+        }
+        log(
+            f"    {k}: {secs * 1e3:.1f} ms in {runs[0]['hooks']} hooks ({runs[0]['calls']} hook calls) per generate "
+            f"= {secs / statistics.median(plain):.1%} of a plain generate"
+        )
+    result["generation"] = {
+        "prompts": prompts,
+        "max_new_tokens": n,
+        "scale": SCALE,
+        "top_layers": top,
+        "methods": gen_res,
+        "hook_time": hooks,
+        "guide_all_equals_seed_patch_tokens": same,
+        "guided_differs_from_plain": differs,
+    }
     env["loadavg_end"] = os.getloadavg()
 
     # report -----------------------------------------------------------------------------------
     e = result["extraction"]
-    print(f"\n== {MODEL}, fp32, CPU, {torch.get_num_threads()} threads; load average {env['loadavg_start']} -> "
-          f"{env['loadavg_end']}")
-    print(f"\n(a) extraction of {len(examples)} examples -> {e['tokens']} token samples x {n_layers} layers "
-          f"({args.extract_repeats} rounds)")
+    print(
+        f"\n== {MODEL}, fp32, CPU, {torch.get_num_threads()} threads; load average {env['loadavg_start']} -> {env['loadavg_end']}"
+    )
+    print(
+        f"\n(a) extraction of {len(examples)} examples -> {e['tokens']} token samples x {n_layers} layers "
+        f"({args.extract_repeats} rounds)"
+    )
     rows = []
     for k, s in e["methods"].items():
-        rows.append([k, f"{s['median']:.2f}", f"{s['min']:.2f}", f"{1e3 * s['median'] / len(examples):.1f}",
-                     f"{s['max_other_cpu_share']:.0%}"])
+        rows.append(
+            [
+                k,
+                f"{s['median']:.2f}",
+                f"{s['min']:.2f}",
+                f"{1e3 * s['median'] / len(examples):.1f}",
+                f"{s['max_other_cpu_share']:.0%}",
+            ]
+        )
     print(table(["method", "median s", "min s", "ms/example", "others CPU"], rows))
     a = e["agreement"]
-    print(f"seed re-run / steerlens: {e['seed_over_steerlens_paired_median']:.2f}x (paired median); "
-          f"min/min {e['methods']['seed re-run']['min'] / e['methods']['steerlens']['min']:.2f}x")
-    print(f"agreement on {a['tokens_compared']} tokens: max|diff| {a['max_abs_diff']:.3g} (max|ref| {a['max_abs_ref']:.3g}, "
-          f"rel {a['rel_max']:.2g}; ||diff||/||ref|| {a['rel_fro']:.2g}); token counts differ in "
-          f"{a['examples_with_other_token_count']} examples, start differs in {a['examples_with_other_start']}")
+    print(
+        f"seed re-run / steerlens: {e['seed_over_steerlens_paired_median']:.2f}x (paired median); "
+        f"min/min {e['methods']['seed re-run']['min'] / e['methods']['steerlens']['min']:.2f}x"
+    )
+    print(
+        f"agreement on {a['tokens_compared']} tokens: max|diff| {a['max_abs_diff']:.3g} (max|ref| {a['max_abs_ref']:.3g}, "
+        f"rel {a['rel_max']:.2g}; ||diff||/||ref|| {a['rel_fro']:.2g}); token counts differ in "
+        f"{a['examples_with_other_token_count']} examples, start differs in {a['examples_with_other_start']}"
+    )
     print(f"\n(b) probe fitting, all {n_layers} layers ({args.repeats} rounds)")
     rows = []
     for k, p in probe_res.items():
-        rows.append([k, f"{p['steerlens']['median']:.2f}", f"{p['steerlens']['min']:.2f}", f"{p['seed_rerun']['median']:.2f}",
-                     f"{p['seed_rerun']['min']:.2f}", f"{p['seed_over_steerlens_paired_median']:.2f}x",
-                     f"{p['direction_cosine_min']:.4f}"])
+        rows.append(
+            [
+                k,
+                f"{p['steerlens']['median']:.2f}",
+                f"{p['steerlens']['min']:.2f}",
+                f"{p['seed_rerun']['median']:.2f}",
+                f"{p['seed_rerun']['min']:.2f}",
+                f"{p['seed_over_steerlens_paired_median']:.2f}x",
+                f"{p['direction_cosine_min']:.4f}",
+            ]
+        )
     print(table(["probe", "steerlens med s", "min s", "seed med s", "min s", "seed/steerlens", "cos min"], rows))
     print(f"\n(c) generation of {n} tokens x {len(prompts)} prompt(s), greedy ({args.repeats} rounds); scale {SCALE}")
     rows = []
     for k, g in gen_res.items():
-        rows.append([k, f"{g['median']:.3f}", f"{g['min']:.3f}", f"{g['ratio_median']:.3f}x", f"{g['ratio_paired_median']:.3f}x",
-                     f"{g['ratio_min']:.3f}x", f"{g['max_other_cpu_share']:.0%}"])
+        rows.append(
+            [
+                k,
+                f"{g['median']:.3f}",
+                f"{g['min']:.3f}",
+                f"{g['ratio_median']:.3f}x",
+                f"{g['ratio_paired_median']:.3f}x",
+                f"{g['ratio_min']:.3f}x",
+                f"{g['max_other_cpu_share']:.0%}",
+            ]
+        )
     print(table(["method", "median s", "min s", "med/med", "paired", "min/min", "others CPU"], rows))
     print(f"steerlens guide (all layers) == seed patch tokens: {same}; guided differs from plain: {differs}")
     out = Path(args.out)

@@ -37,8 +37,12 @@ def main() -> None:
     p.add_argument("--held-out-chunks", type=int, default=16)
     p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     p.add_argument("--skip-bias-only", action="store_true")
-    p.add_argument("--validation-chunks", type=int, default=0,
-                   help="hold out this many training chunks for per-layer early stopping (0: off)")
+    p.add_argument(
+        "--validation-chunks",
+        type=int,
+        default=0,
+        help="hold out this many training chunks for per-layer early stopping (0: off)",
+    )
     p.add_argument("--eval-every", type=int, default=None)
     p.add_argument("--lr-scale", type=float, default=1.0)
     p.add_argument("--backoff", type=float, default=0.5, help="per-layer learning-rate backoff (with validation)")
@@ -53,31 +57,57 @@ def main() -> None:
     else:
         train = chunk_texts(tok, default_corpus("train"), a.seq_len)
         held = chunk_texts(tok, default_corpus("test"), a.seq_len)
-    held = type(held)(held.ids[: a.held_out_chunks], max(1, round(held.n_bytes * min(1, a.held_out_chunks / len(held.ids)))),
-                      held.ids[: a.held_out_chunks].numel())
+    held = type(held)(
+        held.ids[: a.held_out_chunks],
+        max(1, round(held.n_bytes * min(1, a.held_out_chunks / len(held.ids)))),
+        held.ids[: a.held_out_chunks].numel(),
+    )
     val = None
     if a.validation_chunks:
         train, val = train.split(a.validation_chunks / train.ids.shape[0], seed=1)
     print(f"{a.model}: {train.ids.shape[0]} training chunks, {held.ids.shape[0]} held-out chunks of {a.seq_len} tokens")
     lenses, speed = {"logit": LogitLens.from_model(model)}, {}
     for cd in a.compute:
-        cfg = LensTrainConfig(steps=a.steps, tokens_per_step=a.tokens_per_step, micro_batch=a.micro_batch, compute_dtype=cd,
-                              optimizer=a.optimizer, lr_scale=a.lr_scale, backoff=a.backoff)
+        cfg = LensTrainConfig(
+            steps=a.steps,
+            tokens_per_step=a.tokens_per_step,
+            micro_batch=a.micro_batch,
+            compute_dtype=cd,
+            optimizer=a.optimizer,
+            lr_scale=a.lr_scale,
+            backoff=a.backoff,
+        )
         t0 = time.perf_counter()
         lens, hist = train_tuned_lens(model, train, cfg, validation=val, eval_every=a.eval_every)
         dt = time.perf_counter() - t0
-        speed[cd] = {"seconds": dt, "tokens_per_s": a.steps * a.tokens_per_step / dt, "kl_first": hist.kl[0],
-                     "kl_last": hist.kl[-1],
-                     "val_step": hist.val_step, "val_kl": hist.val_kl, "best_step": hist.best_step, "lr_mult": hist.lr_mult}
+        speed[cd] = {
+            "seconds": dt,
+            "tokens_per_s": a.steps * a.tokens_per_step / dt,
+            "kl_first": hist.kl[0],
+            "kl_last": hist.kl[-1],
+            "val_step": hist.val_step,
+            "val_kl": hist.val_kl,
+            "best_step": hist.best_step,
+            "lr_mult": hist.lr_mult,
+        }
         if hist.best_step:
             print(f"  per-layer best validation step: {hist.best_step}; lr multipliers: {hist.lr_mult}")
-        print(f"train ({cd} matmuls): {dt:.1f} s, {speed[cd]['tokens_per_s']:.1f} tokens/s, "
-              f"mean KL {hist.kl[0]:.3f} -> {hist.kl[-1]:.3f} nats/token")
+        print(
+            f"train ({cd} matmuls): {dt:.1f} s, {speed[cd]['tokens_per_s']:.1f} tokens/s, "
+            f"mean KL {hist.kl[0]:.3f} -> {hist.kl[-1]:.3f} nats/token"
+        )
         lenses[f"tuned ({cd})"] = lens
     if not a.skip_bias_only:
-        cfg = LensTrainConfig(steps=a.steps, tokens_per_step=a.tokens_per_step, micro_batch=a.micro_batch,
-                              mode="bias_only", compute_dtype=a.compute[-1], optimizer=a.optimizer, lr_scale=a.lr_scale,
-                              backoff=a.backoff)
+        cfg = LensTrainConfig(
+            steps=a.steps,
+            tokens_per_step=a.tokens_per_step,
+            micro_batch=a.micro_batch,
+            mode="bias_only",
+            compute_dtype=a.compute[-1],
+            optimizer=a.optimizer,
+            lr_scale=a.lr_scale,
+            backoff=a.backoff,
+        )
         lenses["bias-only"], _ = train_tuned_lens(model, train, cfg, validation=val, eval_every=a.eval_every)
     res = evaluate_lenses(model, held, lenses)
     print("KL to the final distribution on held-out text, bits per byte, by lens index:")

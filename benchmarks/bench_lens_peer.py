@@ -69,9 +69,15 @@ def cmd_train_steerlens(a: argparse.Namespace) -> None:
     ids = load_file(str(work / "data.safetensors"))["train_ids"]
     model, _ = steerlens.load_model(meta["model"])
     chunks = Chunks(ids, meta["train_n_bytes"], ids.numel())
-    cfg = LensTrainConfig(steps=a.steps, tokens_per_step=a.tokens_per_step, micro_batch=a.micro_batch,
-                          optimizer=a.optimizer, lr_scale=a.lr_scale, compute_dtype=a.compute,
-                          warmup_steps=a.warmup_steps)
+    cfg = LensTrainConfig(
+        steps=a.steps,
+        tokens_per_step=a.tokens_per_step,
+        micro_batch=a.micro_batch,
+        optimizer=a.optimizer,
+        lr_scale=a.lr_scale,
+        compute_dtype=a.compute,
+        warmup_steps=a.warmup_steps,
+    )
     saved: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
     copy = {"s": 0.0, "before": []}
     contention = C.Contention()
@@ -103,18 +109,32 @@ def cmd_train_steerlens(a: argparse.Namespace) -> None:
 
     seconds = step_s[-1]
     env = C.env_info(["torch", "transformers", "steerlens", "numpy"])
-    C.write_json(work / "steerlens.json", {
-        "library": f"steerlens {steerlens.__version__}", "env": env, "recipe": asdict(cfg),
-        "train_seconds": seconds, "tokens": a.steps * a.tokens_per_step,
-        "tokens_per_s": a.steps * a.tokens_per_step / seconds,
-        "checkpoints": {str(s): {"train_seconds": step_s[s - 1], "tokens": s * a.tokens_per_step,
-                                 "path": str(out / f"step_{s}")} for s in sorted(saved)},
-        "step_seconds": step_s, "train_kl_nats": hist.kl, "copy_seconds": copy["s"],
-        "rss_before_mb": marks["rss_before_mb"], "peak_rss_train_mb": marks["peak_rss_mb"],
-        "peak_rss_process_mb": C._status_kb("VmHWM") / 1024, "other_cpu_share": marks["other_cpu_share"],
-    })
-    log(f"[steerlens] {a.steps} steps x {a.tokens_per_step} tokens in {seconds:.1f}s "
-        f"({a.steps * a.tokens_per_step / seconds:.1f} tokens/s), peak RSS {marks['peak_rss_mb']:.0f} MB")
+    C.write_json(
+        work / "steerlens.json",
+        {
+            "library": f"steerlens {steerlens.__version__}",
+            "env": env,
+            "recipe": asdict(cfg),
+            "train_seconds": seconds,
+            "tokens": a.steps * a.tokens_per_step,
+            "tokens_per_s": a.steps * a.tokens_per_step / seconds,
+            "checkpoints": {
+                str(s): {"train_seconds": step_s[s - 1], "tokens": s * a.tokens_per_step, "path": str(out / f"step_{s}")}
+                for s in sorted(saved)
+            },
+            "step_seconds": step_s,
+            "train_kl_nats": hist.kl,
+            "copy_seconds": copy["s"],
+            "rss_before_mb": marks["rss_before_mb"],
+            "peak_rss_train_mb": marks["peak_rss_mb"],
+            "peak_rss_process_mb": C._status_kb("VmHWM") / 1024,
+            "other_cpu_share": marks["other_cpu_share"],
+        },
+    )
+    log(
+        f"[steerlens] {a.steps} steps x {a.tokens_per_step} tokens in {seconds:.1f}s "
+        f"({a.steps * a.tokens_per_step / seconds:.1f} tokens/s), peak RSS {marks['peak_rss_mb']:.0f} MB"
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -148,16 +168,28 @@ def prepare(a: argparse.Namespace, work: Path, peer_runs: list[tuple[int, int]])
         per_step, rem = divmod(tps, a.seq_len)
         if rem or per_step % a.peer_batch:
             # otherwise the package rounds its gradient accumulation up and trains on more tokens than asked
-            raise SystemExit(f"tokens per step ({tps}) must be a multiple of --seq-len x --peer-batch "
-                             f"({a.seq_len * a.peer_batch})")
+            raise SystemExit(
+                f"tokens per step ({tps}) must be a multiple of --seq-len x --peer-batch ({a.seq_len * a.peer_batch})"
+            )
         if steps * per_step > train.ids.shape[0]:
-            raise SystemExit(f"{steps} x {tps} tokens need {steps * per_step} chunks but the corpus has "
-                             f"{train.ids.shape[0]} (the package's loop would stop silently when its loader runs dry)")
+            raise SystemExit(
+                f"{steps} x {tps} tokens need {steps * per_step} chunks but the corpus has "
+                f"{train.ids.shape[0]} (the package's loop would stop silently when its loader runs dry)"
+            )
     save_file({"train_ids": train.ids.contiguous(), "held_ids": held.ids}, str(work / "data.safetensors"))
-    meta = {"model": a.model, "model_dir": str(model_dir), "seq_len": a.seq_len,
-            "train_chunks": train.ids.shape[0], "train_n_bytes": train.n_bytes, "train_nats_to_bpb": train.nats_to_bpb,
-            "held_chunks": k, "held_n_bytes": held.n_bytes, "held_nats_to_bpb": held.nats_to_bpb,
-            "n_layers": resolve(model).n_layers, "d_model": resolve(model).d_model}
+    meta = {
+        "model": a.model,
+        "model_dir": str(model_dir),
+        "seq_len": a.seq_len,
+        "train_chunks": train.ids.shape[0],
+        "train_n_bytes": train.n_bytes,
+        "train_nats_to_bpb": train.nats_to_bpb,
+        "held_chunks": k,
+        "held_n_bytes": held.n_bytes,
+        "held_nats_to_bpb": held.nats_to_bpb,
+        "n_layers": resolve(model).n_layers,
+        "d_model": resolve(model).d_model,
+    }
     (work / "data.json").write_text(json.dumps(meta, indent=1))
     ids = held.ids[:1]
     hidden, logp = frozen_pass(model, ids, torch.float32)
@@ -176,13 +208,15 @@ def run_child(cmd: list[str], log_path: Path, timeout: float) -> None:
             f.flush()
             for tag in ("[peer]", "[steerlens]"):
                 if tag in line:  # after a tqdm bar's carriage return, possibly
-                    log("    " + line[line.index(tag):].rstrip())
+                    log("    " + line[line.index(tag) :].rstrip())
             if time.perf_counter() - t0 > timeout:
                 proc.kill()
                 raise SystemExit(f"timed out after {timeout:.0f}s; see {log_path}")
         if proc.wait() != 0:
-            raise SystemExit(f"failed (exit {proc.returncode}); last lines of {log_path}:\n"
-                             + "".join(log_path.read_text().splitlines(True)[-30:]))
+            raise SystemExit(
+                f"failed (exit {proc.returncode}); last lines of {log_path}:\n"
+                + "".join(log_path.read_text().splitlines(True)[-30:])
+            )
 
 
 def evaluate(model, held, lenses: dict) -> dict:
@@ -219,26 +253,65 @@ def cmd_run(a: argparse.Namespace) -> None:
     sl_tps = a.sl_tokens_per_step or a.tokens_per_step
     log(f"== preparing data ({a.model}, chunks of {a.seq_len} tokens)")
     model, held, meta = prepare(a, work, [(a.steps, a.tokens_per_step)] + ([(sl_steps, sl_tps)] if a.peer_same_shape else []))
-    log(f"  {meta['train_chunks']} training chunks, {meta['held_chunks']} held-out chunks "
+    log(
+        f"  {meta['train_chunks']} training chunks, {meta['held_chunks']} held-out chunks "
         f"({held.ids.numel()} tokens); package: {a.steps} steps x {a.tokens_per_step} tokens, "
-        f"steerlens: {sl_steps} steps x {sl_tps} tokens")
+        f"steerlens: {sl_steps} steps x {sl_tps} tokens"
+    )
     quiet = C.wait_for_quiet(a.wait_quiet, log=log) if a.wait_quiet > 0 else None
 
     def run_peer(name: str, steps: int, tps: int, n_ckpt: int) -> dict:
         log(f"== tuned-lens ({name}: {steps} steps x {tps} tokens) in {a.peer_python}")
-        run_child([a.peer_python, str(HERE / "peer_lens_train.py"), "--workdir", str(work), "--name", name,
-                   "--steps", str(steps), "--tokens-per-step", str(tps), "--batch-size", str(a.peer_batch),
-                   "--checkpoints", *map(str, even_checkpoints(steps, n_ckpt))], work / f"{name}.log", a.child_timeout)
+        run_child(
+            [
+                a.peer_python,
+                str(HERE / "peer_lens_train.py"),
+                "--workdir",
+                str(work),
+                "--name",
+                name,
+                "--steps",
+                str(steps),
+                "--tokens-per-step",
+                str(tps),
+                "--batch-size",
+                str(a.peer_batch),
+                "--checkpoints",
+                *map(str, even_checkpoints(steps, n_ckpt)),
+            ],
+            work / f"{name}.log",
+            a.child_timeout,
+        )
         return json.loads((work / f"{name}.json").read_text())
 
     records = {"tuned-lens": run_peer("peer", a.steps, a.tokens_per_step, a.peer_checkpoints)}
     log(f"== steerlens ({sl_steps} steps x {sl_tps} tokens)")
-    run_child([sys.executable, str(Path(__file__).resolve()), "train-steerlens", "--workdir", str(work),
-               "--steps", str(sl_steps), "--tokens-per-step", str(sl_tps), "--micro-batch", str(a.sl_micro_batch),
-               "--optimizer", a.sl_optimizer, "--lr-scale", str(a.sl_lr_scale), "--compute", a.sl_compute,
-               *(["--warmup-steps", str(a.sl_warmup_steps)] if a.sl_warmup_steps is not None else []),
-               "--checkpoints", *map(str, even_checkpoints(sl_steps, a.sl_checkpoints))],
-              work / "steerlens.log", a.child_timeout)
+    run_child(
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "train-steerlens",
+            "--workdir",
+            str(work),
+            "--steps",
+            str(sl_steps),
+            "--tokens-per-step",
+            str(sl_tps),
+            "--micro-batch",
+            str(a.sl_micro_batch),
+            "--optimizer",
+            a.sl_optimizer,
+            "--lr-scale",
+            str(a.sl_lr_scale),
+            "--compute",
+            a.sl_compute,
+            *(["--warmup-steps", str(a.sl_warmup_steps)] if a.sl_warmup_steps is not None else []),
+            "--checkpoints",
+            *map(str, even_checkpoints(sl_steps, a.sl_checkpoints)),
+        ],
+        work / "steerlens.log",
+        a.child_timeout,
+    )
     records["steerlens"] = json.loads((work / "steerlens.json").read_text())
     if a.peer_same_shape:  # control: the package's recipe with steerlens' steps x tokens per step
         records["tuned-lens, steerlens' step shape"] = run_peer("peer-shape", sl_steps, sl_tps, a.sl_checkpoints)
@@ -269,8 +342,11 @@ def cmd_run(a: argparse.Namespace) -> None:
             continue
         for i in range(0, len(steps), a.eval_batch):
             part = steps[i : i + a.eval_batch]
-            evals.update(evaluate(model, held, {key(name, s): lens_loader(kinds[name], model)(rec["checkpoints"][s]["path"])
-                                                for s in part}))
+            evals.update(
+                evaluate(
+                    model, held, {key(name, s): lens_loader(kinds[name], model)(rec["checkpoints"][s]["path"]) for s in part}
+                )
+            )
             if lazy and any(mean(evals[key(name, s)]["kl"]) <= target for s in part):
                 break
 
@@ -281,8 +357,16 @@ def cmd_run(a: argparse.Namespace) -> None:
         for s, c in sorted(rec["checkpoints"].items(), key=lambda kv: int(kv[0])):
             if key(name, s) in evals:
                 kl = evals[key(name, s)]["kl"]
-                pts.append({"step": int(s), "tokens": c["tokens"], "train_seconds": c["train_seconds"],
-                            "kl_bpb": mean(kl), "kl_nats_per_token": mean(kl) / f, "kl_bpb_per_layer": kl})
+                pts.append(
+                    {
+                        "step": int(s),
+                        "tokens": c["tokens"],
+                        "train_seconds": c["train_seconds"],
+                        "kl_bpb": mean(kl),
+                        "kl_nats_per_token": mean(kl) / f,
+                        "kl_bpb_per_layer": kl,
+                    }
+                )
         curves[name] = pts
         hit = next((p for p in pts if p["kl_bpb"] <= target), None)
         interp = None
@@ -292,19 +376,34 @@ def cmd_run(a: argparse.Namespace) -> None:
             if p0["kl_bpb"] > target:  # linear interpolation between the checkpoints around the crossing
                 w = (p0["kl_bpb"] - target) / (p0["kl_bpb"] - hit["kl_bpb"])
                 interp = p0["train_seconds"] + w * (hit["train_seconds"] - p0["train_seconds"])
-        to_target[name] = {"train_seconds": hit["train_seconds"] if hit else None, "tokens": hit["tokens"] if hit else None,
-                           "step": hit["step"] if hit else None, "interpolated_seconds": interp}
+        to_target[name] = {
+            "train_seconds": hit["train_seconds"] if hit else None,
+            "tokens": hit["tokens"] if hit else None,
+            "step": hit["step"] if hit else None,
+            "interpolated_seconds": interp,
+        }
     t_peer = ref["train_seconds"]
     t_sl = to_target["steerlens"]["train_seconds"]
     ratio = t_sl / t_peer if t_sl is not None else None
     result = {
-        "model": a.model, "data": meta, "args": vars(a), "quiet_wait": quiet,
-        "target_kl_bpb": target, "target_kl_nats_per_token": target / f,
+        "model": a.model,
+        "data": meta,
+        "args": vars(a),
+        "quiet_wait": quiet,
+        "target_kl_bpb": target,
+        "target_kl_nats_per_token": target / f,
         "logit_lens_kl_bpb": mean(evals["logit"]["kl"]),
-        "runs": {name: {**{k: v for k, v in rec.items() if k != "step_seconds"}, "kind": kinds[name],
-                        "time_to_target": to_target[name]} for name, rec in records.items()},
+        "runs": {
+            name: {
+                **{k: v for k, v in rec.items() if k != "step_seconds"},
+                "kind": kinds[name],
+                "time_to_target": to_target[name],
+            }
+            for name, rec in records.items()
+        },
         "curves": curves,
-        "ratio": ratio, "target_met": ratio is not None and ratio <= 0.5,
+        "ratio": ratio,
+        "target_met": ratio is not None and ratio <= 0.5,
         "evaluation": evals,
         "benchmark_wall_s": time.perf_counter() - t_start,
     }
@@ -327,10 +426,14 @@ def mean(xs) -> float:
 def recipe_str(rec: dict) -> str:
     r = rec["recipe"]
     if "loss" in r:  # the package
-        return (f"its default: SGD nesterov lr {r['lr']:g} (1.0 effective), wd {r['weight_decay']:g}, linear decay, "
-                f"clip 1, bf16 autocast; batch {r['per_gpu_batch_size']}")
-    return (f"{r['optimizer'].upper()} lr_scale {r['lr_scale']:g}, wd {r['weight_decay']:g}, linear decay, clip "
-            f"{r['clip_norm']:g}, {r['compute_dtype']} matmuls; micro-batch {r['micro_batch']}")
+        return (
+            f"its default: SGD nesterov lr {r['lr']:g} (1.0 effective), wd {r['weight_decay']:g}, linear decay, "
+            f"clip 1, bf16 autocast; batch {r['per_gpu_batch_size']}"
+        )
+    return (
+        f"{r['optimizer'].upper()} lr_scale {r['lr_scale']:g}, wd {r['weight_decay']:g}, linear decay, clip "
+        f"{r['clip_norm']:g}, {r['compute_dtype']} matmuls; micro-batch {r['micro_batch']}"
+    )
 
 
 def report(r: dict) -> None:
@@ -348,16 +451,18 @@ def report(r: dict) -> None:
             return "not reached"
         return f"{t['train_seconds']:.1f} (step {t['step']}, {t['tokens']} tokens)"
 
-    rows = [("library", [runs[n]["library"] for n in names]),
-            ("steps x tokens/step", [steps(n) for n in names]),
-            ("training wall time (s)", [f"{runs[n]['train_seconds']:.1f}" for n in names]),
-            ("tokens/s", [f"{runs[n]['tokens_per_s']:.1f}" for n in names]),
-            ("held-out KL, final (bits/byte)", [f"{finals[n]['kl_bpb']:.4f}" for n in names]),
-            ("held-out KL, final (nats/token)", [f"{finals[n]['kl_nats_per_token']:.4f}" for n in names]),
-            ("time to the package's final KL (s)", [tt(n) for n in names]),
-            ("peak RSS during training (MB)", [f"{runs[n]['peak_rss_train_mb']:.0f}" for n in names]),
-            ("  RSS before training (MB)", [f"{runs[n]['rss_before_mb']:.0f}" for n in names]),
-            ("other processes' CPU share", [f"{runs[n]['other_cpu_share']:.0%}" for n in names])]
+    rows = [
+        ("library", [runs[n]["library"] for n in names]),
+        ("steps x tokens/step", [steps(n) for n in names]),
+        ("training wall time (s)", [f"{runs[n]['train_seconds']:.1f}" for n in names]),
+        ("tokens/s", [f"{runs[n]['tokens_per_s']:.1f}" for n in names]),
+        ("held-out KL, final (bits/byte)", [f"{finals[n]['kl_bpb']:.4f}" for n in names]),
+        ("held-out KL, final (nats/token)", [f"{finals[n]['kl_nats_per_token']:.4f}" for n in names]),
+        ("time to the package's final KL (s)", [tt(n) for n in names]),
+        ("peak RSS during training (MB)", [f"{runs[n]['peak_rss_train_mb']:.0f}" for n in names]),
+        ("  RSS before training (MB)", [f"{runs[n]['rss_before_mb']:.0f}" for n in names]),
+        ("other processes' CPU share", [f"{runs[n]['other_cpu_share']:.0%}" for n in names]),
+    ]
     w0 = max(len(x[0]) for x in rows)
     ws = [max(len(n), *(len(x[1][i]) for x in rows)) for i, n in enumerate(names)]
     log("")
@@ -368,9 +473,11 @@ def report(r: dict) -> None:
     log("")
     for n in names:
         log(f"recipe, {n}: {recipe_str(runs[n])}")
-    log(f"held-out: {r['data']['held_chunks']} chunks x {r['data']['seq_len']} tokens; logit lens KL "
+    log(
+        f"held-out: {r['data']['held_chunks']} chunks x {r['data']['seq_len']} tokens; logit lens KL "
         f"{r['logit_lens_kl_bpb']:.4f} bits/byte (all KLs: mean over the {len(finals[names[0]]['kl_bpb_per_layer'])} "
-        "lens indices, steerlens' evaluate_lenses)")
+        "lens indices, steerlens' evaluate_lenses)"
+    )
     log("time-to-KL (training seconds -> held-out KL, bits/byte):")
     for n in names:
         log(f"  {n}: " + ", ".join(f"{q['train_seconds']:.0f}s->{q['kl_bpb']:.3f}" for q in curves[n]))
@@ -383,9 +490,11 @@ def report(r: dict) -> None:
         log(f"RESULT: steerlens did not reach the package's final held-out KL ({tgt:.4f} bits/byte) at any checkpoint")
     else:
         extra = f" (interpolated between checkpoints: {sl['interpolated_seconds']:.1f}s)" if sl["interpolated_seconds"] else ""
-        log(f"RESULT: steerlens first reaches the package's final held-out KL ({tgt:.4f} bits/byte) at a checkpoint "
+        log(
+            f"RESULT: steerlens first reaches the package's final held-out KL ({tgt:.4f} bits/byte) at a checkpoint "
             f"after {sl['train_seconds']:.1f}s of training{extra}; the package took {ref['train_seconds']:.1f}s: ratio "
-            f"{r['ratio']:.2f} -> target (<= 0.5) {'MET' if r['target_met'] else 'NOT met'}")
+            f"{r['ratio']:.2f} -> target (<= 0.5) {'MET' if r['target_met'] else 'NOT met'}"
+        )
     busy = [n for n in names if runs[n]["other_cpu_share"] > 0.15]
     if busy:
         log(f"WARNING: other processes used > 15% of the CPUs during training of: {', '.join(busy)}; timings are noisy")
@@ -406,8 +515,15 @@ def plot(r: dict, path: Path) -> None:
         xs = [0.0] + [q["train_seconds"] for q in pts]
         ys = [r["logit_lens_kl_bpb"]] + [q["kl_bpb"] for q in pts]
         rec = run["recipe"]
-        ax.plot(xs, ys, marker=m, ms=4, color=c, ls=ls,
-                label=f"{name}: {rec['steps']} x {rec['tokens_per_step']} tokens, {run['tokens_per_s']:.0f} tokens/s")
+        ax.plot(
+            xs,
+            ys,
+            marker=m,
+            ms=4,
+            color=c,
+            ls=ls,
+            label=f"{name}: {rec['steps']} x {rec['tokens_per_step']} tokens, {run['tokens_per_s']:.0f} tokens/s",
+        )
     ax.axhline(r["target_kl_bpb"], color="k", ls="--", lw=1, label="package's final held-out KL")
     ax.axvline(r["runs"]["tuned-lens"]["train_seconds"] / 2, color="grey", ls=":", lw=1, label="half the package's time")
     ax.set_xlabel("training wall time (s; evaluation excluded)")
@@ -430,11 +546,13 @@ def main() -> None:
     r.add_argument("--held-out-chunks", type=int, default=8)
     r.add_argument("--steps", type=int, default=12, help="the package's optimiser steps (bench_lens.py's default)")
     r.add_argument("--tokens-per-step", type=int, default=512, help="the package's tokens per step")
-    r.add_argument("--peer-batch", type=int, default=1, help="the package's per_gpu_batch_size (its default, and its "
-                   "fastest here)")
+    r.add_argument(
+        "--peer-batch", type=int, default=1, help="the package's per_gpu_batch_size (its default, and its fastest here)"
+    )
     r.add_argument("--peer-checkpoints", type=int, default=4)
-    r.add_argument("--peer-same-shape", action="store_true",
-                   help="control: also train the package with steerlens' steps x tokens per step")
+    r.add_argument(
+        "--peer-same-shape", action="store_true", help="control: also train the package with steerlens' steps x tokens per step"
+    )
     r.add_argument("--sl-steps", type=int, default=48, help="steerlens' steps (same token budget by default)")
     r.add_argument("--sl-tokens-per-step", type=int, default=128)
     r.add_argument("--sl-micro-batch", type=int, default=1)
@@ -448,8 +566,13 @@ def main() -> None:
     r.add_argument("--no-peer-curve", action="store_true", help="evaluate only the package's final lens")
     r.add_argument("--keep-checkpoints", action="store_true", help="keep the lens checkpoints (deleted by default)")
     r.add_argument("--peer-python", default=str(REPO / ".bench-lens-venv/bin/python"))
-    r.add_argument("--wait-quiet", type=float, default=300, metavar="SECONDS",
-                   help="first wait up to this long for other processes to leave the CPUs idle (0: don't)")
+    r.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=300,
+        metavar="SECONDS",
+        help="first wait up to this long for other processes to leave the CPUs idle (0: don't)",
+    )
     r.add_argument("--child-timeout", type=float, default=1800)
     r.add_argument("--workdir", default=str(REPO / "bench-results/lens-peer"))
     t = sub.add_parser("train-steerlens", help="(internal) steerlens' training in its own process")
@@ -463,7 +586,8 @@ def main() -> None:
     t.add_argument("--compute", default="bfloat16")
     t.add_argument("--checkpoints", type=int, nargs="*", default=[])
     sub.add_parser("report", help="print the table of an earlier run").add_argument(
-        "--workdir", default=str(REPO / "bench-results/lens-peer"))
+        "--workdir", default=str(REPO / "bench-results/lens-peer")
+    )
     a = p.parse_args()
     if a.cmd == "run":
         cmd_run(a)

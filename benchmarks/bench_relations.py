@@ -94,8 +94,9 @@ def run_peer(python: str, work: Path, variant: str) -> dict[str, Any]:
         res["error"] = f"exit status {proc.returncode}: " + "".join(lines[-5:]).strip()
     text = "".join(lines)
     res["vmap_performance_drop_warning"] = "performance drop" in text
-    res["vmap_fallback_ops"] = sorted({ln.split("batching rule for ")[1].split(".")[0].strip()
-                                       for ln in lines if "batching rule for " in ln})
+    res["vmap_fallback_ops"] = sorted(
+        {ln.split("batching rule for ")[1].split(".")[0].strip() for ln in lines if "batching rule for " in ln}
+    )
     return res
 
 
@@ -114,22 +115,29 @@ def model_targets(model: Any, tok: Any, prompts: list[Any]) -> tuple[list[int], 
     return own, in_context
 
 
-def faithfulness(spec: Any, tok: Any, weight: torch.Tensor, bias: torch.Tensor, s: torch.Tensor,
-                 targets: list[int], use_subject: bool = True) -> dict[str, Any]:
+def faithfulness(
+    spec: Any, tok: Any, weight: torch.Tensor, bias: torch.Tensor, s: torch.Tensor, targets: list[int], use_subject: bool = True
+) -> dict[str, Any]:
     """Share of prompts where argmax logits(W s + b) is the target token (same ``s`` for every LRE)."""
     with torch.no_grad():
         o = s.float() @ weight.float().T + bias.float() if use_subject else bias.float().expand(len(s), -1)
         pred = spec.logits(o).float().argmax(-1).tolist()
     hits = [int(a == b) for a, b in zip(pred, targets)]
-    return {"faithfulness": sum(hits) / len(hits) if hits else float("nan"), "hits": sum(hits), "n": len(hits),
-            "predicted": [tok.decode([t]) for t in pred]}
+    return {
+        "faithfulness": sum(hits) / len(hits) if hits else float("nan"),
+        "hits": sum(hits),
+        "n": len(hits),
+        "predicted": [tok.decode([t]) for t in pred],
+    }
 
 
 def compare(ws: torch.Tensor, bs: torch.Tensor, wp: torch.Tensor, bp: torch.Tensor) -> dict[str, float]:
     ws, bs, wp, bp = ws.double(), bs.double(), wp.double(), bp.double()
     return {
-        "max_abs_dW": float((ws - wp).abs().max()), "max_abs_W": float(ws.abs().max()),
-        "max_abs_db": float((bs - bp).abs().max()), "max_abs_b": float(bs.abs().max()),
+        "max_abs_dW": float((ws - wp).abs().max()),
+        "max_abs_W": float(ws.abs().max()),
+        "max_abs_db": float((bs - bp).abs().max()),
+        "max_abs_b": float(bs.abs().max()),
         "rel_fro_W": float(torch.linalg.norm(ws - wp) / torch.linalg.norm(ws)),
         "rel_fro_b": float(torch.linalg.norm(bs - bp) / torch.linalg.norm(bs)),
         "cos_W": float((ws * wp).sum() / (torch.linalg.norm(ws) * torch.linalg.norm(wp))),
@@ -156,15 +164,22 @@ def run_model(args: argparse.Namespace, name: str, subject_layer: int, object_la
 
     work = Path(args.out) / (name + ("-quick" if args.quick else ""))
     work.mkdir(parents=True, exist_ok=True)
-    res: dict[str, Any] = {"model": name, "subject_layer": subject_layer, "object_layer": object_layer,
-                           "aggregation": args.aggregation, "workdir": str(work)}
+    res: dict[str, Any] = {
+        "model": name,
+        "subject_layer": subject_layer,
+        "object_layer": object_layer,
+        "aggregation": args.aggregation,
+        "workdir": str(work),
+    }
     t0 = time.perf_counter()
     folder = steerlens.provision(name)
     model, tok = steerlens.load_model(name)
     spec = resolve(model)
-    log(f"{name}: loaded from {folder} in {time.perf_counter() - t0:.1f}s ({spec.n_layers} blocks, d_model "
+    log(
+        f"{name}: loaded from {folder} in {time.perf_counter() - t0:.1f}s ({spec.n_layers} blocks, d_model "
         f"{spec.d_model}, attn={model.config._attn_implementation}); layers {subject_layer} -> {object_layer}, "
-        f"{args.aggregation}")
+        f"{args.aggregation}"
+    )
 
     # 1. prompts both libraries train on
     rel = load_relation(args.relation)
@@ -178,28 +193,50 @@ def run_model(args: argparse.Namespace, name: str, subject_layer: int, object_la
             log(f"  skipped (tokens not placeable): {e}")
     t0 = time.perf_counter()
     valid = PromptValidator(model, tok).filter(placeable, progress=False)
-    log(f"{len(made)} prompts, {len(placeable)} placeable, {len(valid)} answered by the model "
-        f"(validated in {time.perf_counter() - t0:.1f}s)")
+    log(
+        f"{len(made)} prompts, {len(placeable)} placeable, {len(valid)} answered by the model "
+        f"(validated in {time.perf_counter() - t0:.1f}s)"
+    )
     order = stable_shuffle(valid, args.seed)
     train, held = order[: args.n_train], order[args.n_train :]
     if len(train) < args.n_train or not held:
         raise SystemExit(f"{name}: only {len(valid)} validated prompts; need more than --n-train {args.n_train}")
     warm = train[:1]
-    res.update({"relation": rel.name, "n_prompts_made": len(made), "n_placeable": len(placeable),
-                "n_validated": len(valid), "n_train": len(train), "n_heldout": len(held),
-                "train_subjects": [p.subject for p in train], "heldout_subjects": [p.subject for p in held]})
+    res.update(
+        {
+            "relation": rel.name,
+            "n_prompts_made": len(made),
+            "n_placeable": len(placeable),
+            "n_validated": len(valid),
+            "n_train": len(train),
+            "n_heldout": len(held),
+            "train_subjects": [p.subject for p in train],
+            "heldout_subjects": [p.subject for p in held],
+        }
+    )
     located = [locate(tok, p) for p in train]
-    C.write_json(work / "prompts.json", {
-        "model": name, "model_dir": str(folder), "relation": rel.name, "subject_layer": subject_layer,
-        "object_layer": object_layer, "aggregation": args.aggregation, "n_demonstrations": 3,
-        "train": [as_row(p) for p in train], "warmup": [as_row(p) for p in warm], "heldout": [as_row(p) for p in held],
-        "steerlens_tokenization": [{"ids": loc.ids, "subject": loc.subject, "predict": list(loc.predict)}
-                                   for loc in located]})
+    C.write_json(
+        work / "prompts.json",
+        {
+            "model": name,
+            "model_dir": str(folder),
+            "relation": rel.name,
+            "subject_layer": subject_layer,
+            "object_layer": object_layer,
+            "aggregation": args.aggregation,
+            "n_demonstrations": 3,
+            "train": [as_row(p) for p in train],
+            "warmup": [as_row(p) for p in warm],
+            "heldout": [as_row(p) for p in held],
+            "steerlens_tokenization": [{"ids": loc.ids, "subject": loc.subject, "predict": list(loc.predict)} for loc in located],
+        },
+    )
 
     # 2. steerlens
     def sl_train(ps: list[Any]) -> Any:
-        return train_lre(model, tok, ps, subject_layer, object_layer, relation=rel.name, aggregation=args.aggregation,
-                         progress=False)
+        return train_lre(
+            model, tok, ps, subject_layer, object_layer, relation=rel.name, aggregation=args.aggregation, progress=False
+        )
 
     t0 = time.perf_counter()
     sl_train(warm)
@@ -209,11 +246,17 @@ def run_model(args: argparse.Namespace, name: str, subject_layer: int, object_la
     t0 = time.perf_counter()
     lre = sl_train(train)
     train_s = time.perf_counter() - t0
-    res["steerlens"] = {"warmup_s": warm_s, "train_s": train_s, "other_cpu_share": cont.stop(),
-                        "call": f"train_lre(model, tok, prompts, {subject_layer}, {object_layer}, "
-                                f"aggregation={args.aggregation!r})  [batch_size=8, chunk_size=128]"}
-    log(f"steerlens train_lre: warm-up on 1 prompt {warm_s:.2f}s; {len(train)} prompts {train_s:.2f}s "
-        f"(others used {res['steerlens']['other_cpu_share']:.0%} CPU)")
+    res["steerlens"] = {
+        "warmup_s": warm_s,
+        "train_s": train_s,
+        "other_cpu_share": cont.stop(),
+        "call": f"train_lre(model, tok, prompts, {subject_layer}, {object_layer}, "
+        f"aggregation={args.aggregation!r})  [batch_size=8, chunk_size=128]",
+    }
+    log(
+        f"steerlens train_lre: warm-up on 1 prompt {warm_s:.2f}s; {len(train)} prompts {train_s:.2f}s "
+        f"(others used {res['steerlens']['other_cpu_share']:.0%} CPU)"
+    )
     w_sl, b_sl = lre.weight.float(), lre.bias.float()
     save_file({"weight": w_sl.contiguous(), "bias": b_sl.contiguous()}, str(work / "steerlens.safetensors"))
     # where the batched Jacobian's time goes: every row of a batch runs from the batch's earliest subject
@@ -222,21 +265,35 @@ def run_model(args: argparse.Namespace, name: str, subject_layer: int, object_la
     for bs in args.extra_batch_sizes:
         cont.start()
         t0 = time.perf_counter()
-        other = train_lre(model, tok, train, subject_layer, object_layer, relation=rel.name,
-                          aggregation=args.aggregation, batch_size=bs, progress=False)
+        other = train_lre(
+            model,
+            tok,
+            train,
+            subject_layer,
+            object_layer,
+            relation=rel.name,
+            aggregation=args.aggregation,
+            batch_size=bs,
+            progress=False,
+        )
         res["steerlens_batch_sizes"][str(bs)] = {
-            "train_s": time.perf_counter() - t0, "other_cpu_share": cont.stop(),
-            "agreement": compare(w_sl, b_sl, other.weight.float(), other.bias.float())}
+            "train_s": time.perf_counter() - t0,
+            "other_cpu_share": cont.stop(),
+            "agreement": compare(w_sl, b_sl, other.weight.float(), other.bias.float()),
+        }
         log(f"steerlens train_lre(batch_size={bs}): {res['steerlens_batch_sizes'][str(bs)]['train_s']:.2f}s")
     srt = sorted(located, key=lambda x: x.subject)  # steerlens' batching (default batch_size 8)
     parts = [srt[i : i + SL_BATCH] for i in range(0, len(srt), SL_BATCH)]
     res["token_positions"] = {
-        "subject": [loc.subject for loc in located], "length": [len(loc.ids) for loc in located],
+        "subject": [loc.subject for loc in located],
+        "length": [len(loc.ids) for loc in located],
         "last_object_position": [loc.predict[-1] for loc in located],
         "steerlens_rows_x_positions_differentiated": sum(
-            len(p) * (max(len(loc.ids) for loc in p) - min(loc.subject for loc in p)) for p in parts),
+            len(p) * (max(len(loc.ids) for loc in p) - min(loc.subject for loc in p)) for p in parts
+        ),
         "peer_positions_differentiated": sum(len(loc.ids) - loc.subject for loc in located),
-        "needed_positions": sum(loc.predict[-1] + 1 - loc.subject for loc in located)}
+        "needed_positions": sum(loc.predict[-1] + 1 - loc.subject for loc in located),
+    }
 
     # 3. the peer, in its own env
     res["peer"] = {}
@@ -252,8 +309,12 @@ def run_model(args: argparse.Namespace, name: str, subject_layer: int, object_la
         pr["agreement"] = compare(w_sl, b_sl, t["weight"], t["bias"])
         ours = [{"ids": loc.ids, "subject": loc.subject, "predict": list(loc.predict)} for loc in located]
         pr["same_tokenization"] = [a == b for a, b in zip(ours, pr.get("tokenization", []))]
-    if "fixed-cache" in res["peer"] and "shipped" in res["peer"] and "agreement" in res["peer"]["shipped"] \
-            and "agreement" in res["peer"]["fixed-cache"]:
+    if (
+        "fixed-cache" in res["peer"]
+        and "shipped" in res["peer"]
+        and "agreement" in res["peer"]["shipped"]
+        and "agreement" in res["peer"]["fixed-cache"]
+    ):
         a, b = load_file(str(work / "peer-shipped.safetensors")), load_file(str(work / "peer-fixed-cache.safetensors"))
         res["shipped_vs_fixed_cache"] = compare(b["weight"], b["bias"], a["weight"], a["bias"])
 
@@ -262,23 +323,29 @@ def run_model(args: argparse.Namespace, name: str, subject_layer: int, object_la
     s_train = subject_activations(model, tok, train, subject_layer)
     own_h, ctx_h = model_targets(model, tok, held)
     own_t, _ = model_targets(model, tok, train)
-    res["targets"] = {"heldout_own": [tok.decode([t]) for t in own_h],
-                      "heldout_own_equals_first_answer_token": sum(a == b for a, b in zip(own_h, ctx_h)),
-                      "train_own": [tok.decode([t]) for t in own_t]}
+    res["targets"] = {
+        "heldout_own": [tok.decode([t]) for t in own_h],
+        "heldout_own_equals_first_answer_token": sum(a == b for a, b in zip(own_h, ctx_h)),
+        "train_own": [tok.decode([t]) for t in own_t],
+    }
     res["faithfulness"] = {}
     for label, (w, b) in lres.items():
-        res["faithfulness"][label] = {"heldout": faithfulness(spec, tok, w, b, s_held, own_h),
-                                      "train": faithfulness(spec, tok, w, b, s_train, own_t)}
+        res["faithfulness"][label] = {
+            "heldout": faithfulness(spec, tok, w, b, s_held, own_h),
+            "train": faithfulness(spec, tok, w, b, s_train, own_t),
+        }
     o_held = object_activations(model, tok, held, object_layer, aggregation=args.aggregation)
     o_train = object_activations(model, tok, train, object_layer, aggregation=args.aggregation)
     eye = torch.eye(spec.d_model)
     zero = torch.zeros(spec.d_model)
     res["faithfulness"]["object activation o itself (ceiling)"] = {
         "heldout": faithfulness(spec, tok, eye, zero, o_held, own_h),
-        "train": faithfulness(spec, tok, eye, zero, o_train, own_t)}
+        "train": faithfulness(spec, tok, eye, zero, o_train, own_t),
+    }
     res["faithfulness"]["bias only (steerlens b)"] = {
         "heldout": faithfulness(spec, tok, w_sl, b_sl, s_held, own_h, use_subject=False),
-        "train": faithfulness(spec, tok, w_sl, b_sl, s_train, own_t, use_subject=False)}
+        "train": faithfulness(spec, tok, w_sl, b_sl, s_train, own_t, use_subject=False),
+    }
     C.write_json(work / "result.json", res)
     return res
 
@@ -295,16 +362,21 @@ def report(res: dict[str, Any]) -> dict[str, Any]:
     """Print one model's tables; return the summary figures."""
     sl = res["steerlens"]
     print()
-    print(f"LRE training head-to-head: {res['model']}, relation {res['relation']!r}, layers {res['subject_layer']} -> "
-          f"{res['object_layer']} (block outputs), aggregation {res['aggregation']}; fp32 CPU, 2 torch threads")
-    print(f"prompts: {res['n_prompts_made']} made (ICL, 3 demonstrations), {res['n_validated']} answered by the model; "
-          f"{res['n_train']} train both LREs, {res['n_heldout']} held out. One timed call each after a 1-prompt warm-up.")
+    print(
+        f"LRE training head-to-head: {res['model']}, relation {res['relation']!r}, layers {res['subject_layer']} -> "
+        f"{res['object_layer']} (block outputs), aggregation {res['aggregation']}; fp32 CPU, 2 torch threads"
+    )
+    print(
+        f"prompts: {res['n_prompts_made']} made (ICL, 3 demonstrations), {res['n_validated']} answered by the model; "
+        f"{res['n_train']} train both LREs, {res['n_heldout']} held out. One timed call each after a 1-prompt warm-up."
+    )
     print()
     rows = [("steerlens train_lre", sl["train_s"], sl["other_cpu_share"], None)]
     for v, pr in res["peer"].items():
         rows.append((f"linear-relational 0.6.2 ({v})", pr.get("train_s"), pr.get("other_cpu_share"), pr))
-    hdr = (f"{'':38} {'train time':>11} {'peer/steerlens':>15} {'others CPU':>10}  {'faithful held-out':>18} "
-           f"{'faithful train':>15}")
+    hdr = (
+        f"{'':38} {'train time':>11} {'peer/steerlens':>15} {'others CPU':>10}  {'faithful held-out':>18} {'faithful train':>15}"
+    )
     print(hdr)
     print("-" * len(hdr))
     summary: dict[str, Any] = {"model": res["model"], "steerlens_train_s": sl["train_s"], "peer": {}}
@@ -316,62 +388,78 @@ def report(res: dict[str, Any]) -> dict[str, Any]:
         if pr is not None and pr.get("rc") != 0:
             print(f"{label:38} FAILED: {pr.get('error', '')[:100]}")
             continue
-        print(f"{label:38} {fmt_s(t):>11} {ratio:>15} {occ:>10}  {fmt_f(f and f['heldout']):>18} "
-              f"{fmt_f(f and f['train']):>15}")
+        print(f"{label:38} {fmt_s(t):>11} {ratio:>15} {occ:>10}  {fmt_f(f and f['heldout']):>18} {fmt_f(f and f['train']):>15}")
         if pr is not None:
             summary["peer"][pr["variant"]] = {"train_s": t, "ratio": t / sl["train_s"]}
     for bs, r in res.get("steerlens_batch_sizes", {}).items():
-        print(f"{'  steerlens, batch_size=' + bs + ' (info)':38} {fmt_s(r['train_s']):>11} {'':>15} "
-              f"{r['other_cpu_share']:>10.0%}  (W rel Fro diff vs batch_size=8: {r['agreement']['rel_fro_W']:.1e})")
-    for label, key in (("bias only, logits(b) (baseline)", "bias only (steerlens b)"),
-                       ("true object o, logits(o) (ceiling)", "object activation o itself (ceiling)")):
+        print(
+            f"{'  steerlens, batch_size=' + bs + ' (info)':38} {fmt_s(r['train_s']):>11} {'':>15} "
+            f"{r['other_cpu_share']:>10.0%}  (W rel Fro diff vs batch_size=8: {r['agreement']['rel_fro_W']:.1e})"
+        )
+    for label, key in (
+        ("bias only, logits(b) (baseline)", "bias only (steerlens b)"),
+        ("true object o, logits(o) (ceiling)", "object activation o itself (ceiling)"),
+    ):
         f = res["faithfulness"][key]
         print(f"{label:38} {'':>11} {'':>15} {'':>10}  {fmt_f(f['heldout']):>18} {fmt_f(f['train']):>15}")
     print()
-    print(f"{'W, b vs steerlens':38} {'max|dW|':>10} {'max|W|':>9} {'rel Fro W':>10} {'cos W':>8} {'max|db|':>10} "
-          f"{'max|b|':>9} {'rel Fro b':>10}")
+    print(
+        f"{'W, b vs steerlens':38} {'max|dW|':>10} {'max|W|':>9} {'rel Fro W':>10} {'cos W':>8} {'max|db|':>10} "
+        f"{'max|b|':>9} {'rel Fro b':>10}"
+    )
     pairs = [(f"linear-relational ({v})", pr["agreement"]) for v, pr in res["peer"].items() if "agreement" in pr]
     if "shipped_vs_fixed_cache" in res:
         pairs.append(("shipped vs fixed-cache peer", res["shipped_vs_fixed_cache"]))
     for label, a in pairs:
-        print(f"{label:38} {a['max_abs_dW']:>10.3g} {a['max_abs_W']:>9.3g} {a['rel_fro_W']:>10.3g} {a['cos_W']:>8.5f} "
-              f"{a['max_abs_db']:>10.3g} {a['max_abs_b']:>9.3g} {a['rel_fro_b']:>10.3g}")
+        print(
+            f"{label:38} {a['max_abs_dW']:>10.3g} {a['max_abs_W']:>9.3g} {a['rel_fro_W']:>10.3g} {a['cos_W']:>8.5f} "
+            f"{a['max_abs_db']:>10.3g} {a['max_abs_b']:>9.3g} {a['rel_fro_b']:>10.3g}"
+        )
     print("(rel Fro = ||X_steerlens - X_other||_F / ||X_steerlens||_F; last row: fixed-cache peer as the reference)")
     tp = res.get("token_positions")
     if tp:
-        print(f"positions differentiated (prompt rows x sequence positions in the Jacobian passes): steerlens "
-              f"{tp['steerlens_rows_x_positions_differentiated']} (batches of {SL_BATCH} run from their earliest "
-              f"subject token to their longest prompt), linear-relational {tp['peer_positions_differentiated']} "
-              f"(each prompt from its subject token to its end), needed {tp['needed_positions']} (subject token to "
-              "last object position)")
+        print(
+            f"positions differentiated (prompt rows x sequence positions in the Jacobian passes): steerlens "
+            f"{tp['steerlens_rows_x_positions_differentiated']} (batches of {SL_BATCH} run from their earliest "
+            f"subject token to their longest prompt), linear-relational {tp['peer_positions_differentiated']} "
+            f"(each prompt from its subject token to its end), needed {tp['needed_positions']} (subject token to "
+            "last object position)"
+        )
     for v, pr in res["peer"].items():
         if pr.get("rc") != 0:
             continue
         same = pr.get("same_tokenization", [])
         calls = [(c["input_len"], c["cache_len"]) for c in pr.get("warmup_forward_calls", [])]
-        print(f"peer {v}: tokenization (ids, subject, answer positions) same as steerlens for {sum(same)}/{len(same)} "
-              f"prompts; warm-up forwards (tokens, cache length they start from): {calls}")
+        print(
+            f"peer {v}: tokenization (ids, subject, answer positions) same as steerlens for {sum(same)}/{len(same)} "
+            f"prompts; warm-up forwards (tokens, cache length they start from): {calls}"
+        )
         if pr.get("vmap_performance_drop_warning"):
-            print(f"peer {v}: vmap 'performance drop' warning (fallback warnings switched on in the warm-up) for: "
-                  f"{', '.join(pr['vmap_fallback_ops']) or '?'}")
+            print(
+                f"peer {v}: vmap 'performance drop' warning (fallback warnings switched on in the warm-up) for: "
+                f"{', '.join(pr['vmap_fallback_ops']) or '?'}"
+            )
         for w in pr.get("timed_warnings", []):
             print(f"peer {v}: warning in the timed run: {w[:160]}")
     best = summary["peer"].get("shipped", {}).get("ratio")
     if best is not None:
         verdict = "met" if best >= TARGET_SPEEDUP else "NOT met"
-        print(f"speed: steerlens is {best:.1f}x faster than linear-relational as shipped (target >= "
-              f"{TARGET_SPEEDUP:g}x: {verdict})")
+        print(
+            f"speed: steerlens is {best:.1f}x faster than linear-relational as shipped (target >= {TARGET_SPEEDUP:g}x: {verdict})"
+        )
     summary["faithfulness_heldout"] = {k: v["heldout"]["faithfulness"] for k, v in res["faithfulness"].items()}
     summary["agreement"] = {k: v for k, v in pairs}
     return summary
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", choices=MODELS, default="gemma-3-270m")
-    ap.add_argument("--fallback-model", default="smollm2-135m",
-                    help="model to repeat the comparison on if the peer fails on --model ('none': no fallback)")
+    ap.add_argument(
+        "--fallback-model",
+        default="smollm2-135m",
+        help="model to repeat the comparison on if the peer fails on --model ('none': no fallback)",
+    )
     ap.add_argument("--relation", default="country capital city")
     ap.add_argument("--subject-layer", type=int, default=None, help=f"default per model: {DEFAULT_LAYERS}")
     ap.add_argument("--object-layer", type=int, default=None)
@@ -379,8 +467,11 @@ def main() -> None:
     ap.add_argument("--n-train", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0, help="shuffle of the validated prompts before the train split")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="peer variants to run (comma-separated)")
-    ap.add_argument("--extra-batch-sizes", default="1",
-                    help="also time steerlens with these train_lre batch sizes (informational; '' for none)")
+    ap.add_argument(
+        "--extra-batch-sizes",
+        default="1",
+        help="also time steerlens with these train_lre batch sizes (informational; '' for none)",
+    )
     ap.add_argument("--quick", action="store_true", help="smoke test: 2 training prompts")
     ap.add_argument("--out", default=str(REPO / "bench-results" / "relations-peer"))
     ap.add_argument("--peer-python", default=str(REPO / ".bench-venv" / "bin" / "python"))
@@ -408,8 +499,17 @@ def main() -> None:
     summaries = [report(r) for r in attempts]
     env["loadavg_end"] = os.getloadavg()
     out = Path(args.out) / ("results-quick.json" if args.quick else "results.json")
-    C.write_json(out, {"summary": summaries, "attempts": attempts, "env": env, "quick": args.quick,
-                       "argv": sys.argv[1:], "total_s": time.perf_counter() - t_start})
+    C.write_json(
+        out,
+        {
+            "summary": summaries,
+            "attempts": attempts,
+            "env": env,
+            "quick": args.quick,
+            "argv": sys.argv[1:],
+            "total_s": time.perf_counter() - t_start,
+        },
+    )
     print(f"\n(results: {out}; whole run {time.perf_counter() - t_start:.0f}s)")
 
 

@@ -60,8 +60,13 @@ def hook_probe(model: Any, gen: Any, context: Any, runs: int) -> dict[str, Any]:
                 timer.unwrap()
         out.append({"seconds": timer.seconds, "calls": timer.calls, "hooks": n_hooks, "per_hook": timer.per_hook})
     secs = sorted(r["seconds"] for r in out)
-    return {"per_call_s": secs[len(secs) // 2], "calls": out[0]["calls"], "hooks": out[0]["hooks"], "runs": out,
-            "how": "summed wall time inside the forward (pre-)hooks the steering context added"}
+    return {
+        "per_call_s": secs[len(secs) // 2],
+        "calls": out[0]["calls"],
+        "hooks": out[0]["hooks"],
+        "runs": out,
+        "how": "summed wall time inside the forward (pre-)hooks the steering context added",
+    }
 
 
 def git_state() -> dict[str, Any]:
@@ -89,15 +94,27 @@ def cmd_run(args: argparse.Namespace) -> None:
     folder = steerlens.provision(S.MODEL)
     model, tok = steerlens.load_model(S.MODEL)
     model.eval()
-    print(f"[main] loaded {S.MODEL} from {folder} in {time.perf_counter() - t0:.1f}s "
-          f"(attn={model.config._attn_implementation})", flush=True)
+    print(
+        f"[main] loaded {S.MODEL} from {folder} in {time.perf_counter() - t0:.1f}s (attn={model.config._attn_implementation})",
+        flush=True,
+    )
     log = lambda s: print("[main]" + s, flush=True)  # noqa: E731
 
     prompt_ids = encode(tok, S.GEN_PROMPTS)
     pair_ids = encode(tok, [p for p, _ in S.PAIRS] + [n for _, n in S.PAIRS])
-    inputs = {"model": S.MODEL, "model_dir": str(folder), "layers": S.LAYERS, "all_layers": S.ALL_LAYERS,
-              "scale": S.SCALE, "max_new_tokens": args.max_new_tokens, "pairs": S.PAIRS, "gen_prompts": S.GEN_PROMPTS,
-              "gen_prompt_ids": prompt_ids, "pair_ids": pair_ids, "pad_id": 0}
+    inputs = {
+        "model": S.MODEL,
+        "model_dir": str(folder),
+        "layers": S.LAYERS,
+        "all_layers": S.ALL_LAYERS,
+        "scale": S.SCALE,
+        "max_new_tokens": args.max_new_tokens,
+        "pairs": S.PAIRS,
+        "gen_prompts": S.GEN_PROMPTS,
+        "gen_prompt_ids": prompt_ids,
+        "pair_ids": pair_ids,
+        "pad_id": 0,
+    }
     C.write_json(work / "inputs.json", inputs)
 
     # The vector every library steers generation with (steerlens' mean-diff at LAYERS), saved for the peers.
@@ -125,7 +142,9 @@ def cmd_run(args: argparse.Namespace) -> None:
     gen_methods = {"plain_generate": gen, "steerlens_vector": steered_vector, "steerlens_actadd": steered_actadd}
     train_methods = {
         "steerlens_train": lambda: train_steering_vector(model, tok, S.PAIRS, S.LAYERS, method="mean_diff", progress=False),
-        "steerlens_train_all": lambda: train_steering_vector(model, tok, S.PAIRS, S.ALL_LAYERS, method="mean_diff", progress=False),
+        "steerlens_train_all": lambda: train_steering_vector(
+            model, tok, S.PAIRS, S.ALL_LAYERS, method="mean_diff", progress=False
+        ),
     }
 
     env = C.env_info(["steerlens", "torch", "transformers", "tokenizers", "safetensors", "numpy"])
@@ -148,15 +167,38 @@ def cmd_run(args: argparse.Namespace) -> None:
     same = tfirst["steerlens_train"].directions
     dev = max(float((same[k] - vec.directions[k]).abs().max()) for k in vec.layers)
     result = {
-        "env_label": f"transformers {env['packages']['transformers']}", "env": env,
-        "attn_implementation": model.config._attn_implementation, "repeats": args.repeats, "warmup": args.warmup,
-        "quiet_wait": quiet, "git": git_state(), "max_new_tokens": n, "vector_norms": vec.norms(), "retrain_max_abs_diff": dev,
-        "generation": {k: {"desc": GEN_DESC[k], "times": gtimes[k], "stats": C.summarize(gtimes[k]),
-                           "other_cpu_share": gothers[k], "new_ids": gfirst[k].new_ids,
-                           "sample": gfirst[k].texts[0], "hook_time": hooks.get(k)} for k in gen_methods},
-        "training": {k: {"desc": TRAIN_DESC[k], "layers": S.LAYERS if k == "steerlens_train" else S.ALL_LAYERS,
-                         "times": ttimes[k], "stats": C.summarize(ttimes[k]), "other_cpu_share": tothers[k]}
-                     for k in train_methods},
+        "env_label": f"transformers {env['packages']['transformers']}",
+        "env": env,
+        "attn_implementation": model.config._attn_implementation,
+        "repeats": args.repeats,
+        "warmup": args.warmup,
+        "quiet_wait": quiet,
+        "git": git_state(),
+        "max_new_tokens": n,
+        "vector_norms": vec.norms(),
+        "retrain_max_abs_diff": dev,
+        "generation": {
+            k: {
+                "desc": GEN_DESC[k],
+                "times": gtimes[k],
+                "stats": C.summarize(gtimes[k]),
+                "other_cpu_share": gothers[k],
+                "new_ids": gfirst[k].new_ids,
+                "sample": gfirst[k].texts[0],
+                "hook_time": hooks.get(k),
+            }
+            for k in gen_methods
+        },
+        "training": {
+            k: {
+                "desc": TRAIN_DESC[k],
+                "layers": S.LAYERS if k == "steerlens_train" else S.ALL_LAYERS,
+                "times": ttimes[k],
+                "stats": C.summarize(ttimes[k]),
+                "other_cpu_share": tothers[k],
+            }
+            for k in train_methods
+        },
     }
     C.write_json(work / "main.json", result)
     print(f"[main] wrote {work / 'main.json'}", flush=True)
@@ -192,15 +234,23 @@ def cmd_report(args: argparse.Namespace) -> None:
 
     out: dict[str, Any] = {"generation": [], "training": []}
     print()
-    print(f"Steering benchmark: {S.MODEL}, float32, CPU, torch threads {main['env']['torch_threads']}; "
-          f"median and IQR over {main['repeats']} repeats after {main['warmup']} warm-up (round-robin)")
-    print(f"Steering vector: mean-diff of the 32 pairs (last token) at blocks {S.LAYERS}, added x{S.SCALE} at every "
-          "position of those blocks' outputs; the same vector (steerlens' one) in every library")
+    print(
+        f"Steering benchmark: {S.MODEL}, float32, CPU, torch threads {main['env']['torch_threads']}; "
+        f"median and IQR over {main['repeats']} repeats after {main['warmup']} warm-up (round-robin)"
+    )
+    print(
+        f"Steering vector: mean-diff of the 32 pairs (last token) at blocks {S.LAYERS}, added x{S.SCALE} at every "
+        "position of those blocks' outputs; the same vector (steerlens' one) in every library"
+    )
     print()
-    print(f"(a) Generation: {len(S.GEN_PROMPTS)} prompts in one left-padded batch, greedy, exactly "
-          f"{main['max_new_tokens']} new tokens per row (N); each library's ratio is against the plain generate of its own env")
-    head = (f"{'method':<92} {'env':<6} {'median s':>9} {'IQR s':>7} {'min s':>7} {'x plain':>8} "
-            f"{'paired x plain [q1, q3]':>24} {'others':>6} {'hooks ms':>9} {'1+hooks/plain':>13}")
+    print(
+        f"(a) Generation: {len(S.GEN_PROMPTS)} prompts in one left-padded batch, greedy, exactly "
+        f"{main['max_new_tokens']} new tokens per row (N); each library's ratio is against the plain generate of its own env"
+    )
+    head = (
+        f"{'method':<92} {'env':<6} {'median s':>9} {'IQR s':>7} {'min s':>7} {'x plain':>8} "
+        f"{'paired x plain [q1, q3]':>24} {'others':>6} {'hooks ms':>9} {'1+hooks/plain':>13}"
+    )
     print(head)
     print("-" * len(head))
     for part, res in parts:
@@ -211,22 +261,45 @@ def cmd_report(args: argparse.Namespace) -> None:
             ratio = s["median"] / plain["stats"]["median"]
             pr = _paired(m["times"], plain["times"])
             oth = max(m["other_cpu_share"])
-            out["generation"].append({"part": part, "name": k, "desc": m["desc"], "env": env_of(res), "median_s": s["median"],
-                                      "iqr_s": s["iqr"], "x_plain": ratio, "paired_x_plain": pr, "other_cpu_share_max": oth})
+            out["generation"].append(
+                {
+                    "part": part,
+                    "name": k,
+                    "desc": m["desc"],
+                    "env": env_of(res),
+                    "median_s": s["median"],
+                    "iqr_s": s["iqr"],
+                    "x_plain": ratio,
+                    "paired_x_plain": pr,
+                    "other_cpu_share_max": oth,
+                }
+            )
             ht = m.get("hook_time")
             est = 1 + ht["per_call_s"] / plain["stats"]["median"] if ht else None
-            out["generation"][-1].update({"min_s": s["min"], "hook_s": ht["per_call_s"] if ht else None,
-                                          "hook_calls": ht["calls"] if ht else None, "est_x_plain": est})
+            out["generation"][-1].update(
+                {
+                    "min_s": s["min"],
+                    "hook_s": ht["per_call_s"] if ht else None,
+                    "hook_calls": ht["calls"] if ht else None,
+                    "est_x_plain": est,
+                }
+            )
             pcol = "-" if k == "plain_generate" else f"{pr['median']:.4f} [{pr['q1']:.4f}, {pr['q3']:.4f}]"
             hcol = f"{ht['per_call_s'] * 1e3:.1f}" if ht else "-"
             ecol = f"{est:.5f}" if est else "-"
-            print(f"{m['desc']:<92} {env_of(res):<6} {s['median']:>9.3f} {s['iqr']:>7.3f} {s['min']:>7.3f} {ratio:>8.4f} "
-                  f"{pcol:>24} {oth:>6.0%} {hcol:>9} {ecol:>13}")
+            print(
+                f"{m['desc']:<92} {env_of(res):<6} {s['median']:>9.3f} {s['iqr']:>7.3f} {s['min']:>7.3f} {ratio:>8.4f} "
+                f"{pcol:>24} {oth:>6.0%} {hcol:>9} {ecol:>13}"
+            )
         print()
-    print("x plain: median over the same env's plain median; paired: per-round ratios; others: the most CPU other "
-          "processes took during any timed call")
-    print("hooks ms: wall time spent inside the steering hooks (repeng: inside its ControlModule wrappers, minus the "
-          "wrapped block) per generate call, from separate instrumented calls; 1+hooks/plain: the overhead ratio it implies")
+    print(
+        "x plain: median over the same env's plain median; paired: per-round ratios; others: the most CPU other "
+        "processes took during any timed call"
+    )
+    print(
+        "hooks ms: wall time spent inside the steering hooks (repeng: inside its ControlModule wrappers, minus the "
+        "wrapped block) per generate call, from separate instrumented calls; 1+hooks/plain: the overhead ratio it implies"
+    )
     print()
 
     print("(b) Training a steering vector from 32 (positive, negative) pairs, read at the last token")
@@ -241,9 +314,19 @@ def cmd_report(args: argparse.Namespace) -> None:
             speed = sl[lay] and s["median"] / sl[lay]
             oth = max(m["other_cpu_share"])
             lname = f"{lay[0]}-{lay[-1]}"
-            out["training"].append({"part": part, "name": k, "desc": m["desc"], "layers": list(lay), "env": env_of(res),
-                                    "median_s": s["median"], "iqr_s": s["iqr"], "steerlens_speedup": speed,
-                                    "other_cpu_share_max": oth})
+            out["training"].append(
+                {
+                    "part": part,
+                    "name": k,
+                    "desc": m["desc"],
+                    "layers": list(lay),
+                    "env": env_of(res),
+                    "median_s": s["median"],
+                    "iqr_s": s["iqr"],
+                    "steerlens_speedup": speed,
+                    "other_cpu_share_max": oth,
+                }
+            )
             scol = "-" if part == "main" else f"{speed:.2f}x"
             print(f"{m['desc']:<72} {lname:<10} {env_of(res):<6} {s['median']:>9.3f} {s['iqr']:>7.3f} {scol:>17} {oth:>6.0%}")
         print()
@@ -251,14 +334,20 @@ def cmd_report(args: argparse.Namespace) -> None:
     if peers:
         print("Checks:")
         mg, pg = main["generation"], peers["generation"]
-        print(f"  plain greedy tokens, tf5 steerlens generate vs tf4 model.generate: "
-              f"{_agree_rows(mg['plain_generate']['new_ids'], pg['plain_generate']['new_ids'])}")
+        print(
+            f"  plain greedy tokens, tf5 steerlens generate vs tf4 model.generate: "
+            f"{_agree_rows(mg['plain_generate']['new_ids'], pg['plain_generate']['new_ids'])}"
+        )
         for k in ("steering_vectors", "repeng"):
             if k in pg:
-                print(f"  steered tokens, steerlens vs {k:<16}: {_agree_rows(mg['steerlens_vector']['new_ids'], pg[k]['new_ids'])}")
-        print(f"  steered tokens differ from plain (steerlens): "
-              f"{sum(a != b for a, b in zip(mg['steerlens_vector']['new_ids'], mg['plain_generate']['new_ids']))}/"
-              f"{len(mg['plain_generate']['new_ids'])} rows")
+                print(
+                    f"  steered tokens, steerlens vs {k:<16}: {_agree_rows(mg['steerlens_vector']['new_ids'], pg[k]['new_ids'])}"
+                )
+        print(
+            f"  steered tokens differ from plain (steerlens): "
+            f"{sum(a != b for a, b in zip(mg['steerlens_vector']['new_ids'], mg['plain_generate']['new_ids']))}/"
+            f"{len(mg['plain_generate']['new_ids'])} rows"
+        )
         for k, v in peers.get("vector_agreement", {}).items():
             print(f"  trained vector, {k}: {v['summary']}")
         print(f"  sample, plain   : {mg['plain_generate']['sample']!r}")
@@ -268,8 +357,10 @@ def cmd_report(args: argparse.Namespace) -> None:
         e = res["env"]
         pk = ", ".join(f"{k} {v}" for k, v in e["packages"].items() if v)
         la = lambda t: "/".join(f"{x:.1f}" for x in t)  # noqa: E731
-        print(f"{part}: python {e['python']}, {pk}; attn={res['attn_implementation']}; "
-              f"load average {la(e['loadavg_start'])} -> {la(e['loadavg_end'])} ({e['cpu_count']} CPUs)")
+        print(
+            f"{part}: python {e['python']}, {pk}; attn={res['attn_implementation']}; "
+            f"load average {la(e['loadavg_start'])} -> {la(e['loadavg_end'])} ({e['cpu_count']} CPUs)"
+        )
         for note in res.get("notes", []):
             print(f"  {note}")
     g = main.get("git", {})
@@ -281,24 +372,44 @@ def cmd_report(args: argparse.Namespace) -> None:
     slr = gen[("main", "steerlens_vector")]
     verdicts = []
     ok = slr["x_plain"] <= 1.03
-    verdicts.append(("steerlens steered / plain generate <= 1.03 (wall-clock medians)", ok,
-                     f"{slr['x_plain']:.4f} (paired median {slr['paired_x_plain']['median']:.4f})"))
-    verdicts.append(("steerlens steered / plain generate <= 1.03 (hook-time estimate)", slr["est_x_plain"] <= 1.03,
-                     f"{slr['est_x_plain']:.5f} ({slr['hook_s'] * 1e3:.1f} ms of hooks per generate)"))
+    verdicts.append(
+        (
+            "steerlens steered / plain generate <= 1.03 (wall-clock medians)",
+            ok,
+            f"{slr['x_plain']:.4f} (paired median {slr['paired_x_plain']['median']:.4f})",
+        )
+    )
+    verdicts.append(
+        (
+            "steerlens steered / plain generate <= 1.03 (hook-time estimate)",
+            slr["est_x_plain"] <= 1.03,
+            f"{slr['est_x_plain']:.5f} ({slr['hook_s'] * 1e3:.1f} ms of hooks per generate)",
+        )
+    )
     for k in ("steering_vectors", "repeng"):
         r = gen.get(("peers", k))
         if r:
-            verdicts.append((f"steerlens overhead ratio < {k}'s (wall-clock medians)", slr["x_plain"] < r["x_plain"],
-                             f"{slr['x_plain']:.4f} vs {r['x_plain']:.4f} (paired medians "
-                             f"{slr['paired_x_plain']['median']:.4f} vs {r['paired_x_plain']['median']:.4f})"))
-            verdicts.append((f"steerlens overhead ratio < {k}'s (hook-time estimate)",
-                             slr["est_x_plain"] < r["est_x_plain"],
-                             f"{slr['est_x_plain']:.5f} vs {r['est_x_plain']:.5f} "
-                             f"({slr['hook_s'] * 1e3:.1f} vs {r['hook_s'] * 1e3:.1f} ms per generate)"))
+            verdicts.append(
+                (
+                    f"steerlens overhead ratio < {k}'s (wall-clock medians)",
+                    slr["x_plain"] < r["x_plain"],
+                    f"{slr['x_plain']:.4f} vs {r['x_plain']:.4f} (paired medians "
+                    f"{slr['paired_x_plain']['median']:.4f} vs {r['paired_x_plain']['median']:.4f})",
+                )
+            )
+            verdicts.append(
+                (
+                    f"steerlens overhead ratio < {k}'s (hook-time estimate)",
+                    slr["est_x_plain"] < r["est_x_plain"],
+                    f"{slr['est_x_plain']:.5f} vs {r['est_x_plain']:.5f} "
+                    f"({slr['hook_s'] * 1e3:.1f} vs {r['hook_s'] * 1e3:.1f} ms per generate)",
+                )
+            )
     for r in out["training"]:
         if r["part"] == "peers" and r["layers"] == S.LAYERS:
-            verdicts.append((f"training >= 2.5x faster than {r['desc']}", r["steerlens_speedup"] >= 2.5,
-                             f"{r['steerlens_speedup']:.2f}x"))
+            verdicts.append(
+                (f"training >= 2.5x faster than {r['desc']}", r["steerlens_speedup"] >= 2.5, f"{r['steerlens_speedup']:.2f}x")
+            )
     print("Targets (training judged at the benchmark layers " + f"{S.LAYERS[0]}-{S.LAYERS[-1]}):")
     for name, ok, detail in verdicts:
         print(f"  [{'MET' if ok else 'NOT MET'}] {name}: {detail}")

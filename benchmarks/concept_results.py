@@ -62,13 +62,27 @@ def main() -> None:
     prompts = list(dict.fromkeys(e.prompt for e in val))[: a.prompts]
     refs = [e for e in val if e.label == 1][: a.references]
     t0 = time.perf_counter()
-    sweep = guidance_sweep(model, tok, concepts[("tone", "dim")], [float(s) for s in a.scales.split(",")], prompts, refs,
-                           top_k=a.top_k, max_new_tokens=a.max_new_tokens)
+    sweep = guidance_sweep(
+        model,
+        tok,
+        concepts[("tone", "dim")],
+        [float(s) for s in a.scales.split(",")],
+        prompts,
+        refs,
+        top_k=a.top_k,
+        max_new_tokens=a.max_new_tokens,
+    )
     sweep.save_json(out / "tone_sweep.json")
     sweep.plot(out / "tone_sweep.png")
     print(sweep.table())
-    summary["tone_sweep"] = {"scales": sweep.scales, "effect": sweep.effect, "perplexity": sweep.perplexity,
-                             "layers": sweep.layers, "pnes": sweep.pnes.get("pnes"), "seconds": time.perf_counter() - t0}
+    summary["tone_sweep"] = {
+        "scales": sweep.scales,
+        "effect": sweep.effect,
+        "perplexity": sweep.perplexity,
+        "layers": sweep.layers,
+        "pnes": sweep.pnes.get("pnes"),
+        "seconds": time.perf_counter() - t0,
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
 

@@ -116,8 +116,10 @@ def main() -> None:
         if step + 1 == a.steps:
             marks["peak_rss_mb"] = C._status_kb("VmHWM") / 1024
             marks["other_cpu_share"] = contention.stop()
-        print(f"[peer] step {step + 1}/{a.steps}: {marks['step_end'][-1]:.1f}s, "
-              f"train KL {marks['train_kl'][-1]:.3f} nats/token", flush=True)
+        print(
+            f"[peer] step {step + 1}/{a.steps}: {marks['step_end'][-1]:.1f}s, train KL {marks['train_kl'][-1]:.3f} nats/token",
+            flush=True,
+        )
         marks["copy_s"] += time.perf_counter() - t
         return orig_log(opt, step, losses, lens, nats_to_bpb)
 
@@ -147,18 +149,34 @@ def main() -> None:
         "library": f"tuned-lens {getattr(tuned_lens, '__version__', None) or env['packages']['tuned-lens']}",
         "env": env,
         "config_translation": translation,
-        "recipe": {"optimizer": train.opt.optimizer.value, "lr": held["opt"].param_groups[0]["initial_lr"],
-                   "momentum": train.opt.momentum, "nesterov": True, "weight_decay": train.opt.weight_decay,
-                   "warmup_steps": train.opt.warmup_steps, "schedule": "linear decay to 0 (get_linear_schedule_with_warmup)",
-                   "clip_norm": 1.0, "loss": "kl", "autocast": "bfloat16", "steps": a.steps,
-                   "tokens_per_step": a.tokens_per_step, "per_gpu_batch_size": a.batch_size,
-                   "grad_acc_steps": held["grad_acc"]},
+        "recipe": {
+            "optimizer": train.opt.optimizer.value,
+            "lr": held["opt"].param_groups[0]["initial_lr"],
+            "momentum": train.opt.momentum,
+            "nesterov": True,
+            "weight_decay": train.opt.weight_decay,
+            "warmup_steps": train.opt.warmup_steps,
+            "schedule": "linear decay to 0 (get_linear_schedule_with_warmup)",
+            "clip_norm": 1.0,
+            "loss": "kl",
+            "autocast": "bfloat16",
+            "steps": a.steps,
+            "tokens_per_step": a.tokens_per_step,
+            "per_gpu_batch_size": a.batch_size,
+            "grad_acc_steps": held["grad_acc"],
+        },
         "train_seconds": seconds,
         "tokens": a.steps * a.tokens_per_step,
         "tokens_per_s": a.steps * a.tokens_per_step / seconds,
         "execute_seconds_incl_setup_and_save": total_s,
-        "checkpoints": {str(s): {"train_seconds": marks["step_end"][s - 1], "tokens": s * a.tokens_per_step,
-                                 "path": str(out_dir / f"step_{s}")} for s in sorted(saved)},
+        "checkpoints": {
+            str(s): {
+                "train_seconds": marks["step_end"][s - 1],
+                "tokens": s * a.tokens_per_step,
+                "path": str(out_dir / f"step_{s}"),
+            }
+            for s in sorted(saved)
+        },
         "step_seconds": marks["step_end"],
         "train_kl_nats": marks["train_kl"],
         "train_kl_layers_first_last": [marks["train_kl_layers"][0], marks["train_kl_layers"][-1]],
@@ -170,9 +188,12 @@ def main() -> None:
         "same_model_check": check,
     }
     C.write_json(work / f"{a.name}.json", record)
-    print(f"[peer] {a.steps} steps x {a.tokens_per_step} tokens in {seconds:.1f}s "
-          f"({record['tokens_per_s']:.1f} tokens/s), peak RSS {marks['peak_rss_mb']:.0f} MB; "
-          f"same model: {check.get('summary')}", flush=True)
+    print(
+        f"[peer] {a.steps} steps x {a.tokens_per_step} tokens in {seconds:.1f}s "
+        f"({record['tokens_per_s']:.1f} tokens/s), peak RSS {marks['peak_rss_mb']:.0f} MB; "
+        f"same model: {check.get('summary')}",
+        flush=True,
+    )
 
 
 def v4_tokenizer_config(folder: Path, translation: dict | None) -> dict | None:
@@ -208,9 +229,14 @@ def same_model_check(model, lens, ref_path: Path) -> dict:
     logp_max = float((logp - ref["final_logp"]).abs().max())
     n_lens = len(lens)
     ok = hs.shape[0] == n_lens == ref["resid_pre"].shape[0] and resid_rel < 1e-3 and logp_max < 1e-2
-    return {"hidden_states_used": int(hs.shape[0]), "translators": n_lens, "resid_pre_rel_max_diff": resid_rel,
-            "final_logp_max_abs_diff": logp_max, "ok": ok,
-            "summary": f"{'OK' if ok else 'MISMATCH'} (resid rel {resid_rel:.1e}, log-prob {logp_max:.1e})"}
+    return {
+        "hidden_states_used": int(hs.shape[0]),
+        "translators": n_lens,
+        "resid_pre_rel_max_diff": resid_rel,
+        "final_logp_max_abs_diff": logp_max,
+        "ok": ok,
+        "summary": f"{'OK' if ok else 'MISMATCH'} (resid rel {resid_rel:.1e}, log-prob {logp_max:.1e})",
+    }
 
 
 if __name__ == "__main__":

@@ -131,8 +131,12 @@ def build_methods(model: Any, tok: Any, inputs: dict[str, Any]) -> dict[str, Any
                 out.append(saved)
         return out
 
-    return {"plain_forward": plain_forward, "body_forward": body_forward, "steering_vectors": steering_vectors,
-            "nnsight": nnsight_trace}
+    return {
+        "plain_forward": plain_forward,
+        "body_forward": body_forward,
+        "steering_vectors": steering_vectors,
+        "nnsight": nnsight_trace,
+    }
 
 
 def to_layers(name: str, result: Any, batches: list[dict[str, torch.Tensor]], n_layers: int) -> dict[int, torch.Tensor]:
@@ -153,8 +157,10 @@ def cmd_run(args: argparse.Namespace) -> None:
     inputs = C.load_inputs(work / "inputs.json")
     t0 = time.perf_counter()
     model, tok, translation = load(inputs)
-    print(f"[peers] loaded {inputs['model_dir']} in {time.perf_counter() - t0:.1f}s "
-          f"(attn={model.config._attn_implementation})", flush=True)
+    print(
+        f"[peers] loaded {inputs['model_dir']} in {time.perf_counter() - t0:.1f}s (attn={model.config._attn_implementation})",
+        flush=True,
+    )
     if translation:
         print(f"[peers] config translated for transformers 4: {translation['summary']}", flush=True)
     own_ids = [list(map(int, r)) for r in tok(inputs["texts"], add_special_tokens=True)["input_ids"]]
@@ -180,10 +186,21 @@ def cmd_run(args: argparse.Namespace) -> None:
 
     memory = {}
     if not args.no_memory:
-        memory = C.run_memory_probes(__file__, sys.executable, list(methods), ["--workdir", str(work)],
-                                     log=log)
-    result = C.result_record(env, args, quiet, model, DESCRIPTIONS, methods, times, memory, agree, others,
-                             config_translation=translation, tokenizer_ids_identical=own_ids == inputs["input_ids"])
+        memory = C.run_memory_probes(__file__, sys.executable, list(methods), ["--workdir", str(work)], log=log)
+    result = C.result_record(
+        env,
+        args,
+        quiet,
+        model,
+        DESCRIPTIONS,
+        methods,
+        times,
+        memory,
+        agree,
+        others,
+        config_translation=translation,
+        tokenizer_ids_identical=own_ids == inputs["input_ids"],
+    )
     C.write_json(work / "peers.json", result)
     print(f"[peers] wrote {work / 'peers.json'}", flush=True)
 

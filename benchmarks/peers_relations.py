@@ -126,8 +126,12 @@ class CacheProbe:
     def pre(self, _module: Any, args: Any, kwargs: dict[str, Any]) -> None:
         ids = kwargs.get("input_ids", args[0] if args else None)
         pkv = kwargs.get("past_key_values")
-        self.calls.append({"input_len": int(ids.shape[-1]) if ids is not None else None,
-                           "cache_len": int(pkv.get_seq_length()) if pkv is not None else 0})
+        self.calls.append(
+            {
+                "input_len": int(ids.shape[-1]) if ids is not None else None,
+                "cache_len": int(pkv.get_seq_length()) if pkv is not None else 0,
+            }
+        )
 
     def remove(self) -> None:
         self.handle.remove()
@@ -140,9 +144,13 @@ def tokenization(tok: Any, prompts: list[Any]) -> list[dict[str, Any]]:
     out = []
     for p in prompts:
         data = find_prompt_answer_data(tok, p.text, p.answer)
-        out.append({"ids": list(tok.encode(data.full_prompt)),
-                    "subject": find_final_word_token_index(tok, p.text, p.subject),
-                    "predict": list(data.output_answer_token_indices)})
+        out.append(
+            {
+                "ids": list(tok.encode(data.full_prompt)),
+                "subject": find_final_word_token_index(tok, p.text, p.subject),
+                "predict": list(data.output_answer_token_indices),
+            }
+        )
     return out
 
 
@@ -161,14 +169,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     result["load_s"] = time.perf_counter() - t0
     result["attn_implementation"] = model.config._attn_implementation
-    print(f"[peer {args.variant}] loaded {spec['model']} in {result['load_s']:.1f}s "
-          f"(attn={model.config._attn_implementation}; {'; '.join(notes) or 'config as is'})", flush=True)
+    print(
+        f"[peer {args.variant}] loaded {spec['model']} in {result['load_s']:.1f}s "
+        f"(attn={model.config._attn_implementation}; {'; '.join(notes) or 'config as is'})",
+        flush=True,
+    )
     if args.variant == "fixed-cache":
         copy_cache_on_every_call(model)
 
     def prompts(rows: list[dict[str, str]]) -> list[Any]:
-        return [Prompt(text=r["text"], answer=r["answer"], subject=r["subject"], object_name=r["object_name"])
-                for r in rows]
+        return [Prompt(text=r["text"], answer=r["answer"], subject=r["subject"], object_name=r["object_name"]) for r in rows]
 
     train, warm = prompts(spec["train"]), prompts(spec["warmup"])
     result["tokenization"] = tokenization(tok, train)
@@ -176,8 +186,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result["layer_matcher"] = trainer.layer_matcher
 
     def train_lre(ps: list[Any]) -> Any:
-        return trainer.train_lre(spec["relation"], spec["subject_layer"], spec["object_layer"], ps,
-                                 object_aggregation=spec["aggregation"], validate_prompts=False, verbose=False)
+        return trainer.train_lre(
+            spec["relation"],
+            spec["subject_layer"],
+            spec["object_layer"],
+            ps,
+            object_aggregation=spec["aggregation"],
+            validate_prompts=False,
+            verbose=False,
+        )
 
     def caught(ws: list[warnings.WarningMessage]) -> list[str]:
         msgs = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in ws))
@@ -204,8 +221,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result["warmup_forward_calls"] = probe.calls
     result["warmup_warnings"] = caught(ws)
     result["fallback_warnings_shown_in_warmup"] = show
-    print(f"[peer {args.variant}] warm-up on 1 prompt: {result['warmup_s']:.2f}s; forwards (tokens, cache length "
-          f"they start from): {[(c['input_len'], c['cache_len']) for c in probe.calls]}", flush=True)
+    print(
+        f"[peer {args.variant}] warm-up on 1 prompt: {result['warmup_s']:.2f}s; forwards (tokens, cache length "
+        f"they start from): {[(c['input_len'], c['cache_len']) for c in probe.calls]}",
+        flush=True,
+    )
 
     # the timed run: library defaults, warnings as the library would print them
     cont = C.Contention()
@@ -219,17 +239,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result["timed_warnings"] = caught(ws)
     result["loadavg_end"] = os.getloadavg()
     result["n_prompts"] = len(train)
-    result["lre"] = {"subject_layer": lre.subject_layer, "object_layer": lre.object_layer,
-                     "object_aggregation": lre.object_aggregation, "metadata": lre.metadata,
-                     "weight_shape": list(lre.weight.shape), "bias_shape": list(lre.bias.shape)}
-    print(f"[peer {args.variant}] train_lre on {len(train)} prompts: {result['train_s']:.2f}s "
-          f"(others used {result['other_cpu_share']:.0%} CPU)", flush=True)
+    result["lre"] = {
+        "subject_layer": lre.subject_layer,
+        "object_layer": lre.object_layer,
+        "object_aggregation": lre.object_aggregation,
+        "metadata": lre.metadata,
+        "weight_shape": list(lre.weight.shape),
+        "bias_shape": list(lre.bias.shape),
+    }
+    print(
+        f"[peer {args.variant}] train_lre on {len(train)} prompts: {result['train_s']:.2f}s "
+        f"(others used {result['other_cpu_share']:.0%} CPU)",
+        flush=True,
+    )
 
     from safetensors.torch import save_file
 
-    save_file({"weight": lre.weight.detach().float().cpu().contiguous(),
-               "bias": lre.bias.detach().float().cpu().reshape(-1).contiguous()},
-              str(work / f"peer-{args.variant}.safetensors"))
+    save_file(
+        {
+            "weight": lre.weight.detach().float().cpu().contiguous(),
+            "bias": lre.bias.detach().float().cpu().reshape(-1).contiguous(),
+        },
+        str(work / f"peer-{args.variant}.safetensors"),
+    )
     return result
 
 
@@ -237,16 +269,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workdir", required=True, help="holds prompts.json; gets peer-<variant>.{json,safetensors}")
     ap.add_argument("--variant", choices=VARIANTS, default="shipped")
-    ap.add_argument("--no-fallback-warnings", action="store_true",
-                    help="do not switch on torch's vmap fallback warnings during the warm-up")
+    ap.add_argument(
+        "--no-fallback-warnings", action="store_true", help="do not switch on torch's vmap fallback warnings during the warm-up"
+    )
     args = ap.parse_args()
     out = Path(args.workdir) / f"peer-{args.variant}.json"
     env = C.env_info(["linear-relational", "torch", "transformers", "tokenizers", "safetensors", "dataclasses-json"])
     try:
         result = run(args)
     except Exception as e:  # recorded for the report (e.g. a model the package cannot run)
-        C.write_json(out, {"variant": args.variant, "error": f"{type(e).__name__}: {e}",
-                           "traceback": traceback.format_exc(), "env": env})
+        C.write_json(
+            out, {"variant": args.variant, "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(), "env": env}
+        )
         traceback.print_exc()
         sys.exit(3)
     result["env"] = env

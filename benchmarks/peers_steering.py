@@ -37,7 +37,8 @@ from peers_capture import load  # noqa: E402  (loads the folder with a transform
 
 NOTES: list[str] = [
     "repeng 0.4.0's ControlModule does not pass attention_type through to Gemma-3's decoder layers "
-    "(vgel/repeng#64, fixed in repeng 0.5.0): the attribute is copied onto the wrappers"]
+    "(vgel/repeng#64, fixed in repeng 0.5.0): the attribute is copied onto the wrappers"
+]
 if not hasattr(np, "float_"):
     np.float_ = np.float64  # type: ignore[attr-defined]
     NOTES.append(f"repeng 0.4.0 needs np.float_ (numpy<2); aliased to np.float64 under numpy {np.__version__}")
@@ -55,8 +56,8 @@ def left_batch(rows: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, r in enumerate(rows):
-        ids[i, width - len(r):] = torch.tensor(r)
-        mask[i, width - len(r):] = 1
+        ids[i, width - len(r) :] = torch.tensor(r)
+        mask[i, width - len(r) :] = 1
     return {"input_ids": ids, "attention_mask": mask}
 
 
@@ -83,8 +84,10 @@ def cmd_run(args: argparse.Namespace) -> None:
     inputs = C.load_inputs(work / "inputs.json")
     t0 = time.perf_counter()
     model, tok, translation = load(inputs)
-    print(f"[peers] loaded {inputs['model_dir']} in {time.perf_counter() - t0:.1f}s "
-          f"(attn={model.config._attn_implementation})", flush=True)
+    print(
+        f"[peers] loaded {inputs['model_dir']} in {time.perf_counter() - t0:.1f}s (attn={model.config._attn_implementation})",
+        flush=True,
+    )
     if translation:
         NOTES.append(f"config translated for transformers 4: {translation['summary']}")
     log = lambda s: print("[peers]" + s, flush=True)  # noqa: E731
@@ -98,20 +101,22 @@ def cmd_run(args: argparse.Namespace) -> None:
     own_prompt_ids = [list(map(int, r)) for r in tok(inputs["gen_prompts"])["input_ids"]]
     texts = [p for p, _ in pairs] + [q for _, q in pairs]
     own_pair_ids = [list(map(int, r)) for r in tok(texts)["input_ids"]]
-    NOTES.append(f"this env's tokenizer gives the same ids: prompts {own_prompt_ids == inputs['gen_prompt_ids']}, "
-                 f"pairs {own_pair_ids == inputs['pair_ids']}; padding side {tok.padding_side!r}")
+    NOTES.append(
+        f"this env's tokenizer gives the same ids: prompts {own_prompt_ids == inputs['gen_prompt_ids']}, "
+        f"pairs {own_pair_ids == inputs['pair_ids']}; padding side {tok.padding_side!r}"
+    )
 
     # the shared steering vector (steerlens' mean-diff), in each peer's own type
     vec_t = {int(k.split(".")[1]): v for k, v in load_file(str(work / "vector.safetensors")).items()}
     assert sorted(vec_t) == layers
     sv_vec = sv.SteeringVector(layer_activations={k: v.clone() for k, v in vec_t.items()}, layer_type="decoder_block")
-    rp_vec = repeng.ControlVector(model_type=model.config.model_type,
-                                  directions={k: v.numpy().astype(np.float32) for k, v in vec_t.items()})
+    rp_vec = repeng.ControlVector(
+        model_type=model.config.model_type, directions={k: v.numpy().astype(np.float32) for k, v in vec_t.items()}
+    )
 
     batch = left_batch(inputs["gen_prompt_ids"], inputs["pad_id"])
     width = batch["input_ids"].shape[1]
-    kw = dict(**batch, max_new_tokens=n, min_new_tokens=n, do_sample=False, use_cache=True,
-              pad_token_id=inputs["pad_id"])
+    kw = dict(**batch, max_new_tokens=n, min_new_tokens=n, do_sample=False, use_cache=True, pad_token_id=inputs["pad_id"])
 
     def gen():
         with torch.no_grad():
@@ -204,18 +209,28 @@ def cmd_run(args: argparse.Namespace) -> None:
                 gen()
             finally:
                 timer.unwrap()
-        hooks["steering_vectors"].append({"seconds": timer.seconds, "calls": timer.calls, "hooks": n_hooks,
-                                          "per_hook": timer.per_hook})
+        hooks["steering_vectors"].append(
+            {"seconds": timer.seconds, "calls": timer.calls, "hooks": n_hooks, "per_hook": timer.per_hook}
+        )
         hooks["repeng"].append(repeng_probe())
     hook_time = {}
     for k, runs in hooks.items():
         secs = sorted(r["seconds"] for r in runs)
-        hook_time[k] = {"per_call_s": secs[len(secs) // 2], "calls": runs[0]["calls"], "hooks": runs[0]["hooks"],
-                        "runs": runs, "how": ("summed wall time inside the forward hooks apply() added"
-                                              if k == "steering_vectors" else
-                                              "summed wall time inside ControlModule.forward minus the wrapped block's forward")}
-        log(f"  {k}: {hook_time[k]['per_call_s'] * 1e3:.1f} ms in {hook_time[k]['hooks']} hooks/wrappers "
-            f"({hook_time[k]['calls']} calls) per generate")
+        hook_time[k] = {
+            "per_call_s": secs[len(secs) // 2],
+            "calls": runs[0]["calls"],
+            "hooks": runs[0]["hooks"],
+            "runs": runs,
+            "how": (
+                "summed wall time inside the forward hooks apply() added"
+                if k == "steering_vectors"
+                else "summed wall time inside ControlModule.forward minus the wrapped block's forward"
+            ),
+        }
+        log(
+            f"  {k}: {hook_time[k]['per_call_s'] * 1e3:.1f} ms in {hook_time[k]['hooks']} hooks/wrappers "
+            f"({hook_time[k]['calls']} calls) per generate"
+        )
     env["loadavg_end"] = os.getloadavg()
     for k, g in gfirst.items():
         assert all(len(r) == n for r in g), f"{k}: not every row generated {n} tokens"
@@ -224,25 +239,49 @@ def cmd_run(args: argparse.Namespace) -> None:
     agree = {}
     for k in ("sv_train", "sv_train_bs32", "repeng_train"):
         v = tfirst[k]
-        got = ({l: v.layer_activations[l] for l in layers} if k.startswith("sv")
-               else {l: torch.from_numpy(np.asarray(v.directions[l])) for l in layers})
-        cos = {l: _cos(vec_t[l], got[l]) for l in layers}
-        rel = {l: float((vec_t[l].double() - got[l].double()).norm() / vec_t[l].double().norm()) for l in layers}
+        got = (
+            {ly: v.layer_activations[ly] for ly in layers}
+            if k.startswith("sv")
+            else {ly: torch.from_numpy(np.asarray(v.directions[ly])) for ly in layers}
+        )
+        cos = {ly: _cos(vec_t[ly], got[ly]) for ly in layers}
+        rel = {ly: float((vec_t[ly].double() - got[ly].double()).norm() / vec_t[ly].double().norm()) for ly in layers}
         summ = f"cosine with steerlens' mean-diff {min(cos.values()):.5f}..{max(cos.values()):.5f}"
         if k.startswith("sv"):
             summ += f", ||d||/||steerlens|| <= {max(rel.values()):.1e}"
         agree[k] = {"cos": cos, "rel_diff": rel if k.startswith("sv") else None, "summary": summ}
 
     result = {
-        "env_label": f"transformers {env['packages']['transformers']}", "env": env,
-        "attn_implementation": model.config._attn_implementation, "repeats": args.repeats, "warmup": args.warmup,
-        "quiet_wait": quiet, "notes": NOTES, "config_translation": translation, "vector_agreement": agree,
-        "generation": {k: {"desc": GEN_DESC[k], "times": gtimes[k], "stats": C.summarize(gtimes[k]),
-                           "other_cpu_share": gothers[k], "new_ids": gfirst[k], "hook_time": hook_time.get(k)}
-                       for k in gen_methods},
-        "training": {k: {"desc": train_desc[k], "layers": all_layers if k.endswith("_all") else layers,
-                         "times": ttimes[k], "stats": C.summarize(ttimes[k]), "other_cpu_share": tothers[k]}
-                     for k in train_methods},
+        "env_label": f"transformers {env['packages']['transformers']}",
+        "env": env,
+        "attn_implementation": model.config._attn_implementation,
+        "repeats": args.repeats,
+        "warmup": args.warmup,
+        "quiet_wait": quiet,
+        "notes": NOTES,
+        "config_translation": translation,
+        "vector_agreement": agree,
+        "generation": {
+            k: {
+                "desc": GEN_DESC[k],
+                "times": gtimes[k],
+                "stats": C.summarize(gtimes[k]),
+                "other_cpu_share": gothers[k],
+                "new_ids": gfirst[k],
+                "hook_time": hook_time.get(k),
+            }
+            for k in gen_methods
+        },
+        "training": {
+            k: {
+                "desc": train_desc[k],
+                "layers": all_layers if k.endswith("_all") else layers,
+                "times": ttimes[k],
+                "stats": C.summarize(ttimes[k]),
+                "other_cpu_share": tothers[k],
+            }
+            for k in train_methods
+        },
     }
     C.write_json(work / "peers.json", result)
     print(f"[peers] wrote {work / 'peers.json'}", flush=True)

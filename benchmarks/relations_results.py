@@ -25,33 +25,71 @@ import steerlens
 from steerlens.relations import CausalEditor, Prompt, train_relation_concepts
 from steerlens.relations.evaluate import evaluate_relation, plot_summary, results_table, summarize, write_results
 
-SWEEP_RELATIONS = ["country capital city", "adjective antonym", "name gender", "fruit inside color",
-                   "person occupation", "word first letter"]
+SWEEP_RELATIONS = [
+    "country capital city",
+    "adjective antonym",
+    "name gender",
+    "fruit inside color",
+    "person occupation",
+    "word first letter",
+]
 
-CITIES = [("Beijing", "China"), ("Guangzhou", "China"), ("Shenzhen", "China"), ("Tokyo", "Japan"), ("Osaka", "Japan"),
-          ("Kyoto", "Japan"), ("Berlin", "Germany"), ("Munich", "Germany"), ("Hamburg", "Germany"), ("Paris", "France"),
-          ("Lyon", "France"), ("Marseille", "France"), ("Rome", "Italy"), ("Milan", "Italy"), ("Naples", "Italy"),
-          ("Madrid", "Spain"), ("Barcelona", "Spain"), ("Seville", "Spain")]
+CITIES = [
+    ("Beijing", "China"),
+    ("Guangzhou", "China"),
+    ("Shenzhen", "China"),
+    ("Tokyo", "Japan"),
+    ("Osaka", "Japan"),
+    ("Kyoto", "Japan"),
+    ("Berlin", "Germany"),
+    ("Munich", "Germany"),
+    ("Hamburg", "Germany"),
+    ("Paris", "France"),
+    ("Lyon", "France"),
+    ("Marseille", "France"),
+    ("Rome", "Italy"),
+    ("Milan", "Italy"),
+    ("Naples", "Italy"),
+    ("Madrid", "Spain"),
+    ("Barcelona", "Spain"),
+    ("Seville", "Spain"),
+]
 
 
 def swap_demo(model, tok, layer: int, object_layer: int) -> dict:
     template = "{} is located in the country of"
     demos = "Toronto is located in the country of Canada\nSydney is located in the country of Australia\n"
     prompts = [Prompt(demos + template.format(c), country, c) for c, country in CITIES]
-    concepts = train_relation_concepts(model, tok, prompts, layer, object_layer, relation="city in country",
-                                       rank=min(64, steerlens.model.resolve(model).d_model), max_lre_samples=12)
+    concepts = train_relation_concepts(
+        model,
+        tok,
+        prompts,
+        layer,
+        object_layer,
+        relation="city in country",
+        rank=min(64, steerlens.model.resolve(model).d_model),
+        max_lre_samples=12,
+    )
     names = {c.object: c.name for c in concepts}
     text = "Shanghai is located in the country of"
     editor = CausalEditor(model, tok, concepts)
-    out = {"layer": layer, "object_layer": object_layer, "concepts": sorted(names), "text": text,
-           "unedited": editor.swap_and_predict([(text, "Shanghai", names["China"], names["China"])], multiplier=0.0,
-                                               max_new_tokens=3)[0], "swaps": []}
+    out = {
+        "layer": layer,
+        "object_layer": object_layer,
+        "concepts": sorted(names),
+        "text": text,
+        "unedited": editor.swap_and_predict(
+            [(text, "Shanghai", names["China"], names["China"])], multiplier=0.0, max_new_tokens=3
+        )[0],
+        "swaps": [],
+    }
     for target in ("Japan", "Germany", "France", "Italy", "Spain"):
         if target not in names:
             continue
         for layers, mult in (("all", 0.05), ("all", 0.1), ("all", 0.2), (layer, 1.0), (layer, 2.0), (layer, 3.0)):
-            pred = editor.swap_and_predict([(text, "Shanghai", names["China"], names[target])], layers=layers,
-                                           multiplier=mult, max_new_tokens=3)[0]
+            pred = editor.swap_and_predict(
+                [(text, "Shanghai", names["China"], names[target])], layers=layers, multiplier=mult, max_new_tokens=3
+            )[0]
             out["swaps"].append({"target": target, "layers": layers, "multiplier": mult, "prediction": pred})
     return out
 
@@ -66,8 +104,9 @@ def main() -> None:
     ap.add_argument("--relations", default="", help="comma-separated relation names (default: all 47)")
     ap.add_argument("--n-train", type=int, default=5)
     ap.add_argument("--max-test", type=int, default=60)
-    ap.add_argument("--max-samples", type=int, default=200,
-                    help="cap each relation at a seeded subset of this many samples (0: all)")
+    ap.add_argument(
+        "--max-samples", type=int, default=200, help="cap each relation at a seeded subset of this many samples (0: all)"
+    )
     ap.add_argument("--rank", type=int, default=None)
     ap.add_argument("--swap-multiplier", type=float, default=0.05)
     ap.add_argument("--threads", type=int, default=2)
@@ -77,8 +116,9 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     model, tok = steerlens.load_model(a.model, device=a.device)
     n_layers = steerlens.model.resolve(model).n_layers
-    common = dict(n_train=a.n_train, max_test=a.max_test, rank=a.rank, swap_multiplier=a.swap_multiplier,
-                  max_samples=a.max_samples or None)
+    common = dict(
+        n_train=a.n_train, max_test=a.max_test, rank=a.rank, swap_multiplier=a.swap_multiplier, max_samples=a.max_samples or None
+    )
     report: dict = {"model": a.model, "device": str(next(model.parameters()).device), "settings": common}
 
     layer = a.layer
@@ -86,15 +126,19 @@ def main() -> None:
         t = time.perf_counter()
         sweep = {}
         for lay in [int(x) for x in a.layers.split(",")]:
-            rs = [evaluate_relation(model, tok, r, subject_layer=lay, baselines=False, **{**common, "max_test": 30})
-                  for r in SWEEP_RELATIONS]
+            rs = [
+                evaluate_relation(model, tok, r, subject_layer=lay, baselines=False, **{**common, "max_test": 30})
+                for r in SWEEP_RELATIONS
+            ]
             s = summarize(rs)["all"]
-            sweep[lay] = {"faithfulness": s["faithfulness"], "causality": s["causality"],
-                          "per_relation": {r.relation: [r.faithfulness, r.causality] for r in rs}}
+            sweep[lay] = {
+                "faithfulness": s["faithfulness"],
+                "causality": s["causality"],
+                "per_relation": {r.relation: [r.faithfulness, r.causality] for r in rs},
+            }
             print(f"sweep layer {lay}: faithfulness {s['faithfulness']}, causality {s['causality']}", flush=True)
         layer = max(sweep, key=lambda k: (sweep[k]["faithfulness"] or 0) + (sweep[k]["causality"] or 0))
-        report["sweep"] = {"relations": SWEEP_RELATIONS, "layers": sweep, "chosen": layer,
-                           "seconds": time.perf_counter() - t}
+        report["sweep"] = {"relations": SWEEP_RELATIONS, "layers": sweep, "chosen": layer, "seconds": time.perf_counter() - t}
         (out / "report.json").write_text(json.dumps(report, indent=1))
     print(f"subject layer {layer} (object layer {n_layers - 1})", flush=True)
 
@@ -106,8 +150,11 @@ def main() -> None:
     for name in names or relation_names():
         r = evaluate_relation(model, tok, name, subject_layer=layer, **common)
         results.append(r)
-        print(f"  {r.relation}: known {r.n_known}, faithfulness {r.faithfulness}, causality {r.causality}, "
-              f"concept acc {r.concept_accuracy}, swap {r.concept_causality} ({r.seconds:.1f}s) {r.note}", flush=True)
+        print(
+            f"  {r.relation}: known {r.n_known}, faithfulness {r.faithfulness}, causality {r.causality}, "
+            f"concept acc {r.concept_accuracy}, swap {r.concept_causality} ({r.seconds:.1f}s) {r.note}",
+            flush=True,
+        )
         write_results(results, out)
     report["evaluation_seconds"] = time.perf_counter() - t
     report["summary"] = summarize(results)

@@ -51,9 +51,12 @@ def main() -> None:
             for contextual in (True, False):
                 r = inspect(model, tok, ed, test, el, contextual=contextual, seed=a.seed)
                 report["results"][f"{name}/{r.setting}/{el}"] = r.to_json()
-                print(f"{name:8} {r.setting:13} entity layer {el:2}: acc {r.accuracy:.3f} F1 {r.f1:.3f} "
-                      f"MCC {r.mcc:+.3f} | control task acc {r.control_accuracy:.3f} MCC {r.control_mcc:+.3f} "
-                      f"(positives {r.positive_rate:.2f})", flush=True)
+                print(
+                    f"{name:8} {r.setting:13} entity layer {el:2}: acc {r.accuracy:.3f} F1 {r.f1:.3f} "
+                    f"MCC {r.mcc:+.3f} | control task acc {r.control_accuracy:.3f} MCC {r.control_mcc:+.3f} "
+                    f"(positives {r.positive_rate:.2f})",
+                    flush=True,
+                )
         (out / "report.json").write_text(json.dumps({**report, "seconds": time.perf_counter() - t0}, indent=1))
 
 

@@ -76,8 +76,11 @@ def main() -> None:
     ap.add_argument("--samples", default=None, help="known samples (JSONL from an earlier run) instead of filtering")
     ap.add_argument("--lre-samples", type=int, default=8, help="prompts per relation for the LRE-inverse edit")
     ap.add_argument("--layer", type=int, default=1)
-    ap.add_argument("--editor", default=None,
-                    help="evaluate this saved editor (e.g. src/steerlens/data/editors/gemma-3-270m) instead of training one")
+    ap.add_argument(
+        "--editor",
+        default=None,
+        help="evaluate this saved editor (e.g. src/steerlens/data/editors/gemma-3-270m) instead of training one",
+    )
     ap.add_argument("--n-train", type=int, default=2000)
     ap.add_argument("--max-epochs", type=int, default=5)
     ap.add_argument("--patience", type=int, default=1)
@@ -114,13 +117,21 @@ def main() -> None:
     known = [s for v in parts.values() for s in v]
     train, val, test = parts["train"][: a.n_train], parts["validation"], parts["test"][: a.n_test]
     save_samples(known, out / "known_samples.jsonl")
-    report["data"] = {"built": len(everything), "known": len(known), "train": len(train), "validation": len(val),
-                      "test": len(test), "seconds": time.perf_counter() - t,
-                      "relations": dict(Counter(s.relation for s in known).most_common())}
+    report["data"] = {
+        "built": len(everything),
+        "known": len(known),
+        "train": len(train),
+        "validation": len(val),
+        "test": len(test),
+        "seconds": time.perf_counter() - t,
+        "relations": dict(Counter(s.relation for s in known).most_common()),
+    }
     how = f"loaded from {a.samples}" if a.samples else f"known (top-{a.known_top_k})"
     report["data"]["known_from"] = how
-    print(f"samples: built {len(everything)}, {how} {len(known)}; train {len(train)}, "
-          f"validation {len(val)}, test {len(test)}", flush=True)
+    print(
+        f"samples: built {len(everything)}, {how} {len(known)}; train {len(train)}, validation {len(val)}, test {len(test)}",
+        flush=True,
+    )
     dump()
 
     # main editor
@@ -131,14 +142,24 @@ def main() -> None:
         report["training"] = {"loaded_from": a.editor, "layer": editor.layer, **history}
         print(f"loaded the editor in {a.editor} (layer {editor.layer})", flush=True)
     else:
-        r = train_editor(model, tok, train, a.layer, validation=val, max_epochs=a.max_epochs, lr=a.lr,
-                         lam_kl=a.lam_kl, patience=a.patience, seed=a.seed, checkpoint=str(out / f"editor-L{a.layer}"))
+        r = train_editor(
+            model,
+            tok,
+            train,
+            a.layer,
+            validation=val,
+            max_epochs=a.max_epochs,
+            lr=a.lr,
+            lam_kl=a.lam_kl,
+            patience=a.patience,
+            seed=a.seed,
+            checkpoint=str(out / f"editor-L{a.layer}"),
+        )
         editor = r.editor
         save_editor(editor, out / f"editor-L{a.layer}", model=model, history=r.to_json())
         report["training"] = r.to_json()
         report["training"]["peak_rss_bytes"] = _peak_rss()
-        print(f"trained layer {a.layer}: best epoch {r.best_epoch}, {r.seconds:.0f}s, step {r.step_seconds:.3f}s",
-              flush=True)
+        print(f"trained layer {a.layer}: best epoch {r.best_epoch}, {r.seconds:.0f}s, step {r.step_seconds:.3f}s", flush=True)
     dump()
 
     skip = {x for x in a.skip.split(",") if x}
@@ -147,11 +168,18 @@ def main() -> None:
         t = time.perf_counter()
         rand = fit_random_editor(model, tok, train[:500], a.layer, seed=a.seed)
         lre_layer = a.lre_layer if a.lre_layer is not None else a.layer
-        methods = [Unedited(), Prefix(), EditorEdit(make_editor("null", model, a.layer)),
-                   EditorEdit(make_editor("identity", model, a.layer)), EditorEdit(rand), EditorEdit(editor),
-                   LreInverseEdit(train, lre_layer, max_samples=a.lre_samples, seed=a.seed)]
-        results = evaluate_edits(model, tok, test, methods, n_generation=a.n_generation,
-                                 max_new_tokens=a.max_new_tokens, seed=a.seed)
+        methods = [
+            Unedited(),
+            Prefix(),
+            EditorEdit(make_editor("null", model, a.layer)),
+            EditorEdit(make_editor("identity", model, a.layer)),
+            EditorEdit(rand),
+            EditorEdit(editor),
+            LreInverseEdit(train, lre_layer, max_samples=a.lre_samples, seed=a.seed),
+        ]
+        results = evaluate_edits(
+            model, tok, test, methods, n_generation=a.n_generation, max_new_tokens=a.max_new_tokens, seed=a.seed
+        )
         table = results_table(results)
         print(table, flush=True)
         (out / "table.txt").write_text(table + "\n")
@@ -168,21 +196,36 @@ def main() -> None:
             for contextual in (True, False):
                 res = inspect(model, tok, ed, test, el, contextual=contextual, seed=a.seed)
                 ins[f"{name}/{res.setting}/{el}"] = res.to_json()
-                print(f"inspect {name} {res.setting} entity layer {el}: acc {res.accuracy:.3f} mcc {res.mcc:.3f} "
-                      f"(control task acc {res.control_accuracy:.3f} mcc {res.control_mcc:.3f}; "
-                      f"positives {res.positive_rate:.2f})", flush=True)
+                print(
+                    f"inspect {name} {res.setting} entity layer {el}: acc {res.accuracy:.3f} mcc {res.mcc:.3f} "
+                    f"(control task acc {res.control_accuracy:.3f} mcc {res.control_mcc:.3f}; "
+                    f"positives {res.positive_rate:.2f})",
+                    flush=True,
+                )
         report["inspect"] = ins
         dump()
     if a.control_model and entity_layers:
         rnd = randomized_copy(model, seed=123456)
-        rc = train_editor(rnd, tok, train[: a.sweep_train], a.layer, validation=val[:100], max_epochs=a.sweep_epochs,
-                          lr=a.lr, lam_kl=a.lam_kl, patience=a.patience, seed=a.seed, progress=False)
+        rc = train_editor(
+            rnd,
+            tok,
+            train[: a.sweep_train],
+            a.layer,
+            validation=val[:100],
+            max_epochs=a.sweep_epochs,
+            lr=a.lr,
+            lam_kl=a.lam_kl,
+            patience=a.patience,
+            seed=a.seed,
+            progress=False,
+        )
         for el in entity_layers:
             for contextual in (True, False):
                 res = inspect(rnd, tok, rc.editor, test, el, contextual=contextual, seed=a.seed)
                 ins[f"control_model/{res.setting}/{el}"] = res.to_json()
-                print(f"inspect control model {res.setting} entity layer {el}: acc {res.accuracy:.3f} "
-                      f"mcc {res.mcc:.3f}", flush=True)
+                print(
+                    f"inspect control model {res.setting} entity layer {el}: acc {res.accuracy:.3f} mcc {res.mcc:.3f}", flush=True
+                )
         report["inspect"] = ins
         dump()
 
@@ -190,14 +233,32 @@ def main() -> None:
     sweep = {}
     for layer in [int(x) for x in a.sweep_layers.split(",") if x]:
         t = time.perf_counter()
-        r = train_editor(model, tok, train[: a.sweep_train], layer, validation=val[:100], max_epochs=a.sweep_epochs,
-                         lr=a.lr, lam_kl=a.lam_kl, patience=a.patience, seed=a.seed, progress=False)
+        r = train_editor(
+            model,
+            tok,
+            train[: a.sweep_train],
+            layer,
+            validation=val[:100],
+            max_epochs=a.sweep_epochs,
+            lr=a.lr,
+            lam_kl=a.lam_kl,
+            patience=a.patience,
+            seed=a.seed,
+            progress=False,
+        )
         res = evaluate_edits(model, tok, test, [EditorEdit(r.editor)], generation=False, progress=False)[0]
-        sweep[layer] = {"efficacy": res.efficacy, "magnitude": res.efficacy_magnitude,
-                        "paraphrase": res.paraphrase_efficacy, "best_epoch": r.best_epoch,
-                        "seconds": time.perf_counter() - t}
-        print(f"sweep layer {layer}: efficacy {res.efficacy:.3f} paraphrase {res.paraphrase_efficacy:.3f} "
-              f"({time.perf_counter() - t:.0f}s)", flush=True)
+        sweep[layer] = {
+            "efficacy": res.efficacy,
+            "magnitude": res.efficacy_magnitude,
+            "paraphrase": res.paraphrase_efficacy,
+            "best_epoch": r.best_epoch,
+            "seconds": time.perf_counter() - t,
+        }
+        print(
+            f"sweep layer {layer}: efficacy {res.efficacy:.3f} paraphrase {res.paraphrase_efficacy:.3f} "
+            f"({time.perf_counter() - t:.0f}s)",
+            flush=True,
+        )
         report["sweep"] = sweep
         dump()
 

@@ -59,36 +59,68 @@ def main() -> None:
         comp = compare(model, tok, "I hate you because", act, n=a.n, seed=0, config=cfg)
         comp.score("sentiment", sentiment).score("lexicon", lexicon_balance)
         s = comp.scores
-        row = {"coeff": c, "layer": a.love_layer,
-               "sentiment_unsteered": sum(s["sentiment"]["unsteered"]) / a.n,
-               "sentiment_steered": sum(s["sentiment"]["steered"]) / a.n,
-               "lexicon_unsteered": sum(s["lexicon"]["unsteered"]) / a.n,
-               "lexicon_steered": sum(s["lexicon"]["steered"]) / a.n,
-               "example_unsteered": comp.unsteered[0], "example_steered": comp.steered[0]}
+        row = {
+            "coeff": c,
+            "layer": a.love_layer,
+            "sentiment_unsteered": sum(s["sentiment"]["unsteered"]) / a.n,
+            "sentiment_steered": sum(s["sentiment"]["steered"]) / a.n,
+            "lexicon_unsteered": sum(s["lexicon"]["unsteered"]) / a.n,
+            "lexicon_steered": sum(s["lexicon"]["steered"]) / a.n,
+            "example_unsteered": comp.unsteered[0],
+            "example_steered": comp.steered[0],
+        }
         love.append(row)
         comp.save_html(out / f"love_hate_c{c:g}.html")
-        print(f"Love-Hate c={c:g} layer {a.love_layer}: VADER {row['sentiment_unsteered']:+.3f} -> "
-              f"{row['sentiment_steered']:+.3f}; lexicon balance {row['lexicon_unsteered']:+.2f} -> "
-              f"{row['lexicon_steered']:+.2f}")
+        print(
+            f"Love-Hate c={c:g} layer {a.love_layer}: VADER {row['sentiment_unsteered']:+.3f} -> "
+            f"{row['sentiment_steered']:+.3f}; lexicon balance {row['lexicon_unsteered']:+.2f} -> "
+            f"{row['lexicon_steered']:+.2f}"
+        )
     summary["love_hate"] = love
     summary["love_hate_seconds"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     layers = list(range(n_layers)) if a.wedding_layers == "all" else [int(x) for x in a.wedding_layers.split(",")]
-    res = sweep(model, tok, "I went up to my friend and said", " wedding", " ", layers=layers,
-                coeffs=[float(x) for x in a.wedding_coeffs.split(",")], metric=word_counter(WEDDING_WORDS),
-                metric_name="wedding words", n=a.n, seed=0, config=cfg)
+    res = sweep(
+        model,
+        tok,
+        "I went up to my friend and said",
+        " wedding",
+        " ",
+        layers=layers,
+        coeffs=[float(x) for x in a.wedding_coeffs.split(",")],
+        metric=word_counter(WEDDING_WORDS),
+        metric_name="wedding words",
+        n=a.n,
+        seed=0,
+        config=cfg,
+    )
     res.save_json(out / "wedding_sweep.json")
     res.plot(out / "wedding_sweep.png")
     print(res.table())
     best = res.best()
-    summary["wedding"] = {"unsteered_mean": res.baseline_mean, "best": {k: best[k] for k in ("layer", "coeff", "mean")},
-                          "seconds": time.perf_counter() - t0,
-                          "per_layer_at_best_coeff": {r["layer"]: r["mean"] for r in res.records if r["coeff"] == best["coeff"]}}
+    summary["wedding"] = {
+        "unsteered_mean": res.baseline_mean,
+        "best": {k: best[k] for k in ("layer", "coeff", "mean")},
+        "seconds": time.perf_counter() - t0,
+        "per_layer_at_best_coeff": {r["layer"]: r["mean"] for r in res.records if r["coeff"] == best["coeff"]},
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(json.dumps({k: v for k, v in summary.items() if k != "love_hate"} | {"love_hate": [
-        {k: r[k] for k in ("coeff", "sentiment_unsteered", "sentiment_steered", "lexicon_unsteered", "lexicon_steered")}
-        for r in love]}, indent=2))
+    print(
+        json.dumps(
+            {k: v for k, v in summary.items() if k != "love_hate"}
+            | {
+                "love_hate": [
+                    {
+                        k: r[k]
+                        for k in ("coeff", "sentiment_unsteered", "sentiment_steered", "lexicon_unsteered", "lexicon_steered")
+                    }
+                    for r in love
+                ]
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -61,14 +61,34 @@ def main() -> None:
     known_ids = [s.id for s in load_samples(a.known)] if a.known else None
     known = known_splits(model, tok, facts, top_k=1, seed=a.seed, known_ids=known_ids, progress=True)
     train = known["train"][: a.max_train] if a.max_train else known["train"]
-    print(f"facts {len(facts)}; known train {len(known['train'])} (using {len(train)}), validation "
-          f"{len(known['validation'])}, test {len(known['test'])} ({time.perf_counter() - t0:.0f} s)", flush=True)
-    res = train_editor(model, tok, train, a.layer, validation=known["validation"], max_epochs=a.epochs,
-                       patience=a.patience, lr=a.lr, lam_kl=a.lam_kl, batch_size=a.batch_size, seed=a.seed)
-    history = {"history": res.history, "best_epoch": res.best_epoch, "seconds": res.seconds,
-               "step_seconds": res.step_seconds, "script": "scripts/train_tour_editor.py",
-               "settings": {k: v for k, v in vars(a).items() if k not in ("out", "threads", "known")},
-               "n_train": len(train), "n_validation": len(known["validation"])}
+    print(
+        f"facts {len(facts)}; known train {len(known['train'])} (using {len(train)}), validation "
+        f"{len(known['validation'])}, test {len(known['test'])} ({time.perf_counter() - t0:.0f} s)",
+        flush=True,
+    )
+    res = train_editor(
+        model,
+        tok,
+        train,
+        a.layer,
+        validation=known["validation"],
+        max_epochs=a.epochs,
+        patience=a.patience,
+        lr=a.lr,
+        lam_kl=a.lam_kl,
+        batch_size=a.batch_size,
+        seed=a.seed,
+    )
+    history = {
+        "history": res.history,
+        "best_epoch": res.best_epoch,
+        "seconds": res.seconds,
+        "step_seconds": res.step_seconds,
+        "script": "scripts/train_tour_editor.py",
+        "settings": {k: v for k, v in vars(a).items() if k not in ("out", "threads", "known")},
+        "n_train": len(train),
+        "n_validation": len(known["validation"]),
+    }
     path = save_editor(res.editor, out, model=model, history=history)
     test = known["test"][: a.n_test]
     results = evaluate_edits(model, tok, test, [Unedited(), EditorEdit(res.editor)], generation=False)

@@ -14,23 +14,39 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 VOCAB = 96
-_COMMON = dict(num_hidden_layers=3, hidden_size=32, num_attention_heads=4, intermediate_size=64, vocab_size=VOCAB,
-               max_position_embeddings=128, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+_COMMON = dict(
+    num_hidden_layers=3,
+    hidden_size=32,
+    num_attention_heads=4,
+    intermediate_size=64,
+    vocab_size=VOCAB,
+    max_position_embeddings=128,
+    pad_token_id=0,
+    bos_token_id=1,
+    eos_token_id=2,
+)
 
 
 def _config(arch: str):
     kv = dict(num_key_value_heads=2, head_dim=8)
     if arch == "gpt2":
-        return T.GPT2Config(n_layer=3, n_embd=32, n_head=4, vocab_size=VOCAB, n_positions=128,
-                            bos_token_id=1, eos_token_id=2, pad_token_id=0)
+        return T.GPT2Config(
+            n_layer=3, n_embd=32, n_head=4, vocab_size=VOCAB, n_positions=128, bos_token_id=1, eos_token_id=2, pad_token_id=0
+        )
     if arch == "gpt_neox":
         return T.GPTNeoXConfig(**_COMMON)
     if arch == "gemma3_text":
         return T.Gemma3TextConfig(**_COMMON, **kv, sliding_window=64, final_logit_softcapping=None)
     if arch == "gemma2":
         return T.Gemma2Config(**_COMMON, **kv, sliding_window=64, final_logit_softcapping=30.0)
-    classes = {"llama": T.LlamaConfig, "mistral": T.MistralConfig, "qwen2": T.Qwen2Config, "qwen3": T.Qwen3Config,
-               "phi3": T.Phi3Config, "olmo2": T.Olmo2Config}
+    classes = {
+        "llama": T.LlamaConfig,
+        "mistral": T.MistralConfig,
+        "qwen2": T.Qwen2Config,
+        "qwen3": T.Qwen3Config,
+        "phi3": T.Phi3Config,
+        "olmo2": T.Olmo2Config,
+    }
     return classes[arch](**_COMMON, **kv)
 
 

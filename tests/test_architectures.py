@@ -47,9 +47,17 @@ def test_gemma2_softcap_is_applied():
 
 
 def test_structural_fallback_warns_and_works(monkeypatch):
-    model = T.AutoModelForCausalLM.from_config(T.LlamaConfig(
-        num_hidden_layers=2, hidden_size=32, num_attention_heads=4, num_key_value_heads=2, intermediate_size=64,
-        vocab_size=64, pad_token_id=0))
+    model = T.AutoModelForCausalLM.from_config(
+        T.LlamaConfig(
+            num_hidden_layers=2,
+            hidden_size=32,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            intermediate_size=64,
+            vocab_size=64,
+            pad_token_id=0,
+        )
+    )
     monkeypatch.delitem(ARCHITECTURES, "llama")
     monkeypatch.setattr("steerlens.model.architectures._warned_types", set())
     with pytest.warns(UserWarning, match="'llama' is not in steerlens' architecture table"):
@@ -90,10 +98,16 @@ def test_site_validation_messages(tiny):
         Site(1.5)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("resid_post.6", Site(6)), ("resid_pre:3", Site(3, "resid_pre")), ("mlp_out 2", Site(2, "mlp_out")),
-    ("7", Site(7)), ("attn_in.-1", Site(-1, "attn_in")),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("resid_post.6", Site(6)),
+        ("resid_pre:3", Site(3, "resid_pre")),
+        ("mlp_out 2", Site(2, "mlp_out")),
+        ("7", Site(7)),
+        ("attn_in.-1", Site(-1, "attn_in")),
+    ],
+)
 def test_site_parse(text, expected):
     assert Site.parse(text) == expected
 

@@ -41,8 +41,13 @@ def test_capture_position_kinds_agree(tiny):
     rows = random_prompts((5, 9, 3))
     sites = [Site(2, p) for p in ALL_POINTS]
     full = capture(tiny, {"input_ids": pad(rows).input_ids, "attention_mask": pad(rows).attention_mask}, sites)
-    last = capture(tiny, {"input_ids": pad(rows, "left").input_ids, "attention_mask": pad(rows, "left").attention_mask},
-                   sites, positions="last", batch_size=2)
+    last = capture(
+        tiny,
+        {"input_ids": pad(rows, "left").input_ids, "attention_mask": pad(rows, "left").attention_mask},
+        sites,
+        positions="last",
+        batch_size=2,
+    )
     idx = torch.tensor([[0, 4], [8, 1], [2, 0]])
     picked = capture(tiny, pad(rows, "left").__dict__, sites, positions=idx)
     mask = torch.zeros(3, 9, dtype=torch.bool)
@@ -59,9 +64,11 @@ def test_capture_position_kinds_agree(tiny):
 def test_capture_stops_after_last_site(tiny):
     spec = resolve(tiny)
     calls = []
-    handles = [spec.blocks[2].register_forward_pre_hook(lambda *a: calls.append("block2")),
-               spec.final_norm.register_forward_hook(lambda *a: calls.append("norm")),
-               spec.unembed.register_forward_hook(lambda *a: calls.append("head"))]
+    handles = [
+        spec.blocks[2].register_forward_pre_hook(lambda *a: calls.append("block2")),
+        spec.final_norm.register_forward_hook(lambda *a: calls.append("norm")),
+        spec.unembed.register_forward_hook(lambda *a: calls.append("head")),
+    ]
     try:
         capture(tiny, {"input_ids": torch.tensor([[1, 5, 6]])}, [Site(0), Site(1, "resid_pre")])
         assert calls == []
@@ -119,8 +126,9 @@ def test_capture_bad_inputs():
 
 def test_capture_dtype_and_stack():
     model = make_tiny("qwen2")
-    acts = capture(model, {"input_ids": torch.tensor([[1, 4, 5, 6]])}, resolve(model).all_sites(),
-                   positions="last", dtype=torch.bfloat16)
+    acts = capture(
+        model, {"input_ids": torch.tensor([[1, 4, 5, 6]])}, resolve(model).all_sites(), positions="last", dtype=torch.bfloat16
+    )
     assert acts.stack().shape == (3, 1, 32)
     assert acts.stack().dtype == torch.bfloat16
     with pytest.raises(SiteError, match="was not captured"):

@@ -58,8 +58,9 @@ def test_lens_trajectory_plots(folder, tmp_path, capsys):
     png, page = tmp_path / "t.png", tmp_path / "t.html"
     assert main(["lens", "w1 w2 w3", "--model", str(folder), "--plot", str(png)]) == 0
     assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
-    assert main(["lens", "w1 w2 w3", "--model", str(folder), "--plot", str(page), "--statistic", "kl_to_final",
-                 "--trajectory"]) == 0
+    assert (
+        main(["lens", "w1 w2 w3", "--model", str(folder), "--plot", str(page), "--statistic", "kl_to_final", "--trajectory"]) == 0
+    )
     text = page.read_text()
     assert text.count("<td") == 4 * 4 and "title=" in text  # 3 layers + output, 4 tokens; hover text
     assert "top-1 prediction" in capsys.readouterr().out
@@ -77,21 +78,88 @@ def test_lens_train_and_eval(folder, tmp_path, capsys):
     text = tmp_path / "corpus.txt"
     text.write_text(" ".join(f"w{int(i)}" for i in torch.randint(0, 90, (2000,), generator=g)))
     out = tmp_path / "lens"
-    assert main(["lens", "train", "--text", str(text), "--out", str(out), "--model", str(folder), "--steps", "3",
-                 "--tokens-per-step", "64", "--seq-len", "16", "--micro-batch", "2"]) == 0
+    assert (
+        main(
+            [
+                "lens",
+                "train",
+                "--text",
+                str(text),
+                "--out",
+                str(out),
+                "--model",
+                str(folder),
+                "--steps",
+                "3",
+                "--tokens-per-step",
+                "64",
+                "--seq-len",
+                "16",
+                "--micro-batch",
+                "2",
+            ]
+        )
+        == 0
+    )
     assert (out / "artifact.json").is_file() and (out / "history.json").is_file()
     capsys.readouterr()
     res = tmp_path / "eval.json"
-    assert main(["lens", "eval", "--text", str(text), "--model", str(folder), "--tuned", str(out), "--seq-len", "16",
-                 "--max-chunks", "6", "--out", str(res), "--plot", str(tmp_path / "kl.png"), "--transfer"]) == 0
+    assert (
+        main(
+            [
+                "lens",
+                "eval",
+                "--text",
+                str(text),
+                "--model",
+                str(folder),
+                "--tuned",
+                str(out),
+                "--seq-len",
+                "16",
+                "--max-chunks",
+                "6",
+                "--out",
+                str(res),
+                "--plot",
+                str(tmp_path / "kl.png"),
+                "--transfer",
+            ]
+        )
+        == 0
+    )
     result = json.loads(res.read_text())
     assert set(result["lenses"]) == {"logit", "tuned"} and len(result["layer_transfer_kl"]) == 3
     assert (tmp_path / "kl.png").stat().st_size > 1000
     assert main(["lens", "train", "--text", str(tmp_path / "missing.txt"), "--out", str(out), "--model", str(folder)]) == 1
     capsys.readouterr()
-    assert main(["lens", "train", "--text", str(text), "--out", str(tmp_path / "lens2"), "--model", str(folder),
-                 "--steps", "2", "--tokens-per-step", "32", "--seq-len", "16", "--micro-batch", "2",
-                 "--validation-chunks", "3", "--eval-every", "1"]) == 0
+    assert (
+        main(
+            [
+                "lens",
+                "train",
+                "--text",
+                str(text),
+                "--out",
+                str(tmp_path / "lens2"),
+                "--model",
+                str(folder),
+                "--steps",
+                "2",
+                "--tokens-per-step",
+                "32",
+                "--seq-len",
+                "16",
+                "--micro-batch",
+                "2",
+                "--validation-chunks",
+                "3",
+                "--eval-every",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert "per-layer best validation step" in capsys.readouterr().err
     assert json.loads((tmp_path / "lens2" / "history.json").read_text())["val_step"] == [0, 1, 2]
     # default text: the shipped corpus' held-out part
@@ -100,9 +168,35 @@ def test_lens_train_and_eval(folder, tmp_path, capsys):
 
 def test_steer_prints_both_columns(folder, tmp_path, capsys):
     page, data = tmp_path / "c.html", tmp_path / "c.json"
-    assert main(["steer", "w10 w11 w12 w13", "--model", str(folder), "--add", "w5 w6", "--sub", "w7 w8", "--coeff", "3",
-                 "--layer", "1", "-n", "2", "--max-new-tokens", "4", "--html", str(page), "--json", str(data),
-                 "--score", "lexicon"]) == 0
+    assert (
+        main(
+            [
+                "steer",
+                "w10 w11 w12 w13",
+                "--model",
+                str(folder),
+                "--add",
+                "w5 w6",
+                "--sub",
+                "w7 w8",
+                "--coeff",
+                "3",
+                "--layer",
+                "1",
+                "-n",
+                "2",
+                "--max-new-tokens",
+                "4",
+                "--html",
+                str(page),
+                "--json",
+                str(data),
+                "--score",
+                "lexicon",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "Unsteered completions" in out and "Steered completions" in out and "lexicon balance" in out
     saved = json.loads(data.read_text())
@@ -125,11 +219,51 @@ def test_steer_train_and_use_vector(folder, tmp_path, capsys):
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text("\n".join(json.dumps({"positive": f"w{i} w{i + 1}", "negative": f"w{i + 20}"}) for i in range(3, 9)))
     out, cv = tmp_path / "vec", tmp_path / "vec.gguf"
-    assert main(["steer", "train", "--pairs", str(pairs), "--model", str(folder), "--layers", "1-2", "--method", "pca",
-                 "--out", str(out), "--gguf", str(cv)]) == 0
+    assert (
+        main(
+            [
+                "steer",
+                "train",
+                "--pairs",
+                str(pairs),
+                "--model",
+                str(folder),
+                "--layers",
+                "1-2",
+                "--method",
+                "pca",
+                "--out",
+                str(out),
+                "--gguf",
+                str(cv),
+            ]
+        )
+        == 0
+    )
     assert "layers [1, 2]" in capsys.readouterr().out and cv.stat().st_size > 0
-    assert main(["steer", "w10 w11 w12", "--model", str(folder), "--vector", str(out), "--scale", "2", "--at", "generated",
-                 "-n", "1", "--max-new-tokens", "3", "--temperature", "0"]) == 0
+    assert (
+        main(
+            [
+                "steer",
+                "w10 w11 w12",
+                "--model",
+                str(folder),
+                "--vector",
+                str(out),
+                "--scale",
+                "2",
+                "--at",
+                "generated",
+                "-n",
+                "1",
+                "--max-new-tokens",
+                "3",
+                "--temperature",
+                "0",
+            ]
+        )
+        == 0
+    )
     assert "Steered completions" in capsys.readouterr().out
     pairs.write_text('{"positive": "w1"}\n')
     assert main(["steer", "train", "--pairs", str(pairs), "--model", str(folder), "--out", str(out)]) == 1
@@ -139,9 +273,34 @@ def test_steer_train_and_use_vector(folder, tmp_path, capsys):
 def test_steer_sweep_writes_json_and_plot(folder, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     out = tmp_path / "sw"
-    assert main(["steer", "sweep", "w10 w11 w12 w13", "--model", str(folder), "--add", "w5", "--sub", "w6",
-                 "--layers", "0-1", "--coeffs", "1,4", "-n", "2", "--max-new-tokens", "3", "--words", "w7,w8",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "steer",
+                "sweep",
+                "w10 w11 w12 w13",
+                "--model",
+                str(folder),
+                "--add",
+                "w5",
+                "--sub",
+                "w6",
+                "--layers",
+                "0-1",
+                "--coeffs",
+                "1,4",
+                "-n",
+                "2",
+                "--max-new-tokens",
+                "3",
+                "--words",
+                "w7,w8",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     res = json.loads((out / "sweep.json").read_text())
     assert res["layers"] == [0, 1] and len(res["records"]) == 4
     assert (out / "sweep.png").stat().st_size > 1000
@@ -165,18 +324,73 @@ def _concept_data(path):
 def test_probe_train_guide_and_sweep(folder, tmp_path, capsys):
     data = _concept_data(tmp_path / "c.jsonl")
     out = tmp_path / "concept"
-    assert main(["probe", "train", "--data", str(data), "--model", str(folder), "--probe", "all", "--out", str(out),
-                 "--plot", str(tmp_path / "acc.png")]) == 0
+    assert (
+        main(
+            [
+                "probe",
+                "train",
+                "--data",
+                str(data),
+                "--model",
+                str(folder),
+                "--probe",
+                "all",
+                "--out",
+                str(out),
+                "--plot",
+                str(tmp_path / "acc.png"),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "dim: best held-out accuracy" in text and "pca:" in text and (tmp_path / "acc.png").stat().st_size > 1000
     acc = json.loads((out / "accuracy.json").read_text())
     assert set(acc) == {"dim", "logistic", "pca"} and len(acc["dim"]["val"]) == 3
-    assert main(["guide", "w10 w11", "--concept", str(out / "dim"), "--scale", "6", "--top-k", "2", "--model", str(folder),
-                 "--max-new-tokens", "4"]) == 0
+    assert (
+        main(
+            [
+                "guide",
+                "w10 w11",
+                "--concept",
+                str(out / "dim"),
+                "--scale",
+                "6",
+                "--top-k",
+                "2",
+                "--model",
+                str(folder),
+                "--max-new-tokens",
+                "4",
+            ]
+        )
+        == 0
+    )
     assert "layers [" in capsys.readouterr().out
-    assert main(["guide", "sweep", "--concept", str(out / "dim"), "--data", str(data), "--scales=-4,0,4",
-                 "--model", str(folder), "--prompts", "3", "--references", "4", "--max-new-tokens", "3",
-                 "--out", str(tmp_path / "sw")]) == 0
+    assert (
+        main(
+            [
+                "guide",
+                "sweep",
+                "--concept",
+                str(out / "dim"),
+                "--data",
+                str(data),
+                "--scales=-4,0,4",
+                "--model",
+                str(folder),
+                "--prompts",
+                "3",
+                "--references",
+                "4",
+                "--max-new-tokens",
+                "3",
+                "--out",
+                str(tmp_path / "sw"),
+            ]
+        )
+        == 0
+    )
     res = json.loads((tmp_path / "sw" / "sweep.json").read_text())
     assert res["scales"] == [-4.0, 0.0, 4.0] and len(res["effect"]) == 3 and "pnes" in res["pnes"]
     assert main(["guide", "w10", "--concept", str(out / "dim"), "--scale", "inf", "--model", str(folder)]) == 1
@@ -208,30 +422,118 @@ def test_relations_cli(folder, tmp_path, capsys):
     assert len(rows) == 47 and {"name", "category", "samples", "objects", "template"} <= set(rows[0])
     path, objects = _answered_relation(folder, tmp_path)
     out = tmp_path / "toy-out"
-    assert main(["relations", "train", str(path), "--subject-layer", "0", "--object-layer", "2", "--out", str(out),
-                 "--model", str(folder), "--icl", "0", "--rank", "8"]) == 0
+    assert (
+        main(
+            [
+                "relations",
+                "train",
+                str(path),
+                "--subject-layer",
+                "0",
+                "--object-layer",
+                "2",
+                "--out",
+                str(out),
+                "--model",
+                str(folder),
+                "--icl",
+                "0",
+                "--rank",
+                "8",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "answers 12 of 12 prompts" in text and (out / "lre" / "artifact.json").is_file()
     assert len(objects) >= 2, objects  # the tiny model answers different subjects differently
     assert (out / "concepts" / "artifact.json").is_file()
-    assert main(["relations", "match", "w3 w10 w5", "--subject", "w10", "--concepts", str(out / "concepts"),
-                 "--model", str(folder), "--top", "2"]) == 0
+    assert (
+        main(
+            [
+                "relations",
+                "match",
+                "w3 w10 w5",
+                "--subject",
+                "w10",
+                "--concepts",
+                str(out / "concepts"),
+                "--model",
+                str(folder),
+                "--top",
+                "2",
+            ]
+        )
+        == 0
+    )
     assert len(capsys.readouterr().out.strip().splitlines()) == 2
     a, b = sorted(objects)[:2]
-    assert main(["relations", "swap", "w3 w10 w5", "--subject", "w10", "--concepts", str(out / "concepts"),
-                 "--remove", a, "--add", b, "--model", str(folder)]) == 0
+    assert (
+        main(
+            [
+                "relations",
+                "swap",
+                "w3 w10 w5",
+                "--subject",
+                "w10",
+                "--concepts",
+                str(out / "concepts"),
+                "--remove",
+                a,
+                "--add",
+                b,
+                "--model",
+                str(folder),
+            ]
+        )
+        == 0
+    )
     assert "(unedited)" in capsys.readouterr().out
 
 
 def test_relations_cli_errors(folder, tmp_path, capsys):
-    assert main(["relations", "train", "capitol city", "--subject-layer", "0", "--object-layer", "1", "--out",
-                 str(tmp_path), "--model", str(folder)]) == 1
+    assert (
+        main(
+            [
+                "relations",
+                "train",
+                "capitol city",
+                "--subject-layer",
+                "0",
+                "--object-layer",
+                "1",
+                "--out",
+                str(tmp_path),
+                "--model",
+                str(folder),
+            ]
+        )
+        == 1
+    )
     assert "Did you mean 'country capital city'" in capsys.readouterr().err
     assert main(["relations"]) == 1
     assert "sub-command" in capsys.readouterr().err
     path, _ = _answered_relation(folder, tmp_path)
-    assert main(["relations", "train", str(path), "--subject-layer", "2", "--object-layer", "1", "--out",
-                 str(tmp_path / "x"), "--model", str(folder), "--icl", "0"]) == 1
+    assert (
+        main(
+            [
+                "relations",
+                "train",
+                str(path),
+                "--subject-layer",
+                "2",
+                "--object-layer",
+                "1",
+                "--out",
+                str(tmp_path / "x"),
+                "--model",
+                str(folder),
+                "--icl",
+                "0",
+            ]
+        )
+        == 1
+    )
     assert "after the object layer" in capsys.readouterr().err
 
 
@@ -240,34 +542,124 @@ def _toy_edit_samples(tmp_path):
     from steerlens.relations import Relation, Sample
     from tests_helpers import tiny_tokenizer
 
-    rel = Relation("toy", tuple(Sample(f"w{10 + i}", f"w{60 + i % 4}") for i in range(30)),
-                   ("w3 {} w4", "w5 w6 {} w7"), ("{} w8 w9",), "factual")
+    rel = Relation(
+        "toy",
+        tuple(Sample(f"w{10 + i}", f"w{60 + i % 4}") for i in range(30)),
+        ("w3 {} w4", "w5 w6 {} w7"),
+        ("{} w8 w9",),
+        "factual",
+    )
     return save_samples(counterfact_from_relations([rel], tokenizer=tiny_tokenizer()), tmp_path / "toy.jsonl")
 
 
 def test_editors_cli(folder, tmp_path, capsys):
     samples = _toy_edit_samples(tmp_path)
     out = tmp_path / "editor"
-    assert main(["editors", "train", "--samples", str(samples), "--layer", "0", "--out", str(out), "--max-epochs", "1",
-                 "--model", str(folder)]) == 0
+    assert (
+        main(
+            [
+                "editors",
+                "train",
+                "--samples",
+                str(samples),
+                "--layer",
+                "0",
+                "--out",
+                str(out),
+                "--max-epochs",
+                "1",
+                "--model",
+                str(folder),
+            ]
+        )
+        == 0
+    )
     assert "best epoch" in capsys.readouterr().out and (out / "artifact.json").is_file()
-    assert main(["editors", "edit", "w3 w10 w4", "--entity", "w10", "--attribute", "w4 w61", "--editor", str(out),
-                 "--max-new-tokens", "3", "--model", str(folder)]) == 0
+    assert (
+        main(
+            [
+                "editors",
+                "edit",
+                "w3 w10 w4",
+                "--entity",
+                "w10",
+                "--attribute",
+                "w4 w61",
+                "--editor",
+                str(out),
+                "--max-new-tokens",
+                "3",
+                "--model",
+                str(folder),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "unedited" in text and "edited" in text
-    assert main(["editors", "eval", "--samples", str(samples), "--editor", str(out), "--no-generation",
-                 "--model", str(folder)]) == 0
+    assert (
+        main(["editors", "eval", "--samples", str(samples), "--editor", str(out), "--no-generation", "--model", str(folder)]) == 0
+    )
     text = capsys.readouterr().out
     assert all(m in text for m in ("unedited", "prefix", "null", "remedi"))
-    assert main(["editors", "inspect", "--samples", str(samples), "--editor", str(out), "--entity-layers", "1",
-                 "--model", str(folder)]) == 0
+    assert (
+        main(
+            [
+                "editors",
+                "inspect",
+                "--samples",
+                str(samples),
+                "--editor",
+                str(out),
+                "--entity-layers",
+                "1",
+                "--model",
+                str(folder),
+            ]
+        )
+        == 0
+    )
     assert "contextual" in capsys.readouterr().out
     # bad input: the entity is not in the prompt; the attribute is not in the context
-    assert main(["editors", "edit", "w3 w11 w4", "--entity", "w10", "--attribute", "w4 w61", "--editor", str(out),
-                 "--model", str(folder)]) == 1
+    assert (
+        main(
+            [
+                "editors",
+                "edit",
+                "w3 w11 w4",
+                "--entity",
+                "w10",
+                "--attribute",
+                "w4 w61",
+                "--editor",
+                str(out),
+                "--model",
+                str(folder),
+            ]
+        )
+        == 1
+    )
     assert "does not occur in the prompt" in capsys.readouterr().err
-    assert main(["editors", "edit", "w3 w10 w4", "--entity", "w10", "--attribute", "w4 w61", "--context", "w10 w5",
-                 "--editor", str(out), "--model", str(folder)]) == 1
+    assert (
+        main(
+            [
+                "editors",
+                "edit",
+                "w3 w10 w4",
+                "--entity",
+                "w10",
+                "--attribute",
+                "w4 w61",
+                "--context",
+                "w10 w5",
+                "--editor",
+                str(out),
+                "--model",
+                str(folder),
+            ]
+        )
+        == 1
+    )
     assert "does not occur in the context" in capsys.readouterr().err
     assert main(["editors"]) == 1
     assert "sub-command" in capsys.readouterr().err

@@ -73,8 +73,9 @@ def test_read_examples_errors_name_the_line(tmp_path):
     f.write_text('{"prompt": "a", "completion": "b", "label": 0,\n')
     with pytest.raises(DataFormatError, match="line 1: invalid JSON"):
         read_examples(f)
-    f.write_text(json.dumps([{"prompt": "a", "completion": "b", "label": 0,
-                              "conversation_history": [{"role": "user", "content": "hi"}]}]))
+    f.write_text(
+        json.dumps([{"prompt": "a", "completion": "b", "label": 0, "conversation_history": [{"role": "user", "content": "hi"}]}])
+    )
     (ex,) = read_examples(f)
     assert ex.conversation_history == (("user", "hi"),) and ex.messages()[0] == {"role": "user", "content": "hi"}
 
@@ -105,7 +106,7 @@ def test_render_fallback_and_template(tok):
     a, b = r.completion
     assert tok.convert_ids_to_tokens(r.ids[a:b]) == ["w7", "w8", "w9"]
     tok2 = tiny_tokenizer()
-    tok2.chat_template = ("{% for m in messages %}{{ m['role'] }} {{ m['content'] }} {% endfor %}")
+    tok2.chat_template = "{% for m in messages %}{{ m['role'] }} {{ m['content'] }} {% endfor %}"
     r2 = render(tok2, ex)
     a, b = r2.completion
     assert tok2.convert_ids_to_tokens(r2.ids[a:b]) == ["w7", "w8", "w9"]

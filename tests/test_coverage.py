@@ -67,8 +67,9 @@ def test_falcon_capture_is_copied_inside_the_hook():
     """Falcon adds the attention output into the MLP output in place after the MLP's hook has run."""
     model = tiny_model("falcon")
     ids = torch.tensor([[1, 5, 9, 13, 17]])
-    acts = capture(model, {"input_ids": ids}, [Site(0, "resid_pre"), Site(0, "attn_out"), Site(0, "mlp_out"),
-                                               Site(0, "resid_post")])
+    acts = capture(
+        model, {"input_ids": ids}, [Site(0, "resid_pre"), Site(0, "attn_out"), Site(0, "mlp_out"), Site(0, "resid_post")]
+    )
     total = acts[Site(0, "resid_pre")] + acts[Site(0, "attn_out")] + acts[Site(0, "mlp_out")]
     torch.testing.assert_close(total, acts[Site(0, "resid_post")], rtol=1e-5, atol=1e-5)
 
@@ -128,9 +129,18 @@ def test_non_sum_block_offers_no_branch_site_and_says_why():
 def test_encoder_decoder_is_refused():
     from steerlens.errors import UnsupportedArchitectureError
 
-    model = T.AutoModelForSeq2SeqLM.from_config(T.BartConfig(
-        vocab_size=64, d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32))
+    model = T.AutoModelForSeq2SeqLM.from_config(
+        T.BartConfig(
+            vocab_size=64,
+            d_model=16,
+            encoder_layers=1,
+            decoder_layers=1,
+            encoder_attention_heads=2,
+            decoder_attention_heads=2,
+            encoder_ffn_dim=32,
+            decoder_ffn_dim=32,
+        )
+    )
     with pytest.raises(UnsupportedArchitectureError, match="encoder-decoder"):
         resolve(model)
 
@@ -139,8 +149,7 @@ def test_self_check_catches_a_wrong_branch_site(monkeypatch):
     """Llama's ``post_attention_layernorm`` is the MLP's pre-norm: a row calling it the attention output fails."""
     import dataclasses
 
-    monkeypatch.setitem(ARCHITECTURES, "llama",
-                        dataclasses.replace(ARCHITECTURES["llama"], attn_out="post_attention_layernorm"))
+    monkeypatch.setitem(ARCHITECTURES, "llama", dataclasses.replace(ARCHITECTURES["llama"], attn_out="post_attention_layernorm"))
     report = self_check(_fresh("llama"))
     assert not report["ok"]
     assert not report["checks"]["branches_sum_to_resid_post"]
@@ -162,8 +171,7 @@ def test_add_at_a_summed_site_moves_the_residual_by_the_vector():
         moved = capture(model, ids, [Site(1, "mlp_out"), Site(1, "resid_post")])
     torch.testing.assert_close(moved[Site(1, "mlp_out")], base[Site(1, "mlp_out")] + delta, rtol=1e-5, atol=1e-5)
     scale = spec.part(Site(1, "mlp_out")).scale
-    torch.testing.assert_close(moved[Site(1, "resid_post")], base[Site(1, "resid_post")] + scale * delta,
-                               rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(moved[Site(1, "resid_post")], base[Site(1, "resid_post")] + scale * delta, rtol=1e-4, atol=1e-4)
 
 
 def test_row_without_branch_paths_lets_the_probe_find_them(monkeypatch):
@@ -171,8 +179,9 @@ def test_row_without_branch_paths_lets_the_probe_find_them(monkeypatch):
     import dataclasses
 
     table = resolve(_fresh("llama"))
-    monkeypatch.setitem(ARCHITECTURES, "llama", dataclasses.replace(
-        ARCHITECTURES["llama"], attn=None, mlp=None, attn_out=None, mlp_out=None))
+    monkeypatch.setitem(
+        ARCHITECTURES, "llama", dataclasses.replace(ARCHITECTURES["llama"], attn=None, mlp=None, attn_out=None, mlp_out=None)
+    )
     probed = resolve(_fresh("llama"))
     assert not probed.structural
     for a, b in zip(table.layouts, probed.layouts):

@@ -120,7 +120,8 @@ def test_known_splits_split_every_sample_before_filtering(toy_samples):
     listed = [s.id for s in toy_samples[::3]]
     by_ids = known_splits(None, TOK, toy_samples, seed=3, known_ids=listed)
     assert {k: [s.id for s in v] for k, v in by_ids.items()} == {
-        k: [s.id for s in v if s.id in set(listed)] for k, v in parts.items()}
+        k: [s.id for s in v if s.id in set(listed)] for k, v in parts.items()
+    }
     model = make_tiny("llama")
     by_model = known_splits(model, TOK, toy_samples, top_k=5, seed=3, batch_size=8)
     for k, v in parts.items():
@@ -137,10 +138,18 @@ def test_samples_round_trip_and_counterfact_format(tmp_path, toy_samples):
     (tmp_path / "bad.jsonl").write_text('{"id": "x"}\n')
     with pytest.raises(DataFormatError, match="line 1: missing keys"):
         load_samples(tmp_path / "bad.jsonl")
-    record = {"case_id": 7, "requested_rewrite": {"prompt": "The mother tongue of {} is", "relation_id": "P103",
-              "subject": "Danielle Darrieux", "target_new": {"str": "English"}, "target_true": {"str": "French"}},
-              "paraphrase_prompts": ["Shayna does this.\nDanielle Darrieux spoke the language", "x"],
-              "neighborhood_prompts": ["The mother tongue of Léon Blum is"]}
+    record = {
+        "case_id": 7,
+        "requested_rewrite": {
+            "prompt": "The mother tongue of {} is",
+            "relation_id": "P103",
+            "subject": "Danielle Darrieux",
+            "target_new": {"str": "English"},
+            "target_true": {"str": "French"},
+        },
+        "paraphrase_prompts": ["Shayna does this.\nDanielle Darrieux spoke the language", "x"],
+        "neighborhood_prompts": ["The mother tongue of Léon Blum is"],
+    }
     (tmp_path / "cf.json").write_text(json.dumps([record]))
     (s,) = load_counterfact(tmp_path / "cf.json")
     assert s.context == "The mother tongue of Danielle Darrieux is English"
@@ -188,8 +197,8 @@ def test_entity_token_ranges_first_and_second_mention(smollm_tokenizer):
     text = "The batman is the night. The batman is"
     first, second = entity_span(smollm_tokenizer, text, "batman", 0), entity_span(smollm_tokenizer, text, "batman", 1)
     ids = smollm_tokenizer(text)["input_ids"]
-    assert smollm_tokenizer.decode(ids[first[0]:first[1]]).strip() == "batman"
-    assert smollm_tokenizer.decode(ids[second[0]:second[1]]).strip() == "batman" and second[0] > first[1]
+    assert smollm_tokenizer.decode(ids[first[0] : first[1]]).strip() == "batman"
+    assert smollm_tokenizer.decode(ids[second[0] : second[1]]).strip() == "batman" and second[0] > first[1]
     with pytest.raises(SpanNotFoundError, match="occurrence 2 does not exist"):
         entity_span(smollm_tokenizer, text, "batman", 2)
     with pytest.raises(SpanNotFoundError, match="'robin' does not occur"):
@@ -255,8 +264,10 @@ def test_edit_lands_on_the_last_entity_token_only_and_padding_does_not_matter():
     # scores with the edit are the same one row at a time (no padding) and batched (right padding)
     tg = torch.tensor([[60], [61]])
     both, _ = score_targets(model, TOK, texts, tg, edits_for=lambda idx, part: [edit(0, d[idx], [spans[i] for i in idx])])
-    one = [score_targets(model, TOK, [t], tg[i:i + 1], edits_for=lambda idx, part, i=i: [edit(0, d[i:i + 1], [spans[i]])])[0]
-           for i, t in enumerate(texts)]
+    one = [
+        score_targets(model, TOK, [t], tg[i : i + 1], edits_for=lambda idx, part, i=i: [edit(0, d[i : i + 1], [spans[i]])])[0]
+        for i, t in enumerate(texts)
+    ]
     assert torch.allclose(both, torch.cat(one), atol=1e-5)
 
 
@@ -362,8 +373,9 @@ def test_an_editor_that_never_left_its_start_says_so(toy_samples):
     """lr = 0: no epoch beats epoch 0, so the null editor comes back -- with a warning and ``untrained``."""
     model = make_tiny("llama")
     with pytest.warns(UserWarning, match="no epoch improved the validation loss"):
-        res = train_editor(model, TOK, toy_samples[:8], 1, validation=toy_samples[:4], max_epochs=2, batch_size=8,
-                           lr=0.0, progress=False)
+        res = train_editor(
+            model, TOK, toy_samples[:8], 1, validation=toy_samples[:4], max_epochs=2, batch_size=8, lr=0.0, progress=False
+        )
     assert res.untrained and res.best_epoch == 0 and res.to_json()["untrained"] is True
     assert all(float(p.detach().abs().max()) == 0 for p in res.editor.parameters())
 
@@ -371,10 +383,12 @@ def test_an_editor_that_never_left_its_start_says_so(toy_samples):
 def test_training_makes_the_new_target_win(toy_samples):
     model = make_tiny("llama")
     train = toy_samples[:20]  # a random model has nothing to generalise from: fit and score the training samples
-    res = train_editor(model, TOK, train, 0, validation=train[:8], max_epochs=8, batch_size=4, lr=3e-2, lam_kl=1.0,
-                       progress=False)
-    results = evaluate_edits(model, TOK, train, [Unedited(), EditorEdit(NullEditor(32, 0)), EditorEdit(res.editor)],
-                             generation=False, progress=False)
+    res = train_editor(
+        model, TOK, train, 0, validation=train[:8], max_epochs=8, batch_size=4, lr=3e-2, lam_kl=1.0, progress=False
+    )
+    results = evaluate_edits(
+        model, TOK, train, [Unedited(), EditorEdit(NullEditor(32, 0)), EditorEdit(res.editor)], generation=False, progress=False
+    )
     by = {r.method: r for r in results}
     assert by["null"].efficacy == by["unedited"].efficacy
     assert by["remedi"].efficacy > by["unedited"].efficacy + 0.3
@@ -409,8 +423,15 @@ def test_random_editor_fits_in_context_changes(toy_samples):
 
 def test_evaluate_edits_table(toy_samples):
     model = make_tiny("llama")
-    results = evaluate_edits(model, TOK, toy_samples[:8], [Unedited(), Prefix(), EditorEdit(NullEditor(32, 1))],
-                             max_new_tokens=6, n_generation=4, progress=False)
+    results = evaluate_edits(
+        model,
+        TOK,
+        toy_samples[:8],
+        [Unedited(), Prefix(), EditorEdit(NullEditor(32, 1))],
+        max_new_tokens=6,
+        n_generation=4,
+        progress=False,
+    )
     by = {r.method: r for r in results}
     assert by["null"].efficacy == by["unedited"].efficacy
     assert by["null"].neighbourhood == by["unedited"].neighbourhood and by["null"].neighbourhood_by_construction

@@ -106,8 +106,14 @@ def test_edits_never_mutate_tensors_in_place():
         held["t"], held["copy"] = h, h.clone()
         return h * 2
 
-    with intervene(model, [Apply(Site(1, "resid_pre"), grab), Add(Site(1, "resid_pre"), torch.ones(32)),
-                           Replace(Site(1, "resid_pre"), torch.zeros(32), at="last_prompt")]):
+    with intervene(
+        model,
+        [
+            Apply(Site(1, "resid_pre"), grab),
+            Add(Site(1, "resid_pre"), torch.ones(32)),
+            Replace(Site(1, "resid_pre"), torch.zeros(32), at="last_prompt"),
+        ],
+    ):
         _hs(model, torch.tensor([[1, 5, 6]]))
     assert torch.equal(held["t"], held["copy"])
 

@@ -6,8 +6,10 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "steerlens"
 # Only these files may know Hugging Face module names.
 ALLOWED = {SRC / "model" / name for name in ("architectures.py", "hooks.py", "probe.py", "coverage.py", "_tiny_configs.py")}
-HF_NAMES = re.compile(r"model\.layers|transformer\.h\b|gpt_neox\.|self_attn|lm_head|embed_tokens|\bln_f\b|"
-                      r"post_attention_layernorm|input_layernorm|\.wte\b")
+HF_NAMES = re.compile(
+    r"model\.layers|transformer\.h\b|gpt_neox\.|self_attn|lm_head|embed_tokens|\bln_f\b|"
+    r"post_attention_layernorm|input_layernorm|\.wte\b"
+)
 
 
 def test_hf_module_names_only_in_the_model_access_layer():

@@ -66,6 +66,7 @@ def test_save_load_roundtrip_and_wrong_model(tmp_path):
     back = TunedLens.load(tmp_path / "lens", model)
     assert torch.equal(back.weight, lens.weight) and torch.equal(back.bias, lens.bias)
     from steerlens.artifacts import load
+
     assert torch.equal(load(tmp_path / "lens", model=model).bias, lens.bias)
     with pytest.raises(IncompatibleArtifactError, match="another model"):
         TunedLens.load(tmp_path / "lens", make_tiny("gemma2"))
@@ -79,8 +80,11 @@ def test_import_from_tuned_lens_package_format(tmp_path):
     folder = tmp_path / "tl"
     folder.mkdir()
     torch.save(state, folder / "params.pt")
-    (folder / "config.json").write_text(json.dumps({"d_model": d, "num_hidden_layers": n, "bias": True,
-                                                    "base_model_name_or_path": "x", "lens_type": "linear_tuned_lens"}))
+    (folder / "config.json").write_text(
+        json.dumps(
+            {"d_model": d, "num_hidden_layers": n, "bias": True, "base_model_name_or_path": "x", "lens_type": "linear_tuned_lens"}
+        )
+    )
     lens = TunedLens.from_tuned_lens_package(folder, model)
     h = torch.randn(4, d)
     # tuned-lens applies h + Linear(h) = h + W h + b

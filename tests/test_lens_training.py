@@ -32,8 +32,9 @@ def test_chunked_kl_matches_plain_autograd(softcap):
     got = chunked_kl(x, w, target, bias=b, softcap=softcap, chunk=10)
     torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)
     with torch.no_grad():  # no gradient: the cross term comes from the logits, not the accumulator
-        torch.testing.assert_close(chunked_kl(x, w, target, bias=b, softcap=softcap, chunk=10), ref.detach(),
-                                   atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            chunked_kl(x, w, target, bias=b, softcap=softcap, chunk=10), ref.detach(), atol=1e-5, rtol=1e-5
+        )
     weights = torch.randn(3, 5, generator=g)
     (g_ref,) = torch.autograd.grad((ref * weights).sum(), x)
     (g_got,) = torch.autograd.grad((chunked_kl(x, w, target, bias=b, softcap=softcap, chunk=7) * weights).sum(), x)
@@ -67,7 +68,7 @@ def _corpus(n_words=3000, seed=0):
     for _ in range(n_words):
         cur = (cur + 1) % 90 if torch.rand(1, generator=g) < 0.8 else int(torch.randint(0, 90, (1,), generator=g))
         words.append(f"w{cur}")
-    return [" ".join(words[i:i + 300]) for i in range(0, n_words, 300)]
+    return [" ".join(words[i : i + 300]) for i in range(0, n_words, 300)]
 
 
 def test_chunk_texts_and_errors():
@@ -111,8 +112,15 @@ def test_training_beats_logit_lens_on_held_out(arch):
 def test_adam_warmup_runs_and_bias_only():
     model = make_tiny("qwen2")
     chunks = chunk_texts(tiny_tokenizer(), _corpus(), seq_len=16)
-    cfg = LensTrainConfig(steps=10, tokens_per_step=32, micro_batch=2, optimizer="adam", mode="bias_only",
-                          compute_dtype="bfloat16", target_dtype="bfloat16")
+    cfg = LensTrainConfig(
+        steps=10,
+        tokens_per_step=32,
+        micro_batch=2,
+        optimizer="adam",
+        mode="bias_only",
+        compute_dtype="bfloat16",
+        target_dtype="bfloat16",
+    )
     assert cfg.warmup() == 2
     lens, hist = train_tuned_lens(model, chunks, cfg, progress=False)
     assert lens.weight.abs().max() == 0 and lens.bias.abs().max() > 0
@@ -198,8 +206,7 @@ def test_validation_keeps_each_layers_best_translator(tmp_path):
             assert lens.weight[i].abs().max() == 0 and lens.bias[i].abs().max() == 0
 
     with pytest.raises(_Stop):
-        train_tuned_lens(model, train, cfg, out=tmp_path, progress=False, validation=val, eval_every=2,
-                         callback=_stop_at_4)
+        train_tuned_lens(model, train, cfg, out=tmp_path, progress=False, validation=val, eval_every=2, callback=_stop_at_4)
     resumed, hist2 = train_tuned_lens(model, train, cfg, out=tmp_path, progress=False, validation=val, eval_every=2)
     assert hist2.best_step == hist.best_step and hist2.val_step == hist.val_step
     torch.testing.assert_close(resumed.weight, lens.weight, atol=1e-6, rtol=1e-5)
@@ -251,14 +258,17 @@ def test_backoff_reverts_and_slows_only_the_layers_that_got_worse():
         rows = table[:, i]
         first_bad = next(k for k in range(1, len(rows)) if rows[k] > rows[:k].min())
         assert first_bad < len(rows) - 1, "a layer is only frozen when it gets worse before the last step"
-        torch.testing.assert_close(rows[first_bad + 1:], rows[:first_bad].min().expand(len(rows) - first_bad - 1),
-                                   atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            rows[first_bad + 1 :], rows[:first_bad].min().expand(len(rows) - first_bad - 1), atol=1e-5, rtol=1e-5
+        )
     for i, m in enumerate(hist.lr_mult):
         if m == 1.0:
             assert all(table[k, i] <= table[:k, i].min() for k in range(1, len(table) - 1))
-    halved, hist_h = train_tuned_lens(model, train, LensTrainConfig(**{**cfg.__dict__, "backoff": 0.5}),
-                                      progress=False, validation=val, eval_every=2)
+    halved, hist_h = train_tuned_lens(
+        model, train, LensTrainConfig(**{**cfg.__dict__, "backoff": 0.5}), progress=False, validation=val, eval_every=2
+    )
     assert set(hist_h.lr_mult) <= {1.0, 0.5, 0.25, 0.125} and min(hist_h.lr_mult) < 1
     with pytest.raises(SteerlensError, match="backoff"):
-        train_tuned_lens(model, train, LensTrainConfig(steps=2, tokens_per_step=32, micro_batch=2, backoff=1.5),
-                         progress=False, validation=val)
+        train_tuned_lens(
+            model, train, LensTrainConfig(steps=2, tokens_per_step=32, micro_batch=2, backoff=1.5), progress=False, validation=val
+        )

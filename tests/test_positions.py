@@ -24,8 +24,14 @@ def _edits(kind, rows, spec, gen):
     if kind == "per_row":
         d = torch.randn(len(LENGTHS), spec.d_model, generator=gen) * 3.0
         return [Add(site, d[list(rows)], at="generated", per_row=True)]
-    at = {"all": "all", "prompt": "prompt", "generated": "generated", "last_prompt": "last_prompt",
-          "tokens": Tokens([1, 6]), "from": From(3)}[kind]
+    at = {
+        "all": "all",
+        "prompt": "prompt",
+        "generated": "generated",
+        "last_prompt": "last_prompt",
+        "tokens": Tokens([1, 6]),
+        "from": From(3),
+    }[kind]
     return [Add(site, v, at=at)]
 
 
@@ -34,9 +40,16 @@ KINDS = ["all", "prompt", "generated", "last_prompt", "tokens", "tokens_aligned"
 
 def _hf_generate(model, rows, use_cache):
     b = pad(rows, side="left")
-    out = model.generate(input_ids=b.input_ids, attention_mask=b.attention_mask, max_new_tokens=NEW, do_sample=False,
-                         use_cache=use_cache, pad_token_id=0, eos_token_id=None)
-    return out[:, b.input_ids.shape[1]:].tolist()
+    out = model.generate(
+        input_ids=b.input_ids,
+        attention_mask=b.attention_mask,
+        max_new_tokens=NEW,
+        do_sample=False,
+        use_cache=use_cache,
+        pad_token_id=0,
+        eos_token_id=None,
+    )
+    return out[:, b.input_ids.shape[1] :].tolist()
 
 
 def _with(model, kind, rows, fn):
@@ -60,8 +73,12 @@ def test_generation_is_cache_batch_and_padding_invariant(arch):
         single = [_with(model, kind, [i], lambda i=i: _hf_generate(model, [prompts[i]], True))[0] for i in idx]
         assert cached == single, (arch, kind, "batched vs one by one")
         right = pad(prompts, side="right")
-        wrapped = _with(model, kind, idx, lambda right=right: generate(model, None, right.__dict__, max_new_tokens=NEW,
-                                                           eos_token_id=None).new_ids)
+        wrapped = _with(
+            model,
+            kind,
+            idx,
+            lambda right=right: generate(model, None, right.__dict__, max_new_tokens=NEW, eos_token_id=None).new_ids,
+        )
         assert wrapped == cached, (arch, kind, "right-padded input through steerlens.generate")
         changed += cached != plain
     # the edits are strong enough to matter: most kinds change the greedy continuation
@@ -80,8 +97,12 @@ def test_forward_left_vs_right_padding(arch, kind):
         b = pad(prompts, side=side)
         pos = (b.attention_mask.cumsum(1) - 1).clamp(min=0)
         with torch.no_grad():
-            logits = _with(model, kind, idx, lambda b=b, pos=pos: model(
-                input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=pos).logits)
+            logits = _with(
+                model,
+                kind,
+                idx,
+                lambda b=b, pos=pos: model(input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=pos).logits,
+            )
         outs[side] = [logits[i][b.attention_mask[i].bool()] for i in idx]
     for i in idx:
         torch.testing.assert_close(outs["left"][i], outs["right"][i], atol=1e-4, rtol=1e-4)

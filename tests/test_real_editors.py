@@ -30,9 +30,22 @@ def test_capital_city_edits(real):
         ids = tok(s.prompt)["input_ids"]
         assert s.entity.endswith(tok.decode(ids[a:b]).strip()), (s.prompt, tok.decode(ids[a:b]))
     layer = 1
-    res = {r.method: r for r in evaluate_edits(
-        model, tok, known, [Unedited(), Prefix(), EditorEdit(make_editor("null", model, layer)),
-                            EditorEdit(make_editor("identity", model, layer))], generation=False, progress=False)}
+    res = {
+        r.method: r
+        for r in evaluate_edits(
+            model,
+            tok,
+            known,
+            [
+                Unedited(),
+                Prefix(),
+                EditorEdit(make_editor("null", model, layer)),
+                EditorEdit(make_editor("identity", model, layer)),
+            ],
+            generation=False,
+            progress=False,
+        )
+    }
     assert res["null"].efficacy == res["unedited"].efficacy
     assert res["null"].efficacy_magnitude == res["unedited"].efficacy_magnitude
     # stating the new fact first moves the model towards it (the prefix baseline is real)

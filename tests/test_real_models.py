@@ -9,8 +9,7 @@ from steerlens.model.check import self_check
 
 pytestmark = pytest.mark.real
 
-PROMPTS = ["The Eiffel Tower is in the city of", "I hate you because", "Miles Davis plays the",
-           "The capital of Japan is"]
+PROMPTS = ["The Eiffel Tower is in the city of", "I hate you because", "Miles Davis plays the", "The capital of Japan is"]
 
 
 def test_self_check(real):
@@ -39,8 +38,9 @@ def test_probe_locates_the_real_model_as_its_table_row(real, monkeypatch):
         model.__dict__[_SPEC_ATTR] = table  # the shared model keeps its table spec
     assert probed.structural and probed.final_norm is table.final_norm and probed.logit_scale == 1.0
     for a, b in zip(table.layouts, probed.layouts):
-        assert {p: (q.path, q.where, q.scale) for p, q in a.parts.items()} == \
-            {p: (q.path, q.where, q.scale) for p, q in b.parts.items()}
+        assert {p: (q.path, q.where, q.scale) for p, q in a.parts.items()} == {
+            p: (q.path, q.where, q.scale) for p, q in b.parts.items()
+        }
 
 
 def test_logit_lens_ends_in_paris(real):

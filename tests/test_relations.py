@@ -286,15 +286,21 @@ def test_relation_file_errors(tmp_path):
     with pytest.raises(DataFormatError, match="slot"):
         load_relation(bad)
     one = tmp_path / "one.json"
-    one.write_text(json.dumps({"name": "one", "prompt_templates": ["w3 {} w5"],
-                               "samples": [{"subject": "w4", "object": "w6"}, {"subject": "w7", "object": "w6"}]}))
+    one.write_text(
+        json.dumps(
+            {
+                "name": "one",
+                "prompt_templates": ["w3 {} w5"],
+                "samples": [{"subject": "w4", "object": "w6"}, {"subject": "w7", "object": "w6"}],
+            }
+        )
+    )
     rel = load_relation(one)
     model = make_tiny("llama")
     prompts = make_prompts(rel)
     lre = train_lre(model, TOK, prompts, 0, 1)
     with pytest.raises(DataFormatError, match="at least two"):
         concepts_from_inverse(model, TOK, lre.invert(4), prompts)
-
 
 
 def test_evaluate_relation_end_to_end_and_sample_cap(monkeypatch):

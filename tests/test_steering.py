@@ -235,16 +235,17 @@ def test_left_padded_batch_aligns_per_row(tok):
     ids = torch.zeros(len(rows), width, dtype=torch.long)
     mask = torch.zeros_like(ids)
     for i, r in enumerate(rows):
-        ids[i, width - len(r):] = torch.tensor(r)
-        mask[i, width - len(r):] = 1
+        ids[i, width - len(r) :] = torch.tensor(r)
+        mask[i, width - len(r) :] = 1
     position_ids = (mask.cumsum(1) - 1).clamp(min=0)
     with act.apply(model), torch.no_grad():
         batched = model(input_ids=ids, attention_mask=mask, position_ids=position_ids, output_hidden_states=True)
         for i, r in enumerate(rows):
             alone = model(input_ids=torch.tensor([r]), output_hidden_states=True)
             for layer in (1, 2, 3):
-                torch.testing.assert_close(batched.hidden_states[layer][i, width - len(r):], alone.hidden_states[layer][0],
-                                           atol=1e-4, rtol=1e-4)
+                torch.testing.assert_close(
+                    batched.hidden_states[layer][i, width - len(r) :], alone.hidden_states[layer][0], atol=1e-4, rtol=1e-4
+                )
     with torch.no_grad():  # and the steering did change the rows
         plain = model(input_ids=ids, attention_mask=mask, position_ids=position_ids, output_hidden_states=True)
     assert not torch.allclose(plain.hidden_states[2], batched.hidden_states[2])
@@ -303,8 +304,9 @@ def test_comparison_renders(tok, tmp_path):
 
 def test_actadd_save_load_roundtrip(tok, tmp_path):
     model = make_tiny("llama")
-    act = ActAdd.build(model, tok, list(x_vector("w5 w6 w7", "w8", 3.0, 1, tokenizer=tok, pad_token="w0")),
-                       location="back", dims=slice(0, 16))
+    act = ActAdd.build(
+        model, tok, list(x_vector("w5 w6 w7", "w8", 3.0, 1, tokenizer=tok, pad_token="w0")), location="back", dims=slice(0, 16)
+    )
     act.save(tmp_path / "a")
     back = ActAdd.load(tmp_path / "a", model=model)
     assert back.additions == act.additions and back.location == "back" and back.dims == slice(0, 16)
@@ -503,9 +505,21 @@ def test_logprob_change_and_next_token_effect(tok):
 def test_sweep_and_plot(tok, tmp_path):
     pytest.importorskip("matplotlib")
     model = make_tiny("llama")
-    res = sweep(model, tok, PROMPT, "w5 w6", "w7", layers=[0, 2], coeffs=[0.0, 4.0], pad_token="w0",
-                metric=lambda ts: [len(t) for t in ts], metric_name="length", n=3,
-                config=SamplingConfig(max_new_tokens=4), progress=False)
+    res = sweep(
+        model,
+        tok,
+        PROMPT,
+        "w5 w6",
+        "w7",
+        layers=[0, 2],
+        coeffs=[0.0, 4.0],
+        pad_token="w0",
+        metric=lambda ts: [len(t) for t in ts],
+        metric_name="length",
+        n=3,
+        config=SamplingConfig(max_new_tokens=4),
+        progress=False,
+    )
     assert len(res.records) == 4 and len(res.baseline) == 3
     assert res.mean(0, 0.0) == pytest.approx(res.baseline_mean)  # coefficient 0 reproduces the paired baseline
     assert "length" in res.table()

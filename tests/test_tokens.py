@@ -9,8 +9,11 @@ from steerlens.errors import PaddingError, SpanNotFoundError
 from steerlens.model import answer_span, as_batch, pad, token_span
 
 CORPUS = [
-    "The Eiffel Tower is in Paris.", "Zürich and Genève are Swiss cities.", "東京 is the capital of Japan.",
-    "Miles Davis played the trumpet.", "The capital of France is Paris, and Paris is big.",
+    "The Eiffel Tower is in Paris.",
+    "Zürich and Genève are Swiss cities.",
+    "東京 is the capital of Japan.",
+    "Miles Davis played the trumpet.",
+    "The capital of France is Paris, and Paris is big.",
 ] * 20
 
 
@@ -19,9 +22,14 @@ def bpe():
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(CORPUS, trainers.BpeTrainer(vocab_size=300, special_tokens=["<pad>", "<bos>", "<eos>"],
-                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.train_from_iterator(
+        CORPUS,
+        trainers.BpeTrainer(
+            vocab_size=300, special_tokens=["<pad>", "<bos>", "<eos>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        ),
+    )
     from tokenizers.processors import TemplateProcessing
+
     tok.post_processor = TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", 1)])
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>")
 
@@ -33,14 +41,18 @@ def _check_span(tokenizer, text, sub, occurrence="last"):
     assert sub.strip() in decoded, (decoded, sub)
     # minimal: dropping either end token loses part of the substring
     if end - start > 1:
-        assert sub.strip() not in tokenizer.decode(ids[start + 1:end])
-        assert sub.strip() not in tokenizer.decode(ids[start:end - 1])
+        assert sub.strip() not in tokenizer.decode(ids[start + 1 : end])
+        assert sub.strip() not in tokenizer.decode(ids[start : end - 1])
     return start, end
 
 
-CASES = [("The Eiffel Tower is in Paris.", "Eiffel Tower"), ("The Eiffel Tower is in Paris.", " Paris"),
-         ("Zürich and Genève are Swiss cities.", "Genève"), ("東京 is the capital of Japan.", "東京"),
-         ("Miles Davis played the trumpet.", "Miles")]
+CASES = [
+    ("The Eiffel Tower is in Paris.", "Eiffel Tower"),
+    ("The Eiffel Tower is in Paris.", " Paris"),
+    ("Zürich and Genève are Swiss cities.", "Genève"),
+    ("東京 is the capital of Japan.", "東京"),
+    ("Miles Davis played the trumpet.", "Miles"),
+]
 
 
 @pytest.mark.parametrize("text,sub", CASES)

@@ -33,6 +33,7 @@ def _tiny_png() -> bytes:
 
 # --- report builder --------------------------------------------------------------------------------------
 
+
 def test_report_writes_page_figures_and_strict_json(tmp_path):
     rep = Report("t <1>", "sub")
     sec = rep.add(Section("a", "Alpha & co", "intro"))
@@ -68,16 +69,16 @@ def test_report_rejects_bad_figures_and_duplicates():
 
 # --- the tour on a tiny random model ----------------------------------------------------------------------
 
-TINY_CONFIG = TourConfig.quick(require_known=False, n_icl=1, editor_train_samples=16, editor_facts=4,
-                               concept_max_examples=40, max_new_tokens=8)
+TINY_CONFIG = TourConfig.quick(
+    require_known=False, n_icl=1, editor_train_samples=16, editor_facts=4, concept_max_examples=40, max_new_tokens=8
+)
 
 
 @pytest.fixture(scope="module")
 def tiny_tour(tmp_path_factory):
     out = tmp_path_factory.mktemp("tour")
     lines: list[str] = []
-    res = run_tour((make_tiny("llama"), char_tokenizer()), out, config=TINY_CONFIG, model_name="tiny-llama",
-                   say=lines.append)
+    res = run_tour((make_tiny("llama"), char_tokenizer()), out, config=TINY_CONFIG, model_name="tiny-llama", say=lines.append)
     return res, lines
 
 
@@ -100,8 +101,14 @@ def test_tour_runs_every_section_on_a_tiny_model(tiny_tour):
 
 
 def test_a_failing_section_is_reported_and_the_others_still_run(tmp_path):
-    res = run_tour((make_tiny("llama"), char_tokenizer()), tmp_path, sections=["relations", "lens"],
-                   config=TourConfig.quick(relation="no such relation"), model_name="tiny", say=lambda m: None)
+    res = run_tour(
+        (make_tiny("llama"), char_tokenizer()),
+        tmp_path,
+        sections=["relations", "lens"],
+        config=TourConfig.quick(relation="no such relation"),
+        model_name="tiny",
+        say=lambda m: None,
+    )
     assert res.failed == ["relations"] and not res.ok
     html = res.page.read_text()
     assert "This section failed" in html and "no such relation" in html
@@ -151,10 +158,22 @@ def render_in_chromium(page: Path) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         probe = Path(tmp) / "page.html"
         probe.write_text(page.read_text(encoding="utf-8").replace("</body>", _CHECK + "</body>"), encoding="utf-8")
-        cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={Path(tmp) / 'profile'}", "--window-size=1200,900", "--virtual-time-budget=10000",
-               "--dump-dom", probe.as_uri()]
+        cmd = [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={Path(tmp) / 'profile'}",
+            "--window-size=1200,900",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            probe.as_uri(),
+        ]
         dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": tmp}).stdout
     m = re.search(r'<pre id="steerlens-check">(.*?)</pre>', dom, re.S)
     assert m, f"Chromium produced no check output; DOM starts {dom[:300]!r}"
@@ -188,6 +207,7 @@ def test_chromium_sees_a_broken_figure(tmp_path):
 
 
 # --- the real tour on the embedded model ---------------------------------------------------------------------
+
 
 @pytest.mark.real
 def test_quick_tour_on_gemma_fills_every_section_with_real_numbers(gemma, tmp_path):

@@ -65,11 +65,17 @@ class Fingerprint:
 
     def differences(self, other: Fingerprint) -> list[str]:
         """Human-readable list of the fields that differ."""
-        names = {"model_type": "architecture", "d_model": "hidden size", "n_layers": "layer count",
-                 "vocab_size": "vocabulary size", "unembed_hash": "unembedding weights (hash)"}
+        names = {
+            "model_type": "architecture",
+            "d_model": "hidden size",
+            "n_layers": "layer count",
+            "vocab_size": "vocabulary size",
+            "unembed_hash": "unembedding weights (hash)",
+        }
         return [
             f"{names[k]}: artifact {getattr(self, k)!r} vs model {getattr(other, k)!r}"
-            for k in names if getattr(self, k) != getattr(other, k)
+            for k in names
+            if getattr(self, k) != getattr(other, k)
         ]
 
 
@@ -116,11 +122,17 @@ def save_artifact(
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     meta = {
-        "kind": kind, "format_version": FORMAT_VERSION, "steerlens_version": __version__,
-        "fingerprint": asdict(fingerprint) if fingerprint else None, "config": config_json,
+        "kind": kind,
+        "format_version": FORMAT_VERSION,
+        "steerlens_version": __version__,
+        "fingerprint": asdict(fingerprint) if fingerprint else None,
+        "config": config_json,
     }
-    save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, str(folder / _TENSORS),
-              metadata={"kind": kind, "format_version": str(FORMAT_VERSION)})
+    save_file(
+        {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()},
+        str(folder / _TENSORS),
+        metadata={"kind": kind, "format_version": str(FORMAT_VERSION)},
+    )
     tmp = folder / (_META + ".tmp")
     tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
     os.replace(tmp, folder / _META)
@@ -128,7 +140,10 @@ def save_artifact(
 
 
 def load_artifact(
-    path: str | os.PathLike[str], *, model: torch.nn.Module | None = None, kind: str | None = None,
+    path: str | os.PathLike[str],
+    *,
+    model: torch.nn.Module | None = None,
+    kind: str | None = None,
     device: str | torch.device = "cpu",
 ) -> Artifact:
     """Read an artifact folder; check its kind and, given ``model``, that it was made for that model.
@@ -195,7 +210,6 @@ def load(path: str | os.PathLike[str], *, model: torch.nn.Module | None = None) 
     if loader is None:
         known = ", ".join(sorted(_LOADERS)) or "none yet"
         raise ArtifactFormatError(
-            f"No loader is registered for artifact kind {art.kind!r} (known: {known}); use load_artifact() for the raw "
-            "contents."
+            f"No loader is registered for artifact kind {art.kind!r} (known: {known}); use load_artifact() for the raw contents."
         )
     return loader(art, model)

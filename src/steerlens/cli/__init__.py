@@ -1,4 +1,5 @@
 """The ``steerlens`` command line."""
+
 from .main import main
 
 __all__ = ["main"]

@@ -14,9 +14,12 @@ __all__ = ["add_parsers", "run_probe_train", "run_guide", "run_guide_sweep"]
 
 def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     """Register ``probe-train`` (``probe train``), ``guide`` and ``guide-sweep`` (``guide sweep``)."""
-    p = sub.add_parser("probe-train", help="train concept probes on labelled completions ('probe train')",
-                       description="Fit per-layer probes on a labelled dataset (shipped: tone, refusal; or a JSON/JSONL "
-                                   "file) and report train and held-out accuracy per layer.")
+    p = sub.add_parser(
+        "probe-train",
+        help="train concept probes on labelled completions ('probe train')",
+        description="Fit per-layer probes on a labelled dataset (shipped: tone, refusal; or a JSON/JSONL "
+        "file) and report train and held-out accuracy per layer.",
+    )
     p.add_argument("--data", required=True, help="dataset name (tone, refusal) or a JSON/JSONL file")
     p.add_argument("--out", required=True, help="output folder (one concept artifact per probe)")
     p.add_argument("--model", default=default_model)
@@ -25,8 +28,11 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     p.add_argument("--val-fraction", type=float, default=0.2)
     p.add_argument("--plot", metavar="PNG", help="plot accuracy per layer")
 
-    g = sub.add_parser("guide", help="guided vs unguided completion of a prompt (also: 'guide sweep')",
-                       description="Generate with and without concept guidance. Also: 'steerlens guide sweep --help'.")
+    g = sub.add_parser(
+        "guide",
+        help="guided vs unguided completion of a prompt (also: 'guide sweep')",
+        description="Generate with and without concept guidance. Also: 'steerlens guide sweep --help'.",
+    )
     g.add_argument("text", help="the prompt (rendered as a user turn)")
     g.add_argument("--concept", required=True, help="a concept artifact folder (from 'probe train') or seed .safetensors")
     g.add_argument("--scale", type=float, required=True, help="guidance scale")
@@ -36,12 +42,16 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     g.add_argument("--model", default=default_model)
     g.add_argument("--max-new-tokens", type=int, default=48)
 
-    s = sub.add_parser("guide-sweep", help=argparse.SUPPRESS,
-                       description="Sweep the guidance scale: probe-measured effect and perplexity on reference answers.")
+    s = sub.add_parser(
+        "guide-sweep",
+        help=argparse.SUPPRESS,
+        description="Sweep the guidance scale: probe-measured effect and perplexity on reference answers.",
+    )
     s.add_argument("--concept", required=True)
     s.add_argument("--data", required=True, help="dataset giving prompts and reference answers (label-1 answers)")
-    s.add_argument("--scales", default="-8,-4,-2,0,2,4,8",
-                   help="comma-separated scales; write --scales=-8,0,8 when the first is negative")
+    s.add_argument(
+        "--scales", default="-8,-4,-2,0,2,4,8", help="comma-separated scales; write --scales=-8,0,8 when the first is negative"
+    )
     s.add_argument("--layers")
     s.add_argument("--top-k", type=int)
     s.add_argument("--prompts", type=int, default=16, help="prompts to generate from (default 16)")
@@ -66,8 +76,10 @@ def run_probe_train(args: argparse.Namespace) -> int:
         c.save(out / kind if len(kinds) > 1 else out)
         results[kind] = {"train": c.train_accuracy, "val": c.val_accuracy}
         best = max(range(len(c.layers)), key=lambda i: c.val_accuracy[i])
-        print(f"{kind}: best held-out accuracy {c.val_accuracy[best]:.3f} at layer {c.layers[best]}; "
-              f"per layer: " + " ".join(f"{a:.2f}" for a in c.val_accuracy))
+        print(
+            f"{kind}: best held-out accuracy {c.val_accuracy[best]:.3f} at layer {c.layers[best]}; "
+            f"per layer: " + " ".join(f"{a:.2f}" for a in c.val_accuracy)
+        )
     (out).mkdir(parents=True, exist_ok=True)
     (out / "accuracy.json").write_text(json.dumps(results, indent=2))
     if args.plot:
@@ -104,8 +116,9 @@ def run_guide(args: argparse.Namespace) -> int:
     plain = sample(model, tok, [ids], config=cfg)
     guided = sample(model, tok, [ids], edits=edits, config=cfg)
     layers = sorted({e.site.layer for e in edits})
-    Comparison(args.text, plain, guided, f"{concept.kind} concept x {args.scale:g} on layers {layers}", None,
-               {"greedy": True}).print()
+    Comparison(
+        args.text, plain, guided, f"{concept.kind} concept x {args.scale:g} on layers {layers}", None, {"greedy": True}
+    ).print()
     return 0
 
 
@@ -119,8 +132,17 @@ def run_guide_sweep(args: argparse.Namespace) -> int:
     data = load_dataset(args.data)
     prompts = list(dict.fromkeys(e.prompt for e in data))[: args.prompts]
     refs = [e for e in data if e.label == 1][: args.references]
-    res = guidance_sweep(model, tok, concept, _floats(args.scales), prompts, refs, layers=_layers(args.layers, model),
-                         top_k=args.top_k, max_new_tokens=args.max_new_tokens)
+    res = guidance_sweep(
+        model,
+        tok,
+        concept,
+        _floats(args.scales),
+        prompts,
+        refs,
+        layers=_layers(args.layers, model),
+        top_k=args.top_k,
+        max_new_tokens=args.max_new_tokens,
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     res.save_json(out / "sweep.json")

@@ -10,18 +10,28 @@ __all__ = ["add_parsers", "run"]
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--samples", help="samples: JSONL from 'editors data' or a CounterFact .json file "
-                                     "(default: built from the shipped relations, filtered to known facts)")
+    p.add_argument(
+        "--samples",
+        help="samples: JSONL from 'editors data' or a CounterFact .json file "
+        "(default: built from the shipped relations, filtered to known facts)",
+    )
     p.add_argument("--relations", default="", help="comma-separated relation names to build samples from")
-    p.add_argument("--known-top-k", type=int, default=1,
-                   help="keep facts whose true object's first token is in the model's top k (default 1)")
+    p.add_argument(
+        "--known-top-k",
+        type=int,
+        default=1,
+        help="keep facts whose true object's first token is in the model's top k (default 1)",
+    )
     p.add_argument("--seed", type=int, default=0)
 
 
 def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     """Register ``editors`` with its sub-commands data, train, edit, eval and inspect."""
-    r = sub.add_parser("editors", help="REMEDI editors: an attribute in words becomes an edit of an entity",
-                       description="Train, apply, evaluate and inspect REMEDI editors.")
+    r = sub.add_parser(
+        "editors",
+        help="REMEDI editors: an attribute in words becomes an edit of an entity",
+        description="Train, apply, evaluate and inspect REMEDI editors.",
+    )
     rs = r.add_subparsers(dest="editors_command", metavar="SUBCOMMAND")
 
     d = rs.add_parser("data", help="build the CounterFact-style samples (and keep the ones the model knows)")
@@ -93,8 +103,10 @@ def _known_ids(args: argparse.Namespace, model, tok, samples) -> set[str]:
     from ..editors import known_sample_ids
 
     ids = known_sample_ids(model, tok, samples, top_k=args.known_top_k, progress=True, cache=True)
-    print(f"{len(ids)} of {len(samples)} facts are known (true object in the model's top {args.known_top_k}; "
-          "remembered per model in $STEERLENS_HOME/known-facts)")
+    print(
+        f"{len(ids)} of {len(samples)} facts are known (true object in the model's top {args.known_top_k}; "
+        "remembered per model in $STEERLENS_HOME/known-facts)"
+    )
     return ids
 
 
@@ -138,13 +150,28 @@ def _train(args: argparse.Namespace) -> int:
     if not train or not parts["validation"]:
         raise DataFormatError("Too few samples to train on; give more relations or a larger --known-top-k.")
     opts = {"rank": args.rank, "use_entity": args.use_entity} if args.kind == "linear" else {}
-    res = train_editor(model, tok, train, args.layer, validation=parts["validation"], kind=args.kind,
-                       max_epochs=args.max_epochs, batch_size=args.batch_size, lr=args.lr, lam_kl=args.lam_kl,
-                       patience=args.patience, seed=args.seed, checkpoint=args.out, **opts)
+    res = train_editor(
+        model,
+        tok,
+        train,
+        args.layer,
+        validation=parts["validation"],
+        kind=args.kind,
+        max_epochs=args.max_epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        lam_kl=args.lam_kl,
+        patience=args.patience,
+        seed=args.seed,
+        checkpoint=args.out,
+        **opts,
+    )
     path = save_editor(res.editor, args.out, model=model, history=res.to_json())
-    print(f"editor ({res.editor.kind}, layer {res.editor.layer}) best epoch {res.best_epoch}"
-          f"{' (UNTRAINED: no epoch beat the starting state; it makes no edit)' if res.untrained else ''}, "
-          f"{res.seconds:.0f}s, {res.step_seconds:.3f}s/step -> {path}")
+    print(
+        f"editor ({res.editor.kind}, layer {res.editor.layer}) best epoch {res.best_epoch}"
+        f"{' (UNTRAINED: no epoch beat the starting state; it makes no edit)' if res.untrained else ''}, "
+        f"{res.seconds:.0f}s, {res.step_seconds:.3f}s/step -> {path}"
+    )
     return 0
 
 
@@ -187,8 +214,16 @@ def _eval(args: argparse.Namespace) -> int:
     if not test:
         raise DataFormatError("No test samples; give more relations or a larger --known-top-k.")
     methods = [Unedited(), Prefix(), EditorEdit(make_editor("null", model, editor.layer)), EditorEdit(editor)]
-    results = evaluate_edits(model, tok, test, methods, generation=not args.no_generation,
-                             n_generation=args.n_generation, max_new_tokens=args.max_new_tokens, seed=args.seed)
+    results = evaluate_edits(
+        model,
+        tok,
+        test,
+        methods,
+        generation=not args.no_generation,
+        n_generation=args.n_generation,
+        max_new_tokens=args.max_new_tokens,
+        seed=args.seed,
+    )
     print(results_table(results))
     if args.out:
         print(f"results: {write_results(results, args.out, editor=editor.config())}")
@@ -209,6 +244,8 @@ def _inspect(args: argparse.Namespace) -> int:
         for name, ed in (("remedi", editor), ("identity", make_editor("identity", model, editor.layer))):
             for contextual in (True, False):
                 r = inspect(model, tok, ed, test, layer, contextual=contextual, seed=args.seed)
-                print(f"{name:9} {r.setting:13} entity layer {layer:>2}: accuracy {r.accuracy:.3f} F1 {r.f1:.3f} "
-                      f"MCC {r.mcc:+.3f} | control task accuracy {r.control_accuracy:.3f} MCC {r.control_mcc:+.3f}")
+                print(
+                    f"{name:9} {r.setting:13} entity layer {layer:>2}: accuracy {r.accuracy:.3f} F1 {r.f1:.3f} "
+                    f"MCC {r.mcc:+.3f} | control task accuracy {r.control_accuracy:.3f} MCC {r.control_mcc:+.3f}"
+                )
     return 0

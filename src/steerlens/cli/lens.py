@@ -12,24 +12,34 @@ __all__ = ["add_parsers", "run_lens", "run_train", "run_eval"]
 
 def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     """Register ``lens``, ``lens train`` and ``lens eval`` (the latter two as ``lens-train``/``lens-eval``)."""
-    p = sub.add_parser("lens", help="logit/tuned lens of a text (also: 'lens train', 'lens eval')",
-                       description="Decode every layer at the last position of TEXT. Also: "
-                                   "'steerlens lens train --help', 'steerlens lens eval --help'.")
+    p = sub.add_parser(
+        "lens",
+        help="logit/tuned lens of a text (also: 'lens train', 'lens eval')",
+        description="Decode every layer at the last position of TEXT. Also: "
+        "'steerlens lens train --help', 'steerlens lens eval --help'.",
+    )
     p.add_argument("text", help="the text to read")
     p.add_argument("--model", default=default_model, help=f"embedded model name or local folder (default {default_model})")
     p.add_argument("--tuned", metavar="PATH", help="a tuned lens (steerlens artifact or tuned-lens package folder)")
     p.add_argument("--top-k", type=int, default=5, help="tokens to show per layer (default 5)")
     p.add_argument("--trajectory", action="store_true", help="print the top-1 token for every layer and position")
     p.add_argument("--plot", metavar="OUT", help="save the prediction trajectory: .png (matplotlib) or .html (interactive)")
-    p.add_argument("--statistic", default="entropy",
-                   choices=["entropy", "kl_to_final", "top_prob", "target_log_prob", "target_rank"],
-                   help="colour of the trajectory plot (default entropy)")
+    p.add_argument(
+        "--statistic",
+        default="entropy",
+        choices=["entropy", "kl_to_final", "top_prob", "target_log_prob", "target_rank"],
+        help="colour of the trajectory plot (default entropy)",
+    )
     p.add_argument("--target", help="a single token whose log-prob/rank the trajectory tracks (default: the next token)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     t = sub.add_parser("lens-train", help=argparse.SUPPRESS, description="Train a tuned lens on local text files.")
-    t.add_argument("--text", nargs="+", metavar="FILE",
-                   help="UTF-8 text files (default: the shipped corpus, The Devil's Dictionary, training part)")
+    t.add_argument(
+        "--text",
+        nargs="+",
+        metavar="FILE",
+        help="UTF-8 text files (default: the shipped corpus, The Devil's Dictionary, training part)",
+    )
     t.add_argument("--out", required=True, help="output folder (lens artifact, history.json, checkpoints)")
     t.add_argument("--model", default=default_model)
     t.add_argument("--steps", type=int, default=100)
@@ -42,20 +52,35 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     t.add_argument("--bias-only", action="store_true", help="train only the translators' biases")
     t.add_argument("--no-bias", action="store_true", help="linear translators without bias")
     t.add_argument("--checkpoint-every", type=int, default=0)
-    t.add_argument("--validation-chunks", type=int, default=0, metavar="N",
-                   help="hold out N training chunks; each layer keeps the translator of its best validation KL")
+    t.add_argument(
+        "--validation-chunks",
+        type=int,
+        default=0,
+        metavar="N",
+        help="hold out N training chunks; each layer keeps the translator of its best validation KL",
+    )
     t.add_argument("--eval-every", type=int, default=None, help="steps between validation measurements")
-    t.add_argument("--backoff", type=float, default=0.5,
-                   help="with validation: a layer that got worse returns to its best translator and its "
-                        "learning rate is multiplied by this (1: keep the best only)")
+    t.add_argument(
+        "--backoff",
+        type=float,
+        default=0.5,
+        help="with validation: a layer that got worse returns to its best translator and its "
+        "learning rate is multiplied by this (1: keep the best only)",
+    )
     t.add_argument("--target-dtype", choices=["float32", "bfloat16"], default="float32")
-    t.add_argument("--compute-dtype", choices=["float32", "bfloat16"], default="float32",
-                   help="dtype of the vocabulary matmuls (bfloat16: faster on CPUs with AVX512-BF16)")
+    t.add_argument(
+        "--compute-dtype",
+        choices=["float32", "bfloat16"],
+        default="float32",
+        help="dtype of the vocabulary matmuls (bfloat16: faster on CPUs with AVX512-BF16)",
+    )
 
-    e = sub.add_parser("lens-eval", help=argparse.SUPPRESS,
-                       description="Evaluate the logit lens (and a tuned lens) on held-out text, in bits per byte.")
-    e.add_argument("--text", nargs="+", metavar="FILE",
-                   help="UTF-8 text files (default: the shipped corpus' held-out part)")
+    e = sub.add_parser(
+        "lens-eval",
+        help=argparse.SUPPRESS,
+        description="Evaluate the logit lens (and a tuned lens) on held-out text, in bits per byte.",
+    )
+    e.add_argument("--text", nargs="+", metavar="FILE", help="UTF-8 text files (default: the shipped corpus' held-out part)")
     e.add_argument("--model", default=default_model)
     e.add_argument("--tuned", metavar="PATH", help="a tuned lens to evaluate beside the logit lens")
     e.add_argument("--seq-len", type=int, default=256)
@@ -115,10 +140,19 @@ def run_train(args: argparse.Namespace) -> int:
     texts = read_texts(args.text) if args.text else default_corpus("train")
     chunks = chunk_texts(tokenizer, texts, args.seq_len)
     cfg = LensTrainConfig(
-        steps=args.steps, tokens_per_step=args.tokens_per_step, micro_batch=args.micro_batch, optimizer=args.optimizer,
-        lr_scale=args.lr_scale, warmup_steps=args.warmup_steps, mode="bias_only" if args.bias_only else "affine",
-        bias=not args.no_bias, checkpoint_every=args.checkpoint_every, target_dtype=args.target_dtype,
-        compute_dtype=args.compute_dtype, backoff=args.backoff)
+        steps=args.steps,
+        tokens_per_step=args.tokens_per_step,
+        micro_batch=args.micro_batch,
+        optimizer=args.optimizer,
+        lr_scale=args.lr_scale,
+        warmup_steps=args.warmup_steps,
+        mode="bias_only" if args.bias_only else "affine",
+        bias=not args.no_bias,
+        checkpoint_every=args.checkpoint_every,
+        target_dtype=args.target_dtype,
+        compute_dtype=args.compute_dtype,
+        backoff=args.backoff,
+    )
     val = None
     if args.validation_chunks:
         if args.validation_chunks < 0:

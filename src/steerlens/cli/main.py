@@ -14,8 +14,7 @@ from ..errors import SteerlensError
 __all__ = ["main", "build_parser"]
 
 # two-word commands, rewritten to hidden one-word sub-commands ('lens TEXT' and 'lens train' share 'lens')
-_PAIRED = {("lens", "train"), ("lens", "eval"), ("steer", "train"), ("steer", "sweep"), ("probe", "train"),
-           ("guide", "sweep")}
+_PAIRED = {("lens", "train"), ("lens", "eval"), ("steer", "train"), ("steer", "sweep"), ("probe", "train"), ("guide", "sweep")}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,8 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("models", help="list the embedded models and whether each is provisioned")
-    p.add_argument("--provision", nargs="*", metavar="NAME", default=None,
-                   help="convert and cache these embedded models (all when no name is given)")
+    p.add_argument(
+        "--provision",
+        nargs="*",
+        metavar="NAME",
+        default=None,
+        help="convert and cache these embedded models (all when no name is given)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     from .lens import add_parsers
@@ -52,12 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_tour_parsers(sub, DEFAULT_MODEL)
 
-    p = sub.add_parser("check", help="self-check a model: site numbering, lens reproduces its logits, branch sums, "
-                                     "capture; or (--all-types) the compatibility matrix of every causal-LM type")
+    p = sub.add_parser(
+        "check",
+        help="self-check a model: site numbering, lens reproduces its logits, branch sums, "
+        "capture; or (--all-types) the compatibility matrix of every causal-LM type",
+    )
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"embedded model name or local folder (default {DEFAULT_MODEL})")
-    p.add_argument("--all-types", action="store_true",
-                   help="instead of one model, check a tiny random model of every causal-LM type of the installed "
-                        "transformers (or of --types) and print the compatibility matrix")
+    p.add_argument(
+        "--all-types",
+        action="store_true",
+        help="instead of one model, check a tiny random model of every causal-LM type of the installed "
+        "transformers (or of --types) and print the compatibility matrix",
+    )
     p.add_argument("--types", nargs="+", metavar="TYPE", help="with --all-types: only these model types")
     p.add_argument("--no-generation", action="store_true", help="with --all-types: skip the generation checks")
     p.add_argument("--markdown", metavar="FILE", help="with --all-types: also write the matrix as Markdown here")
@@ -84,18 +94,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("lens", "lens-train", "lens-eval"):
             from . import lens as cli_lens
 
-            return {"lens": cli_lens.run_lens, "lens-train": cli_lens.run_train, "lens-eval": cli_lens.run_eval}[
-                args.command](args)
+            return {"lens": cli_lens.run_lens, "lens-train": cli_lens.run_train, "lens-eval": cli_lens.run_eval}[args.command](
+                args
+            )
         if args.command in ("steer", "steer-train", "steer-sweep"):
             from . import steer as cli_steer
 
-            return {"steer": cli_steer.run_steer, "steer-train": cli_steer.run_train,
-                    "steer-sweep": cli_steer.run_sweep}[args.command](args)
+            return {"steer": cli_steer.run_steer, "steer-train": cli_steer.run_train, "steer-sweep": cli_steer.run_sweep}[
+                args.command
+            ](args)
         if args.command in ("probe-train", "guide", "guide-sweep"):
             from . import concepts as cli_concepts
 
-            return {"probe-train": cli_concepts.run_probe_train, "guide": cli_concepts.run_guide,
-                    "guide-sweep": cli_concepts.run_guide_sweep}[args.command](args)
+            return {
+                "probe-train": cli_concepts.run_probe_train,
+                "guide": cli_concepts.run_guide,
+                "guide-sweep": cli_concepts.run_guide_sweep,
+            }[args.command](args)
         if args.command == "relations":
             from . import relations as cli_relations
 
@@ -135,8 +150,14 @@ def _models(args: argparse.Namespace) -> int:
     for col in ("name", "architecture", "licence", "package", "converted", "cache"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["name"], r["architecture"], r["licence"], "yes" if r["package_installed"] else f"no: {r['install']}",
-                      "yes" if r["converted"] else "no", r["cache"])
+        table.add_row(
+            r["name"],
+            r["architecture"],
+            r["licence"],
+            "yes" if r["package_installed"] else f"no: {r['install']}",
+            "yes" if r["converted"] else "no",
+            r["cache"],
+        )
     Console().print(table)
     return 0
 

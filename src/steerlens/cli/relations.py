@@ -13,8 +13,11 @@ __all__ = ["add_parsers", "run"]
 
 def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     """Register ``relations`` with its sub-commands list, train, eval, match and swap."""
-    r = sub.add_parser("relations", help="linear relational embeddings and concepts (list, train, eval, match, swap)",
-                       description="LREs and LRCs on the shipped 47-relation dataset (or a relation JSON file).")
+    r = sub.add_parser(
+        "relations",
+        help="linear relational embeddings and concepts (list, train, eval, match, swap)",
+        description="LREs and LRCs on the shipped 47-relation dataset (or a relation JSON file).",
+    )
     rs = r.add_subparsers(dest="relations_command", metavar="SUBCOMMAND")
 
     p = rs.add_parser("list", help="list the shipped relations")
@@ -39,8 +42,12 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     e.add_argument("--object-layer", type=int, default=-1, help="default: the last block")
     e.add_argument("--n-train", type=int, default=5)
     e.add_argument("--max-test", type=int, default=60)
-    e.add_argument("--max-samples", type=int, default=None,
-                   help="cap each relation at a seeded random subset of this many samples (default: all)")
+    e.add_argument(
+        "--max-samples",
+        type=int,
+        default=None,
+        help="cap each relation at a seeded random subset of this many samples (default: all)",
+    )
     e.add_argument("--rank", type=int, default=None)
     e.add_argument("--no-baselines", action="store_true", help="skip the mean / logistic / SVM probe baselines")
     e.add_argument("--out", help="folder for results.json (and by_category.png with --plot)")
@@ -83,8 +90,15 @@ def _list(args: argparse.Namespace) -> int:
     rows = []
     for name in relation_names(args.category):
         rel = load_relation(name)
-        rows.append({"name": name, "category": rel.category, "samples": len(rel.samples), "objects": len(rel.objects),
-                     "template": rel.templates[0]})
+        rows.append(
+            {
+                "name": name,
+                "category": rel.category,
+                "samples": len(rel.samples),
+                "objects": len(rel.objects),
+                "template": rel.templates[0],
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
@@ -116,8 +130,17 @@ def _train(args: argparse.Namespace) -> int:
     print(f"{rel.name}: the model answers {len(valid)} of {len(prompts)} prompts")
     if not valid:
         raise DataFormatError(f"The model answers none of the {len(prompts)} prompts of {rel.name!r}; nothing to train on.")
-    lre = train_lre(model, tok, valid, args.subject_layer, args.object_layer, relation=rel.name,
-                    aggregation=args.aggregation, max_samples=args.n_train, progress=True)
+    lre = train_lre(
+        model,
+        tok,
+        valid,
+        args.subject_layer,
+        args.object_layer,
+        relation=rel.name,
+        aggregation=args.aggregation,
+        max_samples=args.n_train,
+        progress=True,
+    )
     out = Path(args.out)
     print(f"{lre} from {lre.metadata['num_prompts']} prompts -> {lre.save(out / 'lre')}")
     if not args.no_concepts:
@@ -135,9 +158,19 @@ def _eval(args: argparse.Namespace) -> int:
     from ..relations.evaluate import evaluate_relations, plot_summary, results_table, write_results
 
     model, tok = load_model(args.model)
-    results = evaluate_relations(model, tok, args.relations or None, out=args.out, subject_layer=args.subject_layer,
-                                 object_layer=args.object_layer, n_train=args.n_train, max_test=args.max_test,
-                                 rank=args.rank, baselines=not args.no_baselines, max_samples=args.max_samples)
+    results = evaluate_relations(
+        model,
+        tok,
+        args.relations or None,
+        out=args.out,
+        subject_layer=args.subject_layer,
+        object_layer=args.object_layer,
+        n_train=args.n_train,
+        max_test=args.max_test,
+        rank=args.rank,
+        baselines=not args.no_baselines,
+        max_samples=args.max_samples,
+    )
     print(results_table(results))
     if args.out:
         print(f"results: {write_results(results, args.out)}")
@@ -171,8 +204,9 @@ def _resolve_name(concepts, key: str) -> str:
     by_object = [c.name for c in concepts if c.object == key]
     if len(by_object) == 1:
         return by_object[0]
-    raise DataFormatError(f"No single concept named or with object {key!r}; concepts: {', '.join(names[:12])}"
-                          + (" ..." if len(names) > 12 else ""))
+    raise DataFormatError(
+        f"No single concept named or with object {key!r}; concepts: {', '.join(names[:12])}" + (" ..." if len(names) > 12 else "")
+    )
 
 
 def _swap(args: argparse.Namespace) -> int:

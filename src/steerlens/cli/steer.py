@@ -52,8 +52,13 @@ def _sampling_args(p: argparse.ArgumentParser) -> None:
 def _config(args: argparse.Namespace):
     from ..steering import SamplingConfig
 
-    return SamplingConfig(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
-                          top_k=args.top_k, freq_penalty=args.freq_penalty)
+    return SamplingConfig(
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        top_k=args.top_k,
+        freq_penalty=args.freq_penalty,
+    )
 
 
 _SCORES = ("sentiment", "lexicon", "wedding", "none")
@@ -64,16 +69,23 @@ def _scorer(name: str, words: str | None = None):
 
     if words:
         return "words", word_counter([w.strip() for w in words.split(",") if w.strip()])
-    return {"sentiment": ("sentiment", sentiment), "lexicon": ("lexicon balance", lexicon_balance),
-            "wedding": ("wedding words", word_counter(WEDDING_WORDS)), "none": (None, None)}[name]
+    return {
+        "sentiment": ("sentiment", sentiment),
+        "lexicon": ("lexicon balance", lexicon_balance),
+        "wedding": ("wedding words", word_counter(WEDDING_WORDS)),
+        "none": (None, None),
+    }[name]
 
 
 def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     """Register ``steer``, ``steer train`` and ``steer sweep`` (the latter two as ``steer-train``/``steer-sweep``)."""
-    p = sub.add_parser("steer", help="steered vs unsteered completions (also: 'steer train', 'steer sweep')",
-                       description="Complete TEXT n times without and with steering, from the same random stream, and "
-                                   "print both columns. Steer with an x-vector (--add/--sub, ActAdd) or a trained "
-                                   "vector (--vector). Also: 'steerlens steer train --help', 'steerlens steer sweep --help'.")
+    p = sub.add_parser(
+        "steer",
+        help="steered vs unsteered completions (also: 'steer train', 'steer sweep')",
+        description="Complete TEXT n times without and with steering, from the same random stream, and "
+        "print both columns. Steer with an x-vector (--add/--sub, ActAdd) or a trained "
+        "vector (--vector). Also: 'steerlens steer train --help', 'steerlens steer sweep --help'.",
+    )
     p.add_argument("text", help="the prompt")
     p.add_argument("--model", default=default_model, help=f"embedded model name or local folder (default {default_model})")
     p.add_argument("--add", help="steering prompt added (ActAdd)")
@@ -81,8 +93,12 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     p.add_argument("--coeff", type=float, default=5.0, help="ActAdd coefficient (default 5)")
     p.add_argument("--layer", type=int, default=6, help="ActAdd layer: residual stream before this block (default 6)")
     p.add_argument("--location", default="front", help="where the addition lands: front, back, mid or a token offset")
-    p.add_argument("--injection", choices=["overlay", "pad"], default="overlay",
-                   help="overlay the prompt's first tokens, or pad the prompt after BOS first")
+    p.add_argument(
+        "--injection",
+        choices=["overlay", "pad"],
+        default="overlay",
+        help="overlay the prompt's first tokens, or pad the prompt after BOS first",
+    )
     p.add_argument("--no-pad", action="store_true", help="do not right-pad the shorter steering prompt with spaces")
     p.add_argument("--vector", metavar="DIR", help="a steering vector artifact (from 'steer train') instead of --add/--sub")
     p.add_argument("--scale", type=float, default=4.0, help="scale of --vector (default 4)")
@@ -94,9 +110,10 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     p.add_argument("--json", metavar="OUT", help="also write the comparison as JSON")
     _sampling_args(p)
 
-    t = sub.add_parser("steer-train", help=argparse.SUPPRESS,
-                       description="Train a contrastive steering vector from (positive, negative) pairs.")
-    t.add_argument("--pairs", required=True, help="JSONL file: one {\"positive\": ..., \"negative\": ...} per line")
+    t = sub.add_parser(
+        "steer-train", help=argparse.SUPPRESS, description="Train a contrastive steering vector from (positive, negative) pairs."
+    )
+    t.add_argument("--pairs", required=True, help='JSONL file: one {"positive": ..., "negative": ...} per line')
     t.add_argument("--out", required=True, help="output folder (steering-vector artifact)")
     t.add_argument("--model", default=default_model)
     t.add_argument("--layers", default="all", help="layers, e.g. '6', '4-10', 'all' (default all)")
@@ -105,8 +122,11 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     t.add_argument("--point", default="resid_post", help="site point (default resid_post: the block output)")
     t.add_argument("--gguf", metavar="FILE", help="also export a llama.cpp control vector (GGUF)")
 
-    s = sub.add_parser("steer-sweep", help=argparse.SUPPRESS,
-                       description="Sweep an x-vector over layers and coefficients; score completions; plot.")
+    s = sub.add_parser(
+        "steer-sweep",
+        help=argparse.SUPPRESS,
+        description="Sweep an x-vector over layers and coefficients; score completions; plot.",
+    )
     s.add_argument("text", help="the prompt")
     s.add_argument("--model", default=default_model)
     s.add_argument("--add", required=True)
@@ -134,9 +154,14 @@ def run_steer(args: argparse.Namespace) -> int:
         vec = SteeringVector.load(args.vector, model=model)
         steering = vec.edits(model, args.scale, at=args.at)
     elif args.sub is not None:
-        steering = ActAdd.build(model, tok, list(x_vector(args.add, args.sub, args.coeff, args.layer, tokenizer=tok,
-                                                          pad=None if args.no_pad else "tokens_right")),
-                                location=location)
+        steering = ActAdd.build(
+            model,
+            tok,
+            list(
+                x_vector(args.add, args.sub, args.coeff, args.layer, tokenizer=tok, pad=None if args.no_pad else "tokens_right")
+            ),
+            location=location,
+        )
     else:
         steering = ActAdd.build(model, tok, [ActivationAddition(args.coeff, args.layer, prompt=args.add)], location=location)
     comp = compare(model, tok, args.text, steering, n=args.n, seed=args.seed, config=_config(args), injection=args.injection)
@@ -179,8 +204,20 @@ def run_sweep(args: argparse.Namespace) -> int:
     model, tok = load_model(args.model)
     layers = parse_layers(args.layers, resolve(model).n_layers)
     name, fn = _scorer(args.score, args.words)
-    res = sweep(model, tok, args.text, args.add, args.sub, layers=layers, coeffs=_floats(args.coeffs), metric=fn,
-                n=args.n, seed=args.seed, config=_config(args), metric_name=name)
+    res = sweep(
+        model,
+        tok,
+        args.text,
+        args.add,
+        args.sub,
+        layers=layers,
+        coeffs=_floats(args.coeffs),
+        metric=fn,
+        n=args.n,
+        seed=args.seed,
+        config=_config(args),
+        metric_name=name,
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     res.save_json(out / "sweep.json")

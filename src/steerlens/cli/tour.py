@@ -11,18 +11,27 @@ __all__ = ["add_parsers", "run"]
 def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     from ..tour import SECTIONS
 
-    p = sub.add_parser("tour", help="run every method on a model and write an HTML report (start here)",
-                       description="Run lenses, activation addition, LREs/LRCs, concept guidance and a REMEDI editor "
-                                   "on one model, and write a self-contained HTML report with every figure and its "
-                                   "data as JSON.")
+    p = sub.add_parser(
+        "tour",
+        help="run every method on a model and write an HTML report (start here)",
+        description="Run lenses, activation addition, LREs/LRCs, concept guidance and a REMEDI editor "
+        "on one model, and write a self-contained HTML report with every figure and its "
+        "data as JSON.",
+    )
     p.add_argument("--model", default=default_model, help=f"embedded model name or local folder (default {default_model})")
     p.add_argument("--out", default="steerlens-tour", help="output folder (default steerlens-tour/)")
-    p.add_argument("--sections", default=",".join(SECTIONS),
-                   help=f"comma-separated sections to run, in order (default all: {','.join(SECTIONS)})")
+    p.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections to run, in order (default all: {','.join(SECTIONS)})",
+    )
     p.add_argument("--quick", action="store_true", help="fewer completions, tokens and examples (about half the time)")
     p.add_argument("--tuned", metavar="PATH", help="a tuned lens to show beside the logit lens")
-    p.add_argument("--editor", metavar="PATH", help="a saved REMEDI editor (default: the one shipped for the model, "
-                                                     "else a quick one trained in the tour)")
+    p.add_argument(
+        "--editor",
+        metavar="PATH",
+        help="a saved REMEDI editor (default: the one shipped for the model, else a quick one trained in the tour)",
+    )
     p.add_argument("--relation", help="the relation of the LRE section (default 'country capital city')")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -35,14 +44,18 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    overrides = {k: v for k, v in {"tuned_lens": args.tuned, "editor": args.editor, "relation": args.relation,
-                                   "seed": args.seed}.items() if v is not None}
+    overrides = {
+        k: v
+        for k, v in {"tuned_lens": args.tuned, "editor": args.editor, "relation": args.relation, "seed": args.seed}.items()
+        if v is not None
+    }
     cfg = TourConfig.quick(**overrides) if args.quick else TourConfig(**overrides)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
-    result = run_tour(args.model, args.out, config=cfg, sections=sections,
-                      say=lambda m: print(m, file=sys.stderr, flush=True))
+    result = run_tour(args.model, args.out, config=cfg, sections=sections, say=lambda m: print(m, file=sys.stderr, flush=True))
     print(f"report: {result.page.resolve()}")
-    print(f"figure data: {(result.page.parent / 'figures').resolve()}/*.json; summary: "
-          f"{(result.page.parent / 'report.json').resolve()}")
+    print(
+        f"figure data: {(result.page.parent / 'figures').resolve()}/*.json; summary: "
+        f"{(result.page.parent / 'report.json').resolve()}"
+    )
     print(f"total {result.seconds:.0f} s" + (f"; FAILED sections: {', '.join(result.failed)}" if result.failed else ""))
     return 0 if result.ok else 1

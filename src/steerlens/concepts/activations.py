@@ -59,9 +59,19 @@ class ConceptActivations:
 
 
 def concept_activations(
-    model: torch.nn.Module, tokenizer: Any, examples: Sequence[ConceptExample], *, point: str = "attn_in",
-    layers: Sequence[int] | None = None, ctx_len: int = 16, max_completion_tokens: int = 32, max_input_len: int = 1024,
-    system_prompt: str = "", batch_size: int = 16, require_both_labels: bool = True, progress: bool | None = None,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    examples: Sequence[ConceptExample],
+    *,
+    point: str = "attn_in",
+    layers: Sequence[int] | None = None,
+    ctx_len: int = 16,
+    max_completion_tokens: int = 32,
+    max_input_len: int = 1024,
+    system_prompt: str = "",
+    batch_size: int = 16,
+    require_both_labels: bool = True,
+    progress: bool | None = None,
 ) -> ConceptActivations:
     """Read the completion-token activations of ``examples`` at every (or the given) layer."""
     if not examples:
@@ -87,8 +97,10 @@ def concept_activations(
         sel = [a <= t < b - 1 for t in range(len(ids))]  # completion tokens, the last one excluded
         chosen = [t for t, s in enumerate(sel) if s][:ctx_len]
         if not chosen:
-            raise DataFormatError(f"Example {i} ({ex.completion[:40]!r}) has fewer than 2 completion tokens; "
-                                  "probes need at least one token before the last.")
+            raise DataFormatError(
+                f"Example {i} ({ex.completion[:40]!r}) has fewer than 2 completion tokens; "
+                "probes need at least one token before the last."
+            )
         keep = set(chosen)
         rows.append(ids)
         masks.append([t in keep for t in range(len(ids))])

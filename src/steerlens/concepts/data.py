@@ -20,8 +20,7 @@ from typing import Any
 
 from ..errors import DataFormatError
 
-__all__ = ["ConceptExample", "read_examples", "load_dataset", "DATASETS", "render", "Rendered", "split_examples",
-           "prompt_ids"]
+__all__ = ["ConceptExample", "read_examples", "load_dataset", "DATASETS", "render", "Rendered", "split_examples", "prompt_ids"]
 
 #: Datasets shipped with steerlens (``src/steerlens/data/concepts/``).
 DATASETS = {
@@ -117,8 +116,11 @@ def check_labels(examples: Sequence[ConceptExample]) -> None:
         raise DataFormatError(f"A concept needs examples of both labels 0 and 1; these only have label(s) {sorted(labels)}.")
 
 
-def split_examples(examples: Sequence[ConceptExample], val_fraction: float = 0.2, seed: int = 0,
-                   ) -> tuple[list[ConceptExample], list[ConceptExample]]:
+def split_examples(
+    examples: Sequence[ConceptExample],
+    val_fraction: float = 0.2,
+    seed: int = 0,
+) -> tuple[list[ConceptExample], list[ConceptExample]]:
     """Split by prompt (all answers to one prompt land on the same side), shuffled with ``seed``."""
     if not 0.0 < val_fraction < 1.0:
         raise DataFormatError(f"val_fraction must be in (0, 1), got {val_fraction}.")

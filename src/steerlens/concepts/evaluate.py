@@ -41,8 +41,9 @@ Scorer = Callable[[Sequence[str], Sequence[str]], Sequence[float]]
 
 
 @torch.no_grad()
-def completion_perplexity(model: torch.nn.Module, tokenizer: Any, examples: Sequence[ConceptExample],
-                          batch_size: int = 8) -> list[float]:
+def completion_perplexity(
+    model: torch.nn.Module, tokenizer: Any, examples: Sequence[ConceptExample], batch_size: int = 8
+) -> list[float]:
     """Per example, ``exp(mean cross-entropy)`` over its completion tokens (under any active edits)."""
     rendered = [render(tokenizer, e) for e in examples]
     lps = next_token_logprobs(model, [r.ids for r in rendered], batch_size)
@@ -56,8 +57,17 @@ def probe_scorer(model: torch.nn.Module, tokenizer: Any, concept: Concept, layer
 
     def score(prompts: Sequence[str], completions: Sequence[str]) -> list[float]:
         exs = [ConceptExample(p, c if len(c.strip()) > 0 else ".", 0) for p, c in zip(prompts, completions)]
-        acts = concept_activations(model, tokenizer, exs, point=concept.point, layers=concept.layers,
-                                   require_both_labels=False, progress=False, max_completion_tokens=64, ctx_len=64)
+        acts = concept_activations(
+            model,
+            tokenizer,
+            exs,
+            point=concept.point,
+            layers=concept.layers,
+            require_both_labels=False,
+            progress=False,
+            max_completion_tokens=64,
+            ctx_len=64,
+        )
         proba = concept.probe.predict_proba(acts.x)[:, idx].mean(1)
         sums = torch.zeros(len(exs)).index_add_(0, acts.example, proba)
         counts = torch.zeros(len(exs)).index_add_(0, acts.example, torch.ones_like(proba))
@@ -101,8 +111,7 @@ class GuidanceSweep:
         ax2.plot(self.scales, self.perplexity, "s--", color="tab:red", label="perplexity on references")
         ax2.set_ylabel("perplexity", color="tab:red")
         ax2.set_yscale("log")
-        ax.set_title(f"guidance on layers {self.layers}" + (f"; PNES {self.pnes['pnes']:.3f}" if self.pnes else ""),
-                     fontsize=9)
+        ax.set_title(f"guidance on layers {self.layers}" + (f"; PNES {self.pnes['pnes']:.3f}" if self.pnes else ""), fontsize=9)
         fig.tight_layout()
         fig.savefig(path, dpi=120)
         plt.close(fig)
@@ -110,9 +119,19 @@ class GuidanceSweep:
 
 
 def guidance_sweep(
-    model: torch.nn.Module, tokenizer: Any, concept: Concept, scales: Sequence[float], prompts: Sequence[str],
-    references: Sequence[ConceptExample], *, layers: Sequence[int] | None = None, top_k: int | None = None,
-    scorer: Scorer | None = None, max_new_tokens: int = 48, mode: str = "norm_preserving", progress: bool = True,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    concept: Concept,
+    scales: Sequence[float],
+    prompts: Sequence[str],
+    references: Sequence[ConceptExample],
+    *,
+    layers: Sequence[int] | None = None,
+    top_k: int | None = None,
+    scorer: Scorer | None = None,
+    max_new_tokens: int = 48,
+    mode: str = "norm_preserving",
+    progress: bool = True,
 ) -> GuidanceSweep:
     """Generate greedily from ``prompts`` at each scale; score the effect; measure perplexity on ``references``."""
     if not scales or not prompts or not references:
@@ -126,8 +145,12 @@ def guidance_sweep(
     for s in tqdm(res.scales, desc="guidance sweep", unit="scale", disable=not progress):
         with intervene(model, guidance_edits(model, concept, s, layers, mode=mode)):  # type: ignore[arg-type]
             batch = pad(prompt_ids, side="left")
-            gen = generate(model, tokenizer, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask},
-                           max_new_tokens=max_new_tokens)
+            gen = generate(
+                model,
+                tokenizer,
+                {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask},
+                max_new_tokens=max_new_tokens,
+            )
             ppl = completion_perplexity(model, tokenizer, references)
         completions = [t.split("\n")[0].strip() or t.strip() for t in (gen.texts or [])]
         vals = list(score(prompts, completions))
@@ -169,6 +192,13 @@ def pnes(scales: Sequence[float], effects: Sequence[float], perplexities: Sequen
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     grid = np.linspace(a.min(), a.max(), 200)
     curve = model_fn(grid, k, c)
-    return {"pnes": float(curve.max() - curve.min()), "b": b, "k": float(k), "c": float(c),
-            "r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0, "argmax": float(grid[curve.argmax()]),
-            "argmin": float(grid[curve.argmin()]), "y": y.tolist()}
+    return {
+        "pnes": float(curve.max() - curve.min()),
+        "b": b,
+        "k": float(k),
+        "c": float(c),
+        "r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0,
+        "argmax": float(grid[curve.argmax()]),
+        "argmin": float(grid[curve.argmin()]),
+        "y": y.tolist(),
+    }

@@ -80,8 +80,14 @@ class Concept:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save as a steerlens artifact (probe tensors including the centring mean, accuracies)."""
-        cfg = {"probe": self.kind, "layers": self.layers, "point": self.point, "name": self.name,
-               "train_accuracy": self.train_accuracy, "val_accuracy": self.val_accuracy}
+        cfg = {
+            "probe": self.kind,
+            "layers": self.layers,
+            "point": self.point,
+            "name": self.name,
+            "train_accuracy": self.train_accuracy,
+            "val_accuracy": self.val_accuracy,
+        }
         if self.kind == "logistic":
             cfg["l2_penalty"] = getattr(self.probe, "l2_penalty", 1.0)
         return save_artifact(path, "concept", self.probe.state(), cfg, fingerprint=self.fingerprint)
@@ -95,8 +101,9 @@ class Concept:
         return _load_concept(load_artifact(p, model=model, kind="concept"), model)
 
     @classmethod
-    def from_seed_file(cls, path: str | os.PathLike[str], model: torch.nn.Module | None = None,
-                       probe: str | None = None) -> Concept:
+    def from_seed_file(
+        cls, path: str | os.PathLike[str], model: torch.nn.Module | None = None, probe: str | None = None
+    ) -> Concept:
         """Read the concept-guidance seed's safetensors (``W`` [L, d], optional ``a`` [L, 1], ``b`` [L])."""
         from safetensors.torch import load_file
 
@@ -124,14 +131,31 @@ def _load_concept(art, model) -> Concept:
     cfg = art.config
     kw = {"l2_penalty": cfg["l2_penalty"]} if cfg["probe"] == "logistic" and "l2_penalty" in cfg else {}
     probe = PROBES[cfg["probe"]].from_state(art.tensors, **kw)
-    return Concept(probe, list(cfg["layers"]), cfg.get("point", "attn_in"), list(cfg.get("train_accuracy") or []),
-                   list(cfg.get("val_accuracy") or []), cfg.get("name", ""), art.fingerprint)
+    return Concept(
+        probe,
+        list(cfg["layers"]),
+        cfg.get("point", "attn_in"),
+        list(cfg.get("train_accuracy") or []),
+        list(cfg.get("val_accuracy") or []),
+        cfg.get("name", ""),
+        art.fingerprint,
+    )
 
 
 def train_concept(
-    model: torch.nn.Module, tokenizer: Any, examples: Sequence[ConceptExample], *, probe: str = "dim",
-    val_examples: Sequence[ConceptExample] | None = None, val_fraction: float = 0.2, point: str = "attn_in",
-    layers: Sequence[int] | None = None, seed: int = 0, name: str = "", progress: bool | None = None, **activation_kw: Any,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    examples: Sequence[ConceptExample],
+    *,
+    probe: str = "dim",
+    val_examples: Sequence[ConceptExample] | None = None,
+    val_fraction: float = 0.2,
+    point: str = "attn_in",
+    layers: Sequence[int] | None = None,
+    seed: int = 0,
+    name: str = "",
+    progress: bool | None = None,
+    **activation_kw: Any,
 ) -> Concept:
     """Fit a probe per layer and measure train and held-out accuracy (split by prompt unless ``val_examples``)."""
     if probe not in PROBES:
@@ -140,8 +164,10 @@ def train_concept(
     if val_examples is None:
         train_ex, val_ex = split_examples(examples, val_fraction, seed)
         if not train_ex:
-            raise DataFormatError(f"{len(examples)} example(s) leave nothing to train on after the held-out split; "
-                                  "give more prompts or val_examples.")
+            raise DataFormatError(
+                f"{len(examples)} example(s) leave nothing to train on after the held-out split; "
+                "give more prompts or val_examples."
+            )
     else:
         train_ex, val_ex = list(examples), list(val_examples)
     tr = concept_activations(model, tokenizer, train_ex, point=point, layers=layers, progress=progress, **activation_kw)
@@ -150,8 +176,9 @@ def train_concept(
     concept = Concept(p, tr.layers, point, name=name, fingerprint=Fingerprint.of(model))
     concept.train_accuracy = p.score(tr.x, tr.labels, tr.example).tolist()
     if val_ex:
-        va = concept_activations(model, tokenizer, val_ex, point=point, layers=tr.layers, progress=progress,
-                                 require_both_labels=False, **activation_kw)
+        va = concept_activations(
+            model, tokenizer, val_ex, point=point, layers=tr.layers, progress=progress, require_both_labels=False, **activation_kw
+        )
         concept.val_accuracy = p.score(va.x, va.labels, va.example).tolist()
     return concept
 
@@ -195,9 +222,15 @@ def _guide_fn(direction: torch.Tensor, scale: float, mode: str, only_last: bool)
 
 
 def guidance_edits(
-    model: torch.nn.Module, concept: Concept | Mapping[int, torch.Tensor], scale: float | Sequence[float] | Mapping[int, float],
-    layers: Sequence[int] | None = None, *, top_k: int | None = None, point: str | None = None,
-    mode: Literal["norm_preserving", "add"] = "norm_preserving", only_last: bool = False,
+    model: torch.nn.Module,
+    concept: Concept | Mapping[int, torch.Tensor],
+    scale: float | Sequence[float] | Mapping[int, float],
+    layers: Sequence[int] | None = None,
+    *,
+    top_k: int | None = None,
+    point: str | None = None,
+    mode: Literal["norm_preserving", "add"] = "norm_preserving",
+    only_last: bool = False,
 ) -> list[Apply]:
     """The edits that :func:`guide` installs (none when every scale is 0)."""
     if mode not in ("norm_preserving", "add"):
@@ -227,15 +260,22 @@ def guidance_edits(
         if dirs[x].shape != (spec.d_model,):
             raise ShapeError(f"Direction of layer {x} has shape {tuple(dirs[x].shape)}, the model's width is {spec.d_model}.")
     per_layer = _scales(scale, layers)
-    return [Apply(Site(x, site_point), _guide_fn(dirs[x], s, mode, only_last), at="all")
-            for x, s in per_layer.items() if s != 0.0]
+    return [
+        Apply(Site(x, site_point), _guide_fn(dirs[x], s, mode, only_last), at="all") for x, s in per_layer.items() if s != 0.0
+    ]
 
 
 @contextmanager
 def guide(
-    model: torch.nn.Module, concept: Concept | Mapping[int, torch.Tensor], scale: float | Sequence[float] | Mapping[int, float],
-    layers: Sequence[int] | None = None, *, top_k: int | None = None, point: str | None = None,
-    mode: Literal["norm_preserving", "add"] = "norm_preserving", only_last: bool = False,
+    model: torch.nn.Module,
+    concept: Concept | Mapping[int, torch.Tensor],
+    scale: float | Sequence[float] | Mapping[int, float],
+    layers: Sequence[int] | None = None,
+    *,
+    top_k: int | None = None,
+    point: str | None = None,
+    mode: Literal["norm_preserving", "add"] = "norm_preserving",
+    only_last: bool = False,
 ) -> Iterator[Intervention]:
     """Guide the model along a concept inside the ``with`` block.
 
@@ -248,6 +288,7 @@ def guide(
         mode: ``"norm_preserving"`` (the seed's) or ``"add"``.
         only_last: guide only the last token of each forward call.
     """
-    with intervene(model, guidance_edits(model, concept, scale, layers, top_k=top_k, point=point, mode=mode,
-                                         only_last=only_last)) as handle:
+    with intervene(
+        model, guidance_edits(model, concept, scale, layers, top_k=top_k, point=point, mode=mode, only_last=only_last)
+    ) as handle:
         yield handle

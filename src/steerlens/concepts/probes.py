@@ -190,8 +190,9 @@ class LogisticProbe(Probe):
         from sklearn.linear_model import LogisticRegression
 
         xn = self._features(x, layer).numpy()
-        clf = LogisticRegression(C=1.0 / self.l2_penalty, fit_intercept=False, solver="liblinear", max_iter=300,
-                                 tol=1e-3).fit(xn, y.numpy())
+        clf = LogisticRegression(C=1.0 / self.l2_penalty, fit_intercept=False, solver="liblinear", max_iter=300, tol=1e-3).fit(
+            xn, y.numpy()
+        )
         return torch.from_numpy(clf.coef_[0]).float(), 1.0, 0.0
 
 

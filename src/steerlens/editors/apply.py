@@ -44,9 +44,18 @@ class EditedGeneration:
     edited: list[str]
 
 
-def edit_generate(model: torch.nn.Module, tokenizer: Any, editor: Editor, samples: Sequence[EditSample], *,
-                  max_new_tokens: int = 30, alpha: float = 1.0, occurrence: int = 0, seed: int | None = 0,
-                  **generate_kwargs: Any) -> EditedGeneration:
+def edit_generate(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    editor: Editor,
+    samples: Sequence[EditSample],
+    *,
+    max_new_tokens: int = 30,
+    alpha: float = 1.0,
+    occurrence: int = 0,
+    seed: int | None = 0,
+    **generate_kwargs: Any,
+) -> EditedGeneration:
     """Generate from each sample's prompt, unedited and with the editor's direction at the entity.
 
     The edit is applied to the prompt's tokens only (``occurrence``: which mention of the entity); the

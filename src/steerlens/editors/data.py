@@ -34,8 +34,16 @@ from ..errors import DataFormatError
 from ..relations.data import Relation, load_relation, load_relations, stable_shuffle
 
 __all__ = [
-    "EditSample", "counterfact_from_relations", "load_counterfact", "save_samples", "load_samples", "split_samples",
-    "filter_known", "known_splits", "first_token", "prompt_in_context",
+    "EditSample",
+    "counterfact_from_relations",
+    "load_counterfact",
+    "save_samples",
+    "load_samples",
+    "split_samples",
+    "filter_known",
+    "known_splits",
+    "first_token",
+    "prompt_in_context",
 ]
 
 
@@ -109,7 +117,7 @@ def attribute_of(context: str, entity: str) -> str:
     i = context.find(entity)
     if i < 0:
         raise DataFormatError(f"The entity {entity!r} does not occur in the context {context!r}.")
-    attr = context[i + len(entity):].strip(",-;: ")
+    attr = context[i + len(entity) :].strip(",-;: ")
     if not attr:
         raise DataFormatError(f"The context {context!r} says nothing after the entity {entity!r}.")
     return attr
@@ -160,8 +168,7 @@ def counterfact_from_relations(
         n_neighbours: Neighbourhood prompts per sample, at most.
         min_templates: Relations with fewer distinct templates (context + prompt need two) are skipped.
     """
-    chosen = load_relations() if relations is None else [
-        r if isinstance(r, Relation) else load_relation(r) for r in relations]
+    chosen = load_relations() if relations is None else [r if isinstance(r, Relation) else load_relation(r) for r in relations]
     out: list[EditSample] = []
     first: dict[str, int] = {}
 
@@ -204,14 +211,22 @@ def counterfact_from_relations(
             neighbours = [x for x in by_object[s.object] if x != s.subject]
             neighbours = rng.sample(neighbours, min(n_neighbours, len(neighbours)))
             sid = f"{rel.name}/{s.subject}" + (f"/{s.object}" if len(own[s.subject]) > 1 else "")
-            out.append(EditSample(
-                id=sid, entity=s.subject, context=context,
-                attribute=attribute_of(context, s.subject), prompt=prompt_t.format(s.subject), target_new=new,
-                target_true=s.object, relation=rel.name, paraphrases=tuple(t.format(s.subject) for t in rest),
-                neighbourhood=tuple(prompt_t.format(x) for x in neighbours),
-                new_object_subjects=tuple(x for x in by_object[new] if x != s.subject)[:n_neighbours],
-                source={"context_template": ctx_t, "prompt_template": prompt_t, "category": rel.category},
-            ))
+            out.append(
+                EditSample(
+                    id=sid,
+                    entity=s.subject,
+                    context=context,
+                    attribute=attribute_of(context, s.subject),
+                    prompt=prompt_t.format(s.subject),
+                    target_new=new,
+                    target_true=s.object,
+                    relation=rel.name,
+                    paraphrases=tuple(t.format(s.subject) for t in rest),
+                    neighbourhood=tuple(prompt_t.format(x) for x in neighbours),
+                    new_object_subjects=tuple(x for x in by_object[new] if x != s.subject)[:n_neighbours],
+                    source={"context_template": ctx_t, "prompt_template": prompt_t, "category": rel.category},
+                )
+            )
     return out
 
 
@@ -255,12 +270,21 @@ def load_counterfact(path: str | os.PathLike[str], limit: int | None = None) -> 
         paras = [_clean_counterfact_prompt(x) for x in dict.fromkeys(r.get("paraphrase_prompts", []))]
         paras = [x for x in paras if subject in x]
         prompt = paras[0] if paras else rewrite
-        out.append(EditSample(
-            id=str(r.get("case_id", i)), entity=subject, context=context, attribute=attribute_of(context, subject),
-            prompt=prompt, target_new=new, target_true=true, relation=str(rw.get("relation_id", "")),
-            paraphrases=tuple(paras[1:]), neighbourhood=tuple(r.get("neighborhood_prompts", [])),
-            source={"format": "counterfact", "case_id": r.get("case_id")},
-        ))
+        out.append(
+            EditSample(
+                id=str(r.get("case_id", i)),
+                entity=subject,
+                context=context,
+                attribute=attribute_of(context, subject),
+                prompt=prompt,
+                target_new=new,
+                target_true=true,
+                relation=str(rw.get("relation_id", "")),
+                paraphrases=tuple(paras[1:]),
+                neighbourhood=tuple(r.get("neighborhood_prompts", [])),
+                source={"format": "counterfact", "case_id": r.get("case_id")},
+            )
+        )
     return out
 
 
@@ -306,7 +330,12 @@ def split_samples(
 
 @torch.no_grad()
 def filter_known(
-    model: torch.nn.Module, tokenizer: Any, samples: Sequence[EditSample], *, top_k: int = 1, batch_size: int = 32,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    samples: Sequence[EditSample],
+    *,
+    top_k: int = 1,
+    batch_size: int = 32,
     progress: bool | None = None,
 ) -> list[EditSample]:
     """Keep the samples whose true object's first token is among the model's ``top_k`` next tokens.
@@ -322,14 +351,19 @@ def filter_known(
     if not keep:
         return []
     true_ids = torch.tensor([first_token(tokenizer, s.target_true) for s in keep], dtype=torch.long)
-    _, ranks = score_targets(model, tokenizer, [s.prompt for s in keep], true_ids, batch_size=batch_size,
-                             progress=progress)
+    _, ranks = score_targets(model, tokenizer, [s.prompt for s in keep], true_ids, batch_size=batch_size, progress=progress)
     return [s for s, r in zip(keep, ranks[:, 0].tolist()) if r < top_k]
 
 
 def known_sample_ids(
-    model: torch.nn.Module, tokenizer: Any, samples: Sequence[EditSample], *, top_k: int = 1, batch_size: int = 64,
-    progress: bool | None = None, cache: bool | str | os.PathLike[str] = False,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    samples: Sequence[EditSample],
+    *,
+    top_k: int = 1,
+    batch_size: int = 64,
+    progress: bool | None = None,
+    cache: bool | str | os.PathLike[str] = False,
 ) -> set[str]:
     """Ids of the samples :func:`filter_known` keeps, optionally remembered on disk between runs.
 
@@ -342,8 +376,7 @@ def known_sample_ids(
     if top_k < 1:
         raise DataFormatError(f"top_k must be >= 1, got {top_k}.")
     if not cache:
-        return {s.id for s in filter_known(model, tokenizer, samples, top_k=top_k, batch_size=batch_size,
-                                           progress=progress)}
+        return {s.id for s in filter_known(model, tokenizer, samples, top_k=top_k, batch_size=batch_size, progress=progress)}
     from ..loading import steerlens_home
 
     folder = Path(cache) if not isinstance(cache, bool) else steerlens_home() / "known-facts"
@@ -352,8 +385,7 @@ def known_sample_ids(
     keys = {s.id: _sample_key(s) for s in samples}
     todo = [s for s in samples if seen.get(s.id, [None])[0] != keys[s.id]]
     if todo:
-        kept = {s.id for s in filter_known(model, tokenizer, todo, top_k=top_k, batch_size=batch_size,
-                                           progress=progress)}
+        kept = {s.id for s in filter_known(model, tokenizer, todo, top_k=top_k, batch_size=batch_size, progress=progress)}
         seen.update({s.id: [keys[s.id], s.id in kept] for s in todo})
         folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -385,9 +417,17 @@ def _model_key(model: torch.nn.Module) -> str:
 
 
 def known_splits(
-    model: torch.nn.Module | None, tokenizer: Any, samples: Sequence[EditSample], *, top_k: int = 1, seed: int = 0,
-    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), known_ids: Iterable[str] | None = None,
-    batch_size: int = 64, progress: bool | None = None, cache: bool | str | os.PathLike[str] = False,
+    model: torch.nn.Module | None,
+    tokenizer: Any,
+    samples: Sequence[EditSample],
+    *,
+    top_k: int = 1,
+    seed: int = 0,
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    known_ids: Iterable[str] | None = None,
+    batch_size: int = 64,
+    progress: bool | None = None,
+    cache: bool | str | os.PathLike[str] = False,
 ) -> dict[str, list[EditSample]]:
     """Split *every* sample (:func:`split_samples`), then keep the known ones in each part.
 
@@ -402,7 +442,8 @@ def known_splits(
     if known_ids is None:
         if model is None:
             raise DataFormatError("known_splits needs the model to find the known samples (or pass known_ids).")
-        known_ids = known_sample_ids(model, tokenizer, samples, top_k=top_k, batch_size=batch_size, progress=progress,
-                                     cache=cache)
+        known_ids = known_sample_ids(
+            model, tokenizer, samples, top_k=top_k, batch_size=batch_size, progress=progress, cache=cache
+        )
     ids = set(known_ids)
     return {k: [s for s in v if s.id in ids] for k, v in parts.items()}

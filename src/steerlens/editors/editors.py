@@ -38,8 +38,18 @@ from ..errors import IncompatibleArtifactError, ShapeError
 from ..model import resolve
 
 __all__ = [
-    "Editor", "LinearEditor", "BiaffineEditor", "MlpEditor", "ScalarEditor", "IdentityEditor", "NullEditor",
-    "RandomEditor", "EDITOR_KINDS", "make_editor", "save_editor", "load_editor",
+    "Editor",
+    "LinearEditor",
+    "BiaffineEditor",
+    "MlpEditor",
+    "ScalarEditor",
+    "IdentityEditor",
+    "NullEditor",
+    "RandomEditor",
+    "EDITOR_KINDS",
+    "make_editor",
+    "save_editor",
+    "load_editor",
 ]
 
 ARTIFACT_KIND = "remedi_editor"
@@ -57,8 +67,9 @@ class Editor(nn.Module):
     kind: ClassVar[str] = ""
     trainable: ClassVar[bool] = True
 
-    def __init__(self, d_model: int, layer: int, *, input_last_entity_token: bool = True,
-                 edit_last_entity_token: bool = True) -> None:
+    def __init__(
+        self, d_model: int, layer: int, *, input_last_entity_token: bool = True, edit_last_entity_token: bool = True
+    ) -> None:
         super().__init__()
         if d_model < 1 or layer < 0:
             raise ShapeError(f"An editor needs d_model >= 1 and a non-negative layer, got {d_model} and {layer}.")
@@ -97,20 +108,23 @@ class Editor(nn.Module):
         self.output_scale.copy_(self.attribute_scale)
 
     def _standardize(self, entity: torch.Tensor, attribute: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return ((entity - self.entity_shift) / self.entity_scale,
-                (attribute - self.attribute_shift) / self.attribute_scale)
+        return ((entity - self.entity_shift) / self.entity_scale, (attribute - self.attribute_shift) / self.attribute_scale)
 
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild the editor (JSON-friendly)."""
-        return {"kind": self.kind, "d_model": self.d_model, "layer": self.layer,
-                "input_last_entity_token": self.input_last_entity_token,
-                "edit_last_entity_token": self.edit_last_entity_token, **self.options()}
+        return {
+            "kind": self.kind,
+            "d_model": self.d_model,
+            "layer": self.layer,
+            "input_last_entity_token": self.input_last_entity_token,
+            "edit_last_entity_token": self.edit_last_entity_token,
+            **self.options(),
+        }
 
     def _check(self, entity: torch.Tensor, attribute: torch.Tensor) -> None:
         for name, x in (("entity", entity), ("attribute", attribute)):
             if x.dim() != 2 or x.shape[-1] != self.d_model:
-                raise ShapeError(f"{type(self).__name__}: {name} states must be [batch, {self.d_model}], got "
-                                 f"{tuple(x.shape)}.")
+                raise ShapeError(f"{type(self).__name__}: {name} states must be [batch, {self.d_model}], got {tuple(x.shape)}.")
         if entity.shape[0] != attribute.shape[0]:
             raise ShapeError(f"{entity.shape[0]} entity states but {attribute.shape[0]} attribute states.")
 
@@ -133,8 +147,7 @@ class LinearEditor(Editor):
 
     kind = "linear"
 
-    def __init__(self, d_model: int, layer: int, *, rank: int | None = None, use_entity: bool = False,
-                 **kw: Any) -> None:
+    def __init__(self, d_model: int, layer: int, *, rank: int | None = None, use_entity: bool = False, **kw: Any) -> None:
         super().__init__(d_model, layer, **kw)
         if rank is not None and not 1 <= rank <= d_model:
             raise ShapeError(f"rank must be between 1 and d_model={d_model}, got {rank}.")
@@ -184,14 +197,14 @@ class MlpEditor(Editor):
 
     kind = "mlp"
 
-    def __init__(self, d_model: int, layer: int, *, hidden: int | None = None, use_entity: bool = False,
-                 **kw: Any) -> None:
+    def __init__(self, d_model: int, layer: int, *, hidden: int | None = None, use_entity: bool = False, **kw: Any) -> None:
         super().__init__(d_model, layer, **kw)
         self._add_scales()
         self.hidden = int(hidden or d_model)
         self.use_entity = bool(use_entity)
-        self.net = nn.Sequential(nn.Linear(2 * d_model if use_entity else d_model, self.hidden), nn.LeakyReLU(),
-                                 nn.Linear(self.hidden, d_model))
+        self.net = nn.Sequential(
+            nn.Linear(2 * d_model if use_entity else d_model, self.hidden), nn.LeakyReLU(), nn.Linear(self.hidden, d_model)
+        )
         nn.init.zeros_(self.net[2].weight)
         nn.init.zeros_(self.net[2].bias)
 
@@ -266,8 +279,9 @@ class RandomEditor(Editor):
         return (self.mean + z @ self.scale.T).to(attribute.device)
 
 
-EDITOR_KINDS: dict[str, type[Editor]] = {c.kind: c for c in (LinearEditor, BiaffineEditor, MlpEditor, ScalarEditor,
-                                                            IdentityEditor, NullEditor, RandomEditor)}
+EDITOR_KINDS: dict[str, type[Editor]] = {
+    c.kind: c for c in (LinearEditor, BiaffineEditor, MlpEditor, ScalarEditor, IdentityEditor, NullEditor, RandomEditor)
+}
 
 
 def make_editor(kind: str, model_or_d: torch.nn.Module | int, layer: int, **options: Any) -> Editor:
@@ -289,8 +303,9 @@ def make_editor(kind: str, model_or_d: torch.nn.Module | int, layer: int, **opti
     return EDITOR_KINDS[kind](d, layer, **options)
 
 
-def save_editor(editor: Editor, path: str | os.PathLike[str], model: torch.nn.Module | None = None,
-                history: dict[str, Any] | None = None) -> Path:
+def save_editor(
+    editor: Editor, path: str | os.PathLike[str], model: torch.nn.Module | None = None, history: dict[str, Any] | None = None
+) -> Path:
     """Save an editor as a steerlens artifact (with ``model``'s fingerprint, if given)."""
     if not isinstance(editor, Editor):
         raise TypeError(f"save_editor() takes a steerlens Editor, got {type(editor).__name__}.")
@@ -322,8 +337,7 @@ def _load(art: Artifact, model: Any) -> Editor:
     return ed.eval()
 
 
-def load_editor(path: str | os.PathLike[str], model: torch.nn.Module | None = None, *,
-                layer: int | None = None) -> Editor:
+def load_editor(path: str | os.PathLike[str], model: torch.nn.Module | None = None, *, layer: int | None = None) -> Editor:
     """Load an editor saved by :func:`save_editor`.
 
     Raises:

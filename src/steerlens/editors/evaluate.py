@@ -45,8 +45,19 @@ from .editors import Editor
 from .inputs import EditorInputs, base_hidden, edit, edit_spans, precompute
 
 __all__ = [
-    "score_targets", "efficacy", "weighted_ngram_entropy", "Tfidf", "EditMethod", "Unedited", "Prefix", "EditorEdit",
-    "LreInverseEdit", "MethodResult", "evaluate_edits", "results_table", "write_results",
+    "score_targets",
+    "efficacy",
+    "weighted_ngram_entropy",
+    "Tfidf",
+    "EditMethod",
+    "Unedited",
+    "Prefix",
+    "EditorEdit",
+    "LreInverseEdit",
+    "MethodResult",
+    "evaluate_edits",
+    "results_table",
+    "write_results",
 ]
 
 EditsFor = Callable[[Sequence[int], Sequence[str]], list[Any]]
@@ -54,8 +65,14 @@ EditsFor = Callable[[Sequence[int], Sequence[str]], list[Any]]
 
 @torch.no_grad()
 def score_targets(
-    model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], targets: torch.Tensor, *,
-    edits_for: EditsFor | None = None, batch_size: int = 32, progress: bool | None = None,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    texts: Sequence[str],
+    targets: torch.Tensor,
+    *,
+    edits_for: EditsFor | None = None,
+    batch_size: int = 32,
+    progress: bool | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Next-token log-probabilities ``[n, k]`` of ``targets`` after each text, and their ranks (0 = top).
 
@@ -189,8 +206,7 @@ class Prefix(EditMethod):
 class EditorEdit(EditMethod):
     """A REMEDI editor's direction added at the entity's (first mention's) last token, at its layer."""
 
-    def __init__(self, editor: Editor, name: str | None = None, alpha: float = 1.0,
-                 inputs: EditorInputs | None = None) -> None:
+    def __init__(self, editor: Editor, name: str | None = None, alpha: float = 1.0, inputs: EditorInputs | None = None) -> None:
         self.editor, self.alpha = editor, alpha
         self.name = name or ("remedi" if editor.kind in ("linear", "mlp", "biaffine", "scalar") else editor.kind)
         self._inputs = inputs
@@ -219,8 +235,17 @@ class LreInverseEdit(EditMethod):
 
     name = "lre_inverse"
 
-    def __init__(self, train: Sequence[EditSample], subject_layer: int, *, object_layer: int = -1,
-                 rank: int | None = None, max_samples: int = 8, aggregation: str = "first_token", seed: int = 0):
+    def __init__(
+        self,
+        train: Sequence[EditSample],
+        subject_layer: int,
+        *,
+        object_layer: int = -1,
+        rank: int | None = None,
+        max_samples: int = 8,
+        aggregation: str = "first_token",
+        seed: int = 0,
+    ):
         self.train, self.subject_layer, self.object_layer = list(train), subject_layer, object_layer
         self.rank, self.max_samples, self.aggregation, self.seed = rank, max_samples, aggregation, seed
         self._deltas: dict[str, torch.Tensor] = {}
@@ -240,14 +265,30 @@ class LreInverseEdit(EditMethod):
                 tr = [Prompt(s.prompt, s.target_true, s.entity) for s in self.train if s.relation == rel]
                 if not tr:
                     continue
-                self.lres[rel] = train_lre(model, tokenizer, tr, layer, self.object_layer, relation=rel,
-                                           aggregation=self.aggregation, max_samples=self.max_samples,  # type: ignore[arg-type]
-                                           seed=self.seed, progress=False).invert(rank)
+                self.lres[rel] = train_lre(
+                    model,
+                    tokenizer,
+                    tr,
+                    layer,
+                    self.object_layer,
+                    relation=rel,
+                    aggregation=self.aggregation,
+                    max_samples=self.max_samples,  # type: ignore[arg-type]
+                    seed=self.seed,
+                    progress=False,
+                ).invert(rank)
             inv = self.lres[rel]
-            z = object_activations(model, tokenizer, [Prompt(s.prompt, s.target_true, s.entity) for s in mine],
-                                   inv.object_layer, aggregation=inv.aggregation)
-            other = [Prompt(s.source["prompt_template"].format(s.new_object_subjects[0]), s.target_new,
-                            s.new_object_subjects[0]) for s in mine]
+            z = object_activations(
+                model,
+                tokenizer,
+                [Prompt(s.prompt, s.target_true, s.entity) for s in mine],
+                inv.object_layer,
+                aggregation=inv.aggregation,
+            )
+            other = [
+                Prompt(s.source["prompt_template"].format(s.new_object_subjects[0]), s.target_new, s.new_object_subjects[0])
+                for s in mine
+            ]
             z2 = object_activations(model, tokenizer, other, inv.object_layer, aggregation=inv.aggregation)
             delta = inv.w_inv_times((z2 - z).to(inv.u.dtype))
             for s, d in zip(mine, delta):
@@ -256,8 +297,10 @@ class LreInverseEdit(EditMethod):
     def edits(self, tokenizer, samples, texts):  # noqa: D102
         missing = [s.id for s in samples if s.id not in self._deltas]
         if missing:
-            raise DataFormatError(f"No LRE edit for samples {missing[:3]} (no trained LRE for their relation, or no "
-                                  "other entity with the new object).")
+            raise DataFormatError(
+                f"No LRE edit for samples {missing[:3]} (no trained LRE for their relation, or no "
+                "other entity with the new object)."
+            )
         spans = edit_spans(tokenizer, texts, [s.entity for s in samples], 0, True)
         inv = next(iter(self.lres.values()))
         return [edit(inv.subject_layer, torch.stack([self._deltas[s.id] for s in samples]), spans)]
@@ -286,11 +329,20 @@ class MethodResult:
     examples: list[dict[str, str]] = field(default_factory=list)
 
 
-def _probs(model, tokenizer, method: EditMethod, samples: Sequence[EditSample], prompts: Sequence[str],
-           owners: Sequence[int], batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+def _probs(
+    model,
+    tokenizer,
+    method: EditMethod,
+    samples: Sequence[EditSample],
+    prompts: Sequence[str],
+    owners: Sequence[int],
+    batch_size: int,
+) -> tuple[np.ndarray, np.ndarray]:
     texts = [method.text(samples[o], p) for p, o in zip(prompts, owners)]
-    tg = torch.tensor([[first_token(tokenizer, samples[o].target_new), first_token(tokenizer, samples[o].target_true)]
-                       for o in owners], dtype=torch.long)
+    tg = torch.tensor(
+        [[first_token(tokenizer, samples[o].target_new), first_token(tokenizer, samples[o].target_true)] for o in owners],
+        dtype=torch.long,
+    )
 
     def edits_for(idx, part):
         return method.edits(tokenizer, [samples[owners[i]] for i in idx], part)
@@ -365,11 +417,19 @@ def evaluate_edits(
         if sub_para:
             a, b = _probs(model, tokenizer, method, sub, [p for p, _ in sub_para], [o for _, o in sub_para], batch_size)
             res.paraphrase_efficacy, res.paraphrase_magnitude = efficacy(
-                _grouped(a, [o for _, o in sub_para], m), _grouped(b, [o for _, o in sub_para], m))
+                _grouped(a, [o for _, o in sub_para], m), _grouped(b, [o for _, o in sub_para], m)
+            )
         if neigh:
             if method.touches_neighbours or unedited_neigh is None:
-                a, b = _probs(model, tokenizer, method if method.touches_neighbours else Unedited(), samples,
-                              [p for p, _ in neigh], [o for _, o in neigh], batch_size)
+                a, b = _probs(
+                    model,
+                    tokenizer,
+                    method if method.touches_neighbours else Unedited(),
+                    samples,
+                    [p for p, _ in neigh],
+                    [o for _, o in neigh],
+                    batch_size,
+                )
                 # specificity: the neighbour keeps preferring its true object
                 score_n, _ = efficacy(_grouped(b, [o for _, o in neigh], n), _grouped(a, [o for _, o in neigh], n))
                 if not method.touches_neighbours:
@@ -386,22 +446,40 @@ def evaluate_edits(
                 res.consistency = float(np.mean([tfidf.similarity(t, r) for t, r in refs]))
             res.mentions_new = float(np.mean([s.target_new.lower() in t.lower() for t, s in zip(texts, gs)]))
             res.mentions_true = float(np.mean([s.target_true.lower() in t.lower() for t, s in zip(texts, gs)]))
-            res.examples = [{"prompt": s.prompt, "context": s.context, "generation": t}
-                            for s, t in list(zip(gs, texts))[:n_examples]]
+            res.examples = [
+                {"prompt": s.prompt, "context": s.context, "generation": t} for s, t in list(zip(gs, texts))[:n_examples]
+            ]
         results.append(res)
     return results
 
 
-def _generate(model, tokenizer, method: EditMethod, samples: Sequence[EditSample], max_new_tokens: int, top_k: int,
-              batch_size: int, seed: int) -> list[str]:
+def _generate(
+    model,
+    tokenizer,
+    method: EditMethod,
+    samples: Sequence[EditSample],
+    max_new_tokens: int,
+    top_k: int,
+    batch_size: int,
+    seed: int,
+) -> list[str]:
     out: list[str] = []
     for i in range(0, len(samples), batch_size):
         part = list(samples[i : i + batch_size])
         texts = [method.text(s, s.prompt) for s in part]
         edits = method.edits(tokenizer, part, texts)
         with intervene(model, edits) if edits else nullcontext():
-            g = generate(model, tokenizer, texts, max_new_tokens=max_new_tokens, do_sample=True, top_k=top_k,
-                         top_p=1.0, temperature=1.0, seed=seed + i)
+            g = generate(
+                model,
+                tokenizer,
+                texts,
+                max_new_tokens=max_new_tokens,
+                do_sample=True,
+                top_k=top_k,
+                top_p=1.0,
+                temperature=1.0,
+                seed=seed + i,
+            )
         out.extend(g.texts or [])
     return out
 
@@ -414,16 +492,22 @@ def results_table(results: Sequence[MethodResult]) -> str:
             return "-"
         return f"{100 * v:.1f}" if pct else f"{v:.3f}"
 
-    head = (f"{'method':14} {'n':>5} {'eff':>6} {'eff mag':>8} {'para':>6} {'neigh':>7} {'fluency':>8} "
-            f"{'consist':>8} {'new%':>6} {'true%':>6}")
+    head = (
+        f"{'method':14} {'n':>5} {'eff':>6} {'eff mag':>8} {'para':>6} {'neigh':>7} {'fluency':>8} "
+        f"{'consist':>8} {'new%':>6} {'true%':>6}"
+    )
     lines = [head, "-" * len(head)]
     for r in results:
         neigh = f(r.neighbourhood) + ("*" if r.neighbourhood_by_construction else "")
-        lines.append(f"{r.method:14} {r.n:>5} {f(r.efficacy):>6} {f(r.efficacy_magnitude):>8} "
-                     f"{f(r.paraphrase_efficacy):>6} {neigh:>7} {f(r.fluency, False):>8} {f(r.consistency):>8} "
-                     f"{f(r.mentions_new):>6} {f(r.mentions_true):>6}")
-    lines.append("(efficacy, paraphrase, neighbourhood, consistency and mentions in %; eff mag: mean p(new) - p(true) "
-                 "in percentage points; fluency in bits; * = unchanged by construction)")
+        lines.append(
+            f"{r.method:14} {r.n:>5} {f(r.efficacy):>6} {f(r.efficacy_magnitude):>8} "
+            f"{f(r.paraphrase_efficacy):>6} {neigh:>7} {f(r.fluency, False):>8} {f(r.consistency):>8} "
+            f"{f(r.mentions_new):>6} {f(r.mentions_true):>6}"
+        )
+    lines.append(
+        "(efficacy, paraphrase, neighbourhood, consistency and mentions in %; eff mag: mean p(new) - p(true) "
+        "in percentage points; fluency in bits; * = unchanged by construction)"
+    )
     return "\n".join(lines)
 
 

@@ -73,8 +73,9 @@ def entity_span(tokenizer: Any, text: str, entity: str, occurrence: int = 0) -> 
     return _span(tokenizer, text, entity, occurrence, "entity")
 
 
-def edit_spans(tokenizer: Any, texts: Sequence[str], entities: Sequence[str], occurrence: int | Sequence[int] = 0,
-               last_token: bool = True) -> list[tuple[int, int]]:
+def edit_spans(
+    tokenizer: Any, texts: Sequence[str], entities: Sequence[str], occurrence: int | Sequence[int] = 0, last_token: bool = True
+) -> list[tuple[int, int]]:
     """Where the edit goes in each text: the entity's last token (default) or all its tokens."""
     occ = [occurrence] * len(texts) if isinstance(occurrence, int) else list(occurrence)
     if not len(texts) == len(entities) == len(occ):
@@ -118,10 +119,26 @@ def precompute(
     ent_spans = [_span(tokenizer, s.entity, s.entity, 0, f"sample {s.id!r}") for s in samples]
     attr_spans = [_span(tokenizer, s.context, s.attribute, "last", f"sample {s.id!r} attribute") for s in samples]
     ent_rows, ctx_rows = encode(tokenizer, ent_texts), encode(tokenizer, [s.context for s in samples])
-    ent = capture(model, pad(ent_rows), sites, positions=spans_to_mask(ent_spans, [len(r) for r in ent_rows]),
-                  batch_size=batch_size, dtype=torch.float32, offload=True, progress=progress)
-    ctx = capture(model, pad(ctx_rows), sites, positions=spans_to_mask(attr_spans, [len(r) for r in ctx_rows]),
-                  batch_size=batch_size, dtype=torch.float32, offload=True, progress=progress)
+    ent = capture(
+        model,
+        pad(ent_rows),
+        sites,
+        positions=spans_to_mask(ent_spans, [len(r) for r in ent_rows]),
+        batch_size=batch_size,
+        dtype=torch.float32,
+        offload=True,
+        progress=progress,
+    )
+    ctx = capture(
+        model,
+        pad(ctx_rows),
+        sites,
+        positions=spans_to_mask(attr_spans, [len(r) for r in ctx_rows]),
+        batch_size=batch_size,
+        dtype=torch.float32,
+        offload=True,
+        progress=progress,
+    )
     assert ent.rows is not None and ctx.rows is not None
     # index of each row's last packed vector (rows are packed in order, tokens in order)
     counts = torch.bincount(ent.rows, minlength=n)
@@ -129,8 +146,9 @@ def precompute(
     out = {}
     for layer, site in zip(layer_list, sites):
         e = ent[site]
-        out[layer] = EditorInputs(site.layer, e[last_idx].float(), _packed_mean(e, ent.rows, n),
-                                  _packed_mean(ctx[site], ctx.rows, n))
+        out[layer] = EditorInputs(
+            site.layer, e[last_idx].float(), _packed_mean(e, ent.rows, n), _packed_mean(ctx[site], ctx.rows, n)
+        )
     return out
 
 
@@ -139,8 +157,7 @@ def target_ids(tokenizer: Any, words: Sequence[str]) -> torch.Tensor:
     return torch.tensor([first_token(tokenizer, w) if w else -1 for w in words], dtype=torch.long)
 
 
-def edit(layer: int, directions: torch.Tensor, spans: Sequence[tuple[int, int]], alpha: float = 1.0,
-         beta: float = 1.0):
+def edit(layer: int, directions: torch.Tensor, spans: Sequence[tuple[int, int]], alpha: float = 1.0, beta: float = 1.0):
     """The intervention edit ``h <- beta * h + alpha * d`` at each row's span at ``Site(layer)``.
 
     ``directions`` is ``[batch, d]``, one per row (gradients flow through it). The spans are logical
@@ -165,6 +182,5 @@ def base_hidden(model: torch.nn.Module, rows: Sequence[Sequence[int]]) -> torch.
     """
     spec = resolve(model)
     b = pad(rows, side="right").to(next(model.parameters()).device)
-    out = spec.base(input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids(),
-                    use_cache=False)
+    out = spec.base(input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids(), use_cache=False)
     return out[0] if isinstance(out, tuple) else out.last_hidden_state

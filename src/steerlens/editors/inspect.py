@@ -62,7 +62,7 @@ def unmediated(sample: EditSample) -> EditSample:
     if sample.target_new not in sample.context:
         raise DataFormatError(f"sample {sample.id!r}: the new target {sample.target_new!r} is not in its context.")
     i = sample.context.rfind(sample.target_new)
-    ctx = sample.context[:i] + sample.target_true + sample.context[i + len(sample.target_new):]
+    ctx = sample.context[:i] + sample.target_true + sample.context[i + len(sample.target_new) :]
     return replace(sample, id=sample.id + "#true", context=ctx, attribute=attribute_of(ctx, sample.entity))
 
 
@@ -116,8 +116,17 @@ def inspect(
     else:
         texts = [s.prompt for s in samples]
         pos = torch.tensor([entity_span(tokenizer, t, s.entity, 0)[1] - 1 for t, s in zip(texts, samples)])
-    ent = capture(model, texts, site, tokenizer=tokenizer, positions=pos, batch_size=batch_size, dtype=torch.float32,
-                  offload=True, progress=False)[site]
+    ent = capture(
+        model,
+        texts,
+        site,
+        tokenizer=tokenizer,
+        positions=pos,
+        batch_size=batch_size,
+        dtype=torch.float32,
+        offload=True,
+        progress=False,
+    )[site]
     ze = _z(ent)
     s_m, s_u = (ze * _z(d_m)).sum(-1), (ze * _z(d_u)).sum(-1)
     tg = torch.tensor([[first_token(tokenizer, s.target_new), first_token(tokenizer, s.target_true)] for s in samples])
@@ -129,8 +138,18 @@ def inspect(
     acc, f1, mcc = classification_metrics(labels, preds)
     shuffled = np.random.default_rng(seed).permutation(labels)
     c_acc, c_f1, c_mcc = classification_metrics(shuffled, preds)
-    return InspectResult("contextual" if contextual else "decontextual", site.layer, len(samples),
-                         float(labels.mean()), acc, f1, mcc, c_acc, c_f1, c_mcc)
+    return InspectResult(
+        "contextual" if contextual else "decontextual",
+        site.layer,
+        len(samples),
+        float(labels.mean()),
+        acc,
+        f1,
+        mcc,
+        c_acc,
+        c_f1,
+        c_mcc,
+    )
 
 
 def randomized_copy(model: torch.nn.Module, seed: int = 123456, std: float | None = None) -> torch.nn.Module:

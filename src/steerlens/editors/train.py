@@ -37,8 +37,7 @@ from .data import EditSample, split_samples
 from .editors import Editor, RandomEditor, make_editor
 from .inputs import EditorInputs, base_hidden, edit, edit_spans, entity_span, precompute, target_ids
 
-__all__ = ["EditingBatch", "editing_batch", "editing_loss", "train_editor", "TrainResult", "fit_random_editor",
-           "frozen"]
+__all__ = ["EditingBatch", "editing_batch", "editing_loss", "train_editor", "TrainResult", "fit_random_editor", "frozen"]
 
 
 class frozen:
@@ -80,8 +79,15 @@ class EditingBatch:
 
 
 @torch.no_grad()
-def editing_batch(model: torch.nn.Module, tokenizer: Any, samples: Sequence[EditSample], *,
-                  last_token: bool = True, batch_size: int = 32, with_orig: bool = True) -> EditingBatch:
+def editing_batch(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    samples: Sequence[EditSample],
+    *,
+    last_token: bool = True,
+    batch_size: int = 32,
+    with_orig: bool = True,
+) -> EditingBatch:
     """Tokenise ``samples``' prompts, find edit spans and targets, and (``with_orig``) the unedited states."""
     rows = encode(tokenizer, [s.prompt for s in samples])
     spans = edit_spans(tokenizer, [s.prompt for s in samples], [s.entity for s in samples], 0, last_token)
@@ -194,9 +200,15 @@ class TrainResult:
 
     def to_json(self) -> dict[str, Any]:
         """History and timings (no tensors)."""
-        return {"history": self.history, "best_epoch": self.best_epoch, "untrained": self.untrained,
-                "seconds": self.seconds,
-                "step_seconds": self.step_seconds, "peak_memory": self.peak_memory, "config": self.editor.config()}
+        return {
+            "history": self.history,
+            "best_epoch": self.best_epoch,
+            "untrained": self.untrained,
+            "seconds": self.seconds,
+            "step_seconds": self.step_seconds,
+            "peak_memory": self.peak_memory,
+            "config": self.editor.config(),
+        }
 
 
 def train_editor(
@@ -266,7 +278,7 @@ def train_editor(
     if len(ins) != len(all_samples):
         raise ShapeError(f"{len(ins)} precomputed inputs for {len(all_samples)} samples.")
     if standardize and editor is None:
-        ed.fit_scales(ins.entity(ed.input_last_entity_token)[:len(train)], ins.attribute[:len(train)])
+        ed.fit_scales(ins.entity(ed.input_last_entity_token)[: len(train)], ins.attribute[: len(train)])
     batch = editing_batch(model, tokenizer, all_samples, last_token=ed.edit_last_entity_token)
     n_train = len(train)
     tr_idx, va_idx = list(range(n_train)), list(range(n_train, len(all_samples)))
@@ -290,8 +302,13 @@ def train_editor(
                     ed.train()
                     order = torch.randperm(n_train, generator=gen).tolist()
                     total = 0.0
-                    bar = tqdm(range(0, n_train, batch_size), desc=f"editor L{layer} epoch {epoch}", unit="batch",
-                               disable=not show, leave=False)
+                    bar = tqdm(
+                        range(0, n_train, batch_size),
+                        desc=f"editor L{layer} epoch {epoch}",
+                        unit="batch",
+                        disable=not show,
+                        leave=False,
+                    )
                     for i in bar:
                         ts = time.perf_counter()
                         idx = [tr_idx[j] for j in order[i : i + batch_size]]
@@ -305,11 +322,15 @@ def train_editor(
                     train_loss = total / n_train
                 ed.eval()
                 with torch.no_grad():
-                    val_loss = sum(float(editing_loss(model, ed, ins, batch, va_idx[i : i + batch_size], **loss_kw)[0])
-                                   * len(va_idx[i : i + batch_size]) for i in range(0, len(va_idx), batch_size))
+                    val_loss = sum(
+                        float(editing_loss(model, ed, ins, batch, va_idx[i : i + batch_size], **loss_kw)[0])
+                        * len(va_idx[i : i + batch_size])
+                        for i in range(0, len(va_idx), batch_size)
+                    )
                 val_loss /= len(va_idx)
-                history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-                                "seconds": time.perf_counter() - t0})
+                history.append(
+                    {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": time.perf_counter() - t0}
+                )
                 if show:
                     shown = "-" if train_loss is None else f"{train_loss:.4f}"
                     tqdm.write(f"editor L{layer} epoch {epoch}: train {shown} val {val_loss:.4f}")
@@ -326,8 +347,7 @@ def train_editor(
     ed.load_state_dict(best_state)
     ed.eval()
     peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
-    result = TrainResult(ed, history, best_epoch, time.perf_counter() - t_start,
-                         sum(step_times) / max(len(step_times), 1), peak)
+    result = TrainResult(ed, history, best_epoch, time.perf_counter() - t_start, sum(step_times) / max(len(step_times), 1), peak)
     if result.untrained and len(history) > 1:
         warnings.warn(
             f"train_editor (layer {layer}): no epoch improved the validation loss over the untrained editor "
@@ -339,8 +359,16 @@ def train_editor(
 
 
 @torch.no_grad()
-def fit_random_editor(model: torch.nn.Module, tokenizer: Any, samples: Sequence[EditSample], layer: int, *,
-                      rank: int | None = None, seed: int = 0, batch_size: int = 32) -> RandomEditor:
+def fit_random_editor(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    samples: Sequence[EditSample],
+    layer: int,
+    *,
+    rank: int | None = None,
+    seed: int = 0,
+    batch_size: int = 32,
+) -> RandomEditor:
     """The ``random`` control editor: mean and covariance of in-context entity changes.
 
     A change is the entity's last-token state at its second mention in ``context + ". " + prompt``
@@ -353,12 +381,29 @@ def fit_random_editor(model: torch.nn.Module, tokenizer: Any, samples: Sequence[
     layer = spec.site(layer).layer
     ctx_texts = [prompt_in_context(s) for s in samples]
     second = torch.tensor([entity_span(tokenizer, t, s.entity, 1)[1] - 1 for t, s in zip(ctx_texts, samples)])
-    first = torch.tensor([sp[0] for sp in edit_spans(tokenizer, [s.prompt for s in samples],
-                                                      [s.entity for s in samples])])
-    a = capture(model, ctx_texts, Site(layer), tokenizer=tokenizer, positions=second, batch_size=batch_size,
-                dtype=torch.float32, offload=True, progress=False)[Site(layer)]
-    b = capture(model, [s.prompt for s in samples], Site(layer), tokenizer=tokenizer, positions=first,
-                batch_size=batch_size, dtype=torch.float32, offload=True, progress=False)[Site(layer)]
+    first = torch.tensor([sp[0] for sp in edit_spans(tokenizer, [s.prompt for s in samples], [s.entity for s in samples])])
+    a = capture(
+        model,
+        ctx_texts,
+        Site(layer),
+        tokenizer=tokenizer,
+        positions=second,
+        batch_size=batch_size,
+        dtype=torch.float32,
+        offload=True,
+        progress=False,
+    )[Site(layer)]
+    b = capture(
+        model,
+        [s.prompt for s in samples],
+        Site(layer),
+        tokenizer=tokenizer,
+        positions=first,
+        batch_size=batch_size,
+        dtype=torch.float32,
+        offload=True,
+        progress=False,
+    )[Site(layer)]
     delta = (a - b).double()
     mean = delta.mean(0)
     centred = delta - mean
@@ -370,4 +415,3 @@ def fit_random_editor(model: torch.nn.Module, tokenizer: Any, samples: Sequence[
     ed.mean.copy_(mean.float())
     ed.scale.copy_((evecs * evals.sqrt()).float())
     return ed
-

@@ -16,7 +16,21 @@ from .trajectory import PredictionTrajectory, prediction_trajectory
 from .unembed import Unembed
 
 __all__ = [
-    "Lens", "LogitLens", "TunedLens", "Unembed", "logit_lens_table", "PredictionTrajectory", "prediction_trajectory",
-    "LensTrainConfig", "TrainHistory", "train_tuned_lens", "evaluate_lenses", "layer_transfer", "plot_evaluation",
-    "Chunks", "chunk_texts", "default_corpus", "read_texts",
+    "Lens",
+    "LogitLens",
+    "TunedLens",
+    "Unembed",
+    "logit_lens_table",
+    "PredictionTrajectory",
+    "prediction_trajectory",
+    "LensTrainConfig",
+    "TrainHistory",
+    "train_tuned_lens",
+    "evaluate_lenses",
+    "layer_transfer",
+    "plot_evaluation",
+    "Chunks",
+    "chunk_texts",
+    "default_corpus",
+    "read_texts",
 ]

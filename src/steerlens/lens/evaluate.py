@@ -22,15 +22,17 @@ __all__ = ["evaluate_lenses", "layer_transfer", "stream_stats", "plot_evaluation
 
 
 @torch.no_grad()
-def stream_stats(x: torch.Tensor, unembed: Unembed, target_logp: torch.Tensor, next_ids: torch.Tensor,
-                 chunk: int = 4096) -> dict[str, torch.Tensor]:
+def stream_stats(
+    x: torch.Tensor, unembed: Unembed, target_logp: torch.Tensor, next_ids: torch.Tensor, chunk: int = 4096
+) -> dict[str, torch.Tensor]:
     """KL(target || q), cross-entropy of ``next_ids`` and entropy of ``q = softmax(head(x))``, in nats.
 
     ``x``: ``[..., n, d]`` normed states; ``target_logp``: ``[n, V]``; ``next_ids``: ``[n]`` (-1 where there
     is no next token). One float32 streaming pass over the vocabulary; returns ``[..., n]`` tensors.
     """
-    out = stream_vocab(x.float(), unembed.weight, unembed.bias, target_logp, unembed.softcap, chunk, torch.float32,
-                       next_ids=next_ids)
+    out = stream_vocab(
+        x.float(), unembed.weight, unembed.bias, target_logp, unembed.softcap, chunk, torch.float32, next_ids=next_ids
+    )
     return {"kl": out["kl"].clamp(min=0), "ce": out["ce"], "entropy": out["entropy"]}
 
 
@@ -90,8 +92,9 @@ def evaluate_lenses(
 
 
 @torch.no_grad()
-def layer_transfer(model: torch.nn.Module, chunks: Chunks, lens: Lens, *, micro_batch: int = 2,
-                   vocab_chunk: int = 4096) -> list[list[float]]:
+def layer_transfer(
+    model: torch.nn.Module, chunks: Chunks, lens: Lens, *, micro_batch: int = 2, vocab_chunk: int = 4096
+) -> list[list[float]]:
     """``M[i][j]``: KL(final || translator i applied to layer j's residual), bits per byte."""
     dtype = next(model.parameters()).dtype
     n_layers = lens.n_layers
@@ -130,4 +133,3 @@ def plot_evaluation(result: Mapping[str, Any], path: str | os.PathLike[str], met
     fig.savefig(out, dpi=150)
     plt.close(fig)
     return out
-

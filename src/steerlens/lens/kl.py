@@ -104,8 +104,7 @@ class _ChunkedKL(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, target_logp, softcap, chunk, need_grad, compute_dtype):  # type: ignore[override]
-        out = stream_vocab(x, weight, bias, target_logp, softcap, chunk, compute_dtype, need_grad=need_grad,
-                           need_entropy=False)
+        out = stream_vocab(x, weight, bias, target_logp, softcap, chunk, compute_dtype, need_grad=need_grad, need_entropy=False)
         if need_grad:
             ctx.save_for_backward(out["grad"])
         ctx.x_dtype = x.dtype
@@ -143,8 +142,18 @@ def chunked_kl(
             ``weight`` already in that dtype to avoid re-casting it on every call.
     """
     if x.dim() < 2 or target_logp.shape != (x.shape[-2], weight.shape[0]) or x.shape[-1] != weight.shape[1]:
-        raise ShapeError(f"chunked_kl: x {tuple(x.shape)}, weight {tuple(weight.shape)} and target "
-                         f"{tuple(target_logp.shape)} do not fit ([..., n, d], [V, d], [n, V]).")
+        raise ShapeError(
+            f"chunked_kl: x {tuple(x.shape)}, weight {tuple(weight.shape)} and target "
+            f"{tuple(target_logp.shape)} do not fit ([..., n, d], [V, d], [n, V])."
+        )
     need_grad = torch.is_grad_enabled() and x.requires_grad
-    return _ChunkedKL.apply(x, weight.detach(), None if bias is None else bias.detach(), target_logp.detach(),
-                            softcap, int(chunk), need_grad, compute_dtype or x.dtype)
+    return _ChunkedKL.apply(
+        x,
+        weight.detach(),
+        None if bias is None else bias.detach(),
+        target_logp.detach(),
+        softcap,
+        int(chunk),
+        need_grad,
+        compute_dtype or x.dtype,
+    )

@@ -51,8 +51,12 @@ class Lens(nn.Module):
         Layer ``i`` goes through translator ``i``, or every layer through ``translator`` when given
         (the layer-transfer experiment).
         """
-        return torch.stack([self.unembed.normed(self.transform(hidden[i], i if translator is None else translator))
-                            for i in range(hidden.shape[0])])
+        return torch.stack(
+            [
+                self.unembed.normed(self.transform(hidden[i], i if translator is None else translator))
+                for i in range(hidden.shape[0])
+            ]
+        )
 
 
 class LogitLens(Lens):
@@ -129,8 +133,9 @@ class TunedLens(Lens):
         tensors = {"bias": self.bias.detach()}
         if self.mode == "affine":
             tensors["weight"] = self.weight.detach()
-        return save_artifact(path, "tuned_lens", tensors, {"mode": self.mode, "bias": self.has_bias},
-                             fingerprint=self.unembed.fingerprint)
+        return save_artifact(
+            path, "tuned_lens", tensors, {"mode": self.mode, "bias": self.has_bias}, fingerprint=self.unembed.fingerprint
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], model: nn.Module) -> TunedLens:
@@ -166,8 +171,9 @@ class TunedLens(Lens):
             weight = torch.stack([state[f"{i}.weight"] for i in range(n)])
             bias = torch.stack([state[f"{i}.bias"] for i in range(n)]) if has_bias else torch.zeros(n, d)
         except KeyError as exc:
-            raise ArtifactFormatError(f"{params_path} lacks translator tensor {exc}; expected '0.weight' .. "
-                                      f"'{n - 1}.weight'.") from exc
+            raise ArtifactFormatError(
+                f"{params_path} lacks translator tensor {exc}; expected '0.weight' .. '{n - 1}.weight'."
+            ) from exc
         lens._load_tensors(weight, bias, str(folder))
         return lens
 

@@ -11,8 +11,9 @@ from .lenses import Lens
 __all__ = ["logit_lens_table"]
 
 
-def logit_lens_table(model: torch.nn.Module, tokenizer: Any, text: str, top_k: int = 5,
-                     lens: Lens | None = None) -> list[dict[str, Any]]:
+def logit_lens_table(
+    model: torch.nn.Module, tokenizer: Any, text: str, top_k: int = 5, lens: Lens | None = None
+) -> list[dict[str, Any]]:
     """Top-``top_k`` next tokens at the last position of ``text``, from every layer.
 
     Rows are lens indices ``"0" .. "L-1"`` (the residual entering that block, so ``"0"`` reads the
@@ -22,7 +23,12 @@ def logit_lens_table(model: torch.nn.Module, tokenizer: Any, text: str, top_k: i
 
     traj = prediction_trajectory(model, tokenizer, text, lens=lens, target=None, top_k=top_k)
     return [
-        {"label": label, "top": [{"token": t, "id": i, "prob": p} for t, i, p in
-                                 zip(traj.top_tokens[r][-1], traj.top_ids[r][-1], traj.top_probs[r][-1])]}
+        {
+            "label": label,
+            "top": [
+                {"token": t, "id": i, "prob": p}
+                for t, i, p in zip(traj.top_tokens[r][-1], traj.top_ids[r][-1], traj.top_probs[r][-1])
+            ],
+        }
         for r, label in enumerate(traj.rows)
     ]

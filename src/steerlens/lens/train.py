@@ -121,8 +121,9 @@ def frozen_pass(model: torch.nn.Module, ids: torch.Tensor, dtype: torch.dtype) -
     return hidden, final
 
 
-def lens_kl(lens: TunedLens, hidden: torch.Tensor, target_logp: torch.Tensor, vocab_chunk: int,
-            compute_weight: torch.Tensor | None = None) -> torch.Tensor:
+def lens_kl(
+    lens: TunedLens, hidden: torch.Tensor, target_logp: torch.Tensor, vocab_chunk: int, compute_weight: torch.Tensor | None = None
+) -> torch.Tensor:
     """Per-layer mean KL(final || lens) in nats/token, ``[layers]``, differentiable w.r.t. the lens.
 
     ``compute_weight``: the unembedding already cast to the dtype the vocabulary matmuls should use.
@@ -130,19 +131,19 @@ def lens_kl(lens: TunedLens, hidden: torch.Tensor, target_logp: torch.Tensor, vo
     u = lens.unembed
     x = lens.normed_layers(hidden)
     w = u.weight if compute_weight is None else compute_weight
-    return chunked_kl(x, w, target_logp, bias=u.bias, softcap=u.softcap, chunk=vocab_chunk,
-                      compute_dtype=w.dtype).mean(-1)
+    return chunked_kl(x, w, target_logp, bias=u.bias, softcap=u.softcap, chunk=vocab_chunk, compute_dtype=w.dtype).mean(-1)
 
 
 def _optimizer(lens: TunedLens, cfg: LensTrainConfig) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     params = [p for p in (lens.weight, lens.bias) if p.requires_grad]
     if cfg.optimizer == "sgd":
         opt: torch.optim.Optimizer = torch.optim.SGD(
-            params, lr=cfg.lr_scale * (1 - cfg.momentum), momentum=cfg.momentum, nesterov=True,
-            weight_decay=cfg.weight_decay)
+            params, lr=cfg.lr_scale * (1 - cfg.momentum), momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay
+        )
     elif cfg.optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=1e-3 * cfg.lr_scale, betas=(cfg.momentum, 0.999), amsgrad=True,
-                               weight_decay=cfg.weight_decay)
+        opt = torch.optim.Adam(
+            params, lr=1e-3 * cfg.lr_scale, betas=(cfg.momentum, 0.999), amsgrad=True, weight_decay=cfg.weight_decay
+        )
     else:
         raise ConfigError(f"optimizer must be 'sgd' or 'adam', got {cfg.optimizer!r}.")
     warm, total = cfg.warmup(), cfg.steps
@@ -193,8 +194,11 @@ def train_tuned_lens(
         raise CorpusError(f"Chunks per step ({per_step}) must be a multiple of micro_batch ({cfg.micro_batch}).")
     needed, have = cfg.steps * per_step, chunks.ids.shape[0]
     if needed > have:
-        warnings.warn(f"The corpus has {have} chunks but {cfg.steps} steps need {needed}: chunks will be reused "
-                      f"({needed / have:.1f} epochs).", stacklevel=2)
+        warnings.warn(
+            f"The corpus has {have} chunks but {cfg.steps} steps need {needed}: chunks will be reused "
+            f"({needed / have:.1f} epochs).",
+            stacklevel=2,
+        )
     model_dtype = next(model.parameters()).dtype
     lens = lens or TunedLens.from_model(model, bias=cfg.bias, mode=cfg.mode)
     opt, sched = _optimizer(lens, cfg)
@@ -219,12 +223,15 @@ def train_tuned_lens(
             kl0 = _validation_kl(model, lens, validation, cfg, model_dtype)
             history.val_step.append(start)
             history.val_kl.append(kl0.tolist())
-            best = {"kl": kl0, "step": torch.full((lens.n_layers,), start, dtype=torch.long),
-                    "weight": lens.weight.detach().clone(), "bias": lens.bias.detach().clone(),
-                    "lr_mult": torch.ones(lens.n_layers)}
+            best = {
+                "kl": kl0,
+                "step": torch.full((lens.n_layers,), start, dtype=torch.long),
+                "weight": lens.weight.detach().clone(),
+                "bias": lens.bias.detach().clone(),
+                "lr_mult": torch.ones(lens.n_layers),
+            }
     t0 = time.perf_counter() - (history.seconds[-1] if history.seconds else 0.0)
-    bar = tqdm(range(start, cfg.steps), desc="tuned lens", unit="step", disable=not progress, initial=start,
-               total=cfg.steps)
+    bar = tqdm(range(start, cfg.steps), desc="tuned lens", unit="step", disable=not progress, initial=start, total=cfg.steps)
     for step in bar:
         opt.zero_grad(set_to_none=True)
         step_kl = torch.zeros(lens.n_layers)
@@ -287,8 +294,9 @@ def _scaled_step(opt: torch.optim.Optimizer, lens: TunedLens, mult: torch.Tensor
 
 
 @torch.no_grad()
-def _back_off(opt: torch.optim.Optimizer, lens: TunedLens, best: dict[str, torch.Tensor], worse: torch.Tensor,
-              factor: float) -> None:
+def _back_off(
+    opt: torch.optim.Optimizer, lens: TunedLens, best: dict[str, torch.Tensor], worse: torch.Tensor, factor: float
+) -> None:
     """Layers in ``worse`` return to their best translator, lose their momentum, and learn ``factor``
     times slower from now on."""
     lens.weight[worse] = best["weight"][worse].to(lens.weight.dtype)
@@ -310,8 +318,9 @@ def _order(n: int, needed: int, seed: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _validation_kl(model: torch.nn.Module, lens: TunedLens, chunks: Chunks, cfg: LensTrainConfig,
-                   model_dtype: torch.dtype) -> torch.Tensor:
+def _validation_kl(
+    model: torch.nn.Module, lens: TunedLens, chunks: Chunks, cfg: LensTrainConfig, model_dtype: torch.dtype
+) -> torch.Tensor:
     """Per-layer mean KL (nats/token) of the lens on validation chunks, in float32."""
     total, n = torch.zeros(lens.n_layers), 0
     for k in range(0, chunks.ids.shape[0], cfg.micro_batch):
@@ -331,8 +340,16 @@ def _restore_best(ckpt: Path, model: torch.nn.Module) -> dict[str, torch.Tensor]
     return best
 
 
-def _save_checkpoint(folder: Path, lens: TunedLens, opt, sched, step: int, history: TrainHistory,
-                     cfg: LensTrainConfig, best: dict[str, torch.Tensor] | None = None) -> None:
+def _save_checkpoint(
+    folder: Path,
+    lens: TunedLens,
+    opt,
+    sched,
+    step: int,
+    history: TrainHistory,
+    cfg: LensTrainConfig,
+    best: dict[str, torch.Tensor] | None = None,
+) -> None:
     lens.save(folder / "lens")
     tensors, meta = {}, {}
     for key, value in (best or {}).items():
@@ -343,8 +360,14 @@ def _save_checkpoint(folder: Path, lens: TunedLens, opt, sched, step: int, histo
                 tensors[f"opt.{pid}.{key}"] = value
             else:
                 meta[f"opt.{pid}.{key}"] = value
-    config = {"step": step, "history": asdict(history), "scheduler": sched.state_dict()["last_epoch"],
-              "param_groups": opt.state_dict()["param_groups"], "scalars": meta, "train_config": asdict(cfg)}
+    config = {
+        "step": step,
+        "history": asdict(history),
+        "scheduler": sched.state_dict()["last_epoch"],
+        "param_groups": opt.state_dict()["param_groups"],
+        "scalars": meta,
+        "train_config": asdict(cfg),
+    }
     save_artifact(folder / "state", "tuned_lens_train_state", tensors, config, fingerprint=lens.unembed.fingerprint)
 
 

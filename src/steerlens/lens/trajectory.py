@@ -28,6 +28,7 @@ __all__ = ["PredictionTrajectory", "prediction_trajectory", "STATISTICS", "PlotP
 class PlotPathError(SteerlensError, ValueError):
     """A plot destination or statistic steerlens cannot produce."""
 
+
 _LN2 = math.log(2)
 STATISTICS = ("entropy", "kl_to_final", "top_prob", "target_log_prob", "target_rank")
 
@@ -128,8 +129,10 @@ class PredictionTrajectory:
                 tip = "\n".join(f"{t!r}: {q:.3f}" for t, q in zip(self.top_tokens[r][p], self.top_probs[r][p]))
                 tip += f"\n{statistic}: {'n/a' if v is None else f'{v:.3f}'}"
                 color = _color(None if v is None else (v - lo) / (hi - lo + 1e-12))
-                tds.append(f'<td style="background:{color}" title="{html.escape(tip)}">'
-                           f"{html.escape(_short(self.top_tokens[r][p][0], 8))}</td>")
+                tds.append(
+                    f'<td style="background:{color}" title="{html.escape(tip)}">'
+                    f"{html.escape(_short(self.top_tokens[r][p][0], 8))}</td>"
+                )
             cells.append("<tr>" + "".join(tds) + "</tr>")
         header = "<tr><th>layer</th>" + "".join(f"<th>{html.escape(_short(t, 10))}</th>" for t in self.tokens) + "</tr>"
         title = f"{self.lens} lens: {statistic.replace('_', ' ')}"
@@ -221,9 +224,16 @@ def prediction_trajectory(
             out["tlp"].append([float(v) / _LN2 if h else None for v, h in zip(t_lp.tolist(), have)])
             out["rank"].append([int(v) if h else None for v, h in zip(rank.tolist(), have)])
     return PredictionTrajectory(
-        tokens=[tokenizer.decode([i]) for i in ids], input_ids=list(ids),
+        tokens=[tokenizer.decode([i]) for i in ids],
+        input_ids=list(ids),
         rows=[str(i) for i in range(spec.n_layers)] + ["output"],
-        top_tokens=out["top_tokens"], top_ids=out["top_ids"], top_probs=out["top_probs"], entropy=out["entropy"],
-        kl_to_final=out["kl"], targets=targets, target_log_prob=out["tlp"], target_rank=out["rank"],
+        top_tokens=out["top_tokens"],
+        top_ids=out["top_ids"],
+        top_probs=out["top_probs"],
+        entropy=out["entropy"],
+        kl_to_final=out["kl"],
+        targets=targets,
+        target_log_prob=out["tlp"],
+        target_rank=out["rank"],
         lens="tuned" if lens.__class__.__name__ == "TunedLens" else "logit",
     )

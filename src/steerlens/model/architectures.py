@@ -21,8 +21,16 @@ from torch import nn
 from ..errors import SiteError, UnsupportedArchitectureError
 from .site import POINTS, Site
 
-__all__ = ["ArchitectureRow", "ARCHITECTURES", "LayerLayout", "ModelSpec", "Part", "resolve", "supported_model_types",
-           "cache_kwargs"]
+__all__ = [
+    "ArchitectureRow",
+    "ARCHITECTURES",
+    "LayerLayout",
+    "ModelSpec",
+    "Part",
+    "resolve",
+    "supported_model_types",
+    "cache_kwargs",
+]
 
 
 @dataclass(frozen=True)
@@ -115,18 +123,41 @@ class LayerLayout:
     def from_row(row: ArchitectureRow, mixer: str | None) -> LayerLayout:
         assert row.attn and row.mlp and row.attn_out and row.mlp_out
         attn_in, attn_out = Part(row.attn, "input"), Part(row.attn_out, "output")
-        return LayerLayout({"attn_in": attn_in, "attn_out": attn_out, "mixer_in": attn_in, "mixer_out": attn_out,
-                            "mlp_in": Part(row.mlp, "input"), "mlp_out": Part(row.mlp_out, "output")}, mixer)
+        return LayerLayout(
+            {
+                "attn_in": attn_in,
+                "attn_out": attn_out,
+                "mixer_in": attn_in,
+                "mixer_out": attn_out,
+                "mlp_in": Part(row.mlp, "input"),
+                "mlp_out": Part(row.mlp_out, "output"),
+            },
+            mixer,
+        )
 
 
 _LLAMA_LIKE = ArchitectureRow(
-    base="model", embed="model.embed_tokens", blocks="model.layers", final_norm="model.norm",
-    attn="self_attn", mlp="mlp", attn_out="self_attn", mlp_out="mlp",
+    base="model",
+    embed="model.embed_tokens",
+    blocks="model.layers",
+    final_norm="model.norm",
+    attn="self_attn",
+    mlp="mlp",
+    attn_out="self_attn",
+    mlp_out="mlp",
 )
 _GEMMA_LIKE = ArchitectureRow(
-    base="model", embed="model.embed_tokens", blocks="model.layers", final_norm="model.norm",
-    attn="self_attn", mlp="mlp", attn_out="post_attention_layernorm", mlp_out="post_feedforward_layernorm",
-    embed_scale="sqrt_hidden", softcap_attr="final_logit_softcapping", norm="rms_one_plus",
+    base="model",
+    embed="model.embed_tokens",
+    blocks="model.layers",
+    final_norm="model.norm",
+    attn="self_attn",
+    mlp="mlp",
+    attn_out="post_attention_layernorm",
+    mlp_out="post_feedforward_layernorm",
+    embed_scale="sqrt_hidden",
+    softcap_attr="final_logit_softcapping",
+    norm="rms_one_plus",
 )
 
 #: ``config.model_type`` -> row. Rows are tested against ``output_hidden_states`` in the test suite.
@@ -139,29 +170,59 @@ ARCHITECTURES: dict[str, ArchitectureRow] = {
     "gemma3_text": _GEMMA_LIKE,
     "gemma2": _GEMMA_LIKE,
     "olmo2": ArchitectureRow(
-        base="model", embed="model.embed_tokens", blocks="model.layers", final_norm="model.norm",
-        attn="self_attn", mlp="mlp", attn_out="post_attention_layernorm", mlp_out="post_feedforward_layernorm",
+        base="model",
+        embed="model.embed_tokens",
+        blocks="model.layers",
+        final_norm="model.norm",
+        attn="self_attn",
+        mlp="mlp",
+        attn_out="post_attention_layernorm",
+        mlp_out="post_feedforward_layernorm",
     ),
     "gpt2": ArchitectureRow(
-        base="transformer", embed="transformer.wte", blocks="transformer.h", final_norm="transformer.ln_f",
-        attn="attn", mlp="mlp", attn_out="attn", mlp_out="mlp", norm="layer",
+        base="transformer",
+        embed="transformer.wte",
+        blocks="transformer.h",
+        final_norm="transformer.ln_f",
+        attn="attn",
+        mlp="mlp",
+        attn_out="attn",
+        mlp_out="mlp",
+        norm="layer",
     ),
     # the multimodal wrapper: its text tower is Gemma-3 (text-only inputs go straight to it)
     "gemma3": ArchitectureRow(
-        base="model.language_model", embed="model.language_model.embed_tokens", blocks="model.language_model.layers",
-        final_norm="model.language_model.norm", attn="self_attn", mlp="mlp", attn_out="post_attention_layernorm",
-        mlp_out="post_feedforward_layernorm", embed_scale="sqrt_hidden", softcap_attr="final_logit_softcapping",
+        base="model.language_model",
+        embed="model.language_model.embed_tokens",
+        blocks="model.language_model.layers",
+        final_norm="model.language_model.norm",
+        attn="self_attn",
+        mlp="mlp",
+        attn_out="post_attention_layernorm",
+        mlp_out="post_feedforward_layernorm",
+        embed_scale="sqrt_hidden",
+        softcap_attr="final_logit_softcapping",
         norm="rms_one_plus",
     ),
     "gpt_neox": ArchitectureRow(
-        base="gpt_neox", embed="gpt_neox.embed_in", blocks="gpt_neox.layers", final_norm="gpt_neox.final_layer_norm",
-        attn="attention", mlp="mlp", attn_out="attention", mlp_out="mlp", norm="layer",
+        base="gpt_neox",
+        embed="gpt_neox.embed_in",
+        blocks="gpt_neox.layers",
+        final_norm="gpt_neox.final_layer_norm",
+        attn="attention",
+        mlp="mlp",
+        attn_out="attention",
+        mlp_out="mlp",
+        norm="layer",
     ),
 }
 
 # Model types known not to be decoder-only causal LMs steerlens can hook.
 _UNSUPPORTED = {
-    "t5": "encoder-decoder", "bart": "encoder-decoder", "mbart": "encoder-decoder", "bert": "encoder-only",
+    "t5": "encoder-decoder",
+    "bart": "encoder-decoder",
+    "mbart": "encoder-decoder",
+    "bert": "encoder-only",
     "roberta": "encoder-only",
 }
 
@@ -277,8 +338,7 @@ class ModelSpec:
         """
         if resid.shape[-1] != self.d_model:
             raise SiteError(
-                f"Residual has size {resid.shape[-1]} in its last dimension, but this model's hidden size is "
-                f"{self.d_model}."
+                f"Residual has size {resid.shape[-1]} in its last dimension, but this model's hidden size is {self.d_model}."
             )
         return self.logits_from_final(self.final_norm(resid))
 
@@ -303,9 +363,15 @@ class ModelSpec:
         """A JSON-friendly summary: model type, sizes, module paths and the branch sites of each block."""
         kinds = [lay.mixer or "-" for lay in self.layouts]
         return {
-            "model_type": self.model_type, "n_layers": self.n_layers, "d_model": self.d_model,
-            "vocab_size": self.vocab_size, "softcap": self.softcap, "embed_scale": self.embed_scale,
-            "logit_scale": self.logit_scale, "structural_fallback": self.structural, **self._paths,
+            "model_type": self.model_type,
+            "n_layers": self.n_layers,
+            "d_model": self.d_model,
+            "vocab_size": self.vocab_size,
+            "softcap": self.softcap,
+            "embed_scale": self.embed_scale,
+            "logit_scale": self.logit_scale,
+            "structural_fallback": self.structural,
+            **self._paths,
             "mixers": kinds if len(set(kinds)) > 1 else kinds[:1],
             "branch_sites": sorted({p for lay in self.layouts for p in lay.parts}),
         }
@@ -404,32 +470,42 @@ def _build_spec(model: nn.Module, model_type: str, row: ArchitectureRow) -> Mode
     if row.attn is None:
         layouts = _probe(model, blocks, vocab)[0]
     else:
-        for sub, what in ((row.attn, "attention"), (row.mlp, "MLP"), (row.attn_out, "attention output"),
-                          (row.mlp_out, "MLP output")):
+        for sub, what in (
+            (row.attn, "attention"),
+            (row.mlp, "MLP"),
+            (row.attn_out, "attention output"),
+            (row.mlp_out, "MLP output"),
+        ):
             _get(blocks[0], sub or "?", model_type, f"{what} sub-module of a block")
         mixer = type(blocks[0].get_submodule(row.attn)).__name__
         layouts = tuple(LayerLayout.from_row(row, mixer) for _ in blocks)
     text = config.get_text_config() if callable(getattr(config, "get_text_config", None)) else config
     softcap = getattr(text, row.softcap_attr, None) if row.softcap_attr else None
     return ModelSpec(
-        model=model, model_type=model_type, row=row,
+        model=model,
+        model_type=model_type,
+        row=row,
         base=_get(model, row.base, model_type, "decoder body"),
         embed=_get(model, row.embed, model_type, "token embedding"),
-        blocks=blocks, final_norm=_get(model, row.final_norm, model_type, "final norm"), unembed=unembed,
-        n_layers=len(blocks), d_model=d_model, vocab_size=vocab,
+        blocks=blocks,
+        final_norm=_get(model, row.final_norm, model_type, "final norm"),
+        unembed=unembed,
+        n_layers=len(blocks),
+        d_model=d_model,
+        vocab_size=vocab,
         softcap=float(softcap) if softcap else None,
         embed_scale=math.sqrt(d_model) if row.embed_scale == "sqrt_hidden" else 1.0,
-        structural=False, layouts=layouts, logit_scale=_config_logit_scale(text, row),
+        structural=False,
+        layouts=layouts,
+        logit_scale=_config_logit_scale(text, row),
         _paths=_row_paths(row),
     )
 
 
 def _row_paths(row: ArchitectureRow) -> dict[str, str]:
-    paths = {"base": row.base, "embed": row.embed, "blocks": row.blocks, "final_norm": row.final_norm,
-             "unembed": row.unembed}
+    paths = {"base": row.base, "embed": row.embed, "blocks": row.blocks, "final_norm": row.final_norm, "unembed": row.unembed}
     if row.attn is not None:
-        paths.update({"attn": row.attn, "mlp": row.mlp or "", "attn_out": row.attn_out or "",
-                      "mlp_out": row.mlp_out or ""})
+        paths.update({"attn": row.attn, "mlp": row.mlp or "", "attn_out": row.attn_out or "", "mlp_out": row.mlp_out or ""})
     return paths
 
 
@@ -446,9 +522,18 @@ def _probe(model: nn.Module, blocks: nn.ModuleList, vocab: int):
         note = f"steerlens could not run its probe forward pass to locate them ({type(exc).__name__}: {exc})"
         return tuple(LayerLayout({}, None, note, complete=False) for _ in blocks), None
     layouts = tuple(
-        LayerLayout({p: Part(path, where, scale, path in f.flat and where == "output", plus)  # type: ignore[arg-type]
-                     for p, (path, where, scale, plus) in f.parts.items()}, f.mixer, f.note, f.resid_scale,
-                    f.complete, tuple(Part(path, "output", scale, path in f.flat) for path, scale in f.extras), f.bias)
+        LayerLayout(
+            {
+                p: Part(path, where, scale, path in f.flat and where == "output", plus)  # type: ignore[arg-type]
+                for p, (path, where, scale, plus) in f.parts.items()
+            },
+            f.mixer,
+            f.note,
+            f.resid_scale,
+            f.complete,
+            tuple(Part(path, "output", scale, path in f.flat) for path, scale in f.extras),
+            f.bias,
+        )
         for f in probe_layouts(record, dtype)
     )
     return layouts, record
@@ -502,9 +587,14 @@ def _structural_spec(model: nn.Module, model_type: str) -> ModelSpec:
     softcap = float(getattr(text, softcap_attr)) if softcap_attr else None
     norms = _final_norm_candidates(model, parent, parent_path, blocks)
     # a head that transforms the normed state before the unembedding (ModernBERT's prediction head)
-    heads = [(name, child) for name, child in model.named_children()
-             if child is not base and child is not out_mod and not isinstance(child, (nn.ModuleList, nn.ModuleDict))
-             and not any(m is base or m is out_mod for m in child.modules())]
+    heads = [
+        (name, child)
+        for name, child in model.named_children()
+        if child is not base
+        and child is not out_mod
+        and not isinstance(child, (nn.ModuleList, nn.ModuleDict))
+        and not any(m is base or m is out_mod for m in child.modules())
+    ]
     norms = norms + [("", nn.Identity())]
     norms = norms + [(f"{n}+{h}", NormThenHead(nm, hm)) for n, nm in norms for h, hm in heads]
     if record is None:
@@ -528,14 +618,34 @@ def _structural_spec(model: nn.Module, model_type: str) -> ModelSpec:
     from .probe import masks_padding
 
     pads = masks_padding(model, vocab) if record is not None else True
-    row = ArchitectureRow(base=base_path, embed=inv[id(embed_mod)], blocks=blocks_path, final_norm=final_path,
-                          unembed=inv[id(out_mod)], softcap_attr=softcap_attr)
+    row = ArchitectureRow(
+        base=base_path,
+        embed=inv[id(embed_mod)],
+        blocks=blocks_path,
+        final_norm=final_path,
+        unembed=inv[id(out_mod)],
+        softcap_attr=softcap_attr,
+    )
     final_norm = dict(norms)[final_path]
     return ModelSpec(
-        model=model, model_type=model_type, row=row, base=base, embed=embed_mod, blocks=blocks,
-        final_norm=final_norm, unembed=out_mod, n_layers=len(blocks),
-        d_model=d_model, vocab_size=vocab, softcap=softcap, embed_scale=1.0, structural=True, layouts=layouts,
-        logit_scale=logit_scale, masks_padding=pads, _paths=_row_paths(row),
+        model=model,
+        model_type=model_type,
+        row=row,
+        base=base,
+        embed=embed_mod,
+        blocks=blocks,
+        final_norm=final_norm,
+        unembed=out_mod,
+        n_layers=len(blocks),
+        d_model=d_model,
+        vocab_size=vocab,
+        softcap=softcap,
+        embed_scale=1.0,
+        structural=True,
+        layouts=layouts,
+        logit_scale=logit_scale,
+        masks_padding=pads,
+        _paths=_row_paths(row),
     )
 
 
@@ -543,8 +653,14 @@ def _structural_blocks(model: nn.Module, model_type: str) -> tuple[str, nn.Modul
     config = model.config  # type: ignore[attr-defined]
     text = getattr(config, "get_text_config", None)
     cfg = text() if callable(text) else config
-    n_layers = next((getattr(cfg, k) for k in ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
-                     if isinstance(getattr(cfg, k, None), int)), None)
+    n_layers = next(
+        (
+            getattr(cfg, k)
+            for k in ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
+            if isinstance(getattr(cfg, k, None), int)
+        ),
+        None,
+    )
     every = [(name, mod) for name, mod in model.named_modules() if isinstance(mod, nn.ModuleList) and len(mod) > 1]
     lists = [(name, mod) for name, mod in every if n_layers is None or len(mod) == n_layers]
     if not lists:  # the config counts layers differently (LongCat-Flash counts two per block)
@@ -567,8 +683,9 @@ def _structural_blocks(model: nn.Module, model_type: str) -> tuple[str, nn.Modul
     return lists[0]
 
 
-def _final_norm_candidates(model: nn.Module, base: nn.Module, base_path: str,
-                           blocks: nn.ModuleList) -> list[tuple[str, nn.Module]]:
+def _final_norm_candidates(
+    model: nn.Module, base: nn.Module, base_path: str, blocks: nn.ModuleList
+) -> list[tuple[str, nn.Module]]:
     """Norm-like children of the decoder body, those registered after the blocks first (never the embedding norm)."""
     names = [name for name, _ in base.named_children()]
     block_name = next((n for n, m in base.named_children() if m is blocks), None)

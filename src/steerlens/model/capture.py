@@ -80,8 +80,9 @@ def next_token_logprobs(model: torch.nn.Module, rows: Sequence[Sequence[int]], b
     for i in range(0, len(rows), batch_size):
         part = rows[i : i + batch_size]
         b = pad(part, side="right").to(device)
-        logits = model(input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids(),
-                       use_cache=False).logits.float()
+        logits = model(
+            input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids(), use_cache=False
+        ).logits.float()
         lp = torch.log_softmax(logits[:, :-1], -1).gather(-1, b.input_ids[:, 1:, None])[..., 0]
         out.extend(lp[j, : len(r) - 1].cpu() for j, r in enumerate(part))
     return out

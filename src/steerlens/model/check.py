@@ -20,8 +20,12 @@ def _err(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.float() - b.float()).abs().max() / (b.float().abs().max() + 1e-6))
 
 
-def self_check(model: torch.nn.Module, tokenizer: Any = None, text: str = "The quick brown fox jumps over the lazy dog",
-               atol: float | None = None) -> dict[str, Any]:
+def self_check(
+    model: torch.nn.Module,
+    tokenizer: Any = None,
+    text: str = "The quick brown fox jumps over the lazy dog",
+    atol: float | None = None,
+) -> dict[str, Any]:
     """Check every site of a model against what the model itself computes.
 
     * ``resid_pre`` of layer i equals ``hidden_states[i]``; ``resid_post`` of layer i equals
@@ -51,8 +55,7 @@ def self_check(model: torch.nn.Module, tokenizer: Any = None, text: str = "The q
     batch = Batch(ids.to(device), torch.ones_like(ids).to(device))
     inputs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
     with torch.no_grad():
-        out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, output_hidden_states=True,
-                    use_cache=False)
+        out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, output_hidden_states=True, use_cache=False)
     hs = out.hidden_states
     L = spec.n_layers
     sites = [Site(i, p) for i in range(L) for p in POINTS if spec.has(Site(i, p))]  # type: ignore[arg-type]
@@ -88,12 +91,20 @@ def self_check(model: torch.nn.Module, tokenizer: Any = None, text: str = "The q
         "edits_land_in_resid_post": max(edit_err.values(), default=0.0) <= atol,
     }
     return {
-        "ok": all(checks.values()), "checks": checks, "model": spec.describe(),
-        "max_rel_error": {"resid_pre": max(pre) if pre else 0.0, "chain": max(chain) if chain else 0.0,
-                          "resid_post": max(post) if post else 0.0,
-                          "last_hidden_raw": last_raw, "last_hidden_normed": last_normed, "logits": logits_err,
-                          "branch_sum": max(branch), "capture": capture_err,
-                          "edit": max(edit_err.values(), default=0.0)},
+        "ok": all(checks.values()),
+        "checks": checks,
+        "model": spec.describe(),
+        "max_rel_error": {
+            "resid_pre": max(pre) if pre else 0.0,
+            "chain": max(chain) if chain else 0.0,
+            "resid_post": max(post) if post else 0.0,
+            "last_hidden_raw": last_raw,
+            "last_hidden_normed": last_normed,
+            "logits": logits_err,
+            "branch_sum": max(branch),
+            "capture": capture_err,
+            "edit": max(edit_err.values(), default=0.0),
+        },
         "layers_with_missing_branch_sites": [i for i in range(L) if not spec.layouts[i].complete],
         "last_hidden_state_is_normed": last_normed < last_raw,
         "hidden_states_convention": "block outputs" if shift else "block inputs",
@@ -129,8 +140,11 @@ def _edit_errors(model: torch.nn.Module, batch: Batch, acts: Any) -> dict[str, f
     lay = spec.layouts[layer]
     if not lay.complete:
         return {}
-    here = [Site(layer, p) for p in ("resid_pre", "mixer_out", "attn_out", "mlp_out", "resid_post")  # type: ignore[arg-type]
-            if spec.has(Site(layer, p))]  # type: ignore[arg-type]
+    here = [
+        Site(layer, p)
+        for p in ("resid_pre", "mixer_out", "attn_out", "mlp_out", "resid_post")  # type: ignore[arg-type]
+        if spec.has(Site(layer, p))
+    ]  # type: ignore[arg-type]
     post = Site(layer, "resid_post")
     delta = torch.randn(spec.d_model, generator=torch.Generator().manual_seed(3)) * acts[post].float().abs().mean()
     out = {}
@@ -142,8 +156,9 @@ def _edit_errors(model: torch.nn.Module, batch: Batch, acts: Any) -> dict[str, f
     return out
 
 
-def _hook_clones(model: torch.nn.Module, batch: Batch,
-                 sites: list[Site]) -> tuple[dict[Site, torch.Tensor], dict[tuple[int, str], torch.Tensor]]:
+def _hook_clones(
+    model: torch.nn.Module, batch: Batch, sites: list[Site]
+) -> tuple[dict[Site, torch.Tensor], dict[tuple[int, str], torch.Tensor]]:
     """The activation at each site, cloned inside a hook during one full forward pass (the reference for capture),
     and the output of each extra branch (a summed branch without a site) by ``(layer, path)``."""
     spec = resolve(model)
@@ -166,8 +181,11 @@ def _hook_clones(model: torch.nn.Module, batch: Batch,
     with hook_group(spec) as group, torch.no_grad():
         for s in sites:
             group.add_site(s, reader(s))
-        handles = [spec.blocks[i].get_submodule(p.path).register_forward_hook(extra_reader((i, p.path)))
-                   for i, lay in enumerate(spec.layouts) for p in lay.extras]
+        handles = [
+            spec.blocks[i].get_submodule(p.path).register_forward_hook(extra_reader((i, p.path)))
+            for i, lay in enumerate(spec.layouts)
+            for p in lay.extras
+        ]
         try:
             run_body(model, batch)
         finally:

@@ -33,25 +33,69 @@ import torch
 from ..errors import SteerlensError, UnsupportedArchitectureError
 from . import _tiny_configs as _tiny
 
-__all__ = ["EXCLUDED", "KNOWN_GAPS", "causal_lm_types", "tiny_config", "tiny_model", "check_type", "coverage", "matrix_markdown",
-           "TypeReport", "CHECKS"]
+__all__ = [
+    "EXCLUDED",
+    "KNOWN_GAPS",
+    "causal_lm_types",
+    "tiny_config",
+    "tiny_model",
+    "check_type",
+    "coverage",
+    "matrix_markdown",
+    "TypeReport",
+    "CHECKS",
+]
 
 CHECKS = ("numbering", "logits", "branch_sum", "capture", "edit", "generation")
 
 #: Types in the causal-LM mapping that are not text-only decoders, with the reason they are not tested.
 EXCLUDED: dict[str, str] = {
     # encoder models that transformers can also run as a decoder
-    **{t: "encoder family (BERT-style) used as a decoder" for t in (
-        "bert", "bert-generation", "big_bird", "camembert", "data2vec-text", "electra", "ernie", "megatron-bert",
-        "rembert", "roberta", "roberta-prelayernorm", "roc_bert", "roformer", "xlm-roberta", "xlm-roberta-xl", "xmod",
-        "xlm")},
+    **{
+        t: "encoder family (BERT-style) used as a decoder"
+        for t in (
+            "bert",
+            "bert-generation",
+            "big_bird",
+            "camembert",
+            "data2vec-text",
+            "electra",
+            "ernie",
+            "megatron-bert",
+            "rembert",
+            "roberta",
+            "roberta-prelayernorm",
+            "roc_bert",
+            "roformer",
+            "xlm-roberta",
+            "xlm-roberta-xl",
+            "xmod",
+            "xlm",
+        )
+    },
     # the decoder half of an encoder-decoder model (cross-attention to an encoder)
-    **{t: "decoder half of an encoder-decoder model" for t in (
-        "bart", "bigbird_pegasus", "blenderbot", "blenderbot-small", "marian", "mbart", "mvp", "pegasus", "plbart",
-        "prophetnet", "trocr", "whisper")},
+    **{
+        t: "decoder half of an encoder-decoder model"
+        for t in (
+            "bart",
+            "bigbird_pegasus",
+            "blenderbot",
+            "blenderbot-small",
+            "marian",
+            "mbart",
+            "mvp",
+            "pegasus",
+            "plbart",
+            "prophetnet",
+            "trocr",
+            "whisper",
+        )
+    },
     # needs non-text inputs or a package steerlens does not install
-    "musicgen": "audio model (codebook tokens)", "musicgen_melody": "audio model (codebook tokens)",
-    "moshi": "speech model", "moss_transcribe_diarize": "speech model",
+    "musicgen": "audio model (codebook tokens)",
+    "musicgen_melody": "audio model (codebook tokens)",
+    "moshi": "speech model",
+    "moss_transcribe_diarize": "speech model",
     "reformer": "LSH/chunked attention with a reversible residual (two streams)",
     **_tiny.EXCLUDE,
 }
@@ -60,44 +104,105 @@ EXCLUDED: dict[str, str] = {
 #: Tested types that do not pass every check, with the reason (tests/test_coverage.py holds the matrix to it:
 #: a type listed here must fail the way it says, any other type must pass).
 KNOWN_GAPS: dict[str, tuple[str, str]] = {
-    "blt": ("unsupported", "Byte Latent Transformer: a byte-level local encoder, a patch-level global stack and a "
-                           "local decoder (four block lists); no single residual stream to number"),
-    "cpmant": ("unsupported", "CPM-Ant's logits are not final norm + unembedding of the last block's output "
-                              "(prompt-prefix layout); resolve says so"),
-    "deepseek_v4": ("unsupported", "hyper-connections: several residual streams mixed per layer; the head reads a "
-                                   "mixture of them, so no single stream reproduces the logits"),
+    "blt": (
+        "unsupported",
+        "Byte Latent Transformer: a byte-level local encoder, a patch-level global stack and a "
+        "local decoder (four block lists); no single residual stream to number",
+    ),
+    "cpmant": (
+        "unsupported",
+        "CPM-Ant's logits are not final norm + unembedding of the last block's output (prompt-prefix layout); resolve says so",
+    ),
+    "deepseek_v4": (
+        "unsupported",
+        "hyper-connections: several residual streams mixed per layer; the head reads a "
+        "mixture of them, so no single stream reproduces the logits",
+    ),
     "hy_v4": ("unsupported", "hyper-connections (several residual streams mixed per layer), as deepseek_v4"),
     "qwen4_exp": ("unsupported", "hyper-connections (the residual is widened to several streams), as deepseek_v4"),
     "qwen4_exp_text": ("unsupported", "hyper-connections (the residual is widened to several streams), as deepseek_v4"),
-    "inkling2_text": ("unsupported", "attention-residual blocks: the head reads a learned mixture of earlier block "
-                                     "outputs, not the last block's output"),
+    "inkling2_text": (
+        "unsupported",
+        "attention-residual blocks: the head reads a learned mixture of earlier block outputs, not the last block's output",
+    ),
     "inkling2_loop_text": ("unsupported", "attention-residual blocks as inkling2_text, plus a looped block"),
-    "gemma3n_text": ("unsupported", "AltUp: the residual stream is a stack of 4 predictions [4, batch, tokens, d] "
-                                    "and the head reads a projection of them"),
-    "dory": ("unsupported", "a looped middle block: the same block runs several times per forward pass, so "
-                            "capture refuses its sites (reached twice)"),
+    "gemma3n_text": (
+        "unsupported",
+        "AltUp: the residual stream is a stack of 4 predictions [4, batch, tokens, d] and the head reads a projection of them",
+    ),
+    "dory": (
+        "unsupported",
+        "a looped middle block: the same block runs several times per forward pass, so capture refuses its sites (reached twice)",
+    ),
     "hrm_text": ("unsupported", "hierarchical recurrent model: two block stacks (H and L) applied in cycles"),
     "xlnet": ("unsupported", "permutation LM with two-stream attention; its head does not read one causal stream"),
-    "git": ("partial", "post-norm (BERT-style) blocks: no branch sum, so attn_*/mlp_* are refused; resid sites "
-                       "verify. Its cached generation drifts with left padding, so steerlens generates its rows of "
-                       "each length together"),
-    "mllama": ("unsupported", "its cross-attention layers are skipped on text-only input, so their sites are never "
-                              "reached (capture raises SiteError)"),
-    "minimax": ("partial", "its residual stream runs through norms (the block adds to its *normed* input, with "
-                           "alpha/beta factors): no branch sum, so attn_*/mlp_* are refused; resid sites verify"),
-    "openai-gpt": ("partial", "post-norm blocks (norm after each residual add): the residual is no sum of branches, "
-                              "so attn_*/mlp_* are refused; resid sites verify"),
+    "git": (
+        "partial",
+        "post-norm (BERT-style) blocks: no branch sum, so attn_*/mlp_* are refused; resid sites "
+        "verify. Its cached generation drifts with left padding, so steerlens generates its rows of "
+        "each length together",
+    ),
+    "mllama": (
+        "unsupported",
+        "its cross-attention layers are skipped on text-only input, so their sites are never reached (capture raises SiteError)",
+    ),
+    "minimax": (
+        "partial",
+        "its residual stream runs through norms (the block adds to its *normed* input, with "
+        "alpha/beta factors): no branch sum, so attn_*/mlp_* are refused; resid sites verify",
+    ),
+    "openai-gpt": (
+        "partial",
+        "post-norm blocks (norm after each residual add): the residual is no sum of branches, "
+        "so attn_*/mlp_* are refused; resid sites verify",
+    ),
 }
 
 _SIZES: dict[str, int] = dict(
-    hidden_size=32, n_embd=32, d_model=32, n_embed=32, embed_dim=32, num_attention_heads=4, n_head=4, n_heads=4,
-    num_heads=4, num_key_value_heads=2, head_dim=8, intermediate_size=64, n_inner=64, ffn_dim=64, ffn_hidden_size=64,
-    vocab_size=96, max_position_embeddings=128, n_positions=128, moe_intermediate_size=32, num_experts=4,
-    num_local_experts=4, n_routed_experts=4, num_experts_per_tok=2, n_shared_experts=1, kv_lora_rank=16,
-    q_lora_rank=16, qk_rope_head_dim=8, qk_nope_head_dim=8, v_head_dim=8, sliding_window=64,
-    shared_intermediate_size=32, mamba_d_state=8, state_size=8, mamba_n_heads=4, mamba_d_head=8, mamba_head_dim=8,
-    n_groups=1, mamba_n_groups=1, num_key_heads=2, num_value_heads=4, linear_num_key_heads=2,
-    linear_num_value_heads=4, linear_key_head_dim=8, linear_value_head_dim=8,
+    hidden_size=32,
+    n_embd=32,
+    d_model=32,
+    n_embed=32,
+    embed_dim=32,
+    num_attention_heads=4,
+    n_head=4,
+    n_heads=4,
+    num_heads=4,
+    num_key_value_heads=2,
+    head_dim=8,
+    intermediate_size=64,
+    n_inner=64,
+    ffn_dim=64,
+    ffn_hidden_size=64,
+    vocab_size=96,
+    max_position_embeddings=128,
+    n_positions=128,
+    moe_intermediate_size=32,
+    num_experts=4,
+    num_local_experts=4,
+    n_routed_experts=4,
+    num_experts_per_tok=2,
+    n_shared_experts=1,
+    kv_lora_rank=16,
+    q_lora_rank=16,
+    qk_rope_head_dim=8,
+    qk_nope_head_dim=8,
+    v_head_dim=8,
+    sliding_window=64,
+    shared_intermediate_size=32,
+    mamba_d_state=8,
+    state_size=8,
+    mamba_n_heads=4,
+    mamba_d_head=8,
+    mamba_head_dim=8,
+    n_groups=1,
+    mamba_n_groups=1,
+    num_key_heads=2,
+    num_value_heads=4,
+    linear_num_key_heads=2,
+    linear_num_value_heads=4,
+    linear_key_head_dim=8,
+    linear_value_head_dim=8,
 )
 _LAYER_KEYS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
 VOCAB = 96
@@ -230,6 +335,7 @@ def _generation_check(model: torch.nn.Module, spec: Any) -> tuple[bool, str]:
     prompts = [[1, *torch.randint(3, spec.vocab_size, (k - 1,), generator=g).tolist()] for k in (5, 8, 3)]
     delta = torch.randn(spec.d_model, generator=g)
     site = Site(spec.n_layers // 2)
+
     def ids(rows: list[list[int]]) -> dict[str, torch.Tensor]:
         b = pad(rows, side="right")
         return {"input_ids": b.input_ids, "attention_mask": b.attention_mask}
@@ -272,8 +378,10 @@ def check_type(model_type: str, generation: bool = True) -> TypeReport:
             sc = self_check(model)
             c = sc["checks"]
             report.checks = {
-                "numbering": c["resid_pre_matches_hidden_states"] and c["resid_post_matches_hidden_states"]
-                and c["last_resid_post_matches_last_hidden_state"] and c["resid_pre_is_previous_resid_post"],
+                "numbering": c["resid_pre_matches_hidden_states"]
+                and c["resid_post_matches_hidden_states"]
+                and c["last_resid_post_matches_last_hidden_state"]
+                and c["resid_pre_is_previous_resid_post"],
                 "logits": c["lens_reproduces_logits"],
                 "branch_sum": c["branches_sum_to_resid_post"],
                 "capture": c["capture_matches_hook_clone"],
@@ -331,7 +439,7 @@ def matrix_markdown(reports: list[TypeReport]) -> str:
         "(**logits**), `resid_post == resid_pre + mixer_out + mlp_out` on every layer (**branch_sum**), capture "
         "equal to a clone taken inside a hook (**capture**), an `Add` at each branch site moving `resid_post` by "
         "exactly the vector (**edit**), and greedy generation under an edit token-identical batched / one at a time "
-        "and cached / uncached at `\"all\"` and `\"generated\"` (**generation**).",
+        'and cached / uncached at `"all"` and `"generated"` (**generation**).',
         "",
         f"**{len(passed)} of {len(tested)}** tested decoder-only types pass every check "
         f"({100 * len(passed) / max(1, len(tested)):.1f} %). "
@@ -351,17 +459,22 @@ def matrix_markdown(reports: list[TypeReport]) -> str:
             reason = KNOWN_GAPS.get(r.model_type, ("", ""))[1]
             said = _cell(r.detail)[:240]
             lines.append(f"| {r.model_type} | {r.status} | {reason + '. steerlens: ' if reason else ''}{said} |")
-    lines += ["", "## Every type", "",
-              "| type | status | source | " + " | ".join(CHECKS) + " | branch sites | token mixers |",
-              "|---|---|---|" + "---|" * len(CHECKS) + "---|---|"]
+    lines += [
+        "",
+        "## Every type",
+        "",
+        "| type | status | source | " + " | ".join(CHECKS) + " | branch sites | token mixers |",
+        "|---|---|---|" + "---|" * len(CHECKS) + "---|---|",
+    ]
     for r in reports:
         if r.status == "excluded":
             lines.append(f"| {r.model_type} | excluded: {_cell(r.detail)} |" + " |" * (len(CHECKS) + 3))
             continue
         marks = [("✓" if r.checks[c] else "✗") if c in r.checks else "" for c in CHECKS]
         sites = ", ".join(p for p in r.points if p not in ("resid_pre", "resid_post"))
-        lines.append(f"| {r.model_type} | {r.status} | {r.source} | " + " | ".join(marks)
-                     + f" | {sites} | {', '.join(r.mixers)} |")
+        lines.append(
+            f"| {r.model_type} | {r.status} | {r.source} | " + " | ".join(marks) + f" | {sites} | {', '.join(r.mixers)} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -75,8 +75,7 @@ def generate(
         new_ids: list[list[int]] = [[] for _ in rows]
         for n in sorted({len(r) for r in rows}):
             idx = [i for i, r in enumerate(rows) if len(r) == n]
-            part = _generate_rows(model, [rows[i] for i in idx], pad_id, max_new_tokens, do_sample, use_cache,
-                                  generate_kwargs)
+            part = _generate_rows(model, [rows[i] for i in idx], pad_id, max_new_tokens, do_sample, use_cache, generate_kwargs)
             for i, r in zip(idx, part):
                 new_ids[i] = r
     else:
@@ -94,8 +93,15 @@ def generate(
     return Generation(prompt_ids=rows, new_ids=trimmed, texts=texts)
 
 
-def _generate_rows(model: torch.nn.Module, rows: list[list[int]], pad_id: int, max_new_tokens: int, do_sample: bool,
-                   use_cache: bool, generate_kwargs: dict[str, Any]) -> list[list[int]]:
+def _generate_rows(
+    model: torch.nn.Module,
+    rows: list[list[int]],
+    pad_id: int,
+    max_new_tokens: int,
+    do_sample: bool,
+    use_cache: bool,
+    generate_kwargs: dict[str, Any],
+) -> list[list[int]]:
     """``model.generate`` on left-padded rows; the new tokens of each row (not yet cut at EOS)."""
     batch: Batch = pad(rows, side="left", pad_id=pad_id).to(next(model.parameters()).device)
     out = model.generate(

@@ -64,9 +64,7 @@ def _check_vector(name: str, value: torch.Tensor, spec: ModelSpec, at: Positions
             f"{value.shape[0]} indices (row k goes to the k-th index) or per_row=True (one vector per batch row)."
         )
     if not per_row and isinstance(at, Tokens) and len(at.indices) != value.shape[0]:
-        raise ShapeError(
-            f"{name}: {value.shape[0]} vectors for {len(at.indices)} token positions; give one vector per position."
-        )
+        raise ShapeError(f"{name}: {value.shape[0]} vectors for {len(at.indices)} token positions; give one vector per position.")
     return value
 
 

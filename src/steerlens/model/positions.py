@@ -153,9 +153,7 @@ def call_inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[torch.Te
     if not isinstance(mask, torch.Tensor):
         mask = None
     elif mask.dim() != 2:
-        raise PaddingError(
-            f"steerlens needs a 2-D attention mask [batch, tokens] to place edits; got shape {tuple(mask.shape)}."
-        )
+        raise PaddingError(f"steerlens needs a 2-D attention mask [batch, tokens] to place edits; got shape {tuple(mask.shape)}.")
     return ids, int(ref.shape[0]), int(ref.shape[1]), mask
 
 
@@ -201,9 +199,7 @@ class PositionTracker:
                 "mask of the whole sequence (as generate() does)."
             )
         elif mask.shape[0] != batch or mask.shape[1] < length:
-            raise PaddingError(
-                f"Attention mask shape {tuple(mask.shape)} does not fit input of {batch} rows x {length} tokens."
-            )
+            raise PaddingError(f"Attention mask shape {tuple(mask.shape)} does not fit input of {batch} rows x {length} tokens.")
         else:
             # the mask spans cached + current tokens; trust it over the cache's own length, which
             # sliding-window caches may cap

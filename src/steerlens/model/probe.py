@@ -144,8 +144,12 @@ def record_forward(model: nn.Module, blocks: nn.ModuleList, vocab_size: int, n_t
                 handles.append(m.register_forward_pre_hook(pre, with_kwargs=True))
                 handles.append(m.register_forward_hook(post))
         with _eval_mode(model):
-            out = model(input_ids=ids, attention_mask=torch.ones_like(ids),
-                        position_ids=torch.arange(n_tokens, device=device)[None], use_cache=False)
+            out = model(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                position_ids=torch.arange(n_tokens, device=device)[None],
+                use_cache=False,
+            )
         rec.logits = _clone(getattr(out, "logits", None))
     finally:
         for h in handles:
@@ -171,8 +175,13 @@ def masks_padding(model: nn.Module, vocab_size: int, n_tokens: int = 6) -> bool:
         cache = getattr(out, "past_key_values", None) or getattr(out, "cache", None)
         mask2 = torch.cat([mask, torch.ones_like(nxt)], 1)
         pos = torch.tensor([[len(ids)]], device=device)
-        step = model(input_ids=nxt, attention_mask=mask2, position_ids=pos, use_cache=True,
-                     **({} if cache is None else cache_kwargs(model, cache)))
+        step = model(
+            input_ids=nxt,
+            attention_mask=mask2,
+            position_ids=pos,
+            use_cache=True,
+            **({} if cache is None else cache_kwargs(model, cache)),
+        )
         return out.logits[0, -1].float(), step.logits[0, -1].float()
 
     try:
@@ -221,8 +230,9 @@ def _one_block(record: ProbeRecord, i: int, tol: float) -> BlockFinding:
     if x is None or y is None:
         return BlockFinding({}, note="the probe's forward pass never reached this block")
     if x.shape != y.shape or x.dim() != 3:
-        return BlockFinding({}, note=f"its residual stream is {tuple(x.shape)} -> {tuple(y.shape)}, not one [batch, "
-                                     "tokens, d_model] stream")
+        return BlockFinding(
+            {}, note=f"its residual stream is {tuple(x.shape)} -> {tuple(y.shape)}, not one [batch, tokens, d_model] stream"
+        )
     delta = y - x
     subs = record.subs[i]
     cands: list[tuple[str, torch.Tensor]] = []
@@ -246,8 +256,11 @@ def _one_block(record: ProbeRecord, i: int, tol: float) -> BlockFinding:
             if again is not None and not isinstance(again[1], tuple):
                 found, base = (again[0], 0.0), [(path, 1.0)]
     if found is None:
-        return BlockFinding({}, note="it is not resid_pre + a sum of sub-module outputs (the probe found no set of "
-                            "sub-modules whose outputs add up to the block's update), so it has no branch sites")
+        return BlockFinding(
+            {},
+            note="it is not resid_pre + a sum of sub-module outputs (the probe found no set of "
+            "sub-modules whose outputs add up to the block's update), so it has no branch sites",
+        )
     fit, resid_scale = found
     bias = None
     if isinstance(resid_scale, tuple):  # a per-dimension fit: (resid_pre scale, constant) vectors
@@ -258,8 +271,11 @@ def _one_block(record: ProbeRecord, i: int, tol: float) -> BlockFinding:
         module = subs[compute][0]
         if _is_norm(module) and not base:
             # a norm of something no sub-module computes alone (the running residual): a post-norm block
-            return BlockFinding({}, note=f"its update runs through {compute} ({type(module).__name__}), a norm of the "
-                                         "running residual (a post-norm block), so it has no branch sites")
+            return BlockFinding(
+                {},
+                note=f"its update runs through {compute} ({type(module).__name__}), a norm of the "
+                "running residual (a post-norm block), so it has no branch sites",
+            )
         branches.append(_Branch(path, compute, scale, classify(module, compute), type(module).__name__))
     if len(branches) == 2 and (None in [b.kind for b in branches] or branches[0].kind == branches[1].kind):
         # not told apart by name: in execution order a block mixes tokens, then runs its MLP
@@ -286,8 +302,10 @@ def _one_block(record: ProbeRecord, i: int, tol: float) -> BlockFinding:
             continue
         s0 = members[0].scale
         if any(not _same_scale(m.scale, s0) for m in members):
-            notes.append(f"its {name} branch sums modules scaled differently ({', '.join(m.path for m in members)}), "
-                         f"so it has no {name}_out site")
+            notes.append(
+                f"its {name} branch sums modules scaled differently ({', '.join(m.path for m in members)}), "
+                f"so it has no {name}_out site"
+            )
             complete = complete and name == "attn"
             continue
         # several modules of one kind (an MoE beside a shared MLP, Falcon-H1's attention beside its Mamba):
@@ -311,8 +329,9 @@ def _one_block(record: ProbeRecord, i: int, tol: float) -> BlockFinding:
 
 def _same_scale(a: Any, b: Any) -> bool:
     if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
-        return bool(torch.allclose(torch.as_tensor(a, dtype=torch.float32), torch.as_tensor(b, dtype=torch.float32),
-                                   rtol=1e-4, atol=1e-6))
+        return bool(
+            torch.allclose(torch.as_tensor(a, dtype=torch.float32), torch.as_tensor(b, dtype=torch.float32), rtol=1e-4, atol=1e-6)
+        )
     return abs(a - b) <= 1e-4 * abs(b)
 
 
@@ -339,8 +358,9 @@ def _compute_module(subs: dict, path: str) -> str:
     return best or path
 
 
-def _fit(cands: list[tuple[str, torch.Tensor]], x: torch.Tensor, delta: torch.Tensor,
-         tol: float) -> tuple[list[tuple[str, float]], float] | None:
+def _fit(
+    cands: list[tuple[str, torch.Tensor]], x: torch.Tensor, delta: torch.Tensor, tol: float
+) -> tuple[list[tuple[str, float]], float] | None:
     """The smallest set of candidates whose outputs sum to ``delta = y - x``, and the scale of ``x``.
 
     Unit scales are tried first (``y = x + sum out_k``), then fitted scalars (``y = a x + sum s_k out_k``:
@@ -382,8 +402,9 @@ def _fit(cands: list[tuple[str, torch.Tensor]], x: torch.Tensor, delta: torch.Te
     return _fit_per_dimension(cands, x, delta, tol) if tol <= _tolerance(torch.float32) else None
 
 
-def _fit_per_dimension(cands: list[tuple[str, torch.Tensor]], x: torch.Tensor, delta: torch.Tensor,
-                       tol: float) -> tuple[list[tuple[str, Any]], Any] | None:
+def _fit_per_dimension(
+    cands: list[tuple[str, torch.Tensor]], x: torch.Tensor, delta: torch.Tensor, tol: float
+) -> tuple[list[tuple[str, Any]], Any] | None:
     """Last resort: ``y = a * x + sum s_k * out_k + c`` with per-dimension ``a``, ``s_k`` and ``c`` (Doge's learned
     residual vectors, ZAYA's residual scaling modules). Returns ``[(path, s_k)], (a, c)`` with ``[d]`` tensors.
 
@@ -414,8 +435,14 @@ def _fit_per_dimension(cands: list[tuple[str, torch.Tensor]], x: torch.Tensor, d
     return None
 
 
-def probe_head(record: ProbeRecord, last: torch.Tensor, norms: list[tuple[str, nn.Module]], unembed: nn.Module,
-               softcap: float | None, dtype: torch.dtype) -> tuple[str, float] | None:
+def probe_head(
+    record: ProbeRecord,
+    last: torch.Tensor,
+    norms: list[tuple[str, nn.Module]],
+    unembed: nn.Module,
+    softcap: float | None,
+    dtype: torch.dtype,
+) -> tuple[str, float] | None:
     """``(final-norm path, logit multiplier)`` reproducing the recorded logits from the last block output.
 
     ``norms`` are the candidates in order of preference (``("", nn.Identity())`` for "no final norm").

@@ -47,8 +47,16 @@ Point = Literal["resid_pre", "resid_post", "attn_in", "attn_out", "mlp_in", "mlp
 POINTS: tuple[str, ...] = get_args(Point)
 
 # Order of points inside one block, used to sort sites in forward-pass order.
-_POINT_ORDER = {"resid_pre": 0, "mixer_in": 1, "attn_in": 1, "mixer_out": 2, "attn_out": 2, "mlp_in": 3, "mlp_out": 4,
-                "resid_post": 5}
+_POINT_ORDER = {
+    "resid_pre": 0,
+    "mixer_in": 1,
+    "attn_in": 1,
+    "mixer_out": 2,
+    "attn_out": 2,
+    "mlp_in": 3,
+    "mlp_out": 4,
+    "resid_post": 5,
+}
 
 
 @dataclass(frozen=True)

@@ -138,9 +138,7 @@ def char_span_to_tokens(offsets: Sequence[tuple[int, int]], start: int, end: int
     return hits[0], hits[-1] + 1
 
 
-def token_span(
-    tokenizer: Any, text: str, substring: str, occurrence: int | Literal["last", "first"] = "last"
-) -> tuple[int, int]:
+def token_span(tokenizer: Any, text: str, substring: str, occurrence: int | Literal["last", "first"] = "last") -> tuple[int, int]:
     """Token span ``(start, end)`` of ``substring`` inside ``text`` (last occurrence by default).
 
     Positions index the tokens of ``text`` as the model sees it (BOS included), so ``end - 1`` is the

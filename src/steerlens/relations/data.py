@@ -26,8 +26,16 @@ from typing import Any, TypeVar
 from ..errors import DataFormatError
 
 __all__ = [
-    "Sample", "Relation", "Prompt", "relation_names", "load_relation", "load_relations", "make_prompts",
-    "stable_shuffle", "balance_grouped", "CATEGORIES",
+    "Sample",
+    "Relation",
+    "Prompt",
+    "relation_names",
+    "load_relation",
+    "load_relations",
+    "make_prompts",
+    "stable_shuffle",
+    "balance_grouped",
+    "CATEGORIES",
 ]
 
 CATEGORIES = ("factual", "commonsense", "linguistic", "bias")

@@ -49,8 +49,17 @@ from .lrc import CausalEditor, RelationalConcept, concepts_from_inverse, default
 from .lre import locate, object_activations, subject_activations, train_lre
 from .validate import PromptValidator
 
-__all__ = ["RelationResult", "evaluate_relation", "evaluate_relations", "summarize", "is_prefix", "top1_tokens", "split_known",
-           "plot_summary", "results_table"]
+__all__ = [
+    "RelationResult",
+    "evaluate_relation",
+    "evaluate_relations",
+    "summarize",
+    "is_prefix",
+    "top1_tokens",
+    "split_known",
+    "plot_summary",
+    "results_table",
+]
 
 
 def is_prefix(token: str, target: str) -> bool:
@@ -60,14 +69,16 @@ def is_prefix(token: str, target: str) -> bool:
 
 
 @torch.no_grad()
-def top1_tokens(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], batch_size: int = 16,
-                edits: Sequence[Any] = ()) -> list[str]:
+def top1_tokens(
+    model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], batch_size: int = 16, edits: Sequence[Any] = ()
+) -> list[str]:
     """The model's greedy next token after each text (decoded), optionally under ``edits``."""
     spec = resolve(model)
     out: list[str] = []
     with intervene(model, list(edits)) if edits else nullcontext():
-        acts = capture(model, list(texts), Site(-1), tokenizer=tokenizer, positions="last", batch_size=batch_size,
-                       progress=False)[Site(-1)]
+        acts = capture(
+            model, list(texts), Site(-1), tokenizer=tokenizer, positions="last", batch_size=batch_size, progress=False
+        )[Site(-1)]
     for i in range(0, len(acts), 256):
         ids = spec.logits(acts[i : i + 256].to(next(model.parameters()).device)).argmax(-1)
         out.extend(tokenizer.decode([int(t)]) for t in ids)
@@ -99,8 +110,16 @@ class RelationResult:
     ``n_known`` counts known samples among these."""
 
 
-def split_known(model: torch.nn.Module, tokenizer: Any, relation: Relation, n_train: int, n_icl: int, seed: int = 0,
-                batch_size: int = 16, require_known: bool = True) -> tuple[list[Prompt], list[Prompt], int]:
+def split_known(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    relation: Relation,
+    n_train: int,
+    n_icl: int,
+    seed: int = 0,
+    batch_size: int = 16,
+    require_known: bool = True,
+) -> tuple[list[Prompt], list[Prompt], int]:
     """ICL prompts of every sample (demonstrations from a seeded train split), split by subject into
     ``(train, test, n_known)``: the prompts the model answers (all prompts with ``require_known=False``)
     whose subject is in the train split, the others, and how many the model answers."""
@@ -115,8 +134,7 @@ def split_known(model: torch.nn.Module, tokenizer: Any, relation: Relation, n_tr
     if not require_known:
         known = prompts
     train_subjects = {s.subject for s in train_rel.samples}
-    return ([p for p in known if p.subject in train_subjects], [p for p in known if p.subject not in train_subjects],
-            n_known)
+    return ([p for p in known if p.subject in train_subjects], [p for p in known if p.subject not in train_subjects], n_known)
 
 
 def _causality(model, tokenizer, lre, inv, test: list[Prompt], seed: int, batch_size: int) -> float | None:
@@ -135,8 +153,12 @@ def _causality(model, tokenizer, lre, inv, test: list[Prompt], seed: int, batch_
     for i in range(0, len(pairs), batch_size):
         part = pairs[i : i + batch_size]
         subj = [locate(tokenizer, p, with_answer=False).subject for p, _ in part]
-        edit = Add(Site(lre.subject_layer), delta[i : i + len(part)].to(next(model.parameters()).dtype),
-                   at=Spans([(j, j + 1) for j in subj]), per_row=True)
+        edit = Add(
+            Site(lre.subject_layer),
+            delta[i : i + len(part)].to(next(model.parameters()).dtype),
+            at=Spans([(j, j + 1) for j in subj]),
+            per_row=True,
+        )
         tops = top1_tokens(model, tokenizer, [p.text for p, _ in part], edits=[edit])
         hits += sum(is_prefix(t, q.answer) for t, (_, q) in zip(tops, part))
     return hits / len(pairs)
@@ -163,8 +185,9 @@ def _concept_split(fitted: list[Prompt], rest: list[Prompt], seed: int) -> tuple
     return train, test
 
 
-def _probe_concepts(acts: torch.Tensor, labels: list[str], layer: int, relation: str, kind: str,
-                    seed: int) -> list[RelationalConcept]:
+def _probe_concepts(
+    acts: torch.Tensor, labels: list[str], layer: int, relation: str, kind: str, seed: int
+) -> list[RelationalConcept]:
     """Unit concept vectors from the subject activations of training prompts (the LRC paper's baselines)."""
     objects = sorted(set(labels))
     x = acts.float().numpy()
@@ -185,12 +208,23 @@ def _probe_concepts(acts: torch.Tensor, labels: list[str], layer: int, relation:
             clf.fit(x, target)
             v = clf.coef_[0]
         vecs.append(v / max(np.linalg.norm(v), 1e-12))
-    return [RelationalConcept(layer, torch.tensor(v, dtype=torch.float32), o, relation, f"{relation}: {o} [{kind}]")
-            for v, o in zip(vecs, objects)]
+    return [
+        RelationalConcept(layer, torch.tensor(v, dtype=torch.float32), o, relation, f"{relation}: {o} [{kind}]")
+        for v, o in zip(vecs, objects)
+    ]
 
 
-def _concept_scores(model, tokenizer, concept_sets: dict[str, list[RelationalConcept]], train: list[Prompt],
-                    test: list[Prompt], multiplier: float, max_per_concept: int, seed: int, batch_size: int):
+def _concept_scores(
+    model,
+    tokenizer,
+    concept_sets: dict[str, list[RelationalConcept]],
+    train: list[Prompt],
+    test: list[Prompt],
+    multiplier: float,
+    max_per_concept: int,
+    seed: int,
+    batch_size: int,
+):
     """Accuracy and swap success of each concept set on zero-shot test prompts."""
     acc: dict[str, float | None] = {}
     caus: dict[str, float | None] = {}
@@ -270,14 +304,35 @@ def evaluate_relation(
     ol = spec.site(Site(object_layer)).layer
     train, test, n_known = split_known(model, tokenizer, rel, n_train, n_icl, seed, batch_size)
     test = test[:max_test]
-    res = RelationResult(rel.name, rel.category, n_total, n_known, min(n_train, len(train)), len(test),
-                         subject_layer, ol, rank, n_used=len(rel.samples) if len(rel.samples) < n_total else None)
+    res = RelationResult(
+        rel.name,
+        rel.category,
+        n_total,
+        n_known,
+        min(n_train, len(train)),
+        len(test),
+        subject_layer,
+        ol,
+        rank,
+        n_used=len(rel.samples) if len(rel.samples) < n_total else None,
+    )
     if len(train) < 1 or len(test) < min_known:
         res.note = f"too few known samples (train {len(train)}, test {len(test)})"
         res.seconds = time.perf_counter() - t0
         return res
-    lre = train_lre(model, tokenizer, train, subject_layer, ol, relation=rel.name, aggregation=aggregation,  # type: ignore[arg-type]
-                    max_samples=n_train, beta=beta, seed=seed, progress=False)
+    lre = train_lre(
+        model,
+        tokenizer,
+        train,
+        subject_layer,
+        ol,
+        relation=rel.name,
+        aggregation=aggregation,  # type: ignore[arg-type]
+        max_samples=n_train,
+        beta=beta,
+        seed=seed,
+        progress=False,
+    )
     s = subject_activations(model, tokenizer, test, subject_layer)
     logits = spec.logits(lre(s).to(next(model.parameters()).device))
     tops = [tokenizer.decode([int(t)]) for t in logits.argmax(-1)]
@@ -293,9 +348,22 @@ def evaluate_relation(
     res.n_concept_test = len(zs_test)
     objects = {p.object_name for p in concept_train}
     if len(objects) >= 2 and zs_test:
-        c_lre = lre if concept_object_layer is None else train_lre(
-            model, tokenizer, train, subject_layer, concept_object_layer, relation=rel.name, aggregation="mean",
-            max_samples=n_train, seed=seed, progress=False)
+        c_lre = (
+            lre
+            if concept_object_layer is None
+            else train_lre(
+                model,
+                tokenizer,
+                train,
+                subject_layer,
+                concept_object_layer,
+                relation=rel.name,
+                aggregation="mean",
+                max_samples=n_train,
+                seed=seed,
+                progress=False,
+            )
+        )
         sets = {"lrc": concepts_from_inverse(model, tokenizer, c_lre.invert(rank), concept_train, relation=rel.name)}
         if baselines:
             acts = subject_activations(model, tokenizer, concept_train, subject_layer)
@@ -303,7 +371,8 @@ def evaluate_relation(
             for kind in ("mean", "logistic", "svm"):
                 sets[kind] = _probe_concepts(acts, labels, subject_layer, rel.name, kind, seed)
         res.concept_accuracy, res.concept_causality = _concept_scores(
-            model, tokenizer, sets, concept_train, zs_test, swap_multiplier, max_swaps_per_concept, seed, batch_size)
+            model, tokenizer, sets, concept_train, zs_test, swap_multiplier, max_swaps_per_concept, seed, batch_size
+        )
     elif len(objects) < 2:
         res.note = "fewer than two objects among known training prompts: no concepts"
     else:
@@ -313,8 +382,13 @@ def evaluate_relation(
 
 
 def evaluate_relations(
-    model: torch.nn.Module, tokenizer: Any, relations: Sequence[str] | None = None, *,
-    out: str | os.PathLike[str] | None = None, progress: bool = True, **kwargs: Any,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    relations: Sequence[str] | None = None,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    **kwargs: Any,
 ) -> list[RelationResult]:
     """:func:`evaluate_relation` over many relations (default: all 47); writes ``results.json`` to ``out``."""
     from .data import relation_names
@@ -369,19 +443,30 @@ def _fmt(v: float | None) -> str:
 def results_table(results: Sequence[RelationResult]) -> str:
     """A plain-text table: one row per relation, then the category averages."""
     kinds = ["lrc", "mean", "logistic", "svm"]
-    head = f"{'relation':34} {'cat':11} {'known/used':>10} {'faith':>5} {'caus':>5} | " + " ".join(
-        f"{k[:5]:>5}" for k in kinds) + " | " + " ".join(f"{k[:5]:>5}" for k in kinds)
+    head = (
+        f"{'relation':34} {'cat':11} {'known/used':>10} {'faith':>5} {'caus':>5} | "
+        + " ".join(f"{k[:5]:>5}" for k in kinds)
+        + " | "
+        + " ".join(f"{k[:5]:>5}" for k in kinds)
+    )
     lines = [head, " " * 71 + "concept accuracy            | concept swap success", "-" * len(head)]
     for r in results:
         known = f"{r.n_known}/{r.n_used or r.n_samples}"
-        lines.append(f"{r.relation[:34]:34} {r.category[:11]:11} {known:>10} {_fmt(r.faithfulness):>5} "
-                     f"{_fmt(r.causality):>5} | " + " ".join(f"{_fmt(r.concept_accuracy.get(k)):>5}" for k in kinds)
-                     + " | " + " ".join(f"{_fmt(r.concept_causality.get(k)):>5}" for k in kinds))
+        lines.append(
+            f"{r.relation[:34]:34} {r.category[:11]:11} {known:>10} {_fmt(r.faithfulness):>5} "
+            f"{_fmt(r.causality):>5} | "
+            + " ".join(f"{_fmt(r.concept_accuracy.get(k)):>5}" for k in kinds)
+            + " | "
+            + " ".join(f"{_fmt(r.concept_causality.get(k)):>5}" for k in kinds)
+        )
     lines.append("-" * len(head))
     for cat, s in summarize(results).items():
-        lines.append(f"{'mean: ' + cat:34} {'':11} {'':10} {_fmt(s['faithfulness']):>5} {_fmt(s['causality']):>5} | "
-                     + " ".join(f"{_fmt(s['concept_accuracy'].get(k)):>5}" for k in kinds) + " | "
-                     + " ".join(f"{_fmt(s['concept_causality'].get(k)):>5}" for k in kinds))
+        lines.append(
+            f"{'mean: ' + cat:34} {'':11} {'':10} {_fmt(s['faithfulness']):>5} {_fmt(s['causality']):>5} | "
+            + " ".join(f"{_fmt(s['concept_accuracy'].get(k)):>5}" for k in kinds)
+            + " | "
+            + " ".join(f"{_fmt(s['concept_causality'].get(k)):>5}" for k in kinds)
+        )
     return "\n".join(lines)
 
 

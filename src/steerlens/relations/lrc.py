@@ -31,8 +31,15 @@ from .lre import Aggregation, InvertedLre, locate, locate_answer, object_activat
 from .validate import PromptValidator
 
 __all__ = [
-    "RelationalConcept", "train_relation_concepts", "concepts_from_inverse", "save_concepts", "load_concepts",
-    "ConceptMatcher", "MatchResult", "CausalEditor", "default_rank",
+    "RelationalConcept",
+    "train_relation_concepts",
+    "concepts_from_inverse",
+    "save_concepts",
+    "load_concepts",
+    "ConceptMatcher",
+    "MatchResult",
+    "CausalEditor",
+    "default_rank",
 ]
 
 
@@ -103,8 +110,16 @@ def concepts_from_inverse(
         v = inv(acts[idx].to(inv.u.dtype)).float().mean(0)
         v = v / v.norm().clamp_min(1e-12)
         name = name_fn(relation, obj) if name_fn else ""
-        out.append(RelationalConcept(inv.subject_layer, v.cpu(), obj, relation, name,
-                                     {"num_prompts": len(group), "rank": inv.rank, "object_layer": object_layer}))
+        out.append(
+            RelationalConcept(
+                inv.subject_layer,
+                v.cpu(),
+                obj,
+                relation,
+                name,
+                {"num_prompts": len(group), "rank": inv.rank, "object_layer": object_layer},
+            )
+        )
     return out
 
 
@@ -143,26 +158,43 @@ def train_relation_concepts(
             raise DataFormatError(f"Relation {relation!r}: the model answers none of the prompts correctly.")
     if len({p.object_name for p in prompts}) < 2:
         raise DataFormatError(f"Relation {relation!r} has one object among its prompts; concepts need at least two.")
-    lre = train_lre(model, tokenizer, prompts, subject_layer, object_layer, relation=relation, aggregation=aggregation,
-                    max_samples=max_lre_samples, seed=seed, progress=progress)
+    lre = train_lre(
+        model,
+        tokenizer,
+        prompts,
+        subject_layer,
+        object_layer,
+        relation=relation,
+        aggregation=aggregation,
+        max_samples=max_lre_samples,
+        seed=seed,
+        progress=progress,
+    )
     return concepts_from_inverse(model, tokenizer, lre.invert(rank), prompts, relation=relation, batch_size=batch_size)
 
 
-def save_concepts(concepts: Sequence[RelationalConcept], path: str | os.PathLike[str],
-                  model: torch.nn.Module | None = None) -> Path:
+def save_concepts(
+    concepts: Sequence[RelationalConcept], path: str | os.PathLike[str], model: torch.nn.Module | None = None
+) -> Path:
     """Save concepts (any relations and layers) as one steerlens artifact (kind ``"relational_concepts"``)."""
     if not concepts:
         raise DataFormatError("No concepts to save.")
     tensors = {f"concept.{i}": c.vector for i, c in enumerate(concepts)}
-    config = {"concepts": [{"layer": c.layer, "object": c.object, "relation": c.relation, "name": c.name,
-                            "metadata": c.metadata} for c in concepts]}
+    config = {
+        "concepts": [
+            {"layer": c.layer, "object": c.object, "relation": c.relation, "name": c.name, "metadata": c.metadata}
+            for c in concepts
+        ]
+    }
     return save_artifact(path, "relational_concepts", tensors, config, model=model)
 
 
 @register("relational_concepts")
 def _load_concepts(art, model) -> list[RelationalConcept]:
-    return [RelationalConcept(c["layer"], art.tensors[f"concept.{i}"], c["object"], c["relation"], c["name"],
-                              c.get("metadata") or {}) for i, c in enumerate(art.config["concepts"])]
+    return [
+        RelationalConcept(c["layer"], art.tensors[f"concept.{i}"], c["object"], c["relation"], c["name"], c.get("metadata") or {})
+        for i, c in enumerate(art.config["concepts"])
+    ]
 
 
 def load_concepts(path: str | os.PathLike[str], model: torch.nn.Module | None = None) -> list[RelationalConcept]:
@@ -220,8 +252,13 @@ class ConceptMatcher:
         map_activations: Optional ``{layer: [n, d]} -> {layer: [n, d]}`` applied before scoring (e.g. an SAE).
     """
 
-    def __init__(self, model: torch.nn.Module, tokenizer: Any, concepts: Sequence[RelationalConcept],
-                 map_activations: Callable[[dict[int, torch.Tensor]], Mapping[int, torch.Tensor]] | None = None):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        tokenizer: Any,
+        concepts: Sequence[RelationalConcept],
+        map_activations: Callable[[dict[int, torch.Tensor]], Mapping[int, torch.Tensor]] | None = None,
+    ):
         self.model, self.tokenizer = model, tokenizer
         self.concepts = _check_concepts(concepts, model)
         self.map_activations = map_activations
@@ -230,9 +267,16 @@ class ConceptMatcher:
     def activations(self, queries: Sequence[tuple[str, Subject]], batch_size: int = 16) -> dict[int, torch.Tensor]:
         """``{layer: [n, d]}`` subject-token activations of the queries (fp32, CPU)."""
         located = [_subject_index(self.tokenizer, t, s) for t, s in queries]
-        acts = capture(self.model, pad([ids for ids, _ in located]), [Site(layer) for layer in self.layers],
-                       positions=torch.tensor([j for _, j in located]), batch_size=batch_size, dtype=torch.float32,
-                       offload=True, progress=False)
+        acts = capture(
+            self.model,
+            pad([ids for ids, _ in located]),
+            [Site(layer) for layer in self.layers],
+            positions=torch.tensor([j for _, j in located]),
+            batch_size=batch_size,
+            dtype=torch.float32,
+            offload=True,
+            progress=False,
+        )
         return {layer: acts[Site(layer)] for layer in self.layers}
 
     def scores(self, queries: Sequence[tuple[str, Subject]], batch_size: int = 16) -> tuple[list[str], torch.Tensor]:
@@ -277,8 +321,15 @@ class CausalEditor:
             raise DataFormatError(f"No concept named {name!r}." + (f" Did you mean {close}?" if close else ""))
         return self.concepts[name]
 
-    def edits(self, swaps: Sequence[tuple[str, str]], subject_positions: Sequence[int], *, layers: int | str = "all",
-              multiplier: float = 1.0, use_projection: bool = False) -> list[Apply]:
+    def edits(
+        self,
+        swaps: Sequence[tuple[str, str]],
+        subject_positions: Sequence[int],
+        *,
+        layers: int | str = "all",
+        multiplier: float = 1.0,
+        use_projection: bool = False,
+    ) -> list[Apply]:
         """The edits for a batch: ``swaps[i] = (remove, add)`` at row i's subject token."""
         if not torch.isfinite(torch.tensor(float(multiplier))):
             raise DataFormatError(f"multiplier must be finite, got {multiplier}.")
@@ -310,22 +361,35 @@ class CausalEditor:
         return texts, pos, swaps
 
     def swap_and_predict(
-        self, requests: Sequence[tuple[str, Subject, str, str]], *, max_new_tokens: int = 1, layers: int | str = "all",
-        multiplier: float = 1.0, use_projection: bool = False, batch_size: int = 12,
+        self,
+        requests: Sequence[tuple[str, Subject, str, str]],
+        *,
+        max_new_tokens: int = 1,
+        layers: int | str = "all",
+        multiplier: float = 1.0,
+        use_projection: bool = False,
+        batch_size: int = 12,
     ) -> list[str]:
         """Greedy continuations after swapping ``remove`` for ``add`` at each ``(text, subject, remove, add)``."""
         out: list[str] = []
         for i in range(0, len(requests), batch_size):
             texts, pos, swaps = self._rows(requests[i : i + batch_size])
-            with intervene(self.model, self.edits(swaps, pos, layers=layers, multiplier=multiplier,
-                                                  use_projection=use_projection)):
+            with intervene(
+                self.model, self.edits(swaps, pos, layers=layers, multiplier=multiplier, use_projection=use_projection)
+            ):
                 gen = generate(self.model, self.tokenizer, texts, max_new_tokens=max_new_tokens)
             out.extend(gen.texts or [])
         return out
 
     def answer_probabilities(
-        self, requests: Sequence[tuple[str, Subject, str, str]], answers: Sequence[Sequence[str]], *,
-        layers: int | str = "all", multiplier: float = 1.0, use_projection: bool = False, batch_size: int = 12,
+        self,
+        requests: Sequence[tuple[str, Subject, str, str]],
+        answers: Sequence[Sequence[str]],
+        *,
+        layers: int | str = "all",
+        multiplier: float = 1.0,
+        use_projection: bool = False,
+        batch_size: int = 12,
     ) -> list[list[float]]:
         """Per request, the edited model's probability of each candidate answer (teacher-forced
         ``prompt + " " + answer``; an answer's probability is its least likely token's)."""
@@ -344,12 +408,12 @@ class CausalEditor:
                     spans.append(predict)
                     row_swaps.append(swaps[r])
                     row_pos.append(pos[r])
-            with intervene(self.model, self.edits(row_swaps, row_pos, layers=layers, multiplier=multiplier,
-                                                  use_projection=use_projection)):
+            with intervene(
+                self.model, self.edits(row_swaps, row_pos, layers=layers, multiplier=multiplier, use_projection=use_projection)
+            ):
                 lps = next_token_logprobs(self.model, rows, batch_size=len(rows))
             res: list[list[float]] = [[] for _ in part]
             for r, lp, sp in zip(owners, lps, spans):
                 res[r].append(float(lp[list(sp)].min().exp()))
             out.extend(res)
         return out
-

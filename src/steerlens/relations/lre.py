@@ -40,8 +40,17 @@ from ..model.tokens import _offsets, char_span_to_tokens, pad
 from .data import Prompt, balance_grouped
 
 __all__ = [
-    "Aggregation", "Located", "locate", "locate_answer", "Lre", "LowRankLre", "InvertedLre", "train_lre", "jacobians",
-    "subject_activations", "object_activations",
+    "Aggregation",
+    "Located",
+    "locate",
+    "locate_answer",
+    "Lre",
+    "LowRankLre",
+    "InvertedLre",
+    "train_lre",
+    "jacobians",
+    "subject_activations",
+    "object_activations",
 ]
 
 Aggregation = Literal["mean", "first_token"]
@@ -133,7 +142,12 @@ def _weights(located: Sequence[Located], aggregation: Aggregation, width: int) -
 
 
 def subject_activations(
-    model: torch.nn.Module, tokenizer: Any, prompts: Sequence[Prompt], layer: int, *, batch_size: int = 16,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    prompts: Sequence[Prompt],
+    layer: int,
+    *,
+    batch_size: int = 16,
 ) -> torch.Tensor:
     """``[n, d]`` activations leaving block ``layer`` at each prompt's subject token (fp32, CPU).
 
@@ -144,13 +158,26 @@ def subject_activations(
     if not prompts:
         return torch.zeros(0, spec.d_model)
     located = [locate(tokenizer, p, with_answer=False) for p in prompts]
-    return capture(model, pad([loc.ids for loc in located]), site, positions=torch.tensor([loc.subject for loc in located]),
-                   batch_size=batch_size, dtype=torch.float32, offload=True, progress=False)[site]
+    return capture(
+        model,
+        pad([loc.ids for loc in located]),
+        site,
+        positions=torch.tensor([loc.subject for loc in located]),
+        batch_size=batch_size,
+        dtype=torch.float32,
+        offload=True,
+        progress=False,
+    )[site]
 
 
 def object_activations(
-    model: torch.nn.Module, tokenizer: Any, prompts: Sequence[Prompt], layer: int, *,
-    aggregation: Aggregation = "mean", batch_size: int = 16,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    prompts: Sequence[Prompt],
+    layer: int,
+    *,
+    aggregation: Aggregation = "mean",
+    batch_size: int = 16,
 ) -> torch.Tensor:
     """``[n, d]`` object activations: block ``layer``'s output over the answer-predicting tokens of
     ``prompt + " " + answer``, averaged (``"mean"``) or at the last prompt token (``"first_token"``)."""
@@ -160,8 +187,9 @@ def object_activations(
     if not prompts:
         return torch.zeros(0, spec.d_model)
     located = [locate(tokenizer, p) for p in prompts]
-    h = capture(model, pad([loc.ids for loc in located]), site, batch_size=batch_size, dtype=torch.float32,
-                offload=True, progress=False)[site]
+    h = capture(
+        model, pad([loc.ids for loc in located]), site, batch_size=batch_size, dtype=torch.float32, offload=True, progress=False
+    )[site]
     return torch.einsum("bt,btd->bd", _weights(located, aggregation, h.shape[1]), h)
 
 
@@ -216,8 +244,7 @@ def jacobians(
         positions = batch.position_ids()
         subj = torch.tensor([loc.subject for loc in part], device=device)
         ar = torch.arange(len(part), device=device)
-        s = capture(model, batch, s_site, positions=subj.cpu(), batch_size=len(part), offload=False,
-                    progress=False)[s_site]
+        s = capture(model, batch, s_site, positions=subj.cpu(), batch_size=len(part), offload=False, progress=False)[s_site]
         start = int(subj.min())
         prefix = _prefix_cache(model, spec, batch, positions, start, o_site) if start > 0 else None
         w = _weights(part, aggregation, batch.input_ids.shape[1])[:, start:].to(device=device, dtype=s.dtype)
@@ -225,8 +252,9 @@ def jacobians(
         pos_ids = positions[:, start:]
         local = subj - start
 
-        def f(x: torch.Tensor, ids=ids, pos_ids=pos_ids, mask=batch.attention_mask, prefix=prefix, local=local, ar=ar,
-              w=w) -> tuple[torch.Tensor, torch.Tensor]:
+        def f(
+            x: torch.Tensor, ids=ids, pos_ids=pos_ids, mask=batch.attention_mask, prefix=prefix, local=local, ar=ar, w=w
+        ) -> tuple[torch.Tensor, torch.Tensor]:
             got: dict[str, torch.Tensor] = {}
 
             def write(h: torch.Tensor) -> torch.Tensor:
@@ -241,8 +269,13 @@ def jacobians(
                 g.add_site(s_site, write)
                 g.add_site(o_site, read)
                 try:
-                    model(input_ids=ids, attention_mask=mask, position_ids=pos_ids, **cache_kwargs(model, cache),
-                          use_cache=cache is not None)
+                    model(
+                        input_ids=ids,
+                        attention_mask=mask,
+                        position_ids=pos_ids,
+                        **cache_kwargs(model, cache),
+                        use_cache=cache is not None,
+                    )
                 except _Stop:
                     pass
             o = torch.einsum("bt,btd->bd", w, got["o"])
@@ -264,8 +297,7 @@ def jacobians(
     return jac_out, s_out, o_out
 
 
-def _prefix_cache(model: torch.nn.Module, spec: ModelSpec, batch: Any, positions: torch.Tensor, start: int,
-                  last: Site) -> Any:
+def _prefix_cache(model: torch.nn.Module, spec: ModelSpec, batch: Any, positions: torch.Tensor, start: int, last: Site) -> Any:
     """A KV cache of the first ``start`` tokens (real in every row), filled up to block ``last``."""
     from transformers import DynamicCache
 
@@ -277,8 +309,13 @@ def _prefix_cache(model: torch.nn.Module, spec: ModelSpec, batch: Any, positions
     with hook_group(spec) as g, torch.no_grad():
         g.add_site(last, stop)
         try:
-            model(input_ids=batch.input_ids[:, :start], attention_mask=batch.attention_mask[:, :start],
-                  position_ids=positions[:, :start], **cache_kwargs(model, cache), use_cache=True)
+            model(
+                input_ids=batch.input_ids[:, :start],
+                attention_mask=batch.attention_mask[:, :start],
+                position_ids=positions[:, :start],
+                **cache_kwargs(model, cache),
+                use_cache=True,
+            )
         except _Stop:
             pass
     return cache
@@ -358,14 +395,35 @@ class Lre(_LreBase):
     def to_low_rank(self, rank: int) -> LowRankLre:
         """The rank-``rank`` truncated-SVD approximation, stored as factors."""
         u, s, v = self._svd(rank)
-        return LowRankLre(self.relation, self.subject_layer, self.object_layer, self.aggregation, self.bias.clone(),
-                          dict(self.metadata), self.fingerprint, u=u, s=s, v=v, beta=self.beta)
+        return LowRankLre(
+            self.relation,
+            self.subject_layer,
+            self.object_layer,
+            self.aggregation,
+            self.bias.clone(),
+            dict(self.metadata),
+            self.fingerprint,
+            u=u,
+            s=s,
+            v=v,
+            beta=self.beta,
+        )
 
     def invert(self, rank: int) -> InvertedLre:
         """The rank-``rank`` pseudo-inverse ``R+(o) = V_r S_r^-1 U_r^T (o - b)`` (of the un-scaled ``W``)."""
         u, s, v = self._svd(rank)
-        return InvertedLre(self.relation, self.subject_layer, self.object_layer, self.aggregation, self.bias.clone(),
-                           dict(self.metadata), self.fingerprint, u=u, s=s, v=v)
+        return InvertedLre(
+            self.relation,
+            self.subject_layer,
+            self.object_layer,
+            self.aggregation,
+            self.bias.clone(),
+            dict(self.metadata),
+            self.fingerprint,
+            u=u,
+            s=s,
+            v=v,
+        )
 
     def __repr__(self) -> str:
         beta = f", beta {self.beta:g}" if self.beta != 1.0 else ""
@@ -373,12 +431,19 @@ class Lre(_LreBase):
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save as a steerlens artifact (kind ``"lre"``)."""
-        return save_artifact(path, "lre", {"weight": self.weight, "bias": self.bias}, self._config(),
-                             fingerprint=self.fingerprint)
+        return save_artifact(
+            path, "lre", {"weight": self.weight, "bias": self.bias}, self._config(), fingerprint=self.fingerprint
+        )
 
     def _config(self) -> dict[str, Any]:
-        return {"relation": self.relation, "subject_layer": self.subject_layer, "object_layer": self.object_layer,
-                "aggregation": self.aggregation, "beta": getattr(self, "beta", 1.0), "metadata": self.metadata}
+        return {
+            "relation": self.relation,
+            "subject_layer": self.subject_layer,
+            "object_layer": self.object_layer,
+            "aggregation": self.aggregation,
+            "beta": getattr(self, "beta", 1.0),
+            "metadata": self.metadata,
+        }
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], model: torch.nn.Module | None = None) -> Any:
@@ -398,8 +463,10 @@ class _Factored(_LreBase):
     def __post_init__(self) -> None:
         d, r = self.d_model, int(self.s.shape[0])
         if self.u.shape != (d, r) or self.v.shape != (d, r):
-            raise ShapeError(f"Factors must be u, v: [{d}, r] and s: [r]; got {tuple(self.u.shape)}, "
-                             f"{tuple(self.s.shape)}, {tuple(self.v.shape)}.")
+            raise ShapeError(
+                f"Factors must be u, v: [{d}, r] and s: [r]; got {tuple(self.u.shape)}, "
+                f"{tuple(self.s.shape)}, {tuple(self.v.shape)}."
+            )
 
     @property
     def rank(self) -> int:
@@ -408,8 +475,13 @@ class _Factored(_LreBase):
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save as a steerlens artifact."""
         kind = "low_rank_lre" if isinstance(self, LowRankLre) else "inverted_lre"
-        return save_artifact(path, kind, {"u": self.u, "s": self.s, "v": self.v, "bias": self.bias},
-                             Lre._config(self), fingerprint=self.fingerprint)  # type: ignore[arg-type]
+        return save_artifact(
+            path,
+            kind,
+            {"u": self.u, "s": self.s, "v": self.v, "bias": self.bias},
+            Lre._config(self),
+            fingerprint=self.fingerprint,
+        )  # type: ignore[arg-type]
 
 
 @dataclass
@@ -491,28 +563,65 @@ def train_lre(
         for p in prompts:
             groups.setdefault(p.object_name, []).append(p)
         prompts = balance_grouped(groups, max_total=max_samples, seed=seed)
-    jac, s, o = jacobians(model, tokenizer, prompts, s_site.layer, o_site.layer, aggregation=aggregation,
-                          batch_size=batch_size, chunk_size=chunk_size, progress=progress)
+    jac, s, o = jacobians(
+        model,
+        tokenizer,
+        prompts,
+        s_site.layer,
+        o_site.layer,
+        aggregation=aggregation,
+        batch_size=batch_size,
+        chunk_size=chunk_size,
+        progress=progress,
+    )
     w = jac.float().mean(0)
     b = (o.float() - torch.einsum("nij,nj->ni", jac.float(), s.float())).mean(0)
     dt = jac.dtype
-    return Lre(relation, s_site.layer, o_site.layer, aggregation, b.to(dt).cpu(),
-               {"num_prompts": len(prompts)}, Fingerprint.of(model), weight=w.to(dt).cpu(), beta=float(beta))
+    return Lre(
+        relation,
+        s_site.layer,
+        o_site.layer,
+        aggregation,
+        b.to(dt).cpu(),
+        {"num_prompts": len(prompts)},
+        Fingerprint.of(model),
+        weight=w.to(dt).cpu(),
+        beta=float(beta),
+    )
 
 
 def _load_lre(art, model) -> Lre:
     c = art.config
-    return Lre(c["relation"], c["subject_layer"], c["object_layer"], c["aggregation"], art.tensors["bias"],
-               c.get("metadata") or {}, art.fingerprint, weight=art.tensors["weight"], beta=float(c.get("beta", 1.0)))
+    return Lre(
+        c["relation"],
+        c["subject_layer"],
+        c["object_layer"],
+        c["aggregation"],
+        art.tensors["bias"],
+        c.get("metadata") or {},
+        art.fingerprint,
+        weight=art.tensors["weight"],
+        beta=float(c.get("beta", 1.0)),
+    )
 
 
 def _load_factored(cls):
     def load(art, model):
         c = art.config
         kw = {"beta": float(c.get("beta", 1.0))} if cls is LowRankLre else {}
-        return cls(c["relation"], c["subject_layer"], c["object_layer"], c["aggregation"], art.tensors["bias"],
-                   c.get("metadata") or {}, art.fingerprint, u=art.tensors["u"], s=art.tensors["s"], v=art.tensors["v"],
-                   **kw)
+        return cls(
+            c["relation"],
+            c["subject_layer"],
+            c["object_layer"],
+            c["aggregation"],
+            art.tensors["bias"],
+            c.get("metadata") or {},
+            art.fingerprint,
+            u=art.tensors["u"],
+            s=art.tensors["s"],
+            v=art.tensors["v"],
+            **kw,
+        )
 
     return load
 

@@ -74,8 +74,9 @@ class ActivationAddition:
     prompt: str | None = None
     tokens: tuple[int, ...] | None = None
 
-    def __init__(self, coeff: float, site: Site | int | str, prompt: str | None = None,
-                 tokens: Sequence[int] | torch.Tensor | None = None) -> None:
+    def __init__(
+        self, coeff: float, site: Site | int | str, prompt: str | None = None, tokens: Sequence[int] | torch.Tensor | None = None
+    ) -> None:
         if (prompt is None) == (tokens is None):
             raise SteeringError("An ActivationAddition needs exactly one of prompt= (text) or tokens= (ids).")
         if prompt is not None and not isinstance(prompt, str):
@@ -106,8 +107,12 @@ class ActivationAddition:
         return f"{self.coeff:+g} x {what} @ {self.site}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"coeff": self.coeff, "site": str(self.site), "prompt": self.prompt,
-                "tokens": list(self.tokens) if self.tokens is not None else None}
+        return {
+            "coeff": self.coeff,
+            "site": str(self.site),
+            "prompt": self.prompt,
+            "tokens": list(self.tokens) if self.tokens is not None else None,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ActivationAddition:
@@ -126,8 +131,14 @@ def _single_token(tokenizer: Any, pad_token: str | int) -> int:
 
 
 def x_vector(
-    prompt1: str, prompt2: str, coeff: float, site: Site | int | str, *, tokenizer: Any = None,
-    pad: Literal["tokens_right"] | None = "tokens_right", pad_token: str | int = " ",
+    prompt1: str,
+    prompt2: str,
+    coeff: float,
+    site: Site | int | str,
+    *,
+    tokenizer: Any = None,
+    pad: Literal["tokens_right"] | None = "tokens_right",
+    pad_token: str | int = " ",
 ) -> tuple[ActivationAddition, ActivationAddition]:
     """The pair ``(+coeff * prompt1, -coeff * prompt2)`` at one site.
 
@@ -144,8 +155,7 @@ def x_vector(
     if pad is None:
         return ActivationAddition(c, site, prompt=prompt1), ActivationAddition(-c, site, prompt=prompt2)
     if pad == "tokens_left":
-        raise SteeringError("pad='tokens_left' is not supported: left padding would misalign the BOS rows; "
-                            "use 'tokens_right'.")
+        raise SteeringError("pad='tokens_left' is not supported: left padding would misalign the BOS rows; use 'tokens_right'.")
     if pad != "tokens_right":
         raise SteeringError(f"pad must be 'tokens_right' or None, got {pad!r}.")
     if tokenizer is None:
@@ -252,8 +262,15 @@ class ActAdd:
     fingerprint: Fingerprint | None = field(default=None, repr=False)
 
     @classmethod
-    def build(cls, model: torch.nn.Module, tokenizer: Any, additions: Sequence[ActivationAddition] | ActivationAddition,
-              *, location: Location = "front", dims: slice | float | None = None) -> ActAdd:
+    def build(
+        cls,
+        model: torch.nn.Module,
+        tokenizer: Any,
+        additions: Sequence[ActivationAddition] | ActivationAddition,
+        *,
+        location: Location = "front",
+        dims: slice | float | None = None,
+    ) -> ActAdd:
         """Run each steering prompt once (one batched pass that stops at the deepest site) and keep its tensor."""
         if isinstance(additions, ActivationAddition):
             additions = [additions]
@@ -352,4 +369,3 @@ def _check_location(location: Any) -> None:
     if isinstance(location, int) and not isinstance(location, bool) and location >= 0:
         return
     raise SteeringError(f"location must be 'front', 'back', 'mid' or a non-negative token offset, got {location!r}.")
-

@@ -90,8 +90,13 @@ class SamplingConfig:
 
 
 def sample(
-    model: torch.nn.Module, tokenizer: Any, prompts: str | Sequence[str] | Sequence[Sequence[int]], *,
-    edits: Sequence[Edit] = (), seed: int | None = 0, config: SamplingConfig | None = None,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    prompts: str | Sequence[str] | Sequence[Sequence[int]],
+    *,
+    edits: Sequence[Edit] = (),
+    seed: int | None = 0,
+    config: SamplingConfig | None = None,
 ) -> list[str]:
     """Completions of ``prompts`` (texts or token-id lists), under ``edits``, with a local seed.
 
@@ -139,8 +144,7 @@ class Comparison:
 
     def score(self, name: str, fn: Any) -> Comparison:
         """Add a per-completion score (``fn(list of texts) -> list of numbers``) for both columns."""
-        self.scores[name] = {"unsteered": [float(x) for x in fn(self.unsteered)],
-                             "steered": [float(x) for x in fn(self.steered)]}
+        self.scores[name] = {"unsteered": [float(x) for x in fn(self.unsteered)], "steered": [float(x) for x in fn(self.steered)]}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -187,7 +191,8 @@ class Comparison:
             rows.append("<tr>" + "".join(cells) + "</tr>")
         means = "".join(
             f"<li>{esc(k)}: unsteered {sum(v['unsteered']) / max(len(v['unsteered']), 1):.3f}, "
-            f"steered {sum(v['steered']) / max(len(v['steered']), 1):.3f}</li>" for k, v in self.scores.items()
+            f"steered {sum(v['steered']) / max(len(v['steered']), 1):.3f}</li>"
+            for k, v in self.scores.items()
         )
         settings = esc(", ".join(f"{k}={v}" for k, v in self.sampling.items()))
         return (
@@ -197,7 +202,8 @@ class Comparison:
             "th{background:#f3f3f3}.score{color:#777;font-size:.85em;margin-top:.3em}</style></head><body>"
             f"<h2>Steering: {esc(self.steering)}</h2><p>seed {self.seed}; {settings}</p>"
             f"<ul>{means}</ul><table><tr><th>Unsteered completions</th><th>Steered completions</th></tr>"
-            + "".join(rows) + "</table></body></html>"
+            + "".join(rows)
+            + "</table></body></html>"
         )
 
     def save_html(self, path: str | os.PathLike[str]) -> Path:
@@ -206,8 +212,15 @@ class Comparison:
 
 
 def compare(
-    model: torch.nn.Module, tokenizer: Any, prompt: str, steering: ActAdd | Sequence[ActivationAddition] | Sequence[Edit], *,
-    n: int = 5, seed: int | None = 0, config: SamplingConfig | None = None, location: Location = "front",
+    model: torch.nn.Module,
+    tokenizer: Any,
+    prompt: str,
+    steering: ActAdd | Sequence[ActivationAddition] | Sequence[Edit],
+    *,
+    n: int = 5,
+    seed: int | None = 0,
+    config: SamplingConfig | None = None,
+    location: Location = "front",
     injection: str = "overlay",
 ) -> Comparison:
     """Sample ``n`` completions of ``prompt`` unsteered and steered from the same random stream.
@@ -244,8 +257,7 @@ def compare(
         m = actadd.max_len
         if injection == "pad":
             pad_id = tokenizer.encode(" ", add_special_tokens=False)
-            steered_prompt = pad_prompt_tokens(ids, m, pad_id[0] if len(pad_id) == 1 else ids[0],
-                                               bos=_has_bos(tokenizer, ids))
+            steered_prompt = pad_prompt_tokens(ids, m, pad_id[0] if len(pad_id) == 1 else ids[0], bos=_has_bos(tokenizer, ids))
         elif actadd.location == "front" and m > len(ids):
             raise SteeringError(
                 f"The steering prompt has {m} tokens but the prompt {prompt!r} has only {len(ids)}; use a longer "

@@ -21,8 +21,16 @@ from ..model.tokens import encode, pad
 from .addition import ActAdd
 
 __all__ = [
-    "WEDDING_WORDS", "word_count", "word_counter", "sentiment", "lexicon_balance", "token_logprobs",
-    "logprob_change", "effectiveness_disruption", "next_token_effect", "relative_norms",
+    "WEDDING_WORDS",
+    "word_count",
+    "word_counter",
+    "sentiment",
+    "lexicon_balance",
+    "token_logprobs",
+    "logprob_change",
+    "effectiveness_disruption",
+    "next_token_effect",
+    "relative_norms",
 ]
 
 #: The ActAdd paper's wedding-topic word list.
@@ -85,7 +93,11 @@ def _edits_of(model: torch.nn.Module, steering: ActAdd | Sequence[Edit] | None) 
 
 @torch.no_grad()
 def token_logprobs(
-    model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], *, steering: ActAdd | Sequence[Edit] | None = None,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    texts: Sequence[str],
+    *,
+    steering: ActAdd | Sequence[Edit] | None = None,
     batch_size: int = 8,
 ) -> list[torch.Tensor]:
     """Per text, ``log p(token_t | tokens_<t)`` for t = 1 .. n-1 (``[n - 1]``, fp32), optionally steered."""
@@ -97,8 +109,13 @@ def token_logprobs(
 
 
 def logprob_change(
-    model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], steering: ActAdd | Sequence[Edit], *,
-    mask_first: int | None = None, batch_size: int = 8,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    texts: Sequence[str],
+    steering: ActAdd | Sequence[Edit],
+    *,
+    mask_first: int | None = None,
+    batch_size: int = 8,
 ) -> dict[str, Any]:
     """How steering changes the log-prob of texts, with the injected positions left out.
 
@@ -119,8 +136,13 @@ def logprob_change(
         raise SteeringError(f"A text is no longer than the {mask_first} masked positions; use longer texts.")
     total = torch.cat(deltas)
     mean = float(total.mean())
-    return {"per_text": [float(d.mean()) for d in deltas], "mean_logprob_diff": mean,
-            "perplexity_ratio": math.exp(-mean), "tokens": int(total.numel()), "masked_positions": mask_first}
+    return {
+        "per_text": [float(d.mean()) for d in deltas],
+        "mean_logprob_diff": mean,
+        "perplexity_ratio": math.exp(-mean),
+        "tokens": int(total.numel()),
+        "masked_positions": mask_first,
+    }
 
 
 def effectiveness_disruption(
@@ -154,7 +176,11 @@ def effectiveness_disruption(
 
 @torch.no_grad()
 def next_token_effect(
-    model: torch.nn.Module, tokenizer: Any, prompt: str, steering: ActAdd | Sequence[Edit], target_tokens: Sequence[str | int],
+    model: torch.nn.Module,
+    tokenizer: Any,
+    prompt: str,
+    steering: ActAdd | Sequence[Edit],
+    target_tokens: Sequence[str | int],
 ) -> dict[str, Any]:
     """Effectiveness and disruption of the steering for target tokens, at every position of ``prompt``."""
     ids = []
@@ -171,14 +197,20 @@ def next_token_effect(
 
     def probs(edits: list[Edit]) -> torch.Tensor:
         with intervene(model, edits):
-            return torch.softmax(model(input_ids=b.input_ids, attention_mask=b.attention_mask, use_cache=False)
-                                 .logits[0].float(), -1).cpu()
+            return torch.softmax(
+                model(input_ids=b.input_ids, attention_mask=b.attention_mask, use_cache=False).logits[0].float(), -1
+            ).cpu()
 
     p0, p1 = probs([]), probs(_edits_of(model, steering))
     eff, dis = effectiveness_disruption(p0, p1, ids)
-    return {"tokens": [tokenizer.decode([i]) for i in rows[0]], "target_ids": ids,
-            "effectiveness": eff.tolist(), "disruption": dis.tolist(),
-            "p_plain": p0[:, ids].sum(-1).tolist(), "p_steered": p1[:, ids].sum(-1).tolist()}
+    return {
+        "tokens": [tokenizer.decode([i]) for i in rows[0]],
+        "target_ids": ids,
+        "effectiveness": eff.tolist(),
+        "disruption": dis.tolist(),
+        "p_plain": p0[:, ids].sum(-1).tolist(),
+        "p_steered": p1[:, ids].sum(-1).tolist(),
+    }
 
 
 def relative_norms(model: torch.nn.Module, tokenizer: Any, steering: ActAdd, prompt: str) -> dict[str, list[float]]:
@@ -193,5 +225,4 @@ def relative_norms(model: torch.nn.Module, tokenizer: Any, steering: ActAdd, pro
     acts = capture(model, [prompt], site, tokenizer=tokenizer, progress=False)
     h = acts[site][0, : int(acts.lengths[0])].float().norm(dim=-1)
     k = min(len(steer), len(h))
-    return {"steering_norm": steer.tolist(), "prompt_norm": h.tolist(),
-            "ratio": (steer[:k] / h[:k].clamp_min(1e-12)).tolist()}
+    return {"steering_norm": steer.tolist(), "prompt_norm": h.tolist(), "ratio": (steer[:k] / h[:k].clamp_min(1e-12)).tolist()}

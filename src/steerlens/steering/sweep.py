@@ -71,8 +71,14 @@ class SweepResult:
         fig, ax = plt.subplots(figsize=(7, 4))
         for c in self.coeffs:
             rs = [r for r in self.records if r["coeff"] == c]
-            ax.errorbar([r["layer"] for r in rs], [r["mean"] for r in rs], yerr=[r["sem"] for r in rs],
-                        marker="o", capsize=3, label=f"c = {c:g}")
+            ax.errorbar(
+                [r["layer"] for r in rs],
+                [r["mean"] for r in rs],
+                yerr=[r["sem"] for r in rs],
+                marker="o",
+                capsize=3,
+                label=f"c = {c:g}",
+            )
         ax.axhline(self.baseline_mean, color="gray", ls="--", label="unsteered")
         ax.set_xlabel("layer (residual stream before block)")
         ax.set_ylabel(f"mean {self.metric}")
@@ -93,9 +99,22 @@ def _sem(xs: Sequence[float]) -> float:
 
 
 def sweep(
-    model: torch.nn.Module, tokenizer: Any, prompt: str, plus: str, minus: str, *, layers: Sequence[int],
-    coeffs: Sequence[float], metric: Metric, n: int = 20, seed: int = 0, config: SamplingConfig | None = None,
-    location: Location = "front", pad_token: str | int = " ", metric_name: str | None = None, progress: bool = True,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    prompt: str,
+    plus: str,
+    minus: str,
+    *,
+    layers: Sequence[int],
+    coeffs: Sequence[float],
+    metric: Metric,
+    n: int = 20,
+    seed: int = 0,
+    config: SamplingConfig | None = None,
+    location: Location = "front",
+    pad_token: str | int = " ",
+    metric_name: str | None = None,
+    progress: bool = True,
 ) -> SweepResult:
     """Steer ``prompt`` with the x-vector ``(plus, minus)`` at each layer and coefficient; score every completion.
 
@@ -108,15 +127,22 @@ def sweep(
     name = metric_name or getattr(metric, "__name__", "metric")
     base_texts = sample(model, tokenizer, [prompt] * n, seed=seed, config=cfg)
     baseline = [float(x) for x in metric(base_texts)]
-    result = SweepResult(prompt, f"{plus!r} - {minus!r}", name, list(layers), [float(c) for c in coeffs], baseline,
-                         sampling=asdict(cfg), examples={"unsteered": base_texts[:3]})
+    result = SweepResult(
+        prompt,
+        f"{plus!r} - {minus!r}",
+        name,
+        list(layers),
+        [float(c) for c in coeffs],
+        baseline,
+        sampling=asdict(cfg),
+        examples={"unsteered": base_texts[:3]},
+    )
     grid = [(layer, float(c)) for layer in layers for c in coeffs]
     for layer, c in tqdm(grid, desc="sweep", unit="setting", disable=not progress):
         adds = x_vector(plus, minus, c, layer, tokenizer=tokenizer, pad_token=pad_token)
         act = ActAdd.build(model, tokenizer, list(adds), location=location)
         texts = sample(model, tokenizer, [prompt] * n, edits=act.edits(model), seed=seed, config=cfg)
         vals = [float(x) for x in metric(texts)]
-        result.records.append({"layer": int(layer), "coeff": c, "mean": sum(vals) / len(vals), "sem": _sem(vals),
-                               "values": vals})
+        result.records.append({"layer": int(layer), "coeff": c, "mean": sum(vals) / len(vals), "sem": _sem(vals), "values": vals})
         result.examples[f"layer {layer}, c={c:g}"] = texts[:2]
     return result

@@ -128,8 +128,9 @@ class SteeringVector:
     def d_model(self) -> int:
         return int(next(iter(self.directions.values())).shape[0])
 
-    def edits(self, model: torch.nn.Module, scale: float = 1.0, at: Positions = "all",
-              layers: Sequence[int] | None = None) -> list[Add]:
+    def edits(
+        self, model: torch.nn.Module, scale: float = 1.0, at: Positions = "all", layers: Sequence[int] | None = None
+    ) -> list[Add]:
         """:class:`Add` edits for the model (all layers, or the given subset)."""
         from .addition import _check_coeff
 
@@ -145,8 +146,9 @@ class SteeringVector:
         return [Add(Site(x, self.point), self.directions[x], at=at, scale=scale) for x in chosen]
 
     @contextmanager
-    def apply(self, model: torch.nn.Module, scale: float = 1.0, at: Positions = "all",
-              layers: Sequence[int] | None = None) -> Iterator[Intervention]:
+    def apply(
+        self, model: torch.nn.Module, scale: float = 1.0, at: Positions = "all", layers: Sequence[int] | None = None
+    ) -> Iterator[Intervention]:
         """Context manager: add ``scale * direction`` at every chosen layer inside the block."""
         with intervene(model, self.edits(model, scale, at, layers)) as handle:
             yield handle
@@ -221,8 +223,9 @@ class SteeringVector:
 def _load_vector(art, model) -> SteeringVector:
     cfg = art.config
     dirs = {int(k): art.tensors[f"layer.{k}"] for k in cfg["layers"]}
-    return SteeringVector(dirs, cfg.get("point", "resid_post"), cfg.get("method", "mean_diff"), cfg.get("meta") or {},
-                          art.fingerprint)
+    return SteeringVector(
+        dirs, cfg.get("point", "resid_post"), cfg.get("method", "mean_diff"), cfg.get("meta") or {}, art.fingerprint
+    )
 
 
 def _as_pairs(pairs: Any) -> list[ContrastPair]:
@@ -237,10 +240,15 @@ def _as_pairs(pairs: Any) -> list[ContrastPair]:
         elif isinstance(p, (tuple, list)) and len(p) == 2:
             out.append(ContrastPair(p[0], p[1]))
         else:
-            raise DataFormatError(f"Pair {i}: expected (positive, negative), a dict with those keys or a ContrastPair; "
-                                  f"got {p!r}.")
-        if not isinstance(out[-1].positive, str) or not isinstance(out[-1].negative, str) or not out[-1].positive \
-                or not out[-1].negative:
+            raise DataFormatError(
+                f"Pair {i}: expected (positive, negative), a dict with those keys or a ContrastPair; got {p!r}."
+            )
+        if (
+            not isinstance(out[-1].positive, str)
+            or not isinstance(out[-1].negative, str)
+            or not out[-1].positive
+            or not out[-1].negative
+        ):
             raise DataFormatError(f"Pair {i}: both texts must be non-empty strings.")
     if not out:
         raise DataFormatError("No pairs given.")
@@ -299,8 +307,7 @@ def train_steering_vector(
         positions = idx
     else:
         raise SteeringError(f"read must be 'last', 'mean' or a token index, got {read!r}.")
-    acts = capture(model, pad(rows), sites, positions=positions,
-                   batch_size=batch_size, dtype=torch.float32, progress=progress)
+    acts = capture(model, pad(rows), sites, positions=positions, batch_size=batch_size, dtype=torch.float32, progress=progress)
     n = len(pair_list)
     directions: dict[int, torch.Tensor] = {}
     for site in sites:
@@ -337,4 +344,3 @@ def _reduce(pos: torch.Tensor, neg: torch.Tensor, method: str) -> torch.Tensor:
     if along < 0:
         unit, along = -unit, -along
     return unit * along
-

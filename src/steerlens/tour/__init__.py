@@ -68,8 +68,11 @@ def run_tour(
     keys = list(sections) if sections is not None else list(SECTIONS)
     unknown = [k for k in keys if k not in SECTIONS]
     if unknown or not keys:
-        raise DataFormatError(f"Unknown tour section(s) {unknown}; choose from {', '.join(SECTIONS)}." if unknown else
-                              f"No tour sections given; choose from {', '.join(SECTIONS)}.")
+        raise DataFormatError(
+            f"Unknown tour section(s) {unknown}; choose from {', '.join(SECTIONS)}."
+            if unknown
+            else f"No tour sections given; choose from {', '.join(SECTIONS)}."
+        )
     say = say or print
     t0 = time.perf_counter()
     if isinstance(model, tuple):
@@ -84,12 +87,20 @@ def run_tour(
     out.mkdir(parents=True, exist_ok=True)
     ctx = TourContext(lm, tok, name, cfg)
     spec = ctx.spec
-    report = Report(f"steerlens tour: {name}",
-                    f"{spec.model_type}, {spec.n_layers} layers, hidden size {spec.d_model}; every number below was "
-                    "measured on this model in this run.",
-                    {"steerlens": __version__, "torch": torch.__version__, "device": str(next(lm.parameters()).device),
-                     "threads": torch.get_num_threads(), "machine": f"{platform.machine()} {platform.system()}",
-                     "model load seconds": round(load_s, 1), "date": time.strftime("%Y-%m-%d %H:%M")})
+    report = Report(
+        f"steerlens tour: {name}",
+        f"{spec.model_type}, {spec.n_layers} layers, hidden size {spec.d_model}; every number below was "
+        "measured on this model in this run.",
+        {
+            "steerlens": __version__,
+            "torch": torch.__version__,
+            "device": str(next(lm.parameters()).device),
+            "threads": torch.get_num_threads(),
+            "machine": f"{platform.machine()} {platform.system()}",
+            "model load seconds": round(load_s, 1),
+            "date": time.strftime("%Y-%m-%d %H:%M"),
+        },
+    )
     for i, key in enumerate(keys, 1):
         title, intro, fn = SECTIONS[key]
         sec = report.add(Section(key, title, intro))

@@ -83,8 +83,16 @@ class Section:
         self.blocks.append(f"\x00figure:{fig.name}")
 
     def summary(self) -> dict[str, Any]:
-        return json_safe({"title": self.title, "numbers": self.numbers, "seconds": round(self.seconds, 2),
-                          "error": self.error, "notes": self.notes, "figures": [f.name for f in self.figures]})
+        return json_safe(
+            {
+                "title": self.title,
+                "numbers": self.numbers,
+                "seconds": round(self.seconds, 2),
+                "error": self.error,
+                "notes": self.notes,
+                "figures": [f.name for f in self.figures],
+            }
+        )
 
 
 def _fmt(v: Any) -> str:
@@ -140,26 +148,39 @@ class Report:
                 if b.startswith("\x00figure:"):
                     f = figs[b.split(":", 1)[1]]
                     data = base64.b64encode(f.png).decode("ascii")
-                    body.append(f'<figure class="tour-figure" data-figure="{esc(f.name)}"><img alt="{esc(f.title)}" '
-                                f'src="data:image/png;base64,{data}"><figcaption><b>{esc(f.title)}.</b> {esc(f.caption)} '
-                                f'Data: <code>figures/{esc(f.name)}.json</code></figcaption></figure>')
+                    body.append(
+                        f'<figure class="tour-figure" data-figure="{esc(f.name)}"><img alt="{esc(f.title)}" '
+                        f'src="data:image/png;base64,{data}"><figcaption><b>{esc(f.title)}.</b> {esc(f.caption)} '
+                        f"Data: <code>figures/{esc(f.name)}.json</code></figcaption></figure>"
+                    )
                 else:
                     body.append(b)
             err = f'<div class="error"><b>This section failed:</b> {esc(s.error)}</div>' if s.error else ""
             notes = "".join(f'<p class="note">{esc(n)}</p>' for n in s.notes)
             parts.append(
                 f'<section id="{esc(s.key)}" class="tour-section" data-section="{esc(s.key)}">'
-                f"<h2>{esc(s.title)}</h2>" + (f'<p class="intro">{esc(s.intro)}</p>' if s.intro else "")
-                + (f'<div class="numbers">{nums}</div>' if nums else "") + err + notes + "".join(body)
-                + f'<p class="time">{s.seconds:.1f} s</p></section>')
+                f"<h2>{esc(s.title)}</h2>"
+                + (f'<p class="intro">{esc(s.intro)}</p>' if s.intro else "")
+                + (f'<div class="numbers">{nums}</div>' if nums else "")
+                + err
+                + notes
+                + "".join(body)
+                + f'<p class="time">{s.seconds:.1f} s</p></section>'
+            )
         short = {k: v for k, v in self.meta.items() if len(_fmt(v)) <= 60}
         long = {k: v for k, v in self.meta.items() if k not in short}
-        meta = ('<p class="meta">' + " &middot; ".join(f"{esc(str(k))}: {esc(_fmt(v))}" for k, v in short.items()) + "</p>"
-                + "".join(f"<details><summary>{esc(str(k))}</summary><p>{esc(_fmt(v))}</p></details>" for k, v in long.items()))
-        return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
-                f"content='width=device-width,initial-scale=1'><title>{esc(self.title)}</title><style>{_CSS}</style>"
-                f"</head><body><header><h1>{esc(self.title)}</h1><p>{esc(self.subtitle)}</p>{meta}</header>"
-                f"<nav>{nav}</nav><main>{''.join(parts)}</main></body></html>")
+        meta = (
+            '<p class="meta">'
+            + " &middot; ".join(f"{esc(str(k))}: {esc(_fmt(v))}" for k, v in short.items())
+            + "</p>"
+            + "".join(f"<details><summary>{esc(str(k))}</summary><p>{esc(_fmt(v))}</p></details>" for k, v in long.items())
+        )
+        return (
+            "<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
+            f"content='width=device-width,initial-scale=1'><title>{esc(self.title)}</title><style>{_CSS}</style>"
+            f"</head><body><header><h1>{esc(self.title)}</h1><p>{esc(self.subtitle)}</p>{meta}</header>"
+            f"<nav>{nav}</nav><main>{''.join(parts)}</main></body></html>"
+        )
 
     def write(self, out: str | os.PathLike[str]) -> Path:
         """Write ``report.html``, ``report.json`` and ``figures/NAME.{png,json}`` into ``out``; returns the HTML path."""
@@ -170,11 +191,16 @@ class Report:
             for f in s.figures:
                 (figdir / f"{f.name}.png").write_bytes(f.png)
                 (figdir / f"{f.name}.json").write_text(
-                    json.dumps(json_safe({"title": f.title, "caption": f.caption, "data": f.data}), indent=1,
-                               ensure_ascii=False, allow_nan=False), encoding="utf-8")
+                    json.dumps(
+                        json_safe({"title": f.title, "caption": f.caption, "data": f.data}),
+                        indent=1,
+                        ensure_ascii=False,
+                        allow_nan=False,
+                    ),
+                    encoding="utf-8",
+                )
         summary = {"title": self.title, "meta": json_safe(self.meta), "sections": {s.key: s.summary() for s in self.sections}}
-        (folder / "report.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False, allow_nan=False),
-                                            encoding="utf-8")
+        (folder / "report.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False, allow_nan=False), encoding="utf-8")
         page = folder / "report.html"
         page.write_text(self.to_html(), encoding="utf-8")
         return page

@@ -70,8 +70,14 @@ class TourConfig:
 
     @classmethod
     def quick(cls, **overrides: Any) -> TourConfig:
-        base = dict(n_completions=2, max_new_tokens=16, concept_max_examples=120, guide_scales=(0.0, 8.0),
-                    editor_facts=6, editor_train_samples=64)
+        base = dict(
+            n_completions=2,
+            max_new_tokens=16,
+            concept_max_examples=120,
+            guide_scales=(0.0, 8.0),
+            editor_facts=6,
+            editor_train_samples=64,
+        )
         return cls(**{**base, **overrides})
 
     def to_dict(self) -> dict[str, Any]:
@@ -126,30 +132,44 @@ def lens_section(ctx: TourContext, sec: Section) -> str:
         traj = first
     lenses = {"logit": traj}
     if cfg.tuned_lens:
-        lenses["tuned"] = prediction_trajectory(model, tok, text, lens=TunedLens.load(cfg.tuned_lens, model),
-                                                target=answer if traj is not first else None)
+        lenses["tuned"] = prediction_trajectory(
+            model, tok, text, lens=TunedLens.load(cfg.tuned_lens, model), target=answer if traj is not first else None
+        )
     else:
-        sec.notes.append("No tuned lens was given, so only the logit lens is shown. Train one with "
-                         "'steerlens lens train --out DIR' and pass '--tuned DIR' to the tour.")
+        sec.notes.append(
+            "No tuned lens was given, so only the logit lens is shown. Train one with "
+            "'steerlens lens train --out DIR' and pass '--tuned DIR' to the tour."
+        )
     n_layers = ctx.spec.n_layers
     first_top: dict[str, int | None] = {}
     probs: dict[str, list[float | None]] = {}
     for name, t in lenses.items():
         tops = [t.top_tokens[r][-1][0] for r in range(n_layers)]
         first_top[name] = next((i for i in range(n_layers) if all(x == answer for x in tops[i:])), None)
-        probs[name] = [None if v is None else 2.0 ** v for v in (row[-1] for row in t.target_log_prob)]
-    sec.numbers = {"prompt": text, "model's next token": repr(answer),
-                   "output probability": first.top_probs[-1][-1][0],
-                   "logit lens: answer top-1 from layer": first_top["logit"]}
+        probs[name] = [None if v is None else 2.0**v for v in (row[-1] for row in t.target_log_prob)]
+    sec.numbers = {
+        "prompt": text,
+        "model's next token": repr(answer),
+        "output probability": first.top_probs[-1][-1][0],
+        "logit lens: answer top-1 from layer": first_top["logit"],
+    }
     if "tuned" in first_top:
         sec.numbers["tuned lens: answer top-1 from layer"] = first_top["tuned"]
-    sec.text(f"Each row decodes the residual stream entering that block (row 'output' is the model's own "
-             f"prediction) at every position of the prompt; colour is the entropy of the decoded distribution in bits, "
-             f"and each cell shows its top token. At the last position the model predicts {answer!r}.")
+    sec.text(
+        f"Each row decodes the residual stream entering that block (row 'output' is the model's own "
+        f"prediction) at every position of the prompt; colour is the entropy of the decoded distribution in bits, "
+        f"and each cell shows its top token. At the last position the model predicts {answer!r}."
+    )
     for name, t in lenses.items():
-        sec.figure(Figure(f"lens-trajectory-{name}", f"{name} lens trajectory of {text!r}",
-                          _png_from(lambda p, t=t: t.plot(p, "entropy")), asdict(t),
-                          "Rows: layer index (residual entering the block) and the output; columns: input tokens."))
+        sec.figure(
+            Figure(
+                f"lens-trajectory-{name}",
+                f"{name} lens trajectory of {text!r}",
+                _png_from(lambda p, t=t: t.plot(p, "entropy")),
+                asdict(t),
+                "Rows: layer index (residual entering the block) and the output; columns: input tokens.",
+            )
+        )
     if any(any(v is not None for v in ps) for ps in probs.values()):
         plt = pyplot()
         fig, ax = plt.subplots(figsize=(6.5, 3.4))
@@ -162,11 +182,19 @@ def lens_section(ctx: TourContext, sec: Section) -> str:
         ax.set_title("Probability of the final answer at the last position", fontsize=10)
         ax.legend(fontsize=8)
         fig.tight_layout()
-        sec.figure(Figure("lens-answer-probability", f"P({answer!r}) per layer", _png(fig),
-                          {"answer": answer, "rows": traj.rows, "probability": probs},
-                          "The probability each layer's decoding gives the model's final answer."))
-    rows = [[traj.rows[r], *[f"{tk!r} {p:.2f}" for tk, p in zip(traj.top_tokens[r][-1][:3], traj.top_probs[r][-1][:3])]]
-            for r in range(len(traj.rows))]
+        sec.figure(
+            Figure(
+                "lens-answer-probability",
+                f"P({answer!r}) per layer",
+                _png(fig),
+                {"answer": answer, "rows": traj.rows, "probability": probs},
+                "The probability each layer's decoding gives the model's final answer.",
+            )
+        )
+    rows = [
+        [traj.rows[r], *[f"{tk!r} {p:.2f}" for tk, p in zip(traj.top_tokens[r][-1][:3], traj.top_probs[r][-1][:3])]]
+        for r in range(len(traj.rows))
+    ]
     sec.table(["layer", "top 1", "top 2", "top 3"], rows, "Logit lens at the last position")
     return f"next token {answer!r}; logit lens has it top-1 from layer {first_top['logit']}"
 
@@ -184,15 +212,23 @@ def steering_section(ctx: TourContext, sec: Section) -> str:
     comp.score("sentiment", sentiment).score("lexicon balance", lexicon_balance)
     s = comp.scores["sentiment"]
     mu_u, mu_s = _mean(s["unsteered"]), _mean(s["steered"])
-    sec.numbers = {"steering": f"{cfg.steer_add} - {cfg.steer_sub}, x{cfg.steer_coeff:g} at layer {layer}",
-                   "mean sentiment, unsteered": mu_u, "mean sentiment, steered": mu_s,
-                   "change": mu_s - mu_u, "completions per side": cfg.n_completions}
-    sec.text(f"ActAdd: the residual-stream difference between {cfg.steer_add!r} and {cfg.steer_sub!r} (x {cfg.steer_coeff:g}) "
-             f"is added at layer {layer} over the first tokens of the prompt. Both columns are sampled from the same "
-             f"seed ({cfg.seed}; temperature 1, top-p 0.3, frequency penalty 1), so the only difference is the addition. "
-             "Sentiment is VADER's compound score in [-1, 1] (an offline lexicon).")
-    rows = [[cfg.steer_prompt + a, f"{su:+.2f}", cfg.steer_prompt + b, f"{ss:+.2f}"]
-            for a, b, su, ss in zip(comp.unsteered, comp.steered, s["unsteered"], s["steered"])]
+    sec.numbers = {
+        "steering": f"{cfg.steer_add} - {cfg.steer_sub}, x{cfg.steer_coeff:g} at layer {layer}",
+        "mean sentiment, unsteered": mu_u,
+        "mean sentiment, steered": mu_s,
+        "change": mu_s - mu_u,
+        "completions per side": cfg.n_completions,
+    }
+    sec.text(
+        f"ActAdd: the residual-stream difference between {cfg.steer_add!r} and {cfg.steer_sub!r} (x {cfg.steer_coeff:g}) "
+        f"is added at layer {layer} over the first tokens of the prompt. Both columns are sampled from the same "
+        f"seed ({cfg.seed}; temperature 1, top-p 0.3, frequency penalty 1), so the only difference is the addition. "
+        "Sentiment is VADER's compound score in [-1, 1] (an offline lexicon)."
+    )
+    rows = [
+        [cfg.steer_prompt + a, f"{su:+.2f}", cfg.steer_prompt + b, f"{ss:+.2f}"]
+        for a, b, su, ss in zip(comp.unsteered, comp.steered, s["unsteered"], s["steered"])
+    ]
     sec.table(["unsteered", "sentiment", "steered", "sentiment"], rows, "Same seeds, side by side")
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
@@ -206,8 +242,15 @@ def steering_section(ctx: TourContext, sec: Section) -> str:
     ax.set_ylabel("VADER sentiment")
     ax.set_title(f"{cfg.steer_prompt!r}: sentiment per completion (bar = mean)", fontsize=10)
     fig.tight_layout()
-    sec.figure(Figure("steering-sentiment", "Sentiment of steered vs unsteered completions", _png(fig), comp.to_dict(),
-                      "Each dot is one completion; both sides share their random seeds."))
+    sec.figure(
+        Figure(
+            "steering-sentiment",
+            "Sentiment of steered vs unsteered completions",
+            _png(fig),
+            comp.to_dict(),
+            "Each dot is one completion; both sides share their random seeds.",
+        )
+    )
     return f"sentiment {mu_u:+.2f} -> {mu_s:+.2f} with {cfg.steer_add} - {cfg.steer_sub} at layer {layer}"
 
 
@@ -233,27 +276,49 @@ def relations_section(ctx: TourContext, sec: Section) -> str:
     if not cfg.require_known:
         sec.notes.append("require_known is off: every prompt is used, whether or not the model answers it.")
     if not train or not test:
-        raise DataFormatError(f"The model answers too few prompts of {rel.name!r} (train {len(train)}, held-out "
-                              f"{len(test)}); pick another relation with --relation.")
+        raise DataFormatError(
+            f"The model answers too few prompts of {rel.name!r} (train {len(train)}, held-out "
+            f"{len(test)}); pick another relation with --relation."
+        )
     known = train + test
-    lre = train_lre(model, tok, train, layer, -1, relation=rel.name, aggregation="first_token", max_samples=cfg.n_train,
-                    seed=cfg.seed, progress=True)
+    lre = train_lre(
+        model,
+        tok,
+        train,
+        layer,
+        -1,
+        relation=rel.name,
+        aggregation="first_token",
+        max_samples=cfg.n_train,
+        seed=cfg.seed,
+        progress=True,
+    )
     s = subject_activations(model, tok, test, layer)
     logits = spec.logits(lre(s).to(next(model.parameters()).device))
     top3 = logits.topk(3, dim=-1).indices.tolist()
     decoded = [[tok.decode([i]) for i in row] for row in top3]
     faithful = [is_prefix(d[0], p.answer) for d, p in zip(decoded, test)]
     faith = _mean([float(f) for f in faithful])
-    sec.numbers.update({"subject layer": layer, "object layer": lre.object_layer,
-                        "LRE training prompts": lre.metadata.get("num_prompts", len(train)), "held-out subjects": len(test),
-                        "faithfulness (held out)": faith})
-    sec.text(f"A linear relational embedding o = W s + b maps the subject's state after block {layer} to the "
-             f"object's state at the last block; W is the mean Jacobian over "
-             f"{sec.numbers['LRE training prompts']} prompts. Faithfulness: on subjects it was not fitted on, "
-             "decoding LRE(s) with the model's own final norm and unembedding gives the model's answer.")
-    sec.table(["held-out subject", "model's answer", "LRE decoding (top 3)", "faithful"],
-              [[p.subject, p.answer, " | ".join(repr(x) for x in d), "yes" if f else "no"]
-               for p, d, f in zip(test, decoded, faithful)], "LRE faithfulness on held-out subjects")
+    sec.numbers.update(
+        {
+            "subject layer": layer,
+            "object layer": lre.object_layer,
+            "LRE training prompts": lre.metadata.get("num_prompts", len(train)),
+            "held-out subjects": len(test),
+            "faithfulness (held out)": faith,
+        }
+    )
+    sec.text(
+        f"A linear relational embedding o = W s + b maps the subject's state after block {layer} to the "
+        f"object's state at the last block; W is the mean Jacobian over "
+        f"{sec.numbers['LRE training prompts']} prompts. Faithfulness: on subjects it was not fitted on, "
+        "decoding LRE(s) with the model's own final norm and unembedding gives the model's answer."
+    )
+    sec.table(
+        ["held-out subject", "model's answer", "LRE decoding (top 3)", "faithful"],
+        [[p.subject, p.answer, " | ".join(repr(x) for x in d), "yes" if f else "no"] for p, d, f in zip(test, decoded, faithful)],
+        "LRE faithfulness on held-out subjects",
+    )
 
     # LRCs from the inverse LRE, matched against new sentences
     rank = min(default_rank(spec.d_model), spec.d_model)
@@ -273,12 +338,16 @@ def relations_section(ctx: TourContext, sec: Section) -> str:
     best = [obj_of_name[names[int(i)]] for i in scores.argmax(-1)]
     hits = [b == subj_to_obj.get(sub) for b, (_, sub) in zip(best, sentences)]
     sec.numbers["concept matching accuracy"] = _mean([float(h) for h in hits])
-    sec.text(f"Linear relational concepts: one direction per {rel.name} object (rank-{rank} inverse LRE applied to the "
-             f"object states, averaged, normalised). Each new sentence's subject state is scored against every concept; "
-             f"the best match should be the subject's own object even though the sentence never asks for it.")
-    sec.table(["sentence", "subject", "best concept", "expected", "match"],
-              [[t, sub, b, subj_to_obj.get(sub, "?"), "yes" if h else "no"]
-               for (t, sub), b, h in zip(sentences, best, hits)], "Concept matching on new sentences")
+    sec.text(
+        f"Linear relational concepts: one direction per {rel.name} object (rank-{rank} inverse LRE applied to the "
+        f"object states, averaged, normalised). Each new sentence's subject state is scored against every concept; "
+        f"the best match should be the subject's own object even though the sentence never asks for it."
+    )
+    sec.table(
+        ["sentence", "subject", "best concept", "expected", "match"],
+        [[t, sub, b, subj_to_obj.get(sub, "?"), "yes" if h else "no"] for (t, sub), b, h in zip(sentences, best, hits)],
+        "Concept matching on new sentences",
+    )
     plt = pyplot()
     cols = [obj_of_name[n] for n in names]
     fig, ax = plt.subplots(figsize=(1.6 + 0.45 * len(cols), 1.2 + 0.4 * len(sentences)))
@@ -291,9 +360,15 @@ def relations_section(ctx: TourContext, sec: Section) -> str:
     ax.set_title("concept scores (* = best match)", fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.03)
     fig.tight_layout()
-    sec.figure(Figure("relations-concept-matching", "Concept matching scores", _png(fig),
-                      {"sentences": sentences, "concepts": cols, "scores": z.tolist(), "best": best},
-                      "Rows: new sentences (their subject); columns: concepts."))
+    sec.figure(
+        Figure(
+            "relations-concept-matching",
+            "Concept matching scores",
+            _png(fig),
+            {"sentences": sentences, "concepts": cols, "scores": z.tolist(), "best": best},
+            "Rows: new sentences (their subject); columns: concepts.",
+        )
+    )
 
     # causal swaps on the held-out prompts: each subject's concept swapped for another object's
     editor = CausalEditor(model, tok, concepts)
@@ -313,15 +388,21 @@ def relations_section(ctx: TourContext, sec: Section) -> str:
     success = [tgt > orig for orig, tgt in probs]
     sec.numbers["swaps: greedy answer is the target"] = _mean([float(x) for x in greedy])
     sec.numbers["swaps: P(target) > P(original)"] = _mean([float(x) for x in success])
-    sec.text(f"Causal concept swap on held-out prompts: at the subject's last token after block {layer}, "
-             f"h += m (v_target - v_source) with m = {cfg.swap_multiplier:g} (h . v_source). Two measures: the greedy "
-             "answer becomes the target object, and the edited model gives the target a higher probability than the "
-             "original answer (first-token probabilities of each whole answer's least likely token).")
-    sec.table(["subject", "swap", "unedited", "edited", "P(original)", "P(target)"],
-              [[r[1], f"{a[0]} -> {a[1]}", b, c, p[0], p[1]] for r, a, b, c, p in zip(reqs, answers, before, after, probs)],
-              "Concept swaps (greedy, 3 tokens)")
-    return (f"LRE faithfulness {faith:.2f} on {len(test)} held-out subjects; concept matching "
-            f"{sec.numbers['concept matching accuracy']:.2f}; swaps to the target {sum(greedy)} of {len(reqs)} (greedy)")
+    sec.text(
+        f"Causal concept swap on held-out prompts: at the subject's last token after block {layer}, "
+        f"h += m (v_target - v_source) with m = {cfg.swap_multiplier:g} (h . v_source). Two measures: the greedy "
+        "answer becomes the target object, and the edited model gives the target a higher probability than the "
+        "original answer (first-token probabilities of each whole answer's least likely token)."
+    )
+    sec.table(
+        ["subject", "swap", "unedited", "edited", "P(original)", "P(target)"],
+        [[r[1], f"{a[0]} -> {a[1]}", b, c, p[0], p[1]] for r, a, b, c, p in zip(reqs, answers, before, after, probs)],
+        "Concept swaps (greedy, 3 tokens)",
+    )
+    return (
+        f"LRE faithfulness {faith:.2f} on {len(test)} held-out subjects; concept matching "
+        f"{sec.numbers['concept matching accuracy']:.2f}; swaps to the target {sum(greedy)} of {len(reqs)} (greedy)"
+    )
 
 
 # ---------------------------------------------------------------------------------------- concepts
@@ -337,16 +418,28 @@ def concepts_section(ctx: TourContext, sec: Section) -> str:
         data = data[: cfg.concept_max_examples]
     concept = train_concept(model, tok, data, probe="dim", name=cfg.concept_data, seed=cfg.seed, progress=True)
     best = max(range(len(concept.layers)), key=lambda i: concept.val_accuracy[i])
-    sec.numbers = {"dataset": f"{cfg.concept_data} ({len(data)} completions)", "probe": "difference in means",
-                   "best held-out accuracy": concept.val_accuracy[best], "at layer": concept.layers[best]}
-    sec.text("Concept guidance: a probe per layer separates the two labels' completions (label 1 = the concept) from "
-             "the model's states while it reads them; held-out accuracy is on prompts the probe never saw. Guidance "
-             f"then pushes the states of the {min(cfg.guide_top_k, len(concept.layers))} best layers along the probe "
-             "direction while generating (norm-preserving), at several scales.")
+    sec.numbers = {
+        "dataset": f"{cfg.concept_data} ({len(data)} completions)",
+        "probe": "difference in means",
+        "best held-out accuracy": concept.val_accuracy[best],
+        "at layer": concept.layers[best],
+    }
+    sec.text(
+        "Concept guidance: a probe per layer separates the two labels' completions (label 1 = the concept) from "
+        "the model's states while it reads them; held-out accuracy is on prompts the probe never saw. Guidance "
+        f"then pushes the states of the {min(cfg.guide_top_k, len(concept.layers))} best layers along the probe "
+        "direction while generating (norm-preserving), at several scales."
+    )
     results = {"dim": {"train": concept.train_accuracy, "val": concept.val_accuracy}}
-    sec.figure(Figure("concepts-probe-accuracy", "Probe accuracy per layer",
-                      _png_from(lambda p: plot_accuracy(results, p, title=f"{cfg.concept_data}: difference-in-means probe")),
-                      {"layers": concept.layers, **results}, "Solid: held-out prompts; dotted: training prompts."))
+    sec.figure(
+        Figure(
+            "concepts-probe-accuracy",
+            "Probe accuracy per layer",
+            _png_from(lambda p: plot_accuracy(results, p, title=f"{cfg.concept_data}: difference-in-means probe")),
+            {"layers": concept.layers, **results},
+            "Solid: held-out prompts; dotted: training prompts.",
+        )
+    )
     ids = prompt_ids(tok, cfg.guide_prompt)
     samp = SamplingConfig(max_new_tokens=cfg.max_new_tokens, temperature=0, freq_penalty=0)
     rows, outs = [], []
@@ -358,10 +451,15 @@ def concepts_section(ctx: TourContext, sec: Section) -> str:
     for scale, text, sc in zip(cfg.guide_scales, outs, score):
         rows.append([f"{scale:g}", text.strip(), sc])
     sec.numbers["probe score at largest scale"] = score[-1]
-    sec.table(["scale", f"greedy completion of {cfg.guide_prompt!r}", "probe P(label 1)"], rows,
-              "Guided completions (scale 0 = unguided)")
-    return (f"best probe accuracy {concept.val_accuracy[best]:.2f} at layer {concept.layers[best]}; "
-            f"guided at scales {list(cfg.guide_scales)}")
+    sec.table(
+        ["scale", f"greedy completion of {cfg.guide_prompt!r}", "probe P(label 1)"],
+        rows,
+        "Guided completions (scale 0 = unguided)",
+    )
+    return (
+        f"best probe accuracy {concept.val_accuracy[best]:.2f} at layer {concept.layers[best]}; "
+        f"guided at scales {list(cfg.guide_scales)}"
+    )
 
 
 # ----------------------------------------------------------------------------------------- editors
@@ -394,22 +492,27 @@ def editors_section(ctx: TourContext, sec: Section) -> str:
     if path is not None:
         editor = load_editor(path, model)
         sec.numbers["editor"] = f"{editor.kind} at layer {editor.layer} ({'shipped' if not cfg.editor else path})"
-        sec.text(f"A REMEDI editor trained by scripts/train_tour_editor.py on the training split of the CounterFact-style "
-                 f"facts built from the 47 relations (seed {cfg.seed}); the facts below come from the test split, "
-                 f"which it never saw.")
+        sec.text(
+            f"A REMEDI editor trained by scripts/train_tour_editor.py on the training split of the CounterFact-style "
+            f"facts built from the 47 relations (seed {cfg.seed}); the facts below come from the test split, "
+            f"which it never saw."
+        )
     else:
         layer = cfg.editor_layer if cfg.editor_layer is not None else ctx.spec.n_layers // 2
         pool = parts["train"][: 4 * cfg.editor_train_samples]
         train = filter_known(model, tok, pool, top_k=3, progress=True) if cfg.require_known else pool
         train = train[: cfg.editor_train_samples]
         if len(train) < 8:
-            raise DataFormatError(f"Only {len(train)} known training facts for a quick editor; give a trained one with "
-                                  "--editor DIR.")
+            raise DataFormatError(
+                f"Only {len(train)} known training facts for a quick editor; give a trained one with --editor DIR."
+            )
         res = train_editor(model, tok, train, layer, max_epochs=2, batch_size=8, lam_kl=1.0, seed=cfg.seed, progress=True)
         editor = res.editor
         sec.numbers["editor"] = f"linear at layer {layer}, trained here on {len(train)} facts"
-        sec.notes.append(f"No editor is shipped for {ctx.model_name}: this one was trained in the tour on "
-                         f"{len(train)} facts for 2 epochs, far less than a real run (scripts/train_tour_editor.py).")
+        sec.notes.append(
+            f"No editor is shipped for {ctx.model_name}: this one was trained in the tour on "
+            f"{len(train)} facts for 2 epochs, far less than a real run (scripts/train_tour_editor.py)."
+        )
     pool = parts["test"][: 8 * cfg.editor_facts]
     facts = (filter_known(model, tok, pool, top_k=1, progress=False) if cfg.require_known else pool)[: cfg.editor_facts]
     if not facts:
@@ -427,21 +530,51 @@ def editors_section(ctx: TourContext, sec: Section) -> str:
     flipped = (lp1[:, 0] > lp1[:, 1]).tolist()
     eff = _mean([float(x) for x in flipped])
     gain = float(((lp1[:, 0] - lp1[:, 1]) - (lp0[:, 0] - lp0[:, 1])).mean())
-    sec.numbers.update({"held-out facts": len(facts), "efficacy (P(new) > P(true) after the edit)": eff,
-                        "before the edit": _mean([float(x) for x in (lp0[:, 0] > lp0[:, 1]).tolist()]),
-                        "mean gain of log P(new) - log P(true)": gain})
+    sec.numbers.update(
+        {
+            "held-out facts": len(facts),
+            "efficacy (P(new) > P(true) after the edit)": eff,
+            "before the edit": _mean([float(x) for x in (lp0[:, 0] > lp0[:, 1]).tolist()]),
+            "mean gain of log P(new) - log P(true)": gain,
+        }
+    )
     gen = edit_generate(model, tok, editor, facts[:3], max_new_tokens=cfg.max_new_tokens)
-    sec.text("Each fact gets an attribute (a sentence about the entity taken from a counterfactual context, e.g. "
-             "'... is located in <new object>'); the editor turns the attribute's states into a vector added to the "
-             "entity's last token at its layer. The prompt never contains the attribute.")
-    sec.table(["entity", "context (its attribute gives the edit)", "prompt", "true", "new", "P(true) before -> after",
-               "P(new) before -> after", "flipped"],
-              [[f.entity, f.context, f.prompt, f.target_true, f.target_new,
-                f"{math.exp(a[1]):.3f} -> {math.exp(b[1]):.3f}", f"{math.exp(a[0]):.3f} -> {math.exp(b[0]):.3f}",
-                "yes" if fl else "no"] for f, a, b, fl in zip(facts, lp0.tolist(), lp1.tolist(), flipped)],
-              "Held-out facts: first-token probabilities of the new and the true object")
-    sec.table(["prompt", "unedited", "edited"], [[p, u, e] for p, u, e in zip(gen.prompts, gen.unedited, gen.edited)],
-              "Greedy continuations of the first facts")
+    sec.text(
+        "Each fact gets an attribute (a sentence about the entity taken from a counterfactual context, e.g. "
+        "'... is located in <new object>'); the editor turns the attribute's states into a vector added to the "
+        "entity's last token at its layer. The prompt never contains the attribute."
+    )
+    sec.table(
+        [
+            "entity",
+            "context (its attribute gives the edit)",
+            "prompt",
+            "true",
+            "new",
+            "P(true) before -> after",
+            "P(new) before -> after",
+            "flipped",
+        ],
+        [
+            [
+                f.entity,
+                f.context,
+                f.prompt,
+                f.target_true,
+                f.target_new,
+                f"{math.exp(a[1]):.3f} -> {math.exp(b[1]):.3f}",
+                f"{math.exp(a[0]):.3f} -> {math.exp(b[0]):.3f}",
+                "yes" if fl else "no",
+            ]
+            for f, a, b, fl in zip(facts, lp0.tolist(), lp1.tolist(), flipped)
+        ],
+        "Held-out facts: first-token probabilities of the new and the true object",
+    )
+    sec.table(
+        ["prompt", "unedited", "edited"],
+        [[p, u, e] for p, u, e in zip(gen.prompts, gen.unedited, gen.edited)],
+        "Greedy continuations of the first facts",
+    )
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 1.2 + 0.38 * len(facts)))
     d0 = (lp0[:, 0] - lp0[:, 1]).tolist()
@@ -455,19 +588,35 @@ def editors_section(ctx: TourContext, sec: Section) -> str:
     ax.set_title("REMEDI edits of held-out facts (grey: before; arrow: after)", fontsize=10)
     ax.set_xlim(min(d0 + d1) - 1, max(d0 + d1 + [0.0]) + 1)
     fig.tight_layout()
-    sec.figure(Figure("editors-held-out-edits", "Edits of held-out facts", _png(fig),
-                      {"facts": [asdict(f) for f in facts],
-                       "logp_before": lp0.tolist(), "logp_after": lp1.tolist(), "columns": ["new", "true"]},
-                      "Log-odds of the new object against the true one, before and after the edit."))
+    sec.figure(
+        Figure(
+            "editors-held-out-edits",
+            "Edits of held-out facts",
+            _png(fig),
+            {
+                "facts": [asdict(f) for f in facts],
+                "logp_before": lp0.tolist(),
+                "logp_after": lp1.tolist(),
+                "columns": ["new", "true"],
+            },
+            "Log-odds of the new object against the true one, before and after the edit.",
+        )
+    )
     return f"editor flips {sum(flipped)} of {len(facts)} held-out facts (efficacy {eff:.2f})"
 
 
 SECTIONS: dict[str, tuple[str, str, Callable[[TourContext, Section], str]]] = {
     "lens": ("Lenses", "What does each layer already predict?", lens_section),
-    "steering": ("Activation addition", "Steer a completion by adding a prompt difference to the residual stream.",
-                 steering_section),
-    "relations": ("Linear relational embeddings and concepts",
-                  "A relation as an affine map, its inverse as concept directions, and concept swaps.", relations_section),
+    "steering": (
+        "Activation addition",
+        "Steer a completion by adding a prompt difference to the residual stream.",
+        steering_section,
+    ),
+    "relations": (
+        "Linear relational embeddings and concepts",
+        "A relation as an affine map, its inverse as concept directions, and concept swaps.",
+        relations_section,
+    ),
     "concepts": ("Concept guidance", "Probe a concept layer by layer, then guide generation along it.", concepts_section),
     "editors": ("Trained editors (REMEDI)", "Turn an attribute into an edit of an entity's representation.", editors_section),
 }
