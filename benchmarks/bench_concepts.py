@@ -504,7 +504,7 @@ def main() -> None:
     uniq = list(dict.fromkeys(e.prompt for e in val))
     prompts = [f"Question: {p.strip()}\nAnswer:" for p in (uniq * args.gen_batch)[: args.gen_batch]]
     n = args.max_new_tokens
-    top = concept.top_layers(n_layers // 2)
+    top = concept.top_sites(n_layers // 2)
     W = concept.probe.directions()
     all_layers = list(range(n_layers))
 
@@ -574,7 +574,7 @@ def main() -> None:
         "prompts": prompts,
         "max_new_tokens": n,
         "scale": SCALE,
-        "top_layers": top,
+        "top_sites": [str(x) for x in top],
         "methods": gen_res,
         "hook_time": hooks,
         "guide_all_equals_seed_patch_tokens": same,

@@ -38,8 +38,8 @@ import torch  # noqa: E402
 
 GEN_DESC = {
     "plain_generate": "steerlens.model.generate(model, tok, prompts, max_new_tokens=N, min_new_tokens=N)",
-    "steerlens_vector": f"  same, inside vec.apply(model, scale={S.SCALE}, at='all')",
-    "steerlens_actadd": "  same, inside ActAdd(x_vector('Love', 'Hate', 5.0, 6)).apply(model)",
+    "steerlens_vector": f"  same, inside vec.apply(model, strength={S.SCALE}, positions='all')",
+    "steerlens_actadd": "  same, inside ActAdd(x_vector('Love', 'Hate', 5.0, 'resid_pre.6')).apply(model)",
 }
 TRAIN_DESC = {
     "steerlens_train": "steerlens train_steering_vector(mean_diff, batch_size=32 default)",
@@ -122,7 +122,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     from safetensors.torch import save_file
 
     save_file({f"layer.{k}": v.contiguous() for k, v in vec.directions.items()}, str(work / "vector.safetensors"))
-    act = ActAdd.build(model, tok, list(x_vector("Love", "Hate", 5.0, 6, tokenizer=tok)))
+    act = ActAdd.build(model, tok, list(x_vector("Love", "Hate", 5.0, "resid_pre.6", tokenizer=tok)))
     log(f" vector at layers {vec.layers}, norms " + ", ".join(f"{k}: {n:.1f}" for k, n in vec.norms().items()))
 
     n = args.max_new_tokens
@@ -132,7 +132,7 @@ def cmd_run(args: argparse.Namespace) -> None:
             return generate(model, tok, S.GEN_PROMPTS, max_new_tokens=n, min_new_tokens=n)
 
     def steered_vector():
-        with vec.apply(model, scale=S.SCALE, at="all"):
+        with vec.apply(model, strength=S.SCALE, positions="all"):
             return gen()
 
     def steered_actadd():
@@ -155,7 +155,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     ttimes, tfirst, tothers = C.time_methods(train_methods, args.repeats, args.warmup, log=log)
     log(" -- time inside the steering hooks (untimed extra calls)")
     hooks = {
-        "steerlens_vector": hook_probe(model, gen, lambda: vec.apply(model, scale=S.SCALE, at="all"), args.hook_runs),
+        "steerlens_vector": hook_probe(model, gen, lambda: vec.apply(model, strength=S.SCALE, positions="all"), args.hook_runs),
         "steerlens_actadd": hook_probe(model, gen, lambda: act.apply(model), args.hook_runs),
     }
     for k, h in hooks.items():

@@ -76,7 +76,7 @@ def main() -> None:
     sweep.plot(out / "tone_sweep.png")
     print(sweep.table())
     summary["tone_sweep"] = {
-        "scales": sweep.scales,
+        "strengths": sweep.strengths,
         "effect": sweep.effect,
         "perplexity": sweep.perplexity,
         "layers": sweep.layers,

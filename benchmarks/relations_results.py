@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 import steerlens
-from steerlens.relations import CausalEditor, Prompt, train_relation_concepts
+from steerlens.relations import ConceptSwapper, Prompt, train_relation_concepts
 from steerlens.relations.evaluate import evaluate_relation, plot_summary, results_table, summarize, write_results
 
 SWEEP_RELATIONS = [
@@ -72,15 +72,15 @@ def swap_demo(model, tok, layer: int, object_layer: int) -> dict:
     )
     names = {c.object: c.name for c in concepts}
     text = "Shanghai is located in the country of"
-    editor = CausalEditor(model, tok, concepts)
+    editor = ConceptSwapper(model, tok, concepts)
     out = {
         "layer": layer,
         "object_layer": object_layer,
         "concepts": sorted(names),
         "text": text,
-        "unedited": editor.swap_and_predict(
-            [(text, "Shanghai", names["China"], names["China"])], multiplier=0.0, max_new_tokens=3
-        )[0],
+        "unedited": editor.swap_and_predict([(text, "Shanghai", names["China"], names["China"])], strength=0.0, max_new_tokens=3)[
+            0
+        ],
         "swaps": [],
     }
     for target in ("Japan", "Germany", "France", "Italy", "Spain"):
@@ -88,9 +88,9 @@ def swap_demo(model, tok, layer: int, object_layer: int) -> dict:
             continue
         for layers, mult in (("all", 0.05), ("all", 0.1), ("all", 0.2), (layer, 1.0), (layer, 2.0), (layer, 3.0)):
             pred = editor.swap_and_predict(
-                [(text, "Shanghai", names["China"], names[target])], layers=layers, multiplier=mult, max_new_tokens=3
+                [(text, "Shanghai", names["China"], names[target])], layers=layers, strength=mult, max_new_tokens=3
             )[0]
-            out["swaps"].append({"target": target, "layers": layers, "multiplier": mult, "prediction": pred})
+            out["swaps"].append({"target": target, "layers": layers, "strength": mult, "prediction": pred})
     return out
 
 
@@ -108,7 +108,7 @@ def main() -> None:
         "--max-samples", type=int, default=200, help="cap each relation at a seeded subset of this many samples (0: all)"
     )
     ap.add_argument("--rank", type=int, default=None)
-    ap.add_argument("--swap-multiplier", type=float, default=0.05)
+    ap.add_argument("--swap-strength", type=float, default=0.05)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -117,7 +117,7 @@ def main() -> None:
     model, tok = steerlens.load_model(a.model, device=a.device)
     n_layers = steerlens.model.resolve(model).n_layers
     common = dict(
-        n_train=a.n_train, max_test=a.max_test, rank=a.rank, swap_multiplier=a.swap_multiplier, max_samples=a.max_samples or None
+        n_train=a.n_train, max_test=a.max_test, rank=a.rank, swap_strength=a.swap_strength, max_samples=a.max_samples or None
     )
     report: dict = {"model": a.model, "device": str(next(model.parameters()).device), "settings": common}
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 import steerlens
-from steerlens.editors import counterfact_from_relations, inspect, load_editor, make_editor, split_samples
+from steerlens.editors import Editor, counterfact_from_relations, inspect, make_editor, split_samples
 
 DEFAULT_EDITOR = Path(__file__).resolve().parent.parent / "src" / "steerlens" / "data" / "editors" / "gemma-3-270m"
 
@@ -40,7 +40,7 @@ def main() -> None:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     model, tok = steerlens.load_model(a.model)
-    editor = load_editor(a.editor, model=model)
+    editor = Editor.load(a.editor, model=model)
     test = split_samples(counterfact_from_relations(tokenizer=tok, seed=a.seed), (0.8, 0.1, 0.1), seed=a.seed)["test"]
     test = test[: a.n]
     report: dict = {"model": a.model, "editor": a.editor, "editor_layer": editor.layer, "n": len(test), "results": {}}
@@ -50,7 +50,7 @@ def main() -> None:
         for name, ed in editors.items():
             for contextual in (True, False):
                 r = inspect(model, tok, ed, test, el, contextual=contextual, seed=a.seed)
-                report["results"][f"{name}/{r.setting}/{el}"] = r.to_json()
+                report["results"][f"{name}/{r.setting}/{el}"] = r.to_dict()
                 print(
                     f"{name:8} {r.setting:13} entity layer {el:2}: acc {r.accuracy:.3f} F1 {r.f1:.3f} "
                     f"MCC {r.mcc:+.3f} | control task acc {r.control_accuracy:.3f} MCC {r.control_mcc:+.3f} "

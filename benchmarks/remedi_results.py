@@ -31,6 +31,7 @@ import torch
 import steerlens
 from steerlens.artifacts import load_artifact
 from steerlens.editors import (
+    Editor,
     EditorEdit,
     LreInverseEdit,
     Prefix,
@@ -40,12 +41,10 @@ from steerlens.editors import (
     fit_random_editor,
     inspect,
     known_splits,
-    load_editor,
     load_samples,
     make_editor,
     randomized_copy,
     results_table,
-    save_editor,
     save_samples,
     train_editor,
 )
@@ -136,7 +135,7 @@ def main() -> None:
 
     # main editor
     if a.editor:
-        editor = load_editor(a.editor, model=model)
+        editor = Editor.load(a.editor, model=model)
         a.layer = editor.layer
         history = load_artifact(a.editor).config.get("history") or {}
         report["training"] = {"loaded_from": a.editor, "layer": editor.layer, **history}
@@ -156,8 +155,8 @@ def main() -> None:
             checkpoint=str(out / f"editor-L{a.layer}"),
         )
         editor = r.editor
-        save_editor(editor, out / f"editor-L{a.layer}", model=model, history=r.to_json())
-        report["training"] = r.to_json()
+        editor.save(out / f"editor-L{a.layer}", model=model, history=r.to_dict())
+        report["training"] = r.to_dict()
         report["training"]["peak_rss_bytes"] = _peak_rss()
         print(f"trained layer {a.layer}: best epoch {r.best_epoch}, {r.seconds:.0f}s, step {r.step_seconds:.3f}s", flush=True)
     dump()
@@ -195,7 +194,7 @@ def main() -> None:
         for name, ed in controls:
             for contextual in (True, False):
                 res = inspect(model, tok, ed, test, el, contextual=contextual, seed=a.seed)
-                ins[f"{name}/{res.setting}/{el}"] = res.to_json()
+                ins[f"{name}/{res.setting}/{el}"] = res.to_dict()
                 print(
                     f"inspect {name} {res.setting} entity layer {el}: acc {res.accuracy:.3f} mcc {res.mcc:.3f} "
                     f"(control task acc {res.control_accuracy:.3f} mcc {res.control_mcc:.3f}; "
@@ -222,7 +221,7 @@ def main() -> None:
         for el in entity_layers:
             for contextual in (True, False):
                 res = inspect(rnd, tok, rc.editor, test, el, contextual=contextual, seed=a.seed)
-                ins[f"control_model/{res.setting}/{el}"] = res.to_json()
+                ins[f"control_model/{res.setting}/{el}"] = res.to_dict()
                 print(
                     f"inspect control model {res.setting} entity layer {el}: acc {res.accuracy:.3f} mcc {res.mcc:.3f}", flush=True
                 )

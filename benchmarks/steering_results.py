@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 import steerlens
+from steerlens.model import Site
 from steerlens.steering import (
     WEDDING_WORDS,
     ActAdd,
@@ -55,7 +56,7 @@ def main() -> None:
     t0 = time.perf_counter()
     love = []
     for c in [float(x) for x in a.love_coeffs.split(",")]:
-        act = ActAdd.build(model, tok, list(x_vector("Love", "Hate", c, a.love_layer, tokenizer=tok)))
+        act = ActAdd.build(model, tok, list(x_vector("Love", "Hate", c, Site(a.love_layer, "resid_pre"), tokenizer=tok)))
         comp = compare(model, tok, "I hate you because", act, n=a.n, seed=0, config=cfg)
         comp.score("sentiment", sentiment).score("lexicon", lexicon_balance)
         s = comp.scores
@@ -87,8 +88,8 @@ def main() -> None:
         "I went up to my friend and said",
         " wedding",
         " ",
-        layers=layers,
-        coeffs=[float(x) for x in a.wedding_coeffs.split(",")],
+        sites=[Site(x, "resid_pre") for x in layers],  # the paper's "layer n" is the stream entering block n
+        strengths=[float(x) for x in a.wedding_coeffs.split(",")],
         metric=word_counter(WEDDING_WORDS),
         metric_name="wedding words",
         n=a.n,
@@ -101,9 +102,9 @@ def main() -> None:
     best = res.best()
     summary["wedding"] = {
         "unsteered_mean": res.baseline_mean,
-        "best": {k: best[k] for k in ("layer", "coeff", "mean")},
+        "best": {k: best[k] for k in ("site", "strength", "mean")},
         "seconds": time.perf_counter() - t0,
-        "per_layer_at_best_coeff": {r["layer"]: r["mean"] for r in res.records if r["coeff"] == best["coeff"]},
+        "per_site_at_best_strength": {r["site"]: r["mean"] for r in res.records if r["strength"] == best["strength"]},
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(

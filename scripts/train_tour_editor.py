@@ -30,7 +30,6 @@ from steerlens.editors import (
     evaluate_edits,
     known_splits,
     load_samples,
-    save_editor,
     train_editor,
 )
 
@@ -89,7 +88,7 @@ def main() -> None:
         "n_train": len(train),
         "n_validation": len(known["validation"]),
     }
-    path = save_editor(res.editor, out, model=model, history=history)
+    path = res.editor.save(out, model=model, history=history)
     test = known["test"][: a.n_test]
     results = evaluate_edits(model, tok, test, [Unedited(), EditorEdit(res.editor)], generation=False)
     summary = {r.method: {"efficacy": r.efficacy, "paraphrase": r.paraphrase_efficacy} for r in results}

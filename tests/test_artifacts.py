@@ -79,3 +79,57 @@ def test_registry(tmp_path):
     save_artifact(tmp_path / "q", "unknown_kind", {"a": torch.ones(2)})
     with pytest.raises(ArtifactFormatError, match="No loader is registered for artifact kind 'unknown_kind'"):
         load(tmp_path / "q")
+
+
+def test_steerlens_load_opens_every_kind_without_prior_imports(tmp_path):
+    """One artifact of every built-in kind, saved here, then opened by ``steerlens.load`` in a fresh interpreter
+    that imports nothing but ``steerlens`` (the registry fills itself by kind)."""
+    import subprocess
+    import sys
+
+    from steerlens.artifacts import KINDS
+    from steerlens.concepts import ConceptExample, train_concept
+    from steerlens.editors import make_editor
+    from steerlens.lens import TunedLens
+    from steerlens.relations import Lre, RelationalConcept, RelationalConcepts
+    from steerlens.steering import ActAdd, ActivationAddition, train_steering_vector
+    from tests_helpers import tiny_tokenizer
+
+    model, tok = make_tiny("llama"), tiny_tokenizer()
+    d = model.config.hidden_size
+    model.save_pretrained(tmp_path / "model")
+    made = {
+        "steering_vector": train_steering_vector(model, tok, [("w5 w6", "w7 w8"), ("w9", "w10")], [1, 2]),
+        "activation_additions": ActAdd.build(model, tok, [ActivationAddition(2.0, "resid_pre.1", prompt="w5 w6")]),
+        "concept": train_concept(
+            model,
+            tok,
+            [ConceptExample(f"w{i}", "w20 w21 w22" if i % 2 else "w30 w31 w32", i % 2) for i in range(10, 20)],
+            progress=False,
+        ),
+        "tuned_lens": TunedLens.from_model(model),
+        "lre": Lre("toy", 0, 2, "last", torch.zeros(d), weight=torch.eye(d)),
+        "relational_concepts": RelationalConcepts([RelationalConcept(1, torch.ones(d) / d**0.5, "Paris", "capital")]),
+        "remedi_editor": make_editor("linear", model, 1),
+    }
+    made["low_rank_lre"] = made["lre"].to_low_rank(4)
+    made["inverted_lre"] = made["lre"].invert(4)
+    assert set(made) == set(KINDS)  # every built-in kind is exercised
+    expected = {}
+    for kind, obj in made.items():
+        obj.save(tmp_path / kind)
+        expected[kind] = type(obj).__name__
+    code = (
+        "import json, sys, steerlens, transformers\n"
+        "from pathlib import Path\n"
+        "root = Path(sys.argv[1])\n"
+        "model = transformers.AutoModelForCausalLM.from_pretrained(root / 'model')\n"
+        "kinds = json.loads(sys.argv[2])\n"
+        "assert not any(m.startswith('steerlens.steering') for m in sys.modules), 'imported too early'\n"
+        "print(json.dumps({k: type(steerlens.load(root / k, model=model)).__name__ for k in kinds}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path), json.dumps(list(made))], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == expected

@@ -179,10 +179,10 @@ def test_steer_prints_both_columns(folder, tmp_path, capsys):
                 "w5 w6",
                 "--sub",
                 "w7 w8",
-                "--coeff",
+                "--strength",
                 "3",
-                "--layer",
-                "1",
+                "--site",
+                "resid_pre.1",
                 "-n",
                 "2",
                 "--max-new-tokens",
@@ -207,11 +207,11 @@ def test_steer_prints_both_columns(folder, tmp_path, capsys):
 def test_steer_bad_input_is_a_clear_error(folder, capsys):
     assert main(["steer", "", "--model", str(folder), "--add", "w5"]) == 1
     assert "empty" in capsys.readouterr().err
-    assert main(["steer", "w1 w2", "--model", str(folder), "--add", "w5", "--coeff", "nan"]) == 1
+    assert main(["steer", "w1 w2", "--model", str(folder), "--add", "w5", "--site", "resid_pre.1", "--strength", "nan"]) == 1
     assert "finite" in capsys.readouterr().err
-    assert main(["steer", "w1 w2", "--model", str(folder), "--add", "w5", "--layer", "7"]) == 1
+    assert main(["steer", "w1 w2", "--model", str(folder), "--add", "w5", "--site", "7"]) == 1
     assert "layer" in capsys.readouterr().err.lower()
-    assert main(["steer", "w1", "--model", str(folder), "--add", "w5 w6 w7 w8", "--layer", "1"]) == 1
+    assert main(["steer", "w1", "--model", str(folder), "--add", "w5 w6 w7 w8", "--site", "resid_pre.1"]) == 1
     assert "injection" in capsys.readouterr().err
 
 
@@ -228,7 +228,7 @@ def test_steer_train_and_use_vector(folder, tmp_path, capsys):
                 str(pairs),
                 "--model",
                 str(folder),
-                "--layers",
+                "--sites",
                 "1-2",
                 "--method",
                 "pca",
@@ -250,9 +250,9 @@ def test_steer_train_and_use_vector(folder, tmp_path, capsys):
                 str(folder),
                 "--vector",
                 str(out),
-                "--scale",
+                "--strength",
                 "2",
-                "--at",
+                "--positions",
                 "generated",
                 "-n",
                 "1",
@@ -285,9 +285,9 @@ def test_steer_sweep_writes_json_and_plot(folder, tmp_path, capsys):
                 "w5",
                 "--sub",
                 "w6",
-                "--layers",
-                "0-1",
-                "--coeffs",
+                "--sites",
+                "resid_pre.0-1",
+                "--strengths",
                 "1,4",
                 "-n",
                 "2",
@@ -302,9 +302,9 @@ def test_steer_sweep_writes_json_and_plot(folder, tmp_path, capsys):
         == 0
     )
     res = json.loads((out / "sweep.json").read_text())
-    assert res["layers"] == [0, 1] and len(res["records"]) == 4
+    assert res["sites"] == ["resid_pre.0", "resid_pre.1"] and len(res["records"]) == 4
     assert (out / "sweep.png").stat().st_size > 1000
-    assert main(["steer", "sweep", "w1", "--model", str(folder), "--add", "w5", "--layers", "0-9", "--out", str(out)]) == 1
+    assert main(["steer", "sweep", "w1", "--model", str(folder), "--add", "w5", "--sites", "0-9", "--out", str(out)]) == 1
     assert "outside" in capsys.readouterr().err
 
 
@@ -354,7 +354,7 @@ def test_probe_train_guide_and_sweep(folder, tmp_path, capsys):
                 "w10 w11",
                 "--concept",
                 str(out / "dim"),
-                "--scale",
+                "--strength",
                 "6",
                 "--top-k",
                 "2",
@@ -366,7 +366,7 @@ def test_probe_train_guide_and_sweep(folder, tmp_path, capsys):
         )
         == 0
     )
-    assert "layers [" in capsys.readouterr().out
+    assert "concept x 6 at attn_in." in capsys.readouterr().out
     assert (
         main(
             [
@@ -376,7 +376,7 @@ def test_probe_train_guide_and_sweep(folder, tmp_path, capsys):
                 str(out / "dim"),
                 "--data",
                 str(data),
-                "--scales=-4,0,4",
+                "--strengths=-4,0,4",
                 "--model",
                 str(folder),
                 "--prompts",
@@ -392,8 +392,8 @@ def test_probe_train_guide_and_sweep(folder, tmp_path, capsys):
         == 0
     )
     res = json.loads((tmp_path / "sw" / "sweep.json").read_text())
-    assert res["scales"] == [-4.0, 0.0, 4.0] and len(res["effect"]) == 3 and "pnes" in res["pnes"]
-    assert main(["guide", "w10", "--concept", str(out / "dim"), "--scale", "inf", "--model", str(folder)]) == 1
+    assert res["strengths"] == [-4.0, 0.0, 4.0] and len(res["effect"]) == 3 and "pnes" in res["pnes"]
+    assert main(["guide", "w10", "--concept", str(out / "dim"), "--strength", "inf", "--model", str(folder)]) == 1
     assert "finite" in capsys.readouterr().err
     data.write_text('{"prompt": "w1", "completion": "w2 w3", "label": 1}\n')
     assert main(["probe", "train", "--data", str(data), "--model", str(folder), "--out", str(out)]) == 1

@@ -1,4 +1,4 @@
-"""Concept guidance on tiny random models: data, activations, probes, guidance invariants, files."""
+"""ConceptProbe guidance on tiny random models: data, activations, probes, guidance invariants, files."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import torch
 from conftest import make_tiny
 from steerlens.concepts import (
     DATASETS,
-    Concept,
     ConceptExample,
+    ConceptProbe,
     DiMProbe,
     LogisticProbe,
     PCAProbe,
@@ -126,8 +126,10 @@ def test_activations_take_completion_tokens_without_the_last(tok, examples):
     a, _ = r.completion
     direct = capture(model, {"input_ids": torch.tensor([r.ids])}, Site(2, "attn_in"))[Site(2, "attn_in")][0]
     torch.testing.assert_close(acts.x[5:10, 2], direct[a : a + 5].float(), atol=1e-5, rtol=1e-5)
-    short = concept_activations(model, tok, examples[:4], ctx_len=2, point="resid_post", layers=[1])
-    assert short.x.shape == (8, 1, 32) and short.layers == [1]
+    short = concept_activations(model, tok, examples[:4], ctx_len=2, sites=[1])  # a bare int: resid_post
+    assert short.x.shape == (8, 1, 32) and short.layers == [1] and short.sites == [Site(1)]
+    with pytest.raises(SiteError, match="one point"):
+        concept_activations(model, tok, examples[:4], sites=["attn_in.0", "resid_post.1"])
     with pytest.raises(DataFormatError, match="both labels"):
         concept_activations(model, tok, [e for e in examples if e.label == 1][:3])
     with pytest.raises(DataFormatError, match="fewer than 2 completion tokens"):
@@ -204,18 +206,19 @@ def concept(tok, examples):
 def test_train_concept_records_accuracies(concept):
     assert concept.layers == [0, 1, 2] and len(concept.train_accuracy) == 3 and len(concept.val_accuracy) == 3
     assert all(0 <= a <= 1 for a in concept.train_accuracy + concept.val_accuracy)
-    top = concept.top_layers(2)
+    assert concept.sites == [Site(i, "attn_in") for i in range(3)]  # the paper's point, by default
+    top = concept.top_sites(2)
     best = max(range(3), key=lambda i: concept.train_accuracy[i])
-    assert best in top and len(top) == 2
+    assert Site(best, "attn_in") in top and len(top) == 2
     with pytest.raises(SteeringError):
-        concept.top_layers(5)
+        concept.top_sites(5)
 
 
 @pytest.mark.parametrize("arch", ["llama", "gemma3_text", "gpt2"])
 def test_scale_zero_is_bit_identical_and_exit_restores(arch, tok):
     model = make_tiny(arch)
     d = model.config.hidden_size if arch != "gpt2" else model.config.n_embd
-    dirs = {i: torch.randn(d, generator=torch.Generator().manual_seed(i)) for i in range(3)}
+    dirs = {Site(i, "attn_in"): torch.randn(d, generator=torch.Generator().manual_seed(i)) for i in range(3)}
     prompts = ["w10 w11 w12 w13", "w20 w21"]
     plain = generate(model, tok, prompts, max_new_tokens=6).new_ids
     ids = tok(prompts[0], return_tensors="pt")
@@ -245,58 +248,62 @@ def test_guided_attention_inputs_keep_their_norms(tok):
     site = Site(1, "attn_in")
     texts = ["w10 w11 w12 w13 w14"]
     before = capture(model, texts, site, tokenizer=tok)[site][0]
-    with guide(model, {1: w}, 5.0, [1]):
+    with guide(model, {site: w}, 5.0, [site]):
         after = capture(model, texts, site, tokenizer=tok)[site][0]
     torch.testing.assert_close(after.norm(dim=-1), before.norm(dim=-1), atol=1e-4, rtol=1e-5)
     unit = w / w.norm()
     assert bool(((after @ unit) / after.norm(dim=-1) > (before @ unit) / before.norm(dim=-1)).all())
-    with guide(model, {1: w}, 5.0, [1], mode="add"):
+    with guide(model, {"attn_in.1": w}, 5.0, "attn_in.1", mode="add"):
         added = capture(model, texts, site, tokenizer=tok)[site][0]
     torch.testing.assert_close(added - before, (5.0 * unit).expand_as(before), atol=1e-4, rtol=1e-4)
 
 
 def test_guidance_arguments(tok, concept):
     model = make_tiny("llama")
-    with guide(model, concept, {0: 1.0, 2: -1.0}, [0, 2]) as h:
-        assert [e.site for e in h.edits] == [Site(0, "attn_in"), Site(2, "attn_in")]
-    with guide(model, concept, [1.0, 0.0], [0, 2]) as h:
+    at0, at2 = Site(0, "attn_in"), Site(2, "attn_in")
+    with guide(model, concept, {at0: 1.0, "attn_in.2": -1.0}, [at0, at2]) as h:
+        assert [e.site for e in h.edits] == [at0, at2]
+    with guide(model, concept, [1.0, 0.0], [at0, at2]) as h:
         assert len(h.edits) == 1
     with guide(model, concept, 2.0, top_k=1) as h:
-        assert [e.site.layer for e in h.edits] == concept.top_layers(1)
+        assert [e.site for e in h.edits] == concept.top_sites(1)
     with pytest.raises(SteeringError, match="finite"), guide(model, concept, float("nan")):
         pass
-    with pytest.raises(SteeringError, match="one per layer"), guide(model, concept, [1.0], [0, 2]):
+    with pytest.raises(SteeringError, match="one per site"), guide(model, concept, [1.0], [at0, at2]):
         pass
-    with pytest.raises(SiteError), guide(model, concept, 1.0, [7]):
+    with pytest.raises(SiteError), guide(model, concept, 1.0, [Site(7, "attn_in")]):
+        pass
+    # a bare int is resid_post everywhere: this attn_in concept has no direction there, and says so
+    with pytest.raises(SiteError, match="no direction at resid_post.1"), guide(model, concept, 1.0, [1]):
         pass
     with pytest.raises(IncompatibleArtifactError), guide(make_tiny("gpt2"), concept, 1.0):
         pass
-    with pytest.raises(ShapeError), guide(model, {0: torch.ones(48)}, 1.0):
+    with pytest.raises(ShapeError), guide(model, {"attn_in.0": torch.ones(48)}, 1.0):
         pass
 
 
 def test_concept_save_load_and_seed_format(tok, concept, tmp_path, examples):
     model = make_tiny("llama")
     concept.save(tmp_path / "c")
-    back = Concept.load(tmp_path / "c", model=model)
+    back = ConceptProbe.load(tmp_path / "c", model=model)
     assert back.layers == concept.layers and back.kind == "dim" and back.train_accuracy == concept.train_accuracy
     acts = concept_activations(model, tok, examples[:6])
     torch.testing.assert_close(back.score_activations(acts), concept.score_activations(acts))  # mean kept
     with pytest.raises(IncompatibleArtifactError):
-        Concept.load(tmp_path / "c", model=make_tiny("gpt2"))
+        ConceptProbe.load(tmp_path / "c", model=make_tiny("gpt2"))
     seed_file = concept.save_seed_format(tmp_path / "humor.safetensors")
     from safetensors.torch import load_file
 
     st = load_file(str(seed_file))
     assert st["W"].shape == (3, 32) and st["a"].shape == (3, 1) and st["b"].shape == (3,)
-    again = Concept.load(seed_file, model=model)
+    again = ConceptProbe.load(seed_file, model=model)
     torch.testing.assert_close(again.probe.directions(), concept.probe.directions())
     from safetensors.torch import save_file
 
     save_file({"W": torch.ones(3, 48)}, str(tmp_path / "wide.safetensors"))
     with pytest.raises(IncompatibleArtifactError, match="width 32"):
-        Concept.from_seed_file(tmp_path / "wide.safetensors", model)
-    assert Concept.from_seed_file(tmp_path / "wide.safetensors").kind == "logistic"  # no 'a': a logistic file
+        ConceptProbe.from_seed_file(tmp_path / "wide.safetensors", model)
+    assert ConceptProbe.from_seed_file(tmp_path / "wide.safetensors").kind == "logistic"  # no 'a': a logistic file
 
 
 def test_prompt_ids_stop_where_the_completion_starts(tok):

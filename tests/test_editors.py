@@ -11,6 +11,7 @@ import torch
 from conftest import ARCHS, make_tiny
 from steerlens.editors import (
     EDITOR_KINDS,
+    Editor,
     EditorEdit,
     NullEditor,
     Prefix,
@@ -28,14 +29,12 @@ from steerlens.editors import (
     fit_random_editor,
     inspect,
     load_counterfact,
-    load_editor,
     load_samples,
     make_editor,
     precompute,
     randomized_copy,
     results_table,
     sample_for,
-    save_editor,
     save_samples,
     score_targets,
     split_samples,
@@ -67,7 +66,7 @@ def toy_samples():
 
 def test_counterfact_samples_are_well_formed_and_deterministic(toy_samples):
     again = counterfact_from_relations([toy_relation()], tokenizer=TOK, seed=0)
-    assert [s.to_json() for s in again] == [s.to_json() for s in toy_samples]
+    assert [s.to_dict() for s in again] == [s.to_dict() for s in toy_samples]
     other = counterfact_from_relations([toy_relation()], tokenizer=TOK, seed=1)
     assert [s.target_new for s in other] != [s.target_new for s in toy_samples]
     assert len(toy_samples) == 24
@@ -134,7 +133,7 @@ def test_known_splits_split_every_sample_before_filtering(toy_samples):
 
 def test_samples_round_trip_and_counterfact_format(tmp_path, toy_samples):
     p = save_samples(toy_samples, tmp_path / "s.jsonl")
-    assert [s.to_json() for s in load_samples(p)] == [s.to_json() for s in toy_samples]
+    assert [s.to_dict() for s in load_samples(p)] == [s.to_dict() for s in toy_samples]
     (tmp_path / "bad.jsonl").write_text('{"id": "x"}\n')
     with pytest.raises(DataFormatError, match="line 1: missing keys"):
         load_samples(tmp_path / "bad.jsonl")
@@ -254,9 +253,9 @@ def test_edit_lands_on_the_last_entity_token_only_and_padding_does_not_matter():
     for name, edits in (("plain", []), ("edited", [edit(0, d, spans)])):
         with intervene(model, edits), hook_group(resolve(model)) as g:
             g.add_site(Site(0), lambda h, n=name: seen.__setitem__(n, h.clone()))
-            from steerlens.editors.inputs import base_hidden
+            from steerlens.model.capture import final_hidden
 
-            base_hidden(model, [TOK(t)["input_ids"] for t in texts])
+            final_hidden(model, [TOK(t)["input_ids"] for t in texts])
     diff = (seen["edited"] - seen["plain"]).norm(dim=-1)
     assert diff[0, 3] > 0 and diff[1, 3] > 0
     diff[0, 3] = diff[1, 3] = 0
@@ -376,7 +375,7 @@ def test_an_editor_that_never_left_its_start_says_so(toy_samples):
         res = train_editor(
             model, TOK, toy_samples[:8], 1, validation=toy_samples[:4], max_epochs=2, batch_size=8, lr=0.0, progress=False
         )
-    assert res.untrained and res.best_epoch == 0 and res.to_json()["untrained"] is True
+    assert res.untrained and res.best_epoch == 0 and res.to_dict()["untrained"] is True
     assert all(float(p.detach().abs().max()) == 0 for p in res.editor.parameters())
 
 
@@ -400,14 +399,14 @@ def test_editor_save_load(tmp_path, toy_samples):
     with torch.no_grad():
         for p in ed.parameters():
             p.normal_()
-    path = save_editor(ed, tmp_path / "ed", model=model)
-    back = load_editor(path, model, layer=2)
+    path = ed.save(tmp_path / "ed", model=model)
+    back = Editor.load(path, model, layer=2)
     e, a = torch.randn(2, 32), torch.randn(2, 32)
     assert torch.equal(back(e, a), ed(e, a)) and back.config() == ed.config()
     with pytest.raises(IncompatibleArtifactError, match="layer 2, not layer 1"):
-        load_editor(path, model, layer=1)
+        Editor.load(path, model, layer=1)
     with pytest.raises(IncompatibleArtifactError, match="another model"):
-        load_editor(path, make_tiny("gpt2"))
+        Editor.load(path, make_tiny("gpt2"))
 
 
 def test_random_editor_fits_in_context_changes(toy_samples):
@@ -446,7 +445,7 @@ def test_edit_generate_changes_only_the_edited_run(toy_samples):
     model = make_tiny("llama")
     ed = make_editor("identity", model, 0)
     s = sample_for("w3 w10 w4", "w10", "w4 w61")
-    out = edit_generate(model, TOK, ed, [s], max_new_tokens=5, alpha=5.0)
+    out = edit_generate(model, TOK, ed, [s], max_new_tokens=5, strength=5.0)
     plain = edit_generate(model, TOK, make_editor("null", model, 0), [s], max_new_tokens=5)
     assert out.unedited == plain.unedited == plain.edited
     assert out.edited != out.unedited

@@ -7,13 +7,13 @@ from conftest import make_tiny, random_prompts
 from steerlens.errors import PositionError, ShapeError
 from steerlens.model import (
     Add,
-    Apply,
     From,
     ProjectOut,
     Replace,
     Site,
     Spans,
     Tokens,
+    Transform,
     capture,
     intervene,
     pad,
@@ -35,7 +35,7 @@ def test_add_changes_exactly_the_next_hidden_state(tiny):
     ids = torch.tensor([[1, 7, 8, 9, 10]])
     base = _hs(tiny, ids)
     v = torch.randn(32)
-    with intervene(tiny, [Add(Site(0), v, at=Tokens([1, 3]))]):
+    with intervene(tiny, [Add(Site(0), v, positions=Tokens([1, 3]))]):
         edited = _hs(tiny, ids)
     diff = edited[1][0] - base[1][0]
     torch.testing.assert_close(diff[[1, 3]], torch.stack([v, v]), atol=1e-5, rtol=1e-5)
@@ -48,7 +48,7 @@ def test_scale_zero_and_cancelling_edits_are_no_ops(tiny):
     ids = torch.tensor([[1, 7, 8, 9]])
     base = _hs(tiny, ids)[-1]
     v = torch.randn(32)
-    with intervene(tiny, [Add(Site(1), v, scale=0.0)]):
+    with intervene(tiny, [Add(Site(1), v, strength=0.0)]):
         assert torch.equal(_hs(tiny, ids)[-1], base)
     with intervene(tiny, [Add(Site(1), v), Add(Site(1), -v)]):
         torch.testing.assert_close(_hs(tiny, ids)[-1], base, atol=1e-5, rtol=1e-5)
@@ -109,9 +109,9 @@ def test_edits_never_mutate_tensors_in_place():
     with intervene(
         model,
         [
-            Apply(Site(1, "resid_pre"), grab),
+            Transform(Site(1, "resid_pre"), grab),
             Add(Site(1, "resid_pre"), torch.ones(32)),
-            Replace(Site(1, "resid_pre"), torch.zeros(32), at="last_prompt"),
+            Replace(Site(1, "resid_pre"), torch.zeros(32), positions="last_prompt"),
         ],
     ):
         _hs(model, torch.tensor([[1, 5, 6]]))
@@ -122,13 +122,13 @@ def test_replace_and_project_out():
     model = make_tiny("gemma3_text")
     ids = torch.tensor([[1, 5, 6, 7]])
     u = torch.randn(32)
-    with intervene(model, [ProjectOut(Site(1, "resid_pre"), u, at=From(1))]):
+    with intervene(model, [ProjectOut(Site(1, "resid_pre"), u, positions=From(1))]):
         acts = capture(model, {"input_ids": ids}, [Site(1, "resid_pre")])
     h = acts[Site(1, "resid_pre")][0]
     assert (h[1:] @ u / u.norm()).abs().max() < 1e-4
     assert (h[0] @ u).abs() > 1e-3
     val = torch.randn(2, 32)
-    with intervene(model, [Replace(Site(0, "resid_post"), val, at=Tokens([-1, 0]))]):
+    with intervene(model, [Replace(Site(0, "resid_post"), val, positions=Tokens([-1, 0]))]):
         acts = capture(model, {"input_ids": ids}, [Site(0, "resid_post")])
     torch.testing.assert_close(acts[Site(0)][0, 3], val[0])
     torch.testing.assert_close(acts[Site(0)][0, 0], val[1])
@@ -140,7 +140,7 @@ def test_per_row_and_spans():
     b = pad(rows, "left")
     deltas = torch.randn(2, 32)
     base = capture(model, b.__dict__, [Site(0)])
-    with intervene(model, [Add(Site(0), deltas, at=Spans([(1, 3), (2, 4)]), per_row=True)]):
+    with intervene(model, [Add(Site(0), deltas, positions=Spans([(1, 3), (2, 4)]), per_row=True)]):
         edited = capture(model, b.__dict__, [Site(0)])
     diff = edited[Site(0)] - base[Site(0)]
     torch.testing.assert_close(diff[0, 1:3], deltas[0].expand(2, 32), atol=1e-5, rtol=1e-5)
@@ -150,14 +150,14 @@ def test_per_row_and_spans():
 
 def test_bad_edits_are_typed_errors():
     model = make_tiny("llama")
-    with pytest.raises(ShapeError, match="needs either at=Tokens"):
+    with pytest.raises(ShapeError, match="needs either positions=Tokens"):
         with intervene(model, Add(Site(0), torch.ones(3, 32))):
             pass
     with pytest.raises(ShapeError, match="3 vectors for 2 token positions"):
-        with intervene(model, Add(Site(0), torch.ones(3, 32), at=Tokens([0, 1]))):
+        with intervene(model, Add(Site(0), torch.ones(3, 32), positions=Tokens([0, 1]))):
             pass
     with pytest.raises(PositionError, match="Unknown positions"):
-        with intervene(model, Add(Site(0), torch.ones(32), at="everything")):
+        with intervene(model, Add(Site(0), torch.ones(32), positions="everything")):
             pass
     with pytest.raises(ShapeError, match="linearly dependent"):
         with intervene(model, ProjectOut(Site(0), torch.zeros(32))):
@@ -169,19 +169,19 @@ def test_bad_edits_are_typed_errors():
         with intervene(model, Add(Site(0), torch.ones(2, 32), per_row=True)):
             _hs(model, torch.tensor([[1, 2, 3]]))
     with pytest.raises(PositionError, match="2 spans but the batch has 1"):
-        with intervene(model, Add(Site(0), torch.ones(32), at=Spans([(0, 1), (0, 1)]))):
+        with intervene(model, Add(Site(0), torch.ones(32), positions=Spans([(0, 1), (0, 1)]))):
             _hs(model, torch.tensor([[1, 2, 3]]))
 
 
 def test_all_tokens_fast_path_matches_tracked_positions(tiny):
-    """at="all" (padding mask only) and From(0) (full position tracking) edit the same tokens."""
+    """positions="all" (padding mask only) and From(0) (full position tracking) edit the same tokens."""
     from steerlens.model import generate
 
     rows = random_prompts((6, 2, 4), seed=3)
     v = torch.randn(32) * 3
     outs = {}
     for at in ("all", From(0)):
-        with intervene(tiny, [Add(Site(1), v, at=at), ProjectOut(Site(0, "resid_post"), v, at=at)]) as handle:
+        with intervene(tiny, [Add(Site(1), v, positions=at), ProjectOut(Site(0, "resid_post"), v, positions=at)]) as handle:
             assert handle._light == (at == "all")
             for cache in (True, False):
                 outs[at, cache] = generate(tiny, None, pad(rows, side="left").__dict__, max_new_tokens=5, use_cache=cache).new_ids

@@ -18,12 +18,12 @@ def _edits(kind, rows, spec, gen):
     v = torch.randn(spec.d_model, generator=gen) * 3.0
     site = Site(1, "resid_post")
     if kind == "tokens_aligned":
-        return [Add(site, torch.randn(2, spec.d_model, generator=gen) * 3.0, at=Tokens(range(-2, 0)))]
+        return [Add(site, torch.randn(2, spec.d_model, generator=gen) * 3.0, positions=Tokens(range(-2, 0)))]
     if kind == "spans":
-        return [Add(site, v, at=Spans([SPANS[r] for r in rows]))]
+        return [Add(site, v, positions=Spans([SPANS[r] for r in rows]))]
     if kind == "per_row":
         d = torch.randn(len(LENGTHS), spec.d_model, generator=gen) * 3.0
-        return [Add(site, d[list(rows)], at="generated", per_row=True)]
+        return [Add(site, d[list(rows)], positions="generated", per_row=True)]
     at = {
         "all": "all",
         "prompt": "prompt",
@@ -32,7 +32,7 @@ def _edits(kind, rows, spec, gen):
         "tokens": Tokens([1, 6]),
         "from": From(3),
     }[kind]
-    return [Add(site, v, at=at)]
+    return [Add(site, v, positions=at)]
 
 
 KINDS = ["all", "prompt", "generated", "last_prompt", "tokens", "tokens_aligned", "from", "spans", "per_row"]
@@ -114,9 +114,9 @@ def test_prompt_lengths_override_and_errors():
     base = _hf_generate(model, prompts, True)
     v = torch.randn(32) * 5
     # declaring the first 2 tokens as the prompt makes "generated" edits start at position 2
-    with intervene(model, Add(Site(0), v, at="generated"), prompt_lengths=[2]):
+    with intervene(model, Add(Site(0), v, positions="generated"), prompt_lengths=[2]):
         early = _hf_generate(model, prompts, True)
-    with intervene(model, Add(Site(0), v, at=From(2))):
+    with intervene(model, Add(Site(0), v, positions=From(2))):
         same = _hf_generate(model, prompts, True)
     assert early == same != base
     with pytest.raises(PaddingError, match="2-D attention mask"):

@@ -72,7 +72,7 @@ def test_steered_generation_cache_and_batch_invariant(real):
     layer = spec.n_layers // 3
     acts = capture(model, ["Love", "Hate"], [Site(layer, "resid_pre")], tokenizer=tok, positions="last")
     v = acts[Site(layer, "resid_pre")]
-    edit = Add(Site(layer, "resid_pre"), v[0] - v[1], at="all", scale=4.0)
+    edit = Add(Site(layer, "resid_pre"), v[0] - v[1], positions="all", strength=4.0)
     prompts = PROMPTS[1:3]
     plain = generate(model, tok, prompts, max_new_tokens=8).new_ids
     with intervene(model, edit):

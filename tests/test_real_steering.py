@@ -13,7 +13,7 @@ PROMPTS = ["I hate you because", "Yesterday my neighbour told me that"]
 
 def test_actadd_cache_and_batch_invariant(real):
     _, model, tok = real
-    act = ActAdd.build(model, tok, x_vector("Love", "Hate", 5.0, 3, tokenizer=tok))
+    act = ActAdd.build(model, tok, x_vector("Love", "Hate", 5.0, "resid_pre.3", tokenizer=tok))
     assert len({t.shape[0] for t in act.tensors}) == 1  # the shorter prompt was right-padded
     plain = generate(model, tok, PROMPTS, max_new_tokens=6).new_ids
     with act.apply(model):
@@ -26,7 +26,7 @@ def test_actadd_cache_and_batch_invariant(real):
 
 def test_love_minus_hate_raises_sentiment_on_gemma(gemma):
     model, tok = gemma
-    act = ActAdd.build(model, tok, x_vector("Love", "Hate", 5.0, 6, tokenizer=tok))
+    act = ActAdd.build(model, tok, x_vector("Love", "Hate", 5.0, "resid_pre.6", tokenizer=tok))
     comp = compare(model, tok, "I hate you because", act, n=4, seed=0, config=SamplingConfig(max_new_tokens=16))
     comp.score("sentiment", sentiment)
     s = comp.scores["sentiment"]

@@ -5,28 +5,28 @@ import json
 import pytest
 import torch
 
+import steerlens
 from conftest import make_tiny
 from steerlens.errors import DataFormatError, IncompatibleArtifactError, ShapeError, SiteError
 from steerlens.model import Site, capture, hook_group, resolve
 from steerlens.relations import (
-    CausalEditor,
     ConceptMatcher,
+    ConceptSwapper,
     InvertedLre,
     LowRankLre,
     Lre,
     Prompt,
     RelationalConcept,
+    RelationalConcepts,
     answer_matches,
     balance_grouped,
     concepts_from_inverse,
     jacobians,
-    load_concepts,
     load_relation,
     locate,
     make_prompts,
     object_activations,
     relation_names,
-    save_concepts,
     subject_activations,
     train_lre,
 )
@@ -211,37 +211,41 @@ def test_concepts_matcher_and_editor(tmp_path):
     mapped = ConceptMatcher(model, TOK, pm, map_activations=lambda acts: {k: v.expand_as(a) for k, a in acts.items()})
     assert mapped.query("w3 w4", "w4").scores == pytest.approx({"x: plus": 1.0, "x: minus": -1.0}, abs=1e-5)
 
-    save_concepts(concepts, tmp_path / "c", model=model)
-    back = load_concepts(tmp_path / "c", model=model)
+    assert isinstance(concepts, RelationalConcepts)
+    concepts.save(tmp_path / "c", model=model)
+    back = RelationalConcepts.load(tmp_path / "c", model=model)
+    generic = steerlens.load(tmp_path / "c", model=model)
+    assert isinstance(back, RelationalConcepts) and isinstance(generic, RelationalConcepts)
+    assert [c.name for c in generic] == [c.name for c in concepts]
     assert [c.name for c in back] == [c.name for c in concepts] and torch.equal(back[0].vector, concepts[0].vector)
 
-    editor = CausalEditor(model, TOK, concepts)
+    editor = ConceptSwapper(model, TOK, concepts)
     a, b = concepts[0].name, concepts[1].name
     reqs = [(p.text, p.subject, a, b) for p in prompts[:3]]
-    base = editor.swap_and_predict(reqs, multiplier=0.0, max_new_tokens=2)
-    batched = editor.swap_and_predict(reqs, multiplier=3.0, max_new_tokens=2, layers=0)
-    single = [editor.swap_and_predict([r], multiplier=3.0, max_new_tokens=2, layers=0)[0] for r in reqs]
+    base = editor.swap_and_predict(reqs, strength=0.0, max_new_tokens=2)
+    batched = editor.swap_and_predict(reqs, strength=3.0, max_new_tokens=2, layers=0)
+    single = [editor.swap_and_predict([r], strength=3.0, max_new_tokens=2, layers=0)[0] for r in reqs]
     assert batched == single
     assert batched != base
-    probs = editor.answer_probabilities(reqs, [["w7", "w8"]] * 3, multiplier=0.0)
+    probs = editor.answer_probabilities(reqs, [["w7", "w8"]] * 3, strength=0.0)
     assert all(0 < p <= 1 for row in probs for p in row)
     with pytest.raises(DataFormatError, match="No concept named"):
         editor.swap_and_predict([(prompts[0].text, prompts[0].subject, "nope", b)])
     with pytest.raises(IncompatibleArtifactError, match="hidden size"):
-        CausalEditor(model, TOK, [RelationalConcept(0, torch.ones(7), "o", "r")])
+        ConceptSwapper(model, TOK, [RelationalConcept(0, torch.ones(7), "o", "r")])
 
 
 def test_edit_lands_on_the_subject_token_only():
     model = make_tiny("llama")
     c1 = RelationalConcept(1, torch.nn.functional.normalize(torch.randn(32), dim=0), "a", "r")
     c2 = RelationalConcept(1, torch.nn.functional.normalize(torch.randn(32), dim=0), "b", "r")
-    editor = CausalEditor(model, TOK, [c1, c2])
+    editor = ConceptSwapper(model, TOK, [c1, c2])
     text = "w3 w4 w5 w6"
     ids = torch.tensor([TOK(text)["input_ids"]])
     base = capture(model, ids, Site(1))[Site(1)][0]
     from steerlens.model import intervene
 
-    with intervene(model, editor.edits([("r: a", "r: b")], [2], layers=1, multiplier=0.5)):
+    with intervene(model, editor.edits([("r: a", "r: b")], [2], layers=1, strength=0.5)):
         edited = capture(model, ids, Site(1))[Site(1)][0]
     diff = edited - base
     assert diff[[0, 1, 3, 4]].abs().max() == 0

@@ -41,6 +41,8 @@ from steerlens.steering import (
 )
 from tests_helpers import tiny_tokenizer
 
+PRE1 = Site(1, "resid_pre")  # the ActAdd paper's "layer 1"
+
 ARCHS3 = ["llama", "gemma3_text", "gpt2"]
 PROMPT = "w10 w11 w12 w13 w14 w15"
 PROMPTS = ["w10 w11 w12 w13 w14 w15", "w20 w21 w22 w23", "w30 w31 w32 w33 w34 w35 w36 w37"]
@@ -69,46 +71,50 @@ def test_activation_addition_validation():
     with pytest.raises(SteeringError, match="exactly one"):
         ActivationAddition(1.0, 2)
     with pytest.raises(SteeringError, match="exactly one"):
-        ActivationAddition(1.0, 2, prompt="a", tokens=[1])
+        ActivationAddition(1.0, PRE1, prompt="a", tokens=[1])
     with pytest.raises(SteeringError, match="finite"):
-        ActivationAddition(float("nan"), 2, prompt="a")
+        ActivationAddition(float("nan"), PRE1, prompt="a")
     with pytest.raises(SteeringError, match="finite"):
-        ActivationAddition(float("inf"), 2, prompt="a")
+        ActivationAddition(float("inf"), PRE1, prompt="a")
     with pytest.raises(SteeringError, match="number"):
-        ActivationAddition("big", 2, prompt="a")
+        ActivationAddition("big", PRE1, prompt="a")
     with pytest.raises(SteeringError, match="non-empty"):
-        ActivationAddition(1.0, 2, tokens=[])
-    a = ActivationAddition(2, 3, prompt="Love")
-    assert a.site == Site(3, "resid_pre") and a.coeff == 2.0
+        ActivationAddition(1.0, PRE1, tokens=[])
+    a = ActivationAddition(2, "resid_pre.3", prompt="Love")
+    assert a.site == Site(3, "resid_pre") and a.strength == 2.0
     assert a == ActivationAddition(2.0, Site(3, "resid_pre"), prompt="Love")
+    # one convention across the library: a bare int is resid_post, also for ActAdd
+    assert ActivationAddition(2.0, 3, prompt="Love").site == Site(3, "resid_post")
+    with pytest.raises(SteeringError, match="number"):
+        ActivationAddition(True, 3, prompt="Love")
     assert ActivationAddition.from_dict(a.to_dict()) == a
 
 
 def test_x_vector_pads_right_with_the_pad_token(tok):
-    plus, minus = x_vector("w5 w6 w7", "w8", 3.0, 1, tokenizer=tok, pad_token="w0")
+    plus, minus = x_vector("w5 w6 w7", "w8", 3.0, PRE1, tokenizer=tok, pad_token="w0")
     pad_id = tok.convert_tokens_to_ids("w0")
-    assert plus.coeff == 3.0 and minus.coeff == -3.0
+    assert plus.strength == 3.0 and minus.strength == -3.0
     assert len(plus.tokens) == len(minus.tokens) == 4
     assert minus.tokens[2:] == (pad_id, pad_id)
     assert plus.tokens[0] == minus.tokens[0] == tok.bos_token_id
     # unpadded pair keeps the texts
-    p2, m2 = x_vector("w5 w6 w7", "w8", 3.0, 1, pad=None)
+    p2, m2 = x_vector("w5 w6 w7", "w8", 3.0, PRE1, pad=None)
     assert p2.prompt == "w5 w6 w7" and m2.prompt == "w8"
     with pytest.raises(SteeringError, match="one token"):
-        x_vector("w5", "w6 w7", 1.0, 1, tokenizer=tok, pad_token="w1 w2")
+        x_vector("w5", "w6 w7", 1.0, PRE1, tokenizer=tok, pad_token="w1 w2")
     with pytest.raises(SteeringError, match="tokens_left"):
-        x_vector("w5", "w6", 1.0, 1, tokenizer=tok, pad="tokens_left")
+        x_vector("w5", "w6", 1.0, PRE1, tokenizer=tok, pad="tokens_left")
     with pytest.raises(SteeringError, match="tokenizer"):
-        x_vector("w5", "w6", 1.0, 1)
+        x_vector("w5", "w6", 1.0, PRE1)
     with pytest.raises(SteeringError, match="finite"):
-        x_vector("w5", "w6", float("nan"), 1, tokenizer=tok)
+        x_vector("w5", "w6", float("nan"), PRE1, tokenizer=tok)
 
 
 @pytest.mark.parametrize("arch", ARCHS3)
 def test_addition_lands_once_at_the_front_positions(arch, tok):
     model = make_tiny(arch)
     site = Site(1, "resid_pre")
-    act = ActAdd.build(model, tok, list(x_vector("w5 w6 w7", "w8", 3.0, 1, tokenizer=tok, pad_token="w0")))
+    act = ActAdd.build(model, tok, list(x_vector("w5 w6 w7", "w8", 3.0, PRE1, tokenizer=tok, pad_token="w0")))
     steer = act.summed()
     assert steer.shape == (4, model.config.hidden_size if arch != "gpt2" else model.config.n_embd)
     before, _ = _resid(model, tok, [PROMPT], site)
@@ -126,7 +132,7 @@ def test_addition_lands_once_at_the_front_positions(arch, tok):
 def test_other_locations(location, tok, start):
     model = make_tiny("llama")
     site = Site(1, "resid_pre")
-    act = ActAdd.build(model, tok, [ActivationAddition(2.0, 1, prompt="w5 w6")], location=location)  # 3 tokens
+    act = ActAdd.build(model, tok, [ActivationAddition(2.0, PRE1, prompt="w5 w6")], location=location)  # 3 tokens
     before, _ = _resid(model, tok, [PROMPT], site)  # 7 tokens: back -> 4..6, mid -> 7//2 - 1 = 2
     with act.apply(model):
         after, _ = _resid(model, tok, [PROMPT], site)
@@ -138,22 +144,22 @@ def test_other_locations(location, tok, start):
 def test_dimension_slice_changes_only_those_dimensions(tok):
     model = make_tiny("llama")
     site = Site(1, "resid_pre")
-    act = ActAdd.build(model, tok, [ActivationAddition(2.0, 1, prompt="w5 w6")], dims=slice(0, 8))
+    act = ActAdd.build(model, tok, [ActivationAddition(2.0, PRE1, prompt="w5 w6")], dims=slice(0, 8))
     before, _ = _resid(model, tok, [PROMPT], site)
     with act.apply(model):
         after, _ = _resid(model, tok, [PROMPT], site)
     diff = (after - before)[0]
     assert float(diff[:, 8:].abs().max()) == 0.0 and float(diff[:, :8].abs().max()) > 0
-    half = ActAdd.build(model, tok, [ActivationAddition(2.0, 1, prompt="w5 w6")], dims=0.5)
+    half = ActAdd.build(model, tok, [ActivationAddition(2.0, PRE1, prompt="w5 w6")], dims=0.5)
     assert int(half.edits()[0].dims.sum()) == 16
     with pytest.raises(SteeringError):
-        ActAdd.build(model, tok, [ActivationAddition(2.0, 1, prompt="w5 w6")], dims=1.5)
+        ActAdd.build(model, tok, [ActivationAddition(2.0, PRE1, prompt="w5 w6")], dims=1.5)
 
 
 @pytest.mark.parametrize("arch", ARCHS3)
 def test_coefficient_zero_is_a_no_op(arch, tok):
     model = make_tiny(arch)
-    act = ActAdd.build(model, tok, list(x_vector("w5 w6 w7", "w8", 0.0, 1, tokenizer=tok, pad_token="w0")))
+    act = ActAdd.build(model, tok, list(x_vector("w5 w6 w7", "w8", 0.0, PRE1, tokenizer=tok, pad_token="w0")))
     plain = _logits(model, tok, PROMPT)
     with act.apply(model):
         steered = _logits(model, tok, PROMPT)
@@ -163,13 +169,13 @@ def test_coefficient_zero_is_a_no_op(arch, tok):
 @pytest.mark.parametrize("arch", ARCHS3)
 def test_identical_prompts_cancel_and_sign_is_symmetric(arch, tok):
     model = make_tiny(arch)
-    same = ActAdd.build(model, tok, list(x_vector("w5 w6", "w5 w6", 4.0, 1, tokenizer=tok, pad_token="w0")))
+    same = ActAdd.build(model, tok, list(x_vector("w5 w6", "w5 w6", 4.0, PRE1, tokenizer=tok, pad_token="w0")))
     plain = _logits(model, tok, PROMPT)
     with same.apply(model):
         torch.testing.assert_close(_logits(model, tok, PROMPT), plain, atol=1e-4, rtol=1e-4)
     site = Site(1, "resid_pre")
-    pos = ActAdd.build(model, tok, list(x_vector("w5 w6", "w7", 2.0, 1, tokenizer=tok, pad_token="w0")))
-    neg = ActAdd.build(model, tok, list(x_vector("w5 w6", "w7", -2.0, 1, tokenizer=tok, pad_token="w0")))
+    pos = ActAdd.build(model, tok, list(x_vector("w5 w6", "w7", 2.0, PRE1, tokenizer=tok, pad_token="w0")))
+    neg = ActAdd.build(model, tok, list(x_vector("w5 w6", "w7", -2.0, PRE1, tokenizer=tok, pad_token="w0")))
     torch.testing.assert_close(pos.summed(), -neg.summed())
     base, _ = _resid(model, tok, [PROMPT], site)
     with pos.apply(model):
@@ -181,8 +187,8 @@ def test_identical_prompts_cancel_and_sign_is_symmetric(arch, tok):
 
 def test_padding_changes_results(tok):
     model = make_tiny("llama")
-    padded = ActAdd.build(model, tok, list(x_vector("w5 w6 w7", "w8", 3.0, 1, tokenizer=tok, pad_token="w0")))
-    unpadded = ActAdd.build(model, tok, list(x_vector("w5 w6 w7", "w8", 3.0, 1, pad=None)))
+    padded = ActAdd.build(model, tok, list(x_vector("w5 w6 w7", "w8", 3.0, PRE1, tokenizer=tok, pad_token="w0")))
+    unpadded = ActAdd.build(model, tok, list(x_vector("w5 w6 w7", "w8", 3.0, PRE1, pad=None)))
     assert padded.max_len == unpadded.max_len == 4
     assert not torch.allclose(padded.summed(), unpadded.summed())
 
@@ -190,8 +196,8 @@ def test_padding_changes_results(tok):
 def test_additions_at_one_site_add_up(tok):
     model = make_tiny("llama")
     site = Site(1, "resid_pre")
-    a = ActivationAddition(1.5, 1, prompt="w5 w6")
-    b = ActivationAddition(-0.5, 1, prompt="w7")
+    a = ActivationAddition(1.5, PRE1, prompt="w5 w6")
+    b = ActivationAddition(-0.5, PRE1, prompt="w7")
     both = ActAdd.build(model, tok, [a, b])
     one_a, one_b = ActAdd.build(model, tok, [a]), ActAdd.build(model, tok, [b])
     base, _ = _resid(model, tok, [PROMPT], site)
@@ -205,7 +211,7 @@ def test_additions_at_one_site_add_up(tok):
 
 def test_steering_longer_than_the_prompt_is_an_error_or_padded(tok):
     model = make_tiny("llama")
-    act = ActAdd.build(model, tok, [ActivationAddition(2.0, 1, prompt="w1 w2 w3 w4 w5 w6 w7 w8")])  # 9 tokens
+    act = ActAdd.build(model, tok, [ActivationAddition(2.0, PRE1, prompt="w1 w2 w3 w4 w5 w6 w7 w8")])  # 9 tokens
     with act.apply(model), pytest.raises(PositionError, match="9 tokens"):
         _logits(model, tok, "w10 w11")
     with pytest.raises(SteeringError, match="injection='pad'"):
@@ -217,7 +223,7 @@ def test_steering_longer_than_the_prompt_is_an_error_or_padded(tok):
 @pytest.mark.parametrize("arch", ARCHS3)
 def test_cached_equals_uncached_and_batched_equals_unbatched(arch, tok):
     model = make_tiny(arch)
-    act = ActAdd.build(model, tok, list(x_vector("w5 w6 w7", "w8", 3.0, 1, tokenizer=tok, pad_token="w0")))
+    act = ActAdd.build(model, tok, list(x_vector("w5 w6 w7", "w8", 3.0, PRE1, tokenizer=tok, pad_token="w0")))
     with act.apply(model):
         cached = generate(model, tok, PROMPTS, max_new_tokens=6, use_cache=True).new_ids
         uncached = generate(model, tok, PROMPTS, max_new_tokens=6, use_cache=False).new_ids
@@ -229,7 +235,7 @@ def test_cached_equals_uncached_and_batched_equals_unbatched(arch, tok):
 
 def test_left_padded_batch_aligns_per_row(tok):
     model = make_tiny("llama")
-    act = ActAdd.build(model, tok, [ActivationAddition(2.0, 1, prompt="w5 w6")])
+    act = ActAdd.build(model, tok, [ActivationAddition(2.0, PRE1, prompt="w5 w6")])
     rows = tok(PROMPTS).input_ids
     width = max(len(r) for r in rows)
     ids = torch.zeros(len(rows), width, dtype=torch.long)
@@ -253,7 +259,7 @@ def test_left_padded_batch_aligns_per_row(tok):
 
 def test_sampling_is_paired_and_restores_the_global_rng(tok):
     model = make_tiny("llama")
-    zero = ActAdd.build(model, tok, list(x_vector("w5 w6 w7", "w8", 0.0, 1, tokenizer=tok, pad_token="w0")))
+    zero = ActAdd.build(model, tok, list(x_vector("w5 w6 w7", "w8", 0.0, PRE1, tokenizer=tok, pad_token="w0")))
     cfg = SamplingConfig(max_new_tokens=8, temperature=1.0, top_p=0.9, freq_penalty=0.5)
     torch.manual_seed(99)
     expected = torch.rand(3)
@@ -262,7 +268,7 @@ def test_sampling_is_paired_and_restores_the_global_rng(tok):
     assert torch.equal(torch.rand(3), expected)  # global stream untouched
     assert comp.unsteered == comp.steered  # coefficient 0 + same seed = same samples
     assert len(set(comp.unsteered)) > 1  # the rows did sample differently from each other
-    strong = ActAdd.build(model, tok, list(x_vector("w5 w6 w7", "w8", 50.0, 1, tokenizer=tok, pad_token="w0")))
+    strong = ActAdd.build(model, tok, list(x_vector("w5 w6 w7", "w8", 50.0, PRE1, tokenizer=tok, pad_token="w0")))
     comp2 = compare(model, tok, PROMPT, strong, n=4, seed=7, config=cfg)
     assert comp2.unsteered == comp.unsteered and comp2.steered != comp2.unsteered
     with pytest.raises(SteeringError, match="non-empty"):
@@ -287,7 +293,7 @@ def test_sampling_config_errors():
 
 def test_comparison_renders(tok, tmp_path):
     model = make_tiny("llama")
-    act = ActAdd.build(model, tok, list(x_vector("w5 w6 w7", "w8", 3.0, 1, tokenizer=tok, pad_token="w0")))
+    act = ActAdd.build(model, tok, list(x_vector("w5 w6 w7", "w8", 3.0, PRE1, tokenizer=tok, pad_token="w0")))
     comp = compare(model, tok, PROMPT, act, n=2, config=SamplingConfig(max_new_tokens=4))
     comp.score("length", lambda ts: [len(t) for t in ts])
     page = comp.save_html(tmp_path / "c.html").read_text()
@@ -305,7 +311,7 @@ def test_comparison_renders(tok, tmp_path):
 def test_actadd_save_load_roundtrip(tok, tmp_path):
     model = make_tiny("llama")
     act = ActAdd.build(
-        model, tok, list(x_vector("w5 w6 w7", "w8", 3.0, 1, tokenizer=tok, pad_token="w0")), location="back", dims=slice(0, 16)
+        model, tok, list(x_vector("w5 w6 w7", "w8", 3.0, PRE1, tokenizer=tok, pad_token="w0")), location="back", dims=slice(0, 16)
     )
     act.save(tmp_path / "a")
     back = ActAdd.load(tmp_path / "a", model=model)
@@ -320,7 +326,7 @@ def test_bad_site_and_hidden_size(tok):
     model = make_tiny("llama")
     with pytest.raises(SiteError):
         ActAdd.build(model, tok, [ActivationAddition(1.0, 99, prompt="w5")])
-    other = ActAdd.build(make_tiny("llama"), tok, [ActivationAddition(1.0, 1, prompt="w5")])
+    other = ActAdd.build(make_tiny("llama"), tok, [ActivationAddition(1.0, PRE1, prompt="w5")])
     other.tensors = [torch.zeros(2, 48)]
     with pytest.raises(ShapeError, match="hidden size"):
         other.edits(model)
@@ -368,7 +374,7 @@ def test_vector_read_mean_and_index(tok):
 def test_vector_steering_is_cache_and_batch_invariant(at, tok):
     model = make_tiny("llama")
     vec = train_steering_vector(model, tok, PAIRS, [1, 2])
-    with vec.apply(model, scale=3.0, at=at):
+    with vec.apply(model, strength=3.0, positions=at):
         cached = generate(model, tok, PROMPTS, max_new_tokens=6, use_cache=True).new_ids
         uncached = generate(model, tok, PROMPTS, max_new_tokens=6, use_cache=False).new_ids
         single = [generate(model, tok, [p], max_new_tokens=6).new_ids[0] for p in PROMPTS]
@@ -381,16 +387,19 @@ def test_generated_only_steering_leaves_the_prompt_pass_alone(tok):
     model = make_tiny("llama")
     vec = train_steering_vector(model, tok, PAIRS, [1])
     plain = _logits(model, tok, PROMPT)
-    with vec.apply(model, scale=3.0, at="generated"):
+    with vec.apply(model, strength=3.0, positions="generated"):
         assert torch.equal(_logits(model, tok, PROMPT), plain)
-    with vec.apply(model, scale=0.0):
+    with vec.apply(model, strength=0.0):
         assert torch.equal(_logits(model, tok, PROMPT), plain)
-    with vec.apply(model, scale=3.0):
+    with vec.apply(model, strength=3.0):
         assert not torch.allclose(_logits(model, tok, PROMPT), plain)
     with pytest.raises(SteeringError, match="finite"):
         vec.edits(model, float("inf"))
-    with pytest.raises(SiteError, match="no direction"):
-        vec.edits(model, 1.0, layers=[0])
+    with pytest.raises(SiteError, match="no direction at resid_post.0"):
+        vec.edits(model, 1.0, sites=[0])
+    assert [e.site for e in vec.edits(model, 1.0, sites="resid_post.1")] == [Site(1)]
+    with pytest.raises(SiteError, match="one point"):
+        train_steering_vector(model, tok, PAIRS, ["resid_pre.1", 2])
 
 
 def test_vector_save_load_and_hidden_size_check(tok, tmp_path):
@@ -485,12 +494,12 @@ def test_effectiveness_and_disruption():
 def test_logprob_change_and_next_token_effect(tok):
     model = make_tiny("llama")
     texts = ["w10 w11 w12 w13 w14 w15 w16", "w20 w21 w22 w23 w24"]
-    zero = ActAdd.build(model, tok, list(x_vector("w5 w6", "w7", 0.0, 1, tokenizer=tok, pad_token="w0")))
+    zero = ActAdd.build(model, tok, list(x_vector("w5 w6", "w7", 0.0, PRE1, tokenizer=tok, pad_token="w0")))
     res = logprob_change(model, tok, texts, zero)
     assert res["masked_positions"] == 3 and res["perplexity_ratio"] == 1.0
     # 7 and 5 predictions per text (BOS + 7 / 5 words); the 3 made at the injected positions are dropped
     assert res["tokens"] == (7 - 3) + (5 - 3)
-    strong = ActAdd.build(model, tok, list(x_vector("w5 w6", "w7", 5.0, 1, tokenizer=tok, pad_token="w0")))
+    strong = ActAdd.build(model, tok, list(x_vector("w5 w6", "w7", 5.0, PRE1, tokenizer=tok, pad_token="w0")))
     res2 = logprob_change(model, tok, texts, strong)
     assert res2["perplexity_ratio"] != 1.0 and math.isfinite(res2["perplexity_ratio"])
     eff = next_token_effect(model, tok, texts[0], strong, ["w30", 31])
@@ -511,8 +520,8 @@ def test_sweep_and_plot(tok, tmp_path):
         PROMPT,
         "w5 w6",
         "w7",
-        layers=[0, 2],
-        coeffs=[0.0, 4.0],
+        sites=["resid_pre.0", "resid_pre.2"],
+        strengths=[0.0, 4.0],
         pad_token="w0",
         metric=lambda ts: [len(t) for t in ts],
         metric_name="length",
@@ -521,12 +530,12 @@ def test_sweep_and_plot(tok, tmp_path):
         progress=False,
     )
     assert len(res.records) == 4 and len(res.baseline) == 3
-    assert res.mean(0, 0.0) == pytest.approx(res.baseline_mean)  # coefficient 0 reproduces the paired baseline
+    assert res.mean("resid_pre.0", 0.0) == pytest.approx(res.baseline_mean)  # strength 0 reproduces the baseline
     assert "length" in res.table()
     assert res.plot(tmp_path / "s.png").stat().st_size > 1000
-    assert json.loads(res.save_json(tmp_path / "s.json").read_text())["layers"] == [0, 2]
+    assert json.loads(res.save_json(tmp_path / "s.json").read_text())["sites"] == ["resid_pre.0", "resid_pre.2"]
     with pytest.raises(SteeringError):
-        res.mean(5, 1.0)
+        res.mean(0, 4.0)  # resid_post.0 was not swept
 
 
 def test_sample_accepts_token_ids(tok):
@@ -541,7 +550,7 @@ def test_sample_accepts_token_ids(tok):
 
 def test_intervene_with_actadd_edits_directly(tok):
     model = make_tiny("llama")
-    act = ActAdd.build(model, tok, [ActivationAddition(2.0, 1, prompt="w5")])
+    act = ActAdd.build(model, tok, [ActivationAddition(2.0, PRE1, prompt="w5")])
     with intervene(model, act.edits(model)):
         a = _logits(model, tok, PROMPT)
     with act.apply(model):

@@ -5,14 +5,13 @@ Start with :func:`load_model`, then read activations with :func:`capture` and wr
 """
 
 from ._version import __version__
-from .artifacts import Artifact, Fingerprint, load_artifact, save_artifact
+from .artifacts import Fingerprint, load
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
 from .loading import DEFAULT_MODEL, EMBEDDED_MODELS, load_model, provision
 from .model import (
     Activations,
     Add,
-    Apply,
     Edit,
     From,
     ModelSpec,
@@ -21,6 +20,7 @@ from .model import (
     Site,
     Spans,
     Tokens,
+    Transform,
     answer_span,
     capture,
     generate,
@@ -45,16 +45,14 @@ __all__ = [
     "Add",
     "Replace",
     "ProjectOut",
-    "Apply",
+    "Transform",
     "Tokens",
     "From",
     "Spans",
     "generate",
     "token_span",
     "answer_span",
-    "Artifact",
+    "load",
     "Fingerprint",
-    "save_artifact",
-    "load_artifact",
     *_errors_all,
 ]

@@ -25,7 +25,7 @@ from safetensors.torch import load_file, save_file
 from ._version import __version__
 from .errors import ArtifactFormatError, IncompatibleArtifactError
 
-__all__ = ["FORMAT_VERSION", "Fingerprint", "Artifact", "save_artifact", "load_artifact", "register", "load"]
+__all__ = ["FORMAT_VERSION", "KINDS", "Fingerprint", "Artifact", "save_artifact", "load_artifact", "register", "load"]
 
 FORMAT_VERSION = 1
 _META = "artifact.json"
@@ -187,6 +187,20 @@ def load_artifact(
 
 _LOADERS: dict[str, Callable[[Artifact, Any], Any]] = {}
 
+#: Where the loader of each built-in kind lives. :func:`load` imports the module on first use, so
+#: ``steerlens.load(dir)`` opens every kind without the caller importing anything first.
+KINDS: dict[str, str] = {
+    "steering_vector": "steerlens.steering.vectors",  # SteeringVector
+    "activation_additions": "steerlens.steering.addition",  # ActAdd
+    "concept": "steerlens.concepts.guidance",  # ConceptProbe
+    "tuned_lens": "steerlens.lens.lenses",  # TunedLens
+    "lre": "steerlens.relations.lre",  # Lre
+    "low_rank_lre": "steerlens.relations.lre",  # LowRankLre
+    "inverted_lre": "steerlens.relations.lre",  # InvertedLre
+    "relational_concepts": "steerlens.relations.lrc",  # RelationalConcepts
+    "remedi_editor": "steerlens.editors.editors",  # Editor (any kind)
+}
+
 
 def register(kind: str) -> Callable[[Callable[[Artifact, Any], Any]], Callable[[Artifact, Any], Any]]:
     """Decorator registering ``fn(artifact, model) -> object`` as the loader of ``kind``.
@@ -204,8 +218,18 @@ def register(kind: str) -> Callable[[Callable[[Artifact, Any], Any]], Callable[[
 
 
 def load(path: str | os.PathLike[str], *, model: torch.nn.Module | None = None) -> Any:
-    """Load an artifact folder and rebuild its object through the loader registered for its kind."""
+    """Open any steerlens artifact folder and return its object (a ``SteeringVector``, ``ActAdd``,
+    ``ConceptProbe``, ``TunedLens``, ``Lre``/``LowRankLre``/``InvertedLre``, ``RelationalConcepts`` or an
+    ``Editor``), whatever its kind; given ``model``, an artifact made for another model is refused.
+
+    Each kind's class also has ``Kind.load(dir, model=...)``, which returns the same object and
+    additionally checks the kind.
+    """
     art = load_artifact(path, model=model)
+    if art.kind not in _LOADERS and art.kind in KINDS:
+        import importlib
+
+        importlib.import_module(KINDS[art.kind])
     loader = _LOADERS.get(art.kind)
     if loader is None:
         known = ", ".join(sorted(_LOADERS)) or "none yet"

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import SteeringError
+from ..model.site import Site, parse_sites
 
 __all__ = ["add_parsers", "run_probe_train", "run_guide", "run_guide_sweep"]
 
@@ -24,7 +25,11 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     p.add_argument("--out", required=True, help="output folder (one concept artifact per probe)")
     p.add_argument("--model", default=default_model)
     p.add_argument("--probe", default="dim", help="dim, logistic, pca, or 'all' (default dim)")
-    p.add_argument("--point", default="attn_in", help="site point (default attn_in: the attention input)")
+    p.add_argument(
+        "--sites",
+        default="attn_in.all",
+        help="sites to probe, at one point (default attn_in.all: the attention input of every block, as the paper)",
+    )
     p.add_argument("--val-fraction", type=float, default=0.2)
     p.add_argument("--plot", metavar="PNG", help="plot accuracy per layer")
 
@@ -35,9 +40,9 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     )
     g.add_argument("text", help="the prompt (rendered as a user turn)")
     g.add_argument("--concept", required=True, help="a concept artifact folder (from 'probe train') or seed .safetensors")
-    g.add_argument("--scale", type=float, required=True, help="guidance scale")
-    g.add_argument("--layers", help="layers to guide, e.g. '4-12' (default: --top-k or all)")
-    g.add_argument("--top-k", type=int, help="guide the k layers with the best train accuracy")
+    g.add_argument("--strength", type=float, required=True, help="guidance strength")
+    g.add_argument("--sites", help="sites to guide, e.g. 'attn_in.4-12' (default: --top-k, or all of the concept's)")
+    g.add_argument("--top-k", type=int, help="guide the k sites with the best train accuracy")
     g.add_argument("--mode", choices=["norm_preserving", "add"], default="norm_preserving")
     g.add_argument("--model", default=default_model)
     g.add_argument("--max-new-tokens", type=int, default=48)
@@ -45,15 +50,17 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     s = sub.add_parser(
         "guide-sweep",
         help=argparse.SUPPRESS,
-        description="Sweep the guidance scale: probe-measured effect and perplexity on reference answers.",
+        description="Sweep the guidance strength: probe-measured effect and perplexity on reference answers.",
     )
     s.add_argument("--concept", required=True)
     s.add_argument("--data", required=True, help="dataset giving prompts and reference answers (label-1 answers)")
     s.add_argument(
-        "--scales", default="-8,-4,-2,0,2,4,8", help="comma-separated scales; write --scales=-8,0,8 when the first is negative"
+        "--strengths",
+        default="-8,-4,-2,0,2,4,8",
+        help="comma-separated strengths; write --strengths=-8,0,8 when the first is negative",
     )
-    s.add_argument("--layers")
-    s.add_argument("--top-k", type=int)
+    s.add_argument("--sites", help="sites to guide (default: --top-k, or all of the concept's)")
+    s.add_argument("--top-k", type=int, help="guide the k sites with the best train accuracy")
     s.add_argument("--prompts", type=int, default=16, help="prompts to generate from (default 16)")
     s.add_argument("--references", type=int, default=24, help="reference answers for perplexity (default 24)")
     s.add_argument("--max-new-tokens", type=int, default=32)
@@ -72,12 +79,14 @@ def run_probe_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     results = {}
     for kind in kinds:
-        c = train_concept(model, tok, train, val_examples=val, probe=kind, point=args.point, name=Path(args.data).stem)
+        c = train_concept(
+            model, tok, train, val_examples=val, probe=kind, sites=_sites(args.sites, model), name=Path(args.data).stem
+        )
         c.save(out / kind if len(kinds) > 1 else out)
         results[kind] = {"train": c.train_accuracy, "val": c.val_accuracy}
         best = max(range(len(c.layers)), key=lambda i: c.val_accuracy[i])
         print(
-            f"{kind}: best held-out accuracy {c.val_accuracy[best]:.3f} at layer {c.layers[best]}; "
+            f"{kind}: best held-out accuracy {c.val_accuracy[best]:.3f} at {c.sites[best]}; "
             f"per layer: " + " ".join(f"{a:.2f}" for a in c.val_accuracy)
         )
     (out).mkdir(parents=True, exist_ok=True)
@@ -90,17 +99,16 @@ def run_probe_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _layers(text: str | None, model) -> list[int] | None:
+def _sites(text: str | None, model) -> list[Site] | None:
     if text is None:
         return None
     from ..model.architectures import resolve
-    from .steer import parse_layers
 
-    return parse_layers(text, resolve(model).n_layers)
+    return parse_sites(text, resolve(model).n_layers)
 
 
 def run_guide(args: argparse.Namespace) -> int:
-    from ..concepts import Concept, guidance_edits
+    from ..concepts import ConceptProbe, guidance_edits
     from ..concepts.data import prompt_ids
     from ..loading import load_model
     from ..steering import SamplingConfig, sample
@@ -109,26 +117,24 @@ def run_guide(args: argparse.Namespace) -> int:
     if not args.text:
         raise SteeringError("The prompt is empty.")
     model, tok = load_model(args.model)
-    concept = Concept.load(args.concept, model=model)
-    edits = guidance_edits(model, concept, args.scale, _layers(args.layers, model), top_k=args.top_k, mode=args.mode)
+    concept = ConceptProbe.load(args.concept, model=model)
+    edits = guidance_edits(model, concept, args.strength, _sites(args.sites, model), top_k=args.top_k, mode=args.mode)
     ids = prompt_ids(tok, args.text)
     cfg = SamplingConfig(max_new_tokens=args.max_new_tokens, temperature=0, freq_penalty=0)
     plain = sample(model, tok, [ids], config=cfg)
     guided = sample(model, tok, [ids], edits=edits, config=cfg)
-    layers = sorted({e.site.layer for e in edits})
-    Comparison(
-        args.text, plain, guided, f"{concept.kind} concept x {args.scale:g} on layers {layers}", None, {"greedy": True}
-    ).print()
+    where = ", ".join(str(e.site) for e in edits)
+    Comparison(args.text, plain, guided, f"{concept.kind} concept x {args.strength:g} at {where}", None, {"greedy": True}).print()
     return 0
 
 
 def run_guide_sweep(args: argparse.Namespace) -> int:
-    from ..concepts import Concept, guidance_sweep, load_dataset
+    from ..concepts import ConceptProbe, guidance_sweep, load_dataset
     from ..loading import load_model
     from .steer import _floats
 
     model, tok = load_model(args.model)
-    concept = Concept.load(args.concept, model=model)
+    concept = ConceptProbe.load(args.concept, model=model)
     data = load_dataset(args.data)
     prompts = list(dict.fromkeys(e.prompt for e in data))[: args.prompts]
     refs = [e for e in data if e.label == 1][: args.references]
@@ -136,10 +142,10 @@ def run_guide_sweep(args: argparse.Namespace) -> int:
         model,
         tok,
         concept,
-        _floats(args.scales),
+        _floats(args.strengths),
         prompts,
         refs,
-        layers=_layers(args.layers, model),
+        sites=_sites(args.sites, model),
         top_k=args.top_k,
         max_new_tokens=args.max_new_tokens,
     )

@@ -61,7 +61,7 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     e.add_argument("--attribute", required=True, help="the attribute, e.g. 'is a famous chef'")
     e.add_argument("--context", default=None, help="a sentence containing the attribute (default: ENTITY ATTRIBUTE)")
     e.add_argument("--editor", required=True, help="an editor folder (from 'editors train')")
-    e.add_argument("--alpha", type=float, default=1.0)
+    e.add_argument("--strength", type=float, default=1.0, help="strength of the edit direction (default 1)")
     e.add_argument("--max-new-tokens", type=int, default=30)
     e.add_argument("--sample", action="store_true", help="top-k 5 sampling instead of greedy decoding")
     e.add_argument("--model", default=default_model)
@@ -141,7 +141,7 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ..editors import save_editor, train_editor
+    from ..editors import train_editor
     from ..loading import load_model
 
     model, tok = load_model(args.model)
@@ -166,7 +166,7 @@ def _train(args: argparse.Namespace) -> int:
         checkpoint=args.out,
         **opts,
     )
-    path = save_editor(res.editor, args.out, model=model, history=res.to_json())
+    path = res.editor.save(args.out, model=model, history=res.to_dict())
     print(
         f"editor ({res.editor.kind}, layer {res.editor.layer}) best epoch {res.best_epoch}"
         f"{' (UNTRAINED: no epoch beat the starting state; it makes no edit)' if res.untrained else ''}, "
@@ -179,14 +179,14 @@ def _edit(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from ..editors import edit_generate, load_editor, sample_for
+    from ..editors import Editor, edit_generate, sample_for
     from ..loading import load_model
 
     model, tok = load_model(args.model)
-    editor = load_editor(args.editor, model)
+    editor = Editor.load(args.editor, model)
     s = sample_for(args.prompt, args.entity, args.attribute, args.context)
     kw = {"do_sample": True, "top_k": 5} if args.sample else {}
-    out = edit_generate(model, tok, editor, [s], max_new_tokens=args.max_new_tokens, alpha=args.alpha, **kw)
+    out = edit_generate(model, tok, editor, [s], max_new_tokens=args.max_new_tokens, strength=args.strength, **kw)
     table = Table(title=f"edit at layer {editor.layer}: {s.entity!r} + {s.attribute!r}", show_lines=True)
     table.add_column("unedited")
     table.add_column("edited")
@@ -197,11 +197,11 @@ def _edit(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from ..editors import (
+        Editor,
         EditorEdit,
         Prefix,
         Unedited,
         evaluate_edits,
-        load_editor,
         make_editor,
         results_table,
         write_results,
@@ -209,7 +209,7 @@ def _eval(args: argparse.Namespace) -> int:
     from ..loading import load_model
 
     model, tok = load_model(args.model)
-    editor = load_editor(args.editor, model)
+    editor = Editor.load(args.editor, model)
     test = _parts(args, model, tok)["test"][: args.n_test]
     if not test:
         raise DataFormatError("No test samples; give more relations or a larger --known-top-k.")
@@ -231,12 +231,12 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from ..editors import inspect, load_editor, make_editor
+    from ..editors import Editor, inspect, make_editor
     from ..loading import load_model
     from ..model import resolve
 
     model, tok = load_model(args.model)
-    editor = load_editor(args.editor, model)
+    editor = Editor.load(args.editor, model)
     n = resolve(model).n_layers
     layers = [int(x) for x in args.entity_layers.split(",") if x.strip()] or sorted({n // 4, n // 2, 3 * n // 4, n - 1})
     test = _parts(args, model, tok, known=False)["test"][: args.n_test]

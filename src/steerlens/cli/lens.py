@@ -112,7 +112,7 @@ def run_lens(args: argparse.Namespace) -> int:
     if args.plot:
         print(f"wrote {traj.plot(args.plot, args.statistic)}", file=sys.stderr)
     if args.json:
-        print(traj.to_json())
+        print(json.dumps(traj.to_dict(), ensure_ascii=False))
         return 0
     console = Console()
     if args.trajectory:

@@ -68,7 +68,7 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     s.add_argument("--remove", required=True, help="concept name or object to remove")
     s.add_argument("--add", required=True, help="concept name or object to add")
     s.add_argument("--layers", default="concept", help="'all', 'concept' (the concepts' own layer, default) or a layer")
-    s.add_argument("--multiplier", type=float, default=None, help="default: 0.1 with --layers all, else 2.0")
+    s.add_argument("--strength", type=float, default=None, help="default: 0.1 with --layers all, else 2.0")
     s.add_argument("--max-new-tokens", type=int, default=5)
     s.add_argument("--model", default=default_model)
 
@@ -119,7 +119,6 @@ def _train(args: argparse.Namespace) -> int:
         default_rank,
         load_relation,
         make_prompts,
-        save_concepts,
         train_lre,
     )
 
@@ -149,7 +148,7 @@ def _train(args: argparse.Namespace) -> int:
             return 0
         rank = args.rank or default_rank(lre.d_model)
         concepts = concepts_from_inverse(model, tok, lre.invert(rank), valid)
-        print(f"{len(concepts)} concepts (inverse rank {rank}) -> {save_concepts(concepts, out / 'concepts', model)}")
+        print(f"{len(concepts)} concepts (inverse rank {rank}) -> {concepts.save(out / 'concepts', model)}")
     return 0
 
 
@@ -180,9 +179,9 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _concepts(args: argparse.Namespace, model):
-    from ..relations import load_concepts
+    from ..relations import RelationalConcepts
 
-    return load_concepts(args.concepts, model=model)
+    return RelationalConcepts.load(args.concepts, model=model)
 
 
 def _match(args: argparse.Namespace) -> int:
@@ -211,7 +210,7 @@ def _resolve_name(concepts, key: str) -> str:
 
 def _swap(args: argparse.Namespace) -> int:
     from ..loading import load_model
-    from ..relations import CausalEditor
+    from ..relations import ConceptSwapper
 
     model, tok = load_model(args.model)
     concepts = _concepts(args, model)
@@ -225,11 +224,11 @@ def _swap(args: argparse.Namespace) -> int:
             layers = int(args.layers)
         except ValueError:
             raise DataFormatError(f"--layers must be 'all', 'concept' or a layer number, got {args.layers!r}.") from None
-    mult = args.multiplier if args.multiplier is not None else (0.1 if layers == "all" else 2.0)
-    editor = CausalEditor(model, tok, concepts)
+    mult = args.strength if args.strength is not None else (0.1 if layers == "all" else 2.0)
+    editor = ConceptSwapper(model, tok, concepts)
     req = [(args.text, args.subject, remove, add)]
-    before = editor.swap_and_predict(req, multiplier=0.0, max_new_tokens=args.max_new_tokens)[0]
-    after = editor.swap_and_predict(req, multiplier=mult, layers=layers, max_new_tokens=args.max_new_tokens)[0]
+    before = editor.swap_and_predict(req, strength=0.0, max_new_tokens=args.max_new_tokens)[0]
+    after = editor.swap_and_predict(req, strength=mult, layers=layers, max_new_tokens=args.max_new_tokens)[0]
     print(f"{args.text} [{before}]  (unedited)")
-    print(f"{args.text} [{after}]  ({remove} -> {add}, layers {layers}, multiplier {mult})")
+    print(f"{args.text} [{after}]  ({remove} -> {add}, layers {layers}, strength {mult})")
     return 0

@@ -1,4 +1,4 @@
-"""``steerlens steer``: steered vs unsteered completions; train contrastive vectors; layer x coefficient sweeps."""
+"""``steerlens steer``: steered vs unsteered completions; train contrastive vectors; site x strength sweeps."""
 
 from __future__ import annotations
 
@@ -8,29 +8,18 @@ import sys
 from pathlib import Path
 
 from ..errors import SteeringError
+from ..model.site import Site, parse_sites
 
-__all__ = ["add_parsers", "run_steer", "run_train", "run_sweep", "parse_layers"]
+__all__ = ["add_parsers", "run_steer", "run_train", "run_sweep"]
 
 
-def parse_layers(text: str, n_layers: int) -> list[int]:
-    """``"6"``, ``"0-17"``, ``"1,3,5"``, ``"all"`` (negative numbers count from the end)."""
-    if text.strip() == "all":
-        return list(range(n_layers))
-    out: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        try:
-            if "-" in part[1:]:
-                a, b = part[0] + part[1:].split("-", 1)[0], part[1:].split("-", 1)[1]
-                out.extend(range(int(a), int(b) + 1))
-            else:
-                out.append(int(part))
-        except ValueError as exc:
-            raise SteeringError(f"Cannot read layers {text!r}: use e.g. '6', '0-17', '1,3,5' or 'all'.") from exc
-    bad = [x for x in out if not -n_layers <= x < n_layers]
-    if bad:
-        raise SteeringError(f"Layer(s) {bad} are outside the model's {n_layers} layers (0..{n_layers - 1}).")
-    return [x % n_layers for x in out]
+def _one_site(text: str, model) -> Site:
+    from ..model.architectures import resolve
+
+    sites = parse_sites(text, resolve(model).n_layers)
+    if len(sites) != 1:
+        raise SteeringError(f"--site takes one site, got {len(sites)} from {text!r}.")
+    return sites[0]
 
 
 def _floats(text: str) -> list[float]:
@@ -90,8 +79,11 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     p.add_argument("--model", default=default_model, help=f"embedded model name or local folder (default {default_model})")
     p.add_argument("--add", help="steering prompt added (ActAdd)")
     p.add_argument("--sub", default=None, help="steering prompt subtracted (ActAdd; default: none)")
-    p.add_argument("--coeff", type=float, default=5.0, help="ActAdd coefficient (default 5)")
-    p.add_argument("--layer", type=int, default=6, help="ActAdd layer: residual stream before this block (default 6)")
+    p.add_argument(
+        "--site",
+        default="resid_pre.6",
+        help="where ActAdd adds (default resid_pre.6, the paper's 'layer 6'; a bare number n means resid_post.n)",
+    )
     p.add_argument("--location", default="front", help="where the addition lands: front, back, mid or a token offset")
     p.add_argument(
         "--injection",
@@ -101,8 +93,10 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     )
     p.add_argument("--no-pad", action="store_true", help="do not right-pad the shorter steering prompt with spaces")
     p.add_argument("--vector", metavar="DIR", help="a steering vector artifact (from 'steer train') instead of --add/--sub")
-    p.add_argument("--scale", type=float, default=4.0, help="scale of --vector (default 4)")
-    p.add_argument("--at", choices=["all", "generated", "prompt"], default="all", help="positions --vector steers")
+    p.add_argument("--strength", type=float, help="strength of the steering (default 5 for ActAdd, 4 for --vector)")
+    p.add_argument(
+        "--positions", choices=["all", "generated", "prompt"], default="all", help="positions --vector steers (default all)"
+    )
     p.add_argument("-n", type=int, default=5, help="completions per column (default 5)")
     p.add_argument("--score", choices=_SCORES, default="sentiment", help="score shown per completion (default sentiment)")
     p.add_argument("--words", help="comma-separated words to count instead of --score")
@@ -116,23 +110,28 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     t.add_argument("--pairs", required=True, help='JSONL file: one {"positive": ..., "negative": ...} per line')
     t.add_argument("--out", required=True, help="output folder (steering-vector artifact)")
     t.add_argument("--model", default=default_model)
-    t.add_argument("--layers", default="all", help="layers, e.g. '6', '4-10', 'all' (default all)")
+    t.add_argument(
+        "--sites",
+        default="all",
+        help="sites to read and steer at, e.g. '6', '4-10', 'resid_pre.all' (default all: resid_post of every block)",
+    )
     t.add_argument("--method", choices=["mean_diff", "pca", "logistic"], default="mean_diff")
     t.add_argument("--read", default="last", help="token representing a text: last, mean or an index (default last)")
-    t.add_argument("--point", default="resid_post", help="site point (default resid_post: the block output)")
     t.add_argument("--gguf", metavar="FILE", help="also export a llama.cpp control vector (GGUF)")
 
     s = sub.add_parser(
         "steer-sweep",
         help=argparse.SUPPRESS,
-        description="Sweep an x-vector over layers and coefficients; score completions; plot.",
+        description="Sweep an x-vector over sites and strengths; score completions; plot.",
     )
     s.add_argument("text", help="the prompt")
     s.add_argument("--model", default=default_model)
     s.add_argument("--add", required=True)
     s.add_argument("--sub", default="")
-    s.add_argument("--layers", default="all", help="layers, e.g. '0-17' (default all)")
-    s.add_argument("--coeffs", default="2,4,8", help="comma-separated coefficients (default 2,4,8)")
+    s.add_argument(
+        "--sites", default="resid_pre.all", help="sites, e.g. 'resid_pre.0-17' (default resid_pre.all: before every block)"
+    )
+    s.add_argument("--strengths", default="2,4,8", help="comma-separated strengths (default 2,4,8)")
     s.add_argument("-n", type=int, default=20, help="completions per setting (default 20)")
     s.add_argument("--score", choices=_SCORES[:-1], default="sentiment")
     s.add_argument("--words", help="comma-separated words to count instead of --score")
@@ -150,20 +149,20 @@ def run_steer(args: argparse.Namespace) -> int:
         raise SteeringError("Give either --add (and optionally --sub) for ActAdd, or --vector DIR.")
     model, tok = load_model(args.model)
     location = int(args.location) if args.location.isdigit() else args.location
+    strength = 5.0 if args.strength is None else args.strength
+    site = None if args.vector else _one_site(args.site, model)
     if args.vector:
         vec = SteeringVector.load(args.vector, model=model)
-        steering = vec.edits(model, args.scale, at=args.at)
+        steering = vec.edits(model, 4.0 if args.strength is None else args.strength, positions=args.positions)
     elif args.sub is not None:
         steering = ActAdd.build(
             model,
             tok,
-            list(
-                x_vector(args.add, args.sub, args.coeff, args.layer, tokenizer=tok, pad=None if args.no_pad else "tokens_right")
-            ),
+            list(x_vector(args.add, args.sub, strength, site, tokenizer=tok, pad=None if args.no_pad else "tokens_right")),
             location=location,
         )
     else:
-        steering = ActAdd.build(model, tok, [ActivationAddition(args.coeff, args.layer, prompt=args.add)], location=location)
+        steering = ActAdd.build(model, tok, [ActivationAddition(strength, site, prompt=args.add)], location=location)
     comp = compare(model, tok, args.text, steering, n=args.n, seed=args.seed, config=_config(args), injection=args.injection)
     name, fn = _scorer(args.score, args.words)
     if fn is not None:
@@ -183,11 +182,11 @@ def run_train(args: argparse.Namespace) -> int:
 
     pairs = read_pairs(args.pairs)
     model, tok = load_model(args.model)
-    layers = parse_layers(args.layers, resolve(model).n_layers)
+    sites = parse_sites(args.sites, resolve(model).n_layers)
     read = int(args.read) if args.read.lstrip("-").isdigit() else args.read
-    vec = train_steering_vector(model, tok, pairs, layers, method=args.method, read=read, point=args.point)
+    vec = train_steering_vector(model, tok, pairs, sites, method=args.method, read=read)
     out = vec.save(args.out)
-    print(f"steering vector from {len(pairs)} pairs, layers {vec.layers}, method {vec.method}: {out}")
+    print(f"steering vector from {len(pairs)} pairs at {vec.point} of layers {vec.layers}, method {vec.method}: {out}")
     print("norms: " + ", ".join(f"{k}: {v:.3g}" for k, v in vec.norms().items()))
     if args.gguf:
         print(f"llama.cpp control vector: {vec.to_gguf(args.gguf)}")
@@ -202,7 +201,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     if not args.text:
         raise SteeringError("The prompt is empty; give the text to complete.")
     model, tok = load_model(args.model)
-    layers = parse_layers(args.layers, resolve(model).n_layers)
+    sites = parse_sites(args.sites, resolve(model).n_layers)
     name, fn = _scorer(args.score, args.words)
     res = sweep(
         model,
@@ -210,8 +209,8 @@ def run_sweep(args: argparse.Namespace) -> int:
         args.text,
         args.add,
         args.sub,
-        layers=layers,
-        coeffs=_floats(args.coeffs),
+        sites=sites,
+        strengths=_floats(args.strengths),
         metric=fn,
         n=args.n,
         seed=args.seed,
@@ -228,5 +227,5 @@ def run_sweep(args: argparse.Namespace) -> int:
     except ImportError as exc:  # MissingExtraError
         print(f"wrote {out / 'sweep.json'} (no plot: {exc})", file=sys.stderr)
     best = res.best()
-    print(json.dumps({"best": {k: best[k] for k in ("layer", "coeff", "mean")}, "unsteered_mean": res.baseline_mean}))
+    print(json.dumps({"best": {k: best[k] for k in ("site", "strength", "mean")}, "unsteered_mean": res.baseline_mean}))
     return 0

@@ -22,10 +22,10 @@ from typing import Any
 
 import torch
 
-from ..errors import DataFormatError
+from ..errors import DataFormatError, SiteError
 from ..model.architectures import resolve
 from ..model.capture import capture
-from ..model.site import Site
+from ..model.site import Site, SiteLike, as_sites
 from ..model.tokens import pad
 from .data import ConceptExample, check_labels, render
 
@@ -52,6 +52,11 @@ class ConceptActivations:
     point: str
     n_examples: int
 
+    @property
+    def sites(self) -> list[Site]:
+        """The site of each slice of ``x``."""
+        return [Site(x, self.point) for x in self.layers]  # type: ignore[arg-type]
+
     def example_labels(self) -> torch.Tensor:
         out = torch.full((self.n_examples,), -1, dtype=torch.long)
         out[self.example] = self.labels
@@ -63,8 +68,7 @@ def concept_activations(
     tokenizer: Any,
     examples: Sequence[ConceptExample],
     *,
-    point: str = "attn_in",
-    layers: Sequence[int] | None = None,
+    sites: SiteLike | Sequence[SiteLike] | None = None,
     ctx_len: int = 16,
     max_completion_tokens: int = 32,
     max_input_len: int = 1024,
@@ -73,7 +77,11 @@ def concept_activations(
     require_both_labels: bool = True,
     progress: bool | None = None,
 ) -> ConceptActivations:
-    """Read the completion-token activations of ``examples`` at every (or the given) layer."""
+    """Read the completion-token activations of ``examples`` at ``sites``.
+
+    ``sites`` share one point; by default ``attn_in`` of every block (the seed's). A bare int ``n`` is
+    ``resid_post.n``.
+    """
     if not examples:
         raise DataFormatError("No examples given.")
     if require_both_labels:
@@ -81,8 +89,14 @@ def concept_activations(
     if ctx_len < 1 or max_completion_tokens < 2:
         raise DataFormatError("ctx_len must be >= 1 and max_completion_tokens >= 2.")
     spec = resolve(model)
-    layer_list = list(range(spec.n_layers)) if layers is None else [spec.site(Site(x)).layer for x in layers]
-    sites = [Site(x, point) for x in layer_list]
+    site_list = [Site(x, "attn_in") for x in range(spec.n_layers)] if sites is None else [spec.site(x) for x in as_sites(sites)]
+    points = sorted({x.point for x in site_list})
+    if len(points) != 1:
+        raise SiteError(f"Concept sites must share one point, got {', '.join(points)}; read each point separately.")
+    point = points[0]
+    layer_list = [x.layer for x in site_list]
+    if len(set(layer_list)) != len(layer_list):
+        raise SiteError(f"Duplicate sites in {[str(x) for x in site_list]}.")
     rows: list[list[int]] = []
     masks: list[list[bool]] = []
     for i, ex in enumerate(examples):
@@ -106,8 +120,8 @@ def concept_activations(
         masks.append([t in keep for t in range(len(ids))])
     width = max(len(r) for r in rows)
     mask = torch.tensor([m + [False] * (width - len(m)) for m in masks])
-    acts = capture(model, pad(rows), sites, positions=mask, batch_size=batch_size, dtype=torch.float32, progress=progress)
-    x = torch.stack([acts[s] for s in sites], 1)
+    acts = capture(model, pad(rows), site_list, positions=mask, batch_size=batch_size, dtype=torch.float32, progress=progress)
+    x = torch.stack([acts[s] for s in site_list], 1)
     example = acts.rows
     assert example is not None
     labels = torch.tensor([examples[int(i)].label for i in example])

@@ -1,15 +1,15 @@
 """Concepts (a fitted probe per layer, with its accuracies) and guided generation.
 
 :func:`train_concept` reads completion-token activations, fits a probe and records per-layer train
-and held-out accuracy. :func:`guide` pushes chosen layers along the concept's directions:
+and held-out accuracy. :func:`guide` pushes chosen sites along the concept's directions with a strength ``s``:
 
 * ``mode="norm_preserving"`` (the seed's guidance, default): at the attention input of each chosen
   block, per token ``x' = x + s * w_hat`` then ``x'' = x' * ||x|| / ||x'||`` (computed in fp32), so each
   token keeps its norm and is rotated towards ``+-w_hat``;
-* ``mode="add"``: plain ``x + s * w_hat`` (e.g. on the residual stream with ``point="resid_pre"``).
+* ``mode="add"``: plain ``x + s * w_hat`` (e.g. on the residual stream, with ``sites="resid_pre.*"`` sites).
 
 Guidance acts on every forward call (prompt and each generated token, cached or not), or only on the
-last token of each call with ``only_last=True``. Scale 0 installs nothing, so it is bit-identical to
+last token of each call with ``only_last=True``. Strength 0 installs nothing, so it is bit-identical to
 unguided runs; leaving the ``with`` block restores the model exactly.
 """
 
@@ -28,18 +28,18 @@ import torch
 from ..artifacts import Fingerprint, load_artifact, register, save_artifact
 from ..errors import DataFormatError, IncompatibleArtifactError, ShapeError, SiteError, SteeringError
 from ..model.architectures import resolve
-from ..model.intervene import Apply, Intervention, intervene
+from ..model.intervene import Intervention, Transform, intervene
 from ..model.positions import CallPositions
-from ..model.site import Site
+from ..model.site import Site, SiteLike, as_site, as_sites
 from .activations import ConceptActivations, concept_activations
 from .data import ConceptExample, check_labels, split_examples
 from .probes import PROBES, Probe
 
-__all__ = ["Concept", "train_concept", "guide", "guidance_edits"]
+__all__ = ["ConceptProbe", "train_concept", "guide", "guidance_edits"]
 
 
 @dataclass
-class Concept:
+class ConceptProbe:
     """A probe fitted at one site point over a set of layers, with its accuracies."""
 
     probe: Probe
@@ -59,15 +59,20 @@ class Concept:
         W = self.probe.directions()
         return {layer: W[i] for i, layer in enumerate(self.layers)}
 
-    def top_layers(self, k: int, by: Literal["train", "val"] = "train") -> list[int]:
-        """The ``k`` layers with the highest accuracy (train accuracy, as the seed chooses)."""
+    @property
+    def sites(self) -> list[Site]:
+        """Where the probe reads (and guidance writes): ``Site(layer, point)`` per layer."""
+        return [Site(x, self.point) for x in self.layers]  # type: ignore[arg-type]
+
+    def top_sites(self, k: int, by: Literal["train", "val"] = "train") -> list[Site]:
+        """The ``k`` sites with the highest accuracy (train accuracy, as the seed chooses), in layer order."""
         acc = self.train_accuracy if by == "train" else self.val_accuracy
         if not acc:
             raise DataFormatError(f"This concept has no {by} accuracies to rank layers by.")
         if not 1 <= k <= len(self.layers):
             raise SteeringError(f"top-k must be between 1 and {len(self.layers)}, got {k}.")
         order = sorted(range(len(self.layers)), key=lambda i: (-acc[i], self.layers[i]))
-        return sorted(self.layers[i] for i in order[:k])
+        return [Site(x, self.point) for x in sorted(self.layers[i] for i in order[:k])]  # type: ignore[arg-type]
 
     def score_activations(self, acts: ConceptActivations) -> torch.Tensor:
         """``[n_tokens, L]`` probability of label 1."""
@@ -93,7 +98,7 @@ class Concept:
         return save_artifact(path, "concept", self.probe.state(), cfg, fingerprint=self.fingerprint)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], model: torch.nn.Module | None = None) -> Concept:
+    def load(cls, path: str | os.PathLike[str], model: torch.nn.Module | None = None) -> ConceptProbe:
         """Load a steerlens concept artifact, or a seed safetensors file (``W`` [L, d] ...)."""
         p = Path(path)
         if p.is_file() and p.suffix == ".safetensors":
@@ -103,7 +108,7 @@ class Concept:
     @classmethod
     def from_seed_file(
         cls, path: str | os.PathLike[str], model: torch.nn.Module | None = None, probe: str | None = None
-    ) -> Concept:
+    ) -> ConceptProbe:
         """Read the concept-guidance seed's safetensors (``W`` [L, d], optional ``a`` [L, 1], ``b`` [L])."""
         from safetensors.torch import load_file
 
@@ -127,11 +132,11 @@ class Concept:
 
 
 @register("concept")
-def _load_concept(art, model) -> Concept:
+def _load_concept(art, model) -> ConceptProbe:
     cfg = art.config
     kw = {"l2_penalty": cfg["l2_penalty"]} if cfg["probe"] == "logistic" and "l2_penalty" in cfg else {}
     probe = PROBES[cfg["probe"]].from_state(art.tensors, **kw)
-    return Concept(
+    return ConceptProbe(
         probe,
         list(cfg["layers"]),
         cfg.get("point", "attn_in"),
@@ -150,14 +155,17 @@ def train_concept(
     probe: str = "dim",
     val_examples: Sequence[ConceptExample] | None = None,
     val_fraction: float = 0.2,
-    point: str = "attn_in",
-    layers: Sequence[int] | None = None,
+    sites: SiteLike | Sequence[SiteLike] | None = None,
     seed: int = 0,
     name: str = "",
     progress: bool | None = None,
     **activation_kw: Any,
-) -> Concept:
-    """Fit a probe per layer and measure train and held-out accuracy (split by prompt unless ``val_examples``)."""
+) -> ConceptProbe:
+    """Fit a probe per site and measure train and held-out accuracy (split by prompt unless ``val_examples``).
+
+    ``sites`` share one point; by default the attention input of every block (``attn_in``, where the
+    concept-guidance paper reads and guides). A bare int ``n`` is ``resid_post.n``.
+    """
     if probe not in PROBES:
         raise DataFormatError(f"probe must be one of {', '.join(PROBES)}, got {probe!r}.")
     check_labels(examples)
@@ -170,45 +178,47 @@ def train_concept(
             )
     else:
         train_ex, val_ex = list(examples), list(val_examples)
-    tr = concept_activations(model, tokenizer, train_ex, point=point, layers=layers, progress=progress, **activation_kw)
+    tr = concept_activations(model, tokenizer, train_ex, sites=sites, progress=progress, **activation_kw)
+    point = tr.point
     p = PROBES[probe]() if probe != "pca" else PROBES[probe](seed=seed)  # type: ignore[call-arg]
     p.fit(tr.x, tr.labels)
-    concept = Concept(p, tr.layers, point, name=name, fingerprint=Fingerprint.of(model))
+    concept = ConceptProbe(p, tr.layers, point, name=name, fingerprint=Fingerprint.of(model))
     concept.train_accuracy = p.score(tr.x, tr.labels, tr.example).tolist()
     if val_ex:
         va = concept_activations(
-            model, tokenizer, val_ex, point=point, layers=tr.layers, progress=progress, require_both_labels=False, **activation_kw
+            model, tokenizer, val_ex, sites=tr.sites, progress=progress, require_both_labels=False, **activation_kw
         )
         concept.val_accuracy = p.score(va.x, va.labels, va.example).tolist()
     return concept
 
 
-def _scales(scale: float | Sequence[float] | Mapping[int, float], layers: list[int]) -> dict[int, float]:
-    if isinstance(scale, Mapping):
-        missing = [x for x in layers if x not in scale]
+def _strengths(strength: float | Sequence[float] | Mapping[SiteLike, float], sites: list[Site], spec: Any) -> dict[Site, float]:
+    if isinstance(strength, Mapping):
+        given = {spec.site(as_site(k)): v for k, v in strength.items()}
+        missing = [str(x) for x in sites if x not in given]
         if missing:
-            raise SteeringError(f"Per-layer scales are missing layer(s) {missing}.")
-        out = {x: float(scale[x]) for x in layers}
-    elif isinstance(scale, (int, float)) and not isinstance(scale, bool):
-        out = {x: float(scale) for x in layers}
+            raise SteeringError(f"Per-site strengths are missing {', '.join(missing)} (a bare int key means resid_post).")
+        out = {x: float(given[x]) for x in sites}
+    elif isinstance(strength, (int, float)) and not isinstance(strength, bool):
+        out = {x: float(strength) for x in sites}
     else:
-        vals = list(scale)  # type: ignore[arg-type]
-        if len(vals) != len(layers):
-            raise SteeringError(f"{len(vals)} scales for {len(layers)} layers; give one per layer or a single number.")
-        out = {x: float(v) for x, v in zip(layers, vals)}
+        vals = list(strength)  # type: ignore[arg-type]
+        if len(vals) != len(sites):
+            raise SteeringError(f"{len(vals)} strengths for {len(sites)} sites; give one per site or a single number.")
+        out = {x: float(v) for x, v in zip(sites, vals)}
     for x, v in out.items():
         if not math.isfinite(v):
-            raise SteeringError(f"The guidance scale of layer {x} is {v}; scales must be finite.")
+            raise SteeringError(f"The guidance strength at {x} is {v}; strengths must be finite.")
     return out
 
 
-def _guide_fn(direction: torch.Tensor, scale: float, mode: str, only_last: bool):
+def _guide_fn(direction: torch.Tensor, strength: float, mode: str, only_last: bool):
     unit = direction.double() / direction.double().norm().clamp_min(1e-12)
 
     def fn(h: torch.Tensor, pos: CallPositions) -> torch.Tensor:
         x = h.float()
         w = unit.to(device=h.device, dtype=torch.float32)
-        moved = x + scale * w
+        moved = x + strength * w
         if mode == "norm_preserving":
             moved = moved * (x.norm(dim=-1, keepdim=True) / moved.norm(dim=-1, keepdim=True).clamp_min(1e-12))
         out = moved.to(h.dtype)
@@ -223,72 +233,64 @@ def _guide_fn(direction: torch.Tensor, scale: float, mode: str, only_last: bool)
 
 def guidance_edits(
     model: torch.nn.Module,
-    concept: Concept | Mapping[int, torch.Tensor],
-    scale: float | Sequence[float] | Mapping[int, float],
-    layers: Sequence[int] | None = None,
+    concept: ConceptProbe | Mapping[SiteLike, torch.Tensor],
+    strength: float | Sequence[float] | Mapping[SiteLike, float],
+    sites: SiteLike | Sequence[SiteLike] | None = None,
     *,
     top_k: int | None = None,
-    point: str | None = None,
     mode: Literal["norm_preserving", "add"] = "norm_preserving",
     only_last: bool = False,
-) -> list[Apply]:
-    """The edits that :func:`guide` installs (none when every scale is 0)."""
+) -> list[Transform]:
+    """The edits that :func:`guide` installs (none when every strength is 0)."""
     if mode not in ("norm_preserving", "add"):
         raise SteeringError(f"mode must be 'norm_preserving' or 'add', got {mode!r}.")
     spec = resolve(model)
-    if isinstance(concept, Concept):
+    if isinstance(concept, ConceptProbe):
         if concept.fingerprint is not None:
             diffs = concept.fingerprint.differences(Fingerprint.of(model))
             if diffs:
                 raise IncompatibleArtifactError(f"This concept was made for another model ({'; '.join(diffs)}).")
-        dirs = concept.directions()
-        site_point = point or concept.point
-        if layers is None and top_k is not None:
-            layers = concept.top_layers(top_k)
+        dirs = {spec.site(x): concept.directions()[x.layer] for x in concept.sites}
+        if sites is None and top_k is not None:
+            sites = concept.top_sites(top_k)
     else:
-        dirs = {int(k): torch.as_tensor(v) for k, v in concept.items()}
-        site_point = point or "attn_in"
+        dirs = {spec.site(as_site(k)): torch.as_tensor(v) for k, v in concept.items()}
         if top_k is not None:
-            raise SteeringError("top_k needs a Concept (its accuracies rank the layers).")
-    if layers is None:
-        layers = list(dirs)
-    layers = [spec.site(Site(x)).layer for x in layers]
-    missing = [x for x in layers if x not in dirs]
+            raise SteeringError("top_k needs a ConceptProbe (its accuracies rank the layers).")
+    chosen = list(dirs) if sites is None else [spec.site(x) for x in as_sites(sites)]
+    missing = [str(x) for x in chosen if x not in dirs]
     if missing:
-        raise SiteError(f"The concept has no direction for layer(s) {missing}; it covers {sorted(dirs)}.")
-    for x in layers:
+        raise SiteError(
+            f"The concept has no direction at {', '.join(missing)}; it covers {', '.join(map(str, dirs))} "
+            "(a bare int means resid_post)."
+        )
+    for x in chosen:
         if dirs[x].shape != (spec.d_model,):
-            raise ShapeError(f"Direction of layer {x} has shape {tuple(dirs[x].shape)}, the model's width is {spec.d_model}.")
-    per_layer = _scales(scale, layers)
-    return [
-        Apply(Site(x, site_point), _guide_fn(dirs[x], s, mode, only_last), at="all") for x, s in per_layer.items() if s != 0.0
-    ]
+            raise ShapeError(f"The direction at {x} has shape {tuple(dirs[x].shape)}, the model's width is {spec.d_model}.")
+    per_site = _strengths(strength, chosen, spec)
+    return [Transform(x, _guide_fn(dirs[x], s, mode, only_last), positions="all") for x, s in per_site.items() if s != 0.0]
 
 
 @contextmanager
 def guide(
     model: torch.nn.Module,
-    concept: Concept | Mapping[int, torch.Tensor],
-    scale: float | Sequence[float] | Mapping[int, float],
-    layers: Sequence[int] | None = None,
+    concept: ConceptProbe | Mapping[SiteLike, torch.Tensor],
+    strength: float | Sequence[float] | Mapping[SiteLike, float],
+    sites: SiteLike | Sequence[SiteLike] | None = None,
     *,
     top_k: int | None = None,
-    point: str | None = None,
     mode: Literal["norm_preserving", "add"] = "norm_preserving",
     only_last: bool = False,
 ) -> Iterator[Intervention]:
     """Guide the model along a concept inside the ``with`` block.
 
     Args:
-        concept: a :class:`Concept` or a ``{layer: direction}`` mapping.
-        scale: one number, one per layer (sequence aligned with ``layers``), or ``{layer: scale}``.
-        layers: layers to guide (default: all of the concept's, or ``top_k`` by train accuracy).
-        top_k: guide the k layers with the best train accuracy.
-        point: site point (default: the concept's, normally ``attn_in``).
+        concept: a :class:`ConceptProbe` or a ``{site: direction}`` mapping (a bare int key is ``resid_post``).
+        strength: one number, one per site (a sequence aligned with ``sites``), or ``{site: strength}``.
+        sites: where to guide (default: all of the concept's sites, or its ``top_k`` by train accuracy).
+        top_k: guide the k sites with the best train accuracy.
         mode: ``"norm_preserving"`` (the seed's) or ``"add"``.
         only_last: guide only the last token of each forward call.
     """
-    with intervene(
-        model, guidance_edits(model, concept, scale, layers, top_k=top_k, point=point, mode=mode, only_last=only_last)
-    ) as handle:
+    with intervene(model, guidance_edits(model, concept, strength, sites, top_k=top_k, mode=mode, only_last=only_last)) as handle:
         yield handle

@@ -5,7 +5,7 @@
   (:func:`load_counterfact`), splits, :func:`filter_known`.
 * :func:`precompute` -- entity and attribute states at a layer.
 * Editors (:func:`make_editor`: linear, biaffine, mlp, scalar, identity, null, random), saved and loaded as
-  artifacts (:func:`save_editor`, :func:`load_editor`).
+  artifacts (:meth:`Editor.save`, :meth:`Editor.load`; or ``steerlens.load``).
 * :func:`train_editor` -- the REMEDI loss with AdamW and early stopping that keeps the best state.
 * :func:`evaluate_edits` -- efficacy, paraphrases, neighbourhood, fluency and consistency for REMEDI,
   the prefix baseline, control editors and the LRE-inverse edit, in one table.
@@ -41,9 +41,7 @@ from .editors import (
     NullEditor,
     RandomEditor,
     ScalarEditor,
-    load_editor,
     make_editor,
-    save_editor,
 )
 from .evaluate import (
     EditMethod,
@@ -89,9 +87,7 @@ __all__ = [
     "NullEditor",
     "RandomEditor",
     "ScalarEditor",
-    "load_editor",
     "make_editor",
-    "save_editor",
     "EditMethod",
     "EditorEdit",
     "LreInverseEdit",

@@ -51,7 +51,7 @@ def edit_generate(
     samples: Sequence[EditSample],
     *,
     max_new_tokens: int = 30,
-    alpha: float = 1.0,
+    strength: float = 1.0,
     occurrence: int = 0,
     seed: int | None = 0,
     **generate_kwargs: Any,
@@ -66,6 +66,6 @@ def edit_generate(
     dirs = directions(model, tokenizer, editor, samples)
     spans = edit_spans(tokenizer, prompts, [s.entity for s in samples], occurrence, editor.edit_last_entity_token)
     base = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, seed=seed, **generate_kwargs)
-    with intervene(model, [edit(editor.layer, dirs, spans, alpha=alpha)]):
+    with intervene(model, [edit(editor.layer, dirs, spans, strength=strength)]):
         edited = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, seed=seed, **generate_kwargs)
     return EditedGeneration(prompts, base.texts or [], edited.texts or [])

@@ -92,7 +92,7 @@ class EditSample:
         for name in ("paraphrases", "neighbourhood", "new_object_subjects"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict (``source`` included)."""
         d = asdict(self)
         for k in ("paraphrases", "neighbourhood", "new_object_subjects"):
@@ -100,8 +100,8 @@ class EditSample:
         return d
 
     @classmethod
-    def from_json(cls, d: dict[str, Any], where: str = "sample") -> EditSample:
-        """Inverse of :meth:`to_json`."""
+    def from_dict(cls, d: dict[str, Any], where: str = "sample") -> EditSample:
+        """Inverse of :meth:`to_dict`."""
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(d) - known
         if unknown:
@@ -292,7 +292,7 @@ def save_samples(samples: Iterable[EditSample], path: str | os.PathLike[str]) ->
     """Write samples as JSON lines."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text("".join(json.dumps(s.to_json(), ensure_ascii=False) + "\n" for s in samples))
+    p.write_text("".join(json.dumps(s.to_dict(), ensure_ascii=False) + "\n" for s in samples))
     return p
 
 
@@ -311,7 +311,7 @@ def load_samples(path: str | os.PathLike[str]) -> list[EditSample]:
             d = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataFormatError(f"{p.name} line {n}: not valid JSON ({exc}).") from exc
-        out.append(EditSample.from_json(d, where=f"{p.name} line {n}"))
+        out.append(EditSample.from_dict(d, where=f"{p.name} line {n}"))
     return out
 
 
@@ -343,7 +343,8 @@ def filter_known(
     (With ``top_k=1`` the model "knows" the fact: the unedited model prefers the true object over
     any other token, so the unedited efficacy on the prompts is 0 by construction.)
     """
-    from .evaluate import score_targets
+    from ..model.capture import last_token_logprobs
+    from ..model.tokens import encode
 
     if top_k < 1:
         raise DataFormatError(f"top_k must be >= 1, got {top_k}.")
@@ -351,8 +352,9 @@ def filter_known(
     if not keep:
         return []
     true_ids = torch.tensor([first_token(tokenizer, s.target_true) for s in keep], dtype=torch.long)
-    _, ranks = score_targets(model, tokenizer, [s.prompt for s in keep], true_ids, batch_size=batch_size, progress=progress)
-    return [s for s, r in zip(keep, ranks[:, 0].tolist()) if r < top_k]
+    lp = last_token_logprobs(model, encode(tokenizer, [s.prompt for s in keep]), batch_size, progress=progress)
+    ranks = (lp > lp.gather(1, true_ids[:, None])).sum(-1)  # 0 = the true object's first token is the top token
+    return [s for s, r in zip(keep, ranks.tolist()) if r < top_k]
 
 
 def known_sample_ids(

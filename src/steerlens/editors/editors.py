@@ -1,7 +1,7 @@
 """REMEDI editors: maps from an attribute's (and optionally the entity's) state to an edit direction.
 
 Every editor is a module ``forward(entity [b, d], attribute [b, d]) -> direction [b, d]`` tied to one
-layer. The direction is added to the entity's last token at that layer (``h <- h + alpha * d``).
+layer. The direction is added to the entity's last token at that layer (``h <- h + strength * d``).
 
 ========== ================================================================ ===========
 kind       direction                                                        trainable
@@ -20,7 +20,7 @@ Trainable editors start as the null edit (their last layer is zero), so training
 unedited model. They standardise their inputs per dimension and scale their output by the
 attribute states' per-dimension spread (:meth:`Editor.fit_scales`, called by ``train_editor``), so one
 learning rate works whatever the residual stream's scale; ``standardize=False`` in ``train_editor``
-keeps REMEDI's raw inputs. Save and load with :func:`save_editor` / :func:`load_editor` (a steerlens artifact with
+keeps REMEDI's raw inputs. Save and load with :meth:`Editor.save` / :meth:`Editor.load` (a steerlens artifact with
 the model's fingerprint and the layer).
 """
 
@@ -48,8 +48,6 @@ __all__ = [
     "RandomEditor",
     "EDITOR_KINDS",
     "make_editor",
-    "save_editor",
-    "load_editor",
 ]
 
 ARTIFACT_KIND = "remedi_editor"
@@ -120,6 +118,35 @@ class Editor(nn.Module):
             "edit_last_entity_token": self.edit_last_entity_token,
             **self.options(),
         }
+
+    def save(
+        self, path: str | os.PathLike[str], model: torch.nn.Module | None = None, history: dict[str, Any] | None = None
+    ) -> Path:
+        """Save as a steerlens artifact (kind ``"editor"``), with ``model``'s fingerprint if given and any training
+        ``history`` (JSON) alongside."""
+        tensors = {k: v.detach().float() for k, v in self.state_dict().items()}
+        cfg = self.config()
+        if history is not None:
+            cfg["history"] = history
+        return save_artifact(path, ARTIFACT_KIND, tensors, cfg, model=model)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], model: torch.nn.Module | None = None, *, layer: int | None = None) -> Editor:
+        """Load an editor saved with :meth:`save` (of whatever kind it is); ``steerlens.load`` does the same.
+
+        Raises:
+            IncompatibleArtifactError: the editor was made for another model, or for another layer than
+                ``layer`` (when given).
+        """
+        art = load_artifact(path, model=model, kind=ARTIFACT_KIND)
+        ed = _load(art, model)
+        if layer is not None and model is not None:
+            layer = layer % resolve(model).n_layers
+        if layer is not None and ed.layer != layer:
+            raise IncompatibleArtifactError(f"{path} holds an editor for layer {ed.layer}, not layer {layer}.")
+        if not isinstance(ed, cls):
+            raise IncompatibleArtifactError(f"{path} holds a {type(ed).__name__}, not a {cls.__name__}.")
+        return ed
 
     def _check(self, entity: torch.Tensor, attribute: torch.Tensor) -> None:
         for name, x in (("entity", entity), ("attribute", attribute)):
@@ -303,19 +330,6 @@ def make_editor(kind: str, model_or_d: torch.nn.Module | int, layer: int, **opti
     return EDITOR_KINDS[kind](d, layer, **options)
 
 
-def save_editor(
-    editor: Editor, path: str | os.PathLike[str], model: torch.nn.Module | None = None, history: dict[str, Any] | None = None
-) -> Path:
-    """Save an editor as a steerlens artifact (with ``model``'s fingerprint, if given)."""
-    if not isinstance(editor, Editor):
-        raise TypeError(f"save_editor() takes a steerlens Editor, got {type(editor).__name__}.")
-    tensors = {k: v.detach().float() for k, v in editor.state_dict().items()}
-    cfg = editor.config()
-    if history is not None:
-        cfg["history"] = history
-    return save_artifact(path, ARTIFACT_KIND, tensors, cfg, model=model)
-
-
 @register(ARTIFACT_KIND)
 def _load(art: Artifact, model: Any) -> Editor:
     cfg = dict(art.config)
@@ -335,19 +349,3 @@ def _load(art: Artifact, model: Any) -> Editor:
     if model is not None:
         ed.to(next(model.parameters()).device)
     return ed.eval()
-
-
-def load_editor(path: str | os.PathLike[str], model: torch.nn.Module | None = None, *, layer: int | None = None) -> Editor:
-    """Load an editor saved by :func:`save_editor`.
-
-    Raises:
-        IncompatibleArtifactError: the editor was made for another model, or for another layer than
-            ``layer`` (when given).
-    """
-    art = load_artifact(path, model=model, kind=ARTIFACT_KIND)
-    ed = _load(art, model)
-    if layer is not None and model is not None:
-        layer = layer % resolve(model).n_layers
-    if layer is not None and ed.layer != layer:
-        raise IncompatibleArtifactError(f"{path} holds an editor for layer {ed.layer}, not layer {layer}.")
-    return ed

@@ -37,12 +37,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._results import JsonResult
 from ..errors import DataFormatError
 from ..model import Site, generate, intervene, resolve
+from ..model.capture import last_token_logprobs
 from ..model.tokens import encode
 from .data import EditSample, first_token, prompt_in_context
 from .editors import Editor
-from .inputs import EditorInputs, base_hidden, edit, edit_spans, precompute
+from .inputs import EditorInputs, edit, edit_spans, precompute
 
 __all__ = [
     "score_targets",
@@ -96,10 +98,7 @@ def score_targets(
         part = [rows[j] for j in idx]
         edits = edits_for(idx, [texts[j] for j in idx]) if edits_for else []
         with intervene(model, edits) if edits else nullcontext():
-            h = base_hidden(model, part)
-        last = torch.tensor([len(r) - 1 for r in part], device=device)
-        logits = spec.logits_from_final(h[torch.arange(len(part), device=device), last]).float()
-        lp = torch.log_softmax(logits, -1)
+            lp = last_token_logprobs(model, part, batch_size=len(part)).to(device)
         t = targets[idx].to(device)
         sel = lp.gather(1, t)
         lps.append(sel.cpu())
@@ -206,8 +205,10 @@ class Prefix(EditMethod):
 class EditorEdit(EditMethod):
     """A REMEDI editor's direction added at the entity's (first mention's) last token, at its layer."""
 
-    def __init__(self, editor: Editor, name: str | None = None, alpha: float = 1.0, inputs: EditorInputs | None = None) -> None:
-        self.editor, self.alpha = editor, alpha
+    def __init__(
+        self, editor: Editor, name: str | None = None, strength: float = 1.0, inputs: EditorInputs | None = None
+    ) -> None:
+        self.editor, self.strength = editor, strength
         self.name = name or ("remedi" if editor.kind in ("linear", "mlp", "biaffine", "scalar") else editor.kind)
         self._inputs = inputs
         self._dirs: dict[str, torch.Tensor] = {}
@@ -222,7 +223,7 @@ class EditorEdit(EditMethod):
 
     def edits(self, tokenizer, samples, texts):  # noqa: D102
         spans = edit_spans(tokenizer, texts, [s.entity for s in samples], 0, self.editor.edit_last_entity_token)
-        return [edit(self.editor.layer, torch.stack([self._dirs[s.id] for s in samples]), spans, alpha=self.alpha)]
+        return [edit(self.editor.layer, torch.stack([self._dirs[s.id] for s in samples]), spans, strength=self.strength)]
 
 
 class LreInverseEdit(EditMethod):
@@ -311,7 +312,7 @@ class LreInverseEdit(EditMethod):
 
 
 @dataclass
-class MethodResult:
+class MethodResult(JsonResult):
     """Scores of one method (``None`` where not measured)."""
 
     method: str

@@ -21,11 +21,11 @@ from typing import Any
 import torch
 
 from ..errors import DataFormatError, SpanNotFoundError
-from ..model import Add, Apply, Site, Spans, capture, resolve, spans_to_mask, token_span
+from ..model import Add, Site, Spans, Transform, capture, resolve, spans_to_mask, token_span
 from ..model.tokens import encode, pad
 from .data import EditSample, first_token
 
-__all__ = ["EditorInputs", "precompute", "entity_span", "edit_spans", "edit", "base_hidden", "target_ids"]
+__all__ = ["EditorInputs", "precompute", "entity_span", "edit_spans", "edit", "target_ids"]
 
 
 @dataclass
@@ -157,8 +157,8 @@ def target_ids(tokenizer: Any, words: Sequence[str]) -> torch.Tensor:
     return torch.tensor([first_token(tokenizer, w) if w else -1 for w in words], dtype=torch.long)
 
 
-def edit(layer: int, directions: torch.Tensor, spans: Sequence[tuple[int, int]], alpha: float = 1.0, beta: float = 1.0):
-    """The intervention edit ``h <- beta * h + alpha * d`` at each row's span at ``Site(layer)``.
+def edit(layer: int, directions: torch.Tensor, spans: Sequence[tuple[int, int]], strength: float = 1.0, keep: float = 1.0):
+    """The intervention edit ``h <- keep * h + strength * d`` at each row's span at ``Site(layer)``.
 
     ``directions`` is ``[batch, d]``, one per row (gradients flow through it). The spans are logical
     prompt positions, so the edit touches the prompt's tokens only; generated tokens see it through
@@ -166,21 +166,10 @@ def edit(layer: int, directions: torch.Tensor, spans: Sequence[tuple[int, int]],
     """
     if directions.dim() != 2 or directions.shape[0] != len(spans):
         raise DataFormatError(f"Expected [{len(spans)}, d] directions for {len(spans)} spans, got {tuple(directions.shape)}.")
-    if beta == 1.0:
-        return Add(Site(layer), directions, at=Spans(spans), scale=alpha, per_row=True)
+    if keep == 1.0:
+        return Add(Site(layer), directions, positions=Spans(spans), strength=strength, per_row=True)
 
     def fn(h: torch.Tensor, pos: Any) -> torch.Tensor:
-        return beta * h + alpha * directions.to(h.dtype)[:, None, :]
+        return keep * h + strength * directions.to(h.dtype)[:, None, :]
 
-    return Apply(Site(layer), fn, at=Spans(spans))
-
-
-def base_hidden(model: torch.nn.Module, rows: Sequence[Sequence[int]]) -> torch.Tensor:
-    """Final-normed hidden states ``[b, t, d]`` of right-padded ``rows`` (the decoder body, no LM head).
-
-    Padding is masked out and comes after every real token, so its id does not matter.
-    """
-    spec = resolve(model)
-    b = pad(rows, side="right").to(next(model.parameters()).device)
-    out = spec.base(input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids(), use_cache=False)
-    return out[0] if isinstance(out, tuple) else out.last_hidden_state
+    return Transform(Site(layer), fn, positions=Spans(spans))

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import torch
 
+from .._results import JsonResult
 from ..errors import DataFormatError
 from ..model import Site, capture, resolve
 from .data import EditSample, attribute_of, first_token, prompt_in_context
@@ -37,7 +38,7 @@ __all__ = ["InspectResult", "inspect", "unmediated", "randomized_copy", "classif
 
 
 @dataclass
-class InspectResult:
+class InspectResult(JsonResult):
     """Classification scores of one setting."""
 
     setting: str
@@ -50,9 +51,6 @@ class InspectResult:
     control_accuracy: float
     control_f1: float
     control_mcc: float
-
-    def to_json(self) -> dict[str, Any]:  # noqa: D102
-        return asdict(self)
 
 
 def unmediated(sample: EditSample) -> EditSample:

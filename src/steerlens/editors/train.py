@@ -30,12 +30,14 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from .._results import JsonResult
 from ..errors import DataFormatError, ShapeError
 from ..model import intervene, resolve
+from ..model.capture import final_hidden
 from ..model.tokens import encode
 from .data import EditSample, split_samples
 from .editors import Editor, RandomEditor, make_editor
-from .inputs import EditorInputs, base_hidden, edit, edit_spans, entity_span, precompute, target_ids
+from .inputs import EditorInputs, edit, edit_spans, entity_span, precompute, target_ids
 
 __all__ = ["EditingBatch", "editing_batch", "editing_loss", "train_editor", "TrainResult", "fit_random_editor", "frozen"]
 
@@ -103,7 +105,7 @@ def editing_batch(
     out = EditingBatch(rows, spans, new, true, kl_start)
     if with_orig:
         for i in range(0, len(rows), batch_size):
-            h = base_hidden(model, rows[i : i + batch_size]).float().cpu()
+            h = final_hidden(model, rows[i : i + batch_size]).float().cpu()
             for j, r in enumerate(rows[i : i + batch_size]):
                 out.orig.append(h[j, int(kl_start[i + j]) : len(r) - 1].clone())
     return out
@@ -120,7 +122,7 @@ def editing_loss(
     lam_u: float | None = 1.0,
     lam_kl: float | None = 10.0,
     lam_norm: float | None = None,
-    alpha: float = 1.0,
+    strength: float = 1.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The editing loss of rows ``idx`` (see the module doc) and its parts."""
     spec = resolve(model)
@@ -129,8 +131,8 @@ def editing_loss(
     dirs = editor(sub.entity(editor.input_last_entity_token).to(device), sub.attribute.to(device))
     rows = [batch.rows[i] for i in idx]
     spans = [batch.spans[i] for i in idx]
-    with intervene(model, [edit(editor.layer, dirs, spans, alpha=alpha)]):
-        h = base_hidden(model, rows)
+    with intervene(model, [edit(editor.layer, dirs, spans, strength=strength)]):
+        h = final_hidden(model, rows)
     b = len(idx)
     last = torch.tensor([len(r) - 1 for r in rows], device=device)
     lp = torch.log_softmax(spec.logits_from_final(h[torch.arange(b, device=device), last]).float(), -1)
@@ -172,7 +174,7 @@ def editing_loss(
 
 
 @dataclass
-class TrainResult:
+class TrainResult(JsonResult):
     """What :func:`train_editor` did.
 
     Attributes:
@@ -198,7 +200,7 @@ class TrainResult:
         edit, for editors that start at zero)."""
         return self.best_epoch == 0
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """History and timings (no tensors)."""
         return {
             "history": self.history,
@@ -250,7 +252,6 @@ def train_editor(
         checkpoint: Folder to save the best editor to after every improvement.
         **editor_options: Passed to :func:`make_editor` (``rank``, ``use_entity``, ...).
     """
-    from .editors import save_editor
 
     t_start = time.perf_counter()
     spec = resolve(model)
@@ -337,7 +338,7 @@ def train_editor(
                 if val_loss < best:
                     best, best_state, best_epoch, bad = val_loss, copy.deepcopy(ed.state_dict()), epoch, 0
                     if checkpoint:
-                        save_editor(ed, checkpoint, model=model, history={"history": history, "best_epoch": epoch})
+                        ed.save(checkpoint, model=model, history={"history": history, "best_epoch": epoch})
                 else:
                     bad += 1
                     if bad >= patience + 1 and epoch > 0:

@@ -6,16 +6,16 @@ All information quantities are in **bits**.
 from __future__ import annotations
 
 import html
-import json
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 
 from .._plotting import pyplot, quiet_glyphs, savefig
+from .._results import JsonResult
 from ..errors import SpanNotFoundError, SteerlensError
 from ..model.architectures import resolve
 from ..model.capture import capture
@@ -34,7 +34,7 @@ STATISTICS = ("entropy", "kl_to_final", "top_prob", "target_log_prob", "target_r
 
 
 @dataclass
-class PredictionTrajectory:
+class PredictionTrajectory(JsonResult):
     """Per (row, position) statistics of a lens over one text; rows are lens indices then ``output``.
 
     Attributes:
@@ -70,10 +70,6 @@ class PredictionTrajectory:
         if name not in STATISTICS:
             raise PlotPathError(f"Unknown statistic {name!r}; choose from {', '.join(STATISTICS)}.")
         return getattr(self, name)
-
-    def to_json(self) -> str:
-        """All fields as JSON."""
-        return json.dumps(asdict(self), ensure_ascii=False)
 
     # ---------------------------------------------------------------- rendering
     def table(self, max_width: int = 10) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
@@ -10,12 +10,23 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import PositionError, SiteError
-from .architectures import ModelSpec, resolve
+from .architectures import ModelSpec, cache_kwargs, resolve
 from .hooks import hook_group
 from .site import Site
 from .tokens import Batch, as_batch, encode, pad
 
-__all__ = ["Activations", "capture", "CapturePositions", "run_body", "next_token_logprobs"]
+__all__ = [
+    "Activations",
+    "capture",
+    "CapturePositions",
+    "run_body",
+    "run_partial",
+    "new_cache",
+    "StopForward",
+    "final_hidden",
+    "last_token_logprobs",
+    "next_token_logprobs",
+]
 
 #: ``"all"`` tokens (returned ``[n, pos, d]`` with real tokens first and a mask), ``"last"`` real
 #: token (``[n, d]``), a ``[n]`` or ``[n, k]`` long tensor of logical positions (``[n, d]`` /
@@ -23,8 +34,9 @@ __all__ = ["Activations", "capture", "CapturePositions", "run_body", "next_token
 CapturePositions = Union[Literal["all", "last"], torch.Tensor]
 
 
-class _Stop(Exception):
-    """Raised inside a hook once every requested site is read, to skip the rest of the model."""
+class StopForward(Exception):
+    """Raised inside a hook to end a forward pass early (once everything needed is read); :func:`run_partial`
+    and :func:`capture` catch it."""
 
 
 @dataclass
@@ -67,6 +79,84 @@ def run_body(model: torch.nn.Module, batch: Batch) -> None:
         position_ids=batch.position_ids(),
         use_cache=False,
     )
+
+
+def new_cache(model: torch.nn.Module) -> Any:
+    """An empty KV cache for ``model`` (filled by :func:`run_partial` or a forward call, reusable with ``copy.deepcopy``)."""
+    from transformers import DynamicCache
+
+    return DynamicCache(config=model.config)
+
+
+def run_partial(
+    model: torch.nn.Module,
+    input_ids: torch.Tensor,
+    *,
+    attention_mask: torch.Tensor | None = None,
+    position_ids: torch.Tensor | None = None,
+    hooks: Sequence[tuple[Site, Callable[[torch.Tensor], torch.Tensor | None]]] = (),
+    stop_after: Site | None = None,
+    cache: Any = None,
+) -> None:
+    """One forward pass with ``hooks`` at sites, ending right after ``stop_after`` (no later blocks, no LM head).
+
+    A hook returns a new activation or ``None`` (read only) and may raise :class:`StopForward` itself. With
+    ``cache`` (from :func:`new_cache`, possibly holding a prefix) the pass reads and extends it. Gradients flow
+    unless the caller disables them, so this is also the differentiable path used for Jacobians.
+    """
+    spec = resolve(model)
+
+    def stop(h: torch.Tensor) -> None:
+        raise StopForward
+
+    with hook_group(spec) as g:
+        for site, fn in hooks:
+            g.add_site(site, fn)
+        if stop_after is not None:
+            g.add_site(stop_after, stop)
+        try:
+            model(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                **cache_kwargs(model, cache),
+                use_cache=cache is not None,
+            )
+        except StopForward:
+            pass
+
+
+def final_hidden(model: torch.nn.Module, rows: Sequence[Sequence[int]]) -> torch.Tensor:
+    """Final-normed hidden states ``[b, t, d]`` of right-padded token ``rows`` (the decoder body, no LM head).
+
+    Differentiable; padding comes after every real token and is masked out. Turn them into logits with
+    ``resolve(model).logits_from_final``.
+    """
+    spec = resolve(model)
+    b = pad(rows, side="right").to(next(model.parameters()).device)
+    out = spec.base(input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids(), use_cache=False)
+    return out[0] if isinstance(out, tuple) else out.last_hidden_state
+
+
+@torch.no_grad()
+def last_token_logprobs(
+    model: torch.nn.Module, rows: Sequence[Sequence[int]], batch_size: int = 32, progress: bool | None = None
+) -> torch.Tensor:
+    """``[n, vocab]`` log-probabilities of the next token after each token row (fp32, CPU), under any installed edits.
+
+    The LM head runs on each row's last position only.
+    """
+    spec = resolve(model)
+    device = next(model.parameters()).device
+    out = []
+    starts = range(0, len(rows), batch_size)
+    show = len(starts) > 4 if progress is None else progress
+    for i in tqdm(starts, desc="next-token scores", unit="batch", disable=not show, leave=False):
+        part = rows[i : i + batch_size]
+        h = final_hidden(model, part)
+        last = torch.tensor([len(r) - 1 for r in part], device=device)
+        out.append(torch.log_softmax(spec.logits_from_final(h[torch.arange(len(part), device=device), last]).float(), -1).cpu())
+    return torch.cat(out) if out else torch.zeros(0, spec.vocab_size)
 
 
 @torch.no_grad()
@@ -173,7 +263,7 @@ def capture(
                 store(site, h)
                 state["got"].add(site)
                 if len(state["got"]) == len(site_list):
-                    raise _Stop
+                    raise StopForward
 
             return read
 
@@ -184,7 +274,7 @@ def capture(
             state.update(got=set(), idx=idx, batch=batch)
             try:
                 run_body(model, batch)
-            except _Stop:
+            except StopForward:
                 pass
             if len(state["got"]) != len(site_list):
                 missing = [str(s) for s in site_list if s not in state["got"]]

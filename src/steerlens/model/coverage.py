@@ -341,14 +341,14 @@ def _generation_check(model: torch.nn.Module, spec: Any) -> tuple[bool, str]:
         return {"input_ids": b.input_ids, "attention_mask": b.attention_mask}
 
     for at in ("all", "generated"):
-        with intervene(model, [Add(site, delta, at=at, scale=2.0)]):
+        with intervene(model, [Add(site, delta, positions=at, strength=2.0)]):
             batched = generate(model, None, ids(prompts), max_new_tokens=4).new_ids
             single = [generate(model, None, ids([p]), max_new_tokens=4).new_ids[0] for p in prompts]
             uncached = generate(model, None, ids(prompts), max_new_tokens=4, use_cache=False).new_ids
         if batched != single:
-            return False, f"at={at!r}: batched {batched} != one at a time {single}"
+            return False, f"positions={at!r}: batched {batched} != one at a time {single}"
         if batched != uncached:
-            return False, f"at={at!r}: cached {batched} != uncached {uncached}"
+            return False, f"positions={at!r}: cached {batched} != uncached {uncached}"
     return True, ""
 
 

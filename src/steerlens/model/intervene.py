@@ -7,7 +7,7 @@ forward call from the attention mask and the KV cache, so an edit lands on the s
 the model runs cached or uncached, batched or one by one, left- or right-padded.
 
 Example:
-    >>> with intervene(model, [Add(Site(6), love_minus_hate, at="all", scale=4.0)]):
+    >>> with intervene(model, [Add(Site(6), love_minus_hate, positions="all", strength=4.0)]):
     ...     out = generate(model, tokenizer, ["I hate you because"], max_new_tokens=20)
 """
 
@@ -26,25 +26,25 @@ from .hooks import HookGroup
 from .positions import CallPositions, Positions, PositionTracker, Tokens, call_inputs, check_positions, select
 from .site import Site
 
-__all__ = ["Edit", "Add", "Replace", "ProjectOut", "Apply", "Intervention", "intervene"]
+__all__ = ["Edit", "Add", "Replace", "ProjectOut", "Transform", "Intervention", "intervene"]
 
 
 class Edit:
-    """Base class of edits. Subclasses implement :meth:`apply` on the selected tokens."""
+    """Base class of edits. Subclasses implement :meth:`write` on the selected tokens."""
 
     site: Site
-    at: Positions
+    positions: Positions
 
     def validate(self, spec: ModelSpec) -> Edit:
         """Check the edit against the model; return it with a normalised site."""
         raise NotImplementedError
 
-    def apply(self, h: torch.Tensor, sel: torch.Tensor, slot: torch.Tensor | None, pos: CallPositions) -> torch.Tensor:
+    def write(self, h: torch.Tensor, sel: torch.Tensor, slot: torch.Tensor | None, pos: CallPositions) -> torch.Tensor:
         """Return the new activation (a new tensor; ``h`` is never modified)."""
         raise NotImplementedError
 
 
-def _check_vector(name: str, value: torch.Tensor, spec: ModelSpec, at: Positions, per_row: bool) -> torch.Tensor:
+def _check_vector(name: str, value: torch.Tensor, spec: ModelSpec, positions: Positions, per_row: bool) -> torch.Tensor:
     value = torch.as_tensor(value)
     if not value.is_floating_point():
         raise ShapeError(f"{name}: the vector must be floating point, got {value.dtype}.")
@@ -58,13 +58,15 @@ def _check_vector(name: str, value: torch.Tensor, spec: ModelSpec, at: Positions
         return value
     if value.dim() != 2:
         raise ShapeError(f"{name}: expected [{spec.d_model}] or [k, {spec.d_model}], got shape {tuple(value.shape)}.")
-    if not per_row and not isinstance(at, Tokens):
+    if not per_row and not isinstance(positions, Tokens):
         raise ShapeError(
-            f"{name}: a [{value.shape[0]}, {spec.d_model}] tensor needs either at=Tokens([...]) with "
+            f"{name}: a [{value.shape[0]}, {spec.d_model}] tensor needs either positions=Tokens([...]) with "
             f"{value.shape[0]} indices (row k goes to the k-th index) or per_row=True (one vector per batch row)."
         )
-    if not per_row and isinstance(at, Tokens) and len(at.indices) != value.shape[0]:
-        raise ShapeError(f"{name}: {value.shape[0]} vectors for {len(at.indices)} token positions; give one vector per position.")
+    if not per_row and isinstance(positions, Tokens) and len(positions.indices) != value.shape[0]:
+        raise ShapeError(
+            f"{name}: {value.shape[0]} vectors for {len(positions.indices)} token positions; give one vector per position."
+        )
     return value
 
 
@@ -83,27 +85,27 @@ def _expand(value: torch.Tensor, h: torch.Tensor, slot: torch.Tensor | None, per
 
 @dataclass(frozen=True, eq=False)
 class Add(Edit):
-    """``h <- h + scale * delta`` at the selected tokens.
+    """``h <- h + strength * delta`` at the selected tokens.
 
     ``delta`` is ``[d_model]`` (the same vector at every selected token), ``[K, d_model]`` with
-    ``at=Tokens(K indices)`` (aligned: row k at the k-th index, as ActAdd does), or ``[batch, d_model]``
+    ``positions=Tokens(K indices)`` (aligned: row k at the k-th index, as ActAdd does), or ``[batch, d_model]``
     with ``per_row=True``.
     """
 
     site: Site
     delta: torch.Tensor
-    at: Positions = "all"
-    scale: float = 1.0
+    positions: Positions = "all"
+    strength: float = 1.0
     per_row: bool = False
 
     def validate(self, spec: ModelSpec) -> Add:  # noqa: D102
-        check_positions(self.at)
-        delta = _check_vector("Add", self.delta, spec, self.at, self.per_row)
-        return Add(spec.site(self.site), delta, self.at, float(self.scale), self.per_row)
+        check_positions(self.positions)
+        delta = _check_vector("Add", self.delta, spec, self.positions, self.per_row)
+        return Add(spec.site(self.site), delta, self.positions, float(self.strength), self.per_row)
 
-    def apply(self, h, sel, slot, pos):  # noqa: D102
+    def write(self, h, sel, slot, pos):  # noqa: D102
         d = _expand(self.delta, h, slot, self.per_row)
-        return h + (self.scale * d) * sel[..., None].to(h.dtype)
+        return h + (self.strength * d) * sel[..., None].to(h.dtype)
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,15 +114,15 @@ class Replace(Edit):
 
     site: Site
     value: torch.Tensor
-    at: Positions = "all"
+    positions: Positions = "all"
     per_row: bool = False
 
     def validate(self, spec: ModelSpec) -> Replace:  # noqa: D102
-        check_positions(self.at)
-        value = _check_vector("Replace", self.value, spec, self.at, self.per_row)
-        return Replace(spec.site(self.site), value, self.at, self.per_row)
+        check_positions(self.positions)
+        value = _check_vector("Replace", self.value, spec, self.positions, self.per_row)
+        return Replace(spec.site(self.site), value, self.positions, self.per_row)
 
-    def apply(self, h, sel, slot, pos):  # noqa: D102
+    def write(self, h, sel, slot, pos):  # noqa: D102
         v = _expand(self.value, h, slot, self.per_row).expand_as(h)
         return torch.where(sel[..., None], v, h)
 
@@ -131,10 +133,10 @@ class ProjectOut(Edit):
 
     site: Site
     directions: torch.Tensor
-    at: Positions = "all"
+    positions: Positions = "all"
 
     def validate(self, spec: ModelSpec) -> ProjectOut:  # noqa: D102
-        check_positions(self.at)
+        check_positions(self.positions)
         dirs = torch.as_tensor(self.directions)
         if dirs.dim() == 1:
             dirs = dirs[None]
@@ -143,37 +145,37 @@ class ProjectOut(Edit):
         q, r = torch.linalg.qr(dirs.double().T)
         if bool((r.diagonal().abs() < 1e-8).any()):
             raise ShapeError("ProjectOut: the directions are zero or linearly dependent.")
-        return ProjectOut(spec.site(self.site), q.T.contiguous(), self.at)
+        return ProjectOut(spec.site(self.site), q.T.contiguous(), self.positions)
 
-    def apply(self, h, sel, slot, pos):  # noqa: D102
+    def write(self, h, sel, slot, pos):  # noqa: D102
         q = self.directions.to(device=h.device, dtype=h.dtype)
         removed = h - (h @ q.T) @ q
         return torch.where(sel[..., None], removed, h)
 
 
 @dataclass(frozen=True, eq=False)
-class Apply(Edit):
-    """Any function of the activation: ``fn(h, positions) -> new h`` (``[batch, pos, d]``).
+class Transform(Edit):
+    """Any function of the activation: ``fn(h, call) -> new h`` (``[batch, pos, d]``).
 
-    Only the selected tokens take the function's result; the others keep their activation.
-    ``positions`` is the :class:`~steerlens.model.positions.CallPositions` of the current call.
+    Only the tokens ``positions`` selects take the function's result; the others keep their activation.
+    ``call`` is the :class:`~steerlens.model.positions.CallPositions` of the current forward call.
     """
 
     site: Site
     fn: Callable[[torch.Tensor, CallPositions], torch.Tensor]
-    at: Positions = "all"
+    positions: Positions = "all"
 
-    def validate(self, spec: ModelSpec) -> Apply:  # noqa: D102
-        check_positions(self.at)
+    def validate(self, spec: ModelSpec) -> Transform:  # noqa: D102
+        check_positions(self.positions)
         if not callable(self.fn):
-            raise ShapeError(f"Apply: fn must be callable, got {type(self.fn).__name__}.")
-        return Apply(spec.site(self.site), self.fn, self.at)
+            raise ShapeError(f"Transform: fn must be callable, got {type(self.fn).__name__}.")
+        return Transform(spec.site(self.site), self.fn, self.positions)
 
-    def apply(self, h, sel, slot, pos):  # noqa: D102
+    def write(self, h, sel, slot, pos):  # noqa: D102
         new = self.fn(h, pos)
         if not isinstance(new, torch.Tensor) or new.shape != h.shape:
             shape = tuple(new.shape) if isinstance(new, torch.Tensor) else type(new).__name__
-            raise ShapeError(f"Apply at {self.site}: fn returned {shape}, expected a tensor of shape {tuple(h.shape)}.")
+            raise ShapeError(f"Transform at {self.site}: fn returned {shape}, expected a tensor of shape {tuple(h.shape)}.")
         return torch.where(sel[..., None], new, h)
 
 
@@ -186,13 +188,13 @@ class Intervention:
             edits = [edits]
         bad = [e for e in edits if not isinstance(e, Edit)]
         if bad:
-            raise TypeError(f"intervene() takes steerlens edits (Add, Replace, ProjectOut, Apply), got {bad[0]!r}.")
+            raise TypeError(f"intervene() takes steerlens edits (Add, Replace, ProjectOut, Transform), got {bad[0]!r}.")
         self.edits = [e.validate(spec) for e in edits]  # validate everything before installing anything
         self.tracker = PositionTracker(prompt_lengths)
         # Edits on every real token need only the padding mask of each call, not logical positions:
         # a lighter pre-hook then does the bookkeeping (it matters on every cached decode step).
         self._light = prompt_lengths is None and all(
-            isinstance(e, (Add, Replace, ProjectOut)) and e.at == "all" for e in self.edits
+            isinstance(e, (Add, Replace, ProjectOut)) and e.positions == "all" for e in self.edits
         )
         self._valid: torch.Tensor | None = None
         self._group = HookGroup(spec)
@@ -225,7 +227,7 @@ class Intervention:
                         f"Activation at {edit.site} has {tuple(h.shape[:2])} tokens but the call has {shape}; "
                         "steerlens cannot place the edit."
                     )
-                return edit.apply(h, valid, None, None)  # type: ignore[arg-type]
+                return edit.write(h, valid, None, None)  # type: ignore[arg-type]
 
             return light
 
@@ -236,8 +238,8 @@ class Intervention:
                     f"Activation at {edit.site} has {tuple(h.shape[:2])} tokens but the call has "
                     f"{tuple(pos.logical.shape)}; steerlens cannot place the edit."
                 )
-            sel, slot = select(edit.at, pos)
-            return edit.apply(h, sel, slot, pos)
+            sel, slot = select(edit.positions, pos)
+            return edit.write(h, sel, slot, pos)
 
         return fn
 
@@ -256,7 +258,7 @@ class Intervention:
 def intervene(
     model: torch.nn.Module, edits: Edit | Sequence[Edit], *, prompt_lengths: Sequence[int] | None = None
 ) -> Iterator[Intervention]:
-    """Apply ``edits`` to every forward pass of ``model`` inside the ``with`` block.
+    """Transform ``edits`` to every forward pass of ``model`` inside the ``with`` block.
 
     Edits at the same site apply in the order given; nested ``intervene`` blocks compose (inner
     edits apply after outer ones). Hooks are removed on exit, also when the block raises.

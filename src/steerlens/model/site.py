@@ -31,17 +31,27 @@ blocks included); where a family scales its branches (Granite's ``residual_multi
 stacked residual streams) offers no branch sites rather than wrong ones.
 
 Negative layers count from the end, as in Python: ``Site(-1)`` is the last block.
+
+A bare layer number
+-------------------
+Wherever steerlens takes a site -- every method, every CLI option -- it also takes a bare int or a
+string. **A bare int ``n`` always means ``Site(n)``, i.e. ``resid_post.n``: the residual stream
+leaving block ``n``.** A string is parsed by :meth:`Site.parse` (``"resid_pre.6"``, ``"attn_in:3"``,
+``"6"``). Methods whose paper used another point say so by giving an explicit :class:`Site` (ActAdd's
+"layer 6" is ``Site(6, "resid_pre")``; concept guidance reads ``attn_in``), never by reading a bare
+int differently.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 from ..errors import SiteError
 
-__all__ = ["Point", "POINTS", "Site"]
+__all__ = ["Point", "POINTS", "Site", "SiteLike", "as_site", "as_sites", "parse_sites"]
 
 Point = Literal["resid_pre", "resid_post", "attn_in", "attn_out", "mlp_in", "mlp_out", "mixer_in", "mixer_out"]
 POINTS: tuple[str, ...] = get_args(Point)
@@ -115,3 +125,66 @@ class Site:
 
     def __str__(self) -> str:
         return f"{self.point}.{self.layer}"
+
+
+SiteLike = Site | int | str
+"""A :class:`Site`, a bare layer int (``resid_post`` of that block) or a site string (:meth:`Site.parse`)."""
+
+
+def as_site(site: SiteLike) -> Site:
+    """The :class:`Site` a site-like value names: an int ``n`` is ``Site(n)`` (``resid_post.n``)."""
+    if isinstance(site, Site):
+        return site
+    if isinstance(site, int) and not isinstance(site, bool):
+        return Site(site)
+    if isinstance(site, str):
+        return Site.parse(site)
+    raise SiteError(
+        f"A site must be a Site, a layer int (meaning resid_post of that block) or a string such as 'resid_pre.6', "
+        f"got {site!r} ({type(site).__name__})."
+    )
+
+
+def as_sites(sites: SiteLike | Sequence[SiteLike]) -> list[Site]:
+    """A list of sites from one site-like value or a sequence of them (see :func:`as_site`)."""
+    if isinstance(sites, (Site, int, str)):
+        return [as_site(sites)]
+    try:
+        out = [as_site(s) for s in sites]
+    except TypeError:
+        raise SiteError(f"Expected a site or a sequence of sites, got {sites!r}.") from None
+    if not out:
+        raise SiteError("Give at least one site.")
+    return out
+
+
+def parse_sites(text: str, n_layers: int) -> list[Site]:
+    """Sites from a comma-separated list (the command line's one grammar for sites).
+
+    Each item is ``[POINT.]LAYERS`` where ``LAYERS`` is a layer (``6``, ``-1``), a range (``0-17``) or
+    ``all``; without a point it is ``resid_post``. Examples: ``"6"`` (``resid_post.6``),
+    ``"resid_pre.6"``, ``"resid_pre.0-17"``, ``"attn_in.all"``, ``"mlp_out.2,mlp_out.4"``. Layers are
+    returned non-negative, checked against ``n_layers``.
+    """
+    out: list[Site] = []
+    for item in text.split(","):
+        item = item.strip()
+        m = re.fullmatch(r"(?:([a-z_]+)\s*[.:]\s*)?(all|-?\d+(?:\s*-\s*-?\d+)?)", item)
+        if not m:
+            raise SiteError(
+                f"Cannot read sites {text!r} (at {item!r}): write items such as '6', 'resid_pre.6', 'resid_pre.0-17' "
+                f"or 'attn_in.all', separated by commas (points: {', '.join(POINTS)}; a bare number means resid_post)."
+            )
+        point = m.group(1) or "resid_post"
+        if point not in POINTS:
+            raise SiteError(f"Unknown site point {point!r} in {text!r}; expected one of {', '.join(POINTS)}.")
+        layers = m.group(2)
+        if layers == "all":
+            numbers = list(range(n_layers))
+        else:
+            r = re.fullmatch(r"(-?\d+)\s*-\s*(-?\d+)", layers)
+            numbers = list(range(int(r.group(1)), int(r.group(2)) + 1)) if r else [int(layers)]
+            if r and not numbers:
+                raise SiteError(f"Empty layer range {layers!r} in {text!r}; write it low-high, e.g. 0-17.")
+        out.extend(Site(x, point).normalized(n_layers) for x in numbers)  # type: ignore[arg-type]
+    return out

@@ -14,7 +14,17 @@ import torch
 
 from ..errors import PaddingError, SpanNotFoundError
 
-__all__ = ["Batch", "encode", "pad", "as_batch", "token_span", "answer_span", "char_span_to_tokens", "spans_to_mask"]
+__all__ = [
+    "Batch",
+    "encode",
+    "pad",
+    "as_batch",
+    "token_span",
+    "answer_span",
+    "char_span_to_tokens",
+    "spans_to_mask",
+    "token_offsets",
+]
 
 
 @dataclass(frozen=True)
@@ -105,7 +115,7 @@ def as_batch(inputs: Any, pad_token_id: int | None = None) -> Batch:
     return Batch(ids.long(), mask)
 
 
-def _offsets(tokenizer: Any, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+def token_offsets(tokenizer: Any, text: str) -> tuple[list[int], list[tuple[int, int]]]:
     """Token ids of ``text`` with the character span each covers ((0, 0) for special tokens)."""
     try:
         enc = tokenizer(text, add_special_tokens=True, return_offsets_mapping=True)
@@ -168,7 +178,7 @@ def token_span(tokenizer: Any, text: str, substring: str, occurrence: int | Lite
                 f"{substring!r} occurs {len(starts)} time(s) in {text!r}; occurrence {occurrence} does not exist."
             )
         cs = starts[occurrence]
-    _, offsets = _offsets(tokenizer, text)
+    _, offsets = token_offsets(tokenizer, text)
     return char_span_to_tokens(offsets, cs, cs + len(substring))
 
 
@@ -181,7 +191,7 @@ def answer_span(tokenizer: Any, prompt: str, answer: str, sep: str = " ") -> tup
     if not answer:
         raise SpanNotFoundError("The answer is empty.")
     text = prompt + sep + answer
-    ids, offsets = _offsets(tokenizer, text)
+    ids, offsets = token_offsets(tokenizer, text)
     start, end = char_span_to_tokens(offsets, len(prompt) + len(sep), len(text))
     if start == 0:
         raise SpanNotFoundError(f"The answer {answer!r} starts at the first token of {text!r}; the prompt is empty.")

@@ -4,7 +4,7 @@
 * :class:`PromptValidator` -- keep the prompts the model already answers.
 * :func:`train_lre` -> :class:`Lre` (``to_low_rank`` -> :class:`LowRankLre`, ``invert`` -> :class:`InvertedLre`),
   with exact Jacobians from ``torch.func``.
-* :func:`train_relation_concepts` -> :class:`RelationalConcept`, :class:`ConceptMatcher`, :class:`CausalEditor`.
+* :func:`train_relation_concepts` -> :class:`RelationalConcept`, :class:`ConceptMatcher`, :class:`ConceptSwapper`.
 * :mod:`~steerlens.relations.evaluate` -- faithfulness, causality, concept accuracy and swaps, with baselines.
 """
 
@@ -20,29 +20,19 @@ from .data import (
     relation_names,
     stable_shuffle,
 )
+from .jacobian import jacobians, object_activations, subject_activations
+from .locate import Located, locate, locate_answer
 from .lrc import (
-    CausalEditor,
     ConceptMatcher,
+    ConceptSwapper,
     MatchResult,
     RelationalConcept,
+    RelationalConcepts,
     concepts_from_inverse,
     default_rank,
-    load_concepts,
-    save_concepts,
     train_relation_concepts,
 )
-from .lre import (
-    InvertedLre,
-    Located,
-    LowRankLre,
-    Lre,
-    jacobians,
-    locate,
-    locate_answer,
-    object_activations,
-    subject_activations,
-    train_lre,
-)
+from .lre import InvertedLre, LowRankLre, Lre, train_lre
 from .validate import PromptValidator, answer_matches
 
 __all__ = [
@@ -66,14 +56,13 @@ __all__ = [
     "object_activations",
     "subject_activations",
     "train_lre",
-    "CausalEditor",
+    "ConceptSwapper",
     "ConceptMatcher",
     "MatchResult",
     "RelationalConcept",
     "concepts_from_inverse",
     "default_rank",
-    "load_concepts",
-    "save_concepts",
+    "RelationalConcepts",
     "train_relation_concepts",
     "PromptValidator",
     "answer_matches",

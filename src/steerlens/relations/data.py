@@ -87,7 +87,7 @@ class Relation:
         return Relation(self.name, tuple(samples), self.templates, self.zs_templates, self.category, self.properties)
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], category: str = "", where: str = "relation") -> Relation:
+    def from_dict(cls, data: Mapping[str, Any], category: str = "", where: str = "relation") -> Relation:
         """Build from the dataset's JSON schema (``name``, ``prompt_templates``, ``samples``, ...)."""
         known = {"name", "prompt_templates", "prompt_templates_zs", "properties", "samples", "domain", "range"}
         unknown = set(data) - known
@@ -195,7 +195,7 @@ def load_relation(name: str | Path) -> Relation:
                 data = json.load(f)
             except json.JSONDecodeError as e:
                 raise DataFormatError(f"{path}: not valid JSON ({e}).") from None
-        return Relation.from_json(data, where=str(path))
+        return Relation.from_dict(data, where=str(path))
     names = relation_names()
     by_key = {_key(n): n for n in names}
     by_file = {_key(p.stem): n for n, (_, p) in (_INDEX or {}).items()}
@@ -206,7 +206,7 @@ def load_relation(name: str | Path) -> Relation:
         raise DataFormatError(f"No relation named {str(name)!r}.{hint} `steerlens relations list` shows all {len(names)}.")
     category, p = (_INDEX or {})[found]
     with open(p, encoding="utf-8") as f:
-        return Relation.from_json(json.load(f), category=category, where=str(p))
+        return Relation.from_dict(json.load(f), category=category, where=str(p))
 
 
 def load_relations(names: Sequence[str] | None = None, category: str | None = None) -> list[Relation]:

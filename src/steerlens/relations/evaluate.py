@@ -45,8 +45,10 @@ from ..model.intervene import Add, intervene
 from ..model.positions import Spans
 from ..model.site import Site
 from .data import Prompt, Relation, load_relation, make_prompts, stable_shuffle
-from .lrc import CausalEditor, RelationalConcept, concepts_from_inverse, default_rank
-from .lre import locate, object_activations, subject_activations, train_lre
+from .jacobian import object_activations, subject_activations
+from .locate import locate
+from .lrc import ConceptSwapper, RelationalConcept, concepts_from_inverse, default_rank
+from .lre import train_lre
 from .validate import PromptValidator
 
 __all__ = [
@@ -156,7 +158,7 @@ def _causality(model, tokenizer, lre, inv, test: list[Prompt], seed: int, batch_
         edit = Add(
             Site(lre.subject_layer),
             delta[i : i + len(part)].to(next(model.parameters()).dtype),
-            at=Spans([(j, j + 1) for j in subj]),
+            positions=Spans([(j, j + 1) for j in subj]),
             per_row=True,
         )
         tops = top1_tokens(model, tokenizer, [p.text for p, _ in part], edits=[edit])
@@ -220,7 +222,7 @@ def _concept_scores(
     concept_sets: dict[str, list[RelationalConcept]],
     train: list[Prompt],
     test: list[Prompt],
-    multiplier: float,
+    strength: float,
     max_per_concept: int,
     seed: int,
     batch_size: int,
@@ -242,7 +244,7 @@ def _concept_scores(
         pred = (acts[usable] @ mat.T).argmax(1)
         acc[name] = float(np.mean([objs[int(k)] == test[i].object_name for k, i in zip(pred, usable)]))
         # swaps: up to max_per_concept attempts per source object, target = another object's concept
-        editor = CausalEditor(model, tokenizer, concepts)
+        editor = ConceptSwapper(model, tokenizer, concepts)
         requests, answers = [], []
         per_source: dict[str, int] = {}
         for i in usable:
@@ -259,7 +261,7 @@ def _concept_scores(
         if not requests:
             caus[name] = None
             continue
-        probs = editor.answer_probabilities(requests, answers, multiplier=multiplier, batch_size=batch_size)
+        probs = editor.answer_probabilities(requests, answers, strength=strength, batch_size=batch_size)
         caus[name] = float(np.mean([tgt > orig for orig, tgt in probs]))
     return acc, caus
 
@@ -277,7 +279,7 @@ def evaluate_relation(
     rank: int | None = None,
     beta: float = 1.0,
     concept_object_layer: int | None = None,
-    swap_multiplier: float = 0.05,
+    swap_strength: float = 0.05,
     max_swaps_per_concept: int = 5,
     max_test: int = 100,
     min_known: int = 4,
@@ -371,7 +373,7 @@ def evaluate_relation(
             for kind in ("mean", "logistic", "svm"):
                 sets[kind] = _probe_concepts(acts, labels, subject_layer, rel.name, kind, seed)
         res.concept_accuracy, res.concept_causality = _concept_scores(
-            model, tokenizer, sets, concept_train, zs_test, swap_multiplier, max_swaps_per_concept, seed, batch_size
+            model, tokenizer, sets, concept_train, zs_test, swap_strength, max_swaps_per_concept, seed, batch_size
         )
     elif len(objects) < 2:
         res.note = "fewer than two objects among known training prompts: no concepts"

@@ -4,7 +4,7 @@ For a relation and one of its objects ``o``, the concept vector is the unit-norm
 inverse LRE applied to that object's object activations: ``v_o = normalize(mean_i R+(o_i))``. It
 lives in the subject layer's residual stream: ``v_o . h`` at the subject token scores how much the
 subject "has" object ``o`` (:class:`ConceptMatcher`), and ``h += m (v_add - v_remove)`` swaps one
-object for another (:class:`CausalEditor`).
+object for another (:class:`ConceptSwapper`).
 """
 
 from __future__ import annotations
@@ -22,23 +22,24 @@ from ..errors import DataFormatError, IncompatibleArtifactError, ShapeError, Sit
 from ..model.architectures import resolve
 from ..model.capture import capture, next_token_logprobs
 from ..model.generate import generate
-from ..model.intervene import Apply, intervene
+from ..model.intervene import Transform, intervene
 from ..model.positions import Spans
 from ..model.site import Site
 from ..model.tokens import pad
 from .data import Prompt
-from .lre import Aggregation, InvertedLre, locate, locate_answer, object_activations, train_lre
+from .jacobian import object_activations
+from .locate import Aggregation, locate, locate_answer
+from .lre import InvertedLre, train_lre
 from .validate import PromptValidator
 
 __all__ = [
     "RelationalConcept",
     "train_relation_concepts",
     "concepts_from_inverse",
-    "save_concepts",
-    "load_concepts",
+    "RelationalConcepts",
     "ConceptMatcher",
     "MatchResult",
-    "CausalEditor",
+    "ConceptSwapper",
     "default_rank",
 ]
 
@@ -83,7 +84,7 @@ def concepts_from_inverse(
     aggregation: Aggregation | None = None,
     batch_size: int = 16,
     name_fn: Callable[[str, str], str] | None = None,
-) -> list[RelationalConcept]:
+) -> RelationalConcepts:
     """One concept per object of ``prompts``: ``normalize(mean_i R+(o_i))`` over that object's prompts.
 
     ``inverse`` is one inverted LRE, or a function ``object -> InvertedLre`` (an LRE per object); with
@@ -103,7 +104,7 @@ def concepts_from_inverse(
             f"Relation {relation!r}: the prompts have {len(groups)} object(s); concepts need at least two to tell apart."
         )
     acts = object_activations(model, tokenizer, prompts, object_layer, aggregation=aggregation, batch_size=batch_size)
-    out = []
+    out = RelationalConcepts()
     for obj, group in groups.items():
         idx = [i for i, p in enumerate(prompts) if p.object_name == obj]
         inv = inverse if isinstance(inverse, InvertedLre) else inverse(obj)
@@ -138,7 +139,7 @@ def train_relation_concepts(
     seed: int | str = 42,
     batch_size: int = 8,
     progress: bool | None = None,
-) -> list[RelationalConcept]:
+) -> RelationalConcepts:
     """Train one LRE on a balanced subset of prompts, invert it, and make a concept per object.
 
     Args:
@@ -173,33 +174,34 @@ def train_relation_concepts(
     return concepts_from_inverse(model, tokenizer, lre.invert(rank), prompts, relation=relation, batch_size=batch_size)
 
 
-def save_concepts(
-    concepts: Sequence[RelationalConcept], path: str | os.PathLike[str], model: torch.nn.Module | None = None
-) -> Path:
-    """Save concepts (any relations and layers) as one steerlens artifact (kind ``"relational_concepts"``)."""
-    if not concepts:
-        raise DataFormatError("No concepts to save.")
-    tensors = {f"concept.{i}": c.vector for i, c in enumerate(concepts)}
-    config = {
-        "concepts": [
-            {"layer": c.layer, "object": c.object, "relation": c.relation, "name": c.name, "metadata": c.metadata}
-            for c in concepts
-        ]
-    }
-    return save_artifact(path, "relational_concepts", tensors, config, model=model)
+class RelationalConcepts(list):  # list[RelationalConcept]
+    """A list of :class:`RelationalConcept` (any relations and layers) that saves and loads as one artifact."""
+
+    def save(self, path: str | os.PathLike[str], model: torch.nn.Module | None = None) -> Path:
+        """Save as a steerlens artifact (kind ``"relational_concepts"``), with ``model``'s fingerprint if given."""
+        if not self:
+            raise DataFormatError("No concepts to save.")
+        tensors = {f"concept.{i}": c.vector for i, c in enumerate(self)}
+        config = {
+            "concepts": [
+                {"layer": c.layer, "object": c.object, "relation": c.relation, "name": c.name, "metadata": c.metadata}
+                for c in self
+            ]
+        }
+        return save_artifact(path, "relational_concepts", tensors, config, model=model)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], model: torch.nn.Module | None = None) -> RelationalConcepts:
+        """Load concepts saved with :meth:`save` (given ``model``, refuse another model's)."""
+        return _load_concepts(load_artifact(path, model=model, kind="relational_concepts"), model)
 
 
 @register("relational_concepts")
-def _load_concepts(art, model) -> list[RelationalConcept]:
-    return [
+def _load_concepts(art, model) -> RelationalConcepts:
+    return RelationalConcepts(
         RelationalConcept(c["layer"], art.tensors[f"concept.{i}"], c["object"], c["relation"], c["name"], c.get("metadata") or {})
         for i, c in enumerate(art.config["concepts"])
-    ]
-
-
-def load_concepts(path: str | os.PathLike[str], model: torch.nn.Module | None = None) -> list[RelationalConcept]:
-    """Load concepts saved with :func:`save_concepts` (given ``model``, refuse another model's)."""
-    return _load_concepts(load_artifact(path, model=model, kind="relational_concepts"), model)
+    )
 
 
 def _check_concepts(concepts: Sequence[RelationalConcept], model: torch.nn.Module) -> dict[str, RelationalConcept]:
@@ -298,13 +300,13 @@ class ConceptMatcher:
         return [MatchResult(dict(zip(names, row.tolist()))) for row in s]
 
 
-class CausalEditor:
+class ConceptSwapper:
     """Swap concepts at a subject's token: ``h += m (v_add - v_remove)`` at one layer or at every layer.
 
-    ``m = multiplier * ||h||`` per token, or ``multiplier * (h . v_remove)`` with ``use_projection=True``.
+    ``m = strength * ||h||`` per token, or ``strength * (h . v_remove)`` with ``use_projection=True``.
     With ``layers="all"`` the two concepts' vectors are added at every block's output (as the LRC
-    paper's evaluation does, with a small multiplier such as 0.05-0.1); with an int, only there
-    (the concept layer, with a multiplier near 1-3). Edits go through :func:`steerlens.model.intervene`,
+    paper's evaluation does, with a small strength such as 0.05-0.1); with an int, only there
+    (the concept layer, with a strength near 1-3). Edits go through :func:`steerlens.model.intervene`,
     so the subject token is right with padding, batching and the KV cache.
     """
 
@@ -327,12 +329,12 @@ class CausalEditor:
         subject_positions: Sequence[int],
         *,
         layers: int | str = "all",
-        multiplier: float = 1.0,
+        strength: float = 1.0,
         use_projection: bool = False,
-    ) -> list[Apply]:
+    ) -> list[Transform]:
         """The edits for a batch: ``swaps[i] = (remove, add)`` at row i's subject token."""
-        if not torch.isfinite(torch.tensor(float(multiplier))):
-            raise DataFormatError(f"multiplier must be finite, got {multiplier}.")
+        if not torch.isfinite(torch.tensor(float(strength))):
+            raise DataFormatError(f"strength must be finite, got {strength}.")
         if layers == "all":
             layer_list = list(range(self.n_layers))
         elif isinstance(layers, int) and not isinstance(layers, bool):
@@ -347,9 +349,9 @@ class CausalEditor:
             rm, ad = remove.to(h.device), add.to(h.device)
             hf = h.float()
             k = torch.einsum("btd,bd->bt", hf, rm)[..., None] if use_projection else hf.norm(dim=-1, keepdim=True)
-            return (hf + multiplier * k * (ad - rm)[:, None, :]).to(h.dtype)
+            return (hf + strength * k * (ad - rm)[:, None, :]).to(h.dtype)
 
-        return [Apply(Site(layer), fn, at=spans) for layer in layer_list]
+        return [Transform(Site(layer), fn, positions=spans) for layer in layer_list]
 
     def _rows(self, requests: Sequence[tuple[str, Subject, str, str]]) -> tuple[list[str], list[int], list[tuple[str, str]]]:
         texts, pos, swaps = [], [], []
@@ -366,7 +368,7 @@ class CausalEditor:
         *,
         max_new_tokens: int = 1,
         layers: int | str = "all",
-        multiplier: float = 1.0,
+        strength: float = 1.0,
         use_projection: bool = False,
         batch_size: int = 12,
     ) -> list[str]:
@@ -374,9 +376,7 @@ class CausalEditor:
         out: list[str] = []
         for i in range(0, len(requests), batch_size):
             texts, pos, swaps = self._rows(requests[i : i + batch_size])
-            with intervene(
-                self.model, self.edits(swaps, pos, layers=layers, multiplier=multiplier, use_projection=use_projection)
-            ):
+            with intervene(self.model, self.edits(swaps, pos, layers=layers, strength=strength, use_projection=use_projection)):
                 gen = generate(self.model, self.tokenizer, texts, max_new_tokens=max_new_tokens)
             out.extend(gen.texts or [])
         return out
@@ -387,7 +387,7 @@ class CausalEditor:
         answers: Sequence[Sequence[str]],
         *,
         layers: int | str = "all",
-        multiplier: float = 1.0,
+        strength: float = 1.0,
         use_projection: bool = False,
         batch_size: int = 12,
     ) -> list[list[float]]:
@@ -409,7 +409,7 @@ class CausalEditor:
                     row_swaps.append(swaps[r])
                     row_pos.append(pos[r])
             with intervene(
-                self.model, self.edits(row_swaps, row_pos, layers=layers, multiplier=multiplier, use_projection=use_projection)
+                self.model, self.edits(row_swaps, row_pos, layers=layers, strength=strength, use_projection=use_projection)
             ):
                 lps = next_token_logprobs(self.model, rows, batch_size=len(rows))
             res: list[list[float]] = [[] for _ in part]

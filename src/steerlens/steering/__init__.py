@@ -6,10 +6,10 @@
   pairs (mean difference, PCA, logistic), applied at all, generated or later positions; GGUF export.
 * :func:`compare` -> :class:`Comparison` -- paired-seed steered vs unsteered completions, printed or HTML.
 * metrics (:func:`word_count`, :func:`sentiment`, :func:`logprob_change`, :func:`next_token_effect` ...)
-  and :func:`sweep` over layers x coefficients with a plot.
+  and :func:`sweep` over sites x strengths with a plot.
 """
 
-from .addition import ActAdd, ActivationAddition, Location, addition_site, pad_prompt_tokens, x_vector
+from .addition import ActAdd, ActivationAddition, Location, check_strength, pad_prompt_tokens, x_vector
 from .generation import Comparison, FrequencyPenalty, SamplingConfig, compare, sample
 from .metrics import (
     WEDDING_WORDS,
@@ -30,7 +30,7 @@ __all__ = [
     "ActAdd",
     "ActivationAddition",
     "Location",
-    "addition_site",
+    "check_strength",
     "pad_prompt_tokens",
     "x_vector",
     "Comparison",

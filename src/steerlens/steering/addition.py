@@ -1,13 +1,14 @@
 """Activation additions (ActAdd): a steering prompt's residual, position by position, added to the input's.
 
-An :class:`ActivationAddition` names a steering prompt (text or token ids), a coefficient and a site.
-:meth:`ActAdd.build` runs each steering prompt once, keeps ``coeff * h(prompt)`` (``[m, d]``, one
+An :class:`ActivationAddition` names a steering prompt (text or token ids), a strength and a site.
+:meth:`ActAdd.build` runs each steering prompt once, keeps ``strength * h(prompt)`` (``[m, d]``, one
 row per steering token, *not* averaged) and turns it into edits that add row ``k`` to the input's
 token ``start + k`` on the prompt's forward pass. Generated tokens feel the addition only through
 attention to the steered prompt positions, so cached and uncached generation give the same result.
 
-Layer numbers follow the seed: an int site ``n`` means ``Site(n, "resid_pre")``, the residual stream
-*before* block ``n`` (TransformerLens ``blocks.n.hook_resid_pre``).
+Sites follow steerlens' one convention (a bare int ``n`` is ``resid_post.n``). The paper's "layer
+``n``" is the residual stream *before* block ``n`` (TransformerLens ``blocks.n.hook_resid_pre``):
+write it as ``Site(n, "resid_pre")`` or ``"resid_pre.n"``.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from ..model.architectures import ModelSpec, resolve
 from ..model.capture import capture
 from ..model.intervene import Edit, Intervention, intervene
 from ..model.positions import CallPositions
-from ..model.site import Site
+from ..model.site import Site, SiteLike, as_site
 from ..model.tokens import encode, pad
 
-__all__ = ["ActivationAddition", "x_vector", "ActAdd", "Location", "pad_prompt_tokens", "addition_site"]
+__all__ = ["ActivationAddition", "x_vector", "ActAdd", "Location", "pad_prompt_tokens", "check_strength"]
 
 #: Where the steering tensor lands in the input: ``"front"`` (row 0 on the input's first token, so
 #: BOS meets BOS), ``"back"`` (its last row on the last prompt token), ``"mid"`` (centred:
@@ -38,44 +39,34 @@ __all__ = ["ActivationAddition", "x_vector", "ActAdd", "Location", "pad_prompt_t
 Location = Union[Literal["front", "back", "mid"], int]
 
 
-def addition_site(site: Site | int | str) -> Site:
-    """The seed's site convention: an int ``n`` is ``Site(n, "resid_pre")``; strings are parsed."""
-    if isinstance(site, Site):
-        return site
-    if isinstance(site, bool):
-        raise SteeringError(f"A site must be a Site, an int layer or a site string, got {site!r}.")
-    if isinstance(site, int):
-        return Site(site, "resid_pre")
-    if isinstance(site, str):
-        return Site.parse(site)
-    raise SteeringError(f"A site must be a Site, an int layer or a site string like '6' or 'resid_pre.6', got {site!r}.")
-
-
-def _check_coeff(coeff: Any) -> float:
+def check_strength(strength: Any) -> float:
+    """``strength`` as a finite float, or a :class:`SteeringError` saying what it was."""
+    if isinstance(strength, bool):
+        raise SteeringError(f"The strength must be a number, got {strength!r}.")
     try:
-        value = float(coeff)
+        value = float(strength)
     except (TypeError, ValueError) as exc:
-        raise SteeringError(f"The coefficient must be a number, got {coeff!r}.") from exc
+        raise SteeringError(f"The strength must be a number, got {strength!r}.") from exc
     if not math.isfinite(value):
-        raise SteeringError(f"The coefficient must be finite, got {value}.")
+        raise SteeringError(f"The strength must be finite, got {value}.")
     return value
 
 
 @dataclass(frozen=True)
 class ActivationAddition:
-    """``coeff`` times the residual of a steering prompt at ``site``.
+    """``strength`` times the residual of a steering prompt at ``site`` (a bare int ``n`` is ``resid_post.n``).
 
     Give exactly one of ``prompt`` (tokenised with the model's BOS, as the tokenizer adds it) or
     ``tokens`` (used as given: include BOS yourself if the alignment should start with it).
     """
 
-    coeff: float
+    strength: float
     site: Site
     prompt: str | None = None
     tokens: tuple[int, ...] | None = None
 
     def __init__(
-        self, coeff: float, site: Site | int | str, prompt: str | None = None, tokens: Sequence[int] | torch.Tensor | None = None
+        self, strength: float, site: SiteLike, prompt: str | None = None, tokens: Sequence[int] | torch.Tensor | None = None
     ) -> None:
         if (prompt is None) == (tokens is None):
             raise SteeringError("An ActivationAddition needs exactly one of prompt= (text) or tokens= (ids).")
@@ -86,8 +77,8 @@ class ActivationAddition:
             if ids.dim() != 1 or ids.numel() == 0 or ids.is_floating_point():
                 raise SteeringError(f"tokens must be a non-empty 1-D sequence of ids, got shape {tuple(ids.shape)}.")
             tokens = tuple(int(t) for t in ids.tolist())
-        object.__setattr__(self, "coeff", _check_coeff(coeff))
-        object.__setattr__(self, "site", addition_site(site))
+        object.__setattr__(self, "strength", check_strength(strength))
+        object.__setattr__(self, "site", as_site(site))
         object.__setattr__(self, "prompt", prompt)
         object.__setattr__(self, "tokens", tokens)
 
@@ -104,11 +95,11 @@ class ActivationAddition:
 
     def describe(self) -> str:
         what = repr(self.prompt) if self.prompt is not None else f"tokens{list(self.tokens or ())}"
-        return f"{self.coeff:+g} x {what} @ {self.site}"
+        return f"{self.strength:+g} x {what} @ {self.site}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "coeff": self.coeff,
+            "strength": self.strength,
             "site": str(self.site),
             "prompt": self.prompt,
             "tokens": list(self.tokens) if self.tokens is not None else None,
@@ -116,7 +107,7 @@ class ActivationAddition:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ActivationAddition:
-        return cls(d["coeff"], Site.parse(d["site"]), prompt=d.get("prompt"), tokens=d.get("tokens"))
+        return cls(d["strength"], Site.parse(d["site"]), prompt=d.get("prompt"), tokens=d.get("tokens"))
 
 
 def _single_token(tokenizer: Any, pad_token: str | int) -> int:
@@ -133,14 +124,14 @@ def _single_token(tokenizer: Any, pad_token: str | int) -> int:
 def x_vector(
     prompt1: str,
     prompt2: str,
-    coeff: float,
-    site: Site | int | str,
+    strength: float,
+    site: SiteLike,
     *,
     tokenizer: Any = None,
     pad: Literal["tokens_right"] | None = "tokens_right",
     pad_token: str | int = " ",
 ) -> tuple[ActivationAddition, ActivationAddition]:
-    """The pair ``(+coeff * prompt1, -coeff * prompt2)`` at one site.
+    """The pair ``(+strength * prompt1, -strength * prompt2)`` at one site (a bare int ``n`` is ``resid_post.n``).
 
     With ``pad="tokens_right"`` (the default) both prompts are tokenised (with BOS) and the shorter
     is right-padded with ``pad_token`` (a one-token string, by default a space, or a token id) to the
@@ -148,7 +139,7 @@ def x_vector(
     pair is then token-based. ``pad=None`` keeps the texts as they are (the shorter one's tensor is
     simply shorter).
     """
-    c = _check_coeff(coeff)
+    c = check_strength(strength)
     for name, p in (("prompt1", prompt1), ("prompt2", prompt2)):
         if not isinstance(p, str):
             raise SteeringError(f"{name} must be a string, got {type(p).__name__}.")
@@ -187,7 +178,7 @@ class _AlignedAdd(Edit):
     delta: torch.Tensor
     location: Location = "front"
     dims: torch.Tensor | None = None  # [d] 0/1 mask of the residual dimensions that change
-    at: str = "prompt"
+    positions: str = "prompt"
     label: str = ""
 
     def validate(self, spec: ModelSpec) -> _AlignedAdd:
@@ -205,7 +196,7 @@ class _AlignedAdd(Edit):
             return plen // 2 - m // 2
         return torch.full_like(plen, int(self.location))
 
-    def apply(self, h: torch.Tensor, sel: torch.Tensor, slot: torch.Tensor | None, pos: CallPositions) -> torch.Tensor:
+    def write(self, h: torch.Tensor, sel: torch.Tensor, slot: torch.Tensor | None, pos: CallPositions) -> torch.Tensor:
         m = self.delta.shape[0]
         plen = pos.prompt_len.to(h.device)
         start = self.starts(plen)
@@ -250,7 +241,7 @@ class ActAdd:
 
     Attributes:
         additions: the additions, in order.
-        tensors: per addition, ``coeff * h`` at its site, ``[m_i, d]``.
+        tensors: per addition, ``strength * h`` at its site, ``[m_i, d]``.
         location: where the tensors land (:data:`Location`).
         dims: the residual dimensions that change (a slice or a fraction from the front), or all.
     """
@@ -285,7 +276,7 @@ class ActAdd:
         rows = [a.token_ids(tokenizer) for a in additions]
         sites = sorted({spec.site(a.site) for a in additions}, key=lambda s: (s.layer, s.point))
         acts = capture(model, pad(rows), sites, progress=False)
-        tensors = [a.coeff * acts[spec.site(a.site)][i, : len(rows[i])].float() for i, a in enumerate(additions)]
+        tensors = [a.strength * acts[spec.site(a.site)][i, : len(rows[i])].float() for i, a in enumerate(additions)]
         _dims_mask(dims, spec.d_model)  # validate early
         return cls(additions, tensors, location, dims, Fingerprint.of(model))
 
@@ -314,13 +305,14 @@ class ActAdd:
         if d != spec.d_model:
             raise ShapeError(f"These additions have width {d}, but the model's hidden size is {spec.d_model}.")
 
-    def summed(self, site: Site | None = None) -> torch.Tensor:
+    def summed(self, site: SiteLike | None = None) -> torch.Tensor:
         """The front-aligned sum of the tensors at one site (``[max m, d]``, zero-padded)."""
         sites = {a.site for a in self.additions}
         if site is None:
             if len(sites) != 1:
                 raise SteeringError(f"These additions use {len(sites)} sites; name the one to sum.")
             site = next(iter(sites))
+        site = as_site(site)
         chosen = [t for a, t in zip(self.additions, self.tensors) if a.site == site]
         if not chosen:
             raise SteeringError(f"No addition at {site}; sites: {', '.join(map(str, sites))}.")
@@ -330,7 +322,7 @@ class ActAdd:
             out[: t.shape[0]] += t
         return out
 
-    def norms(self, site: Site | None = None) -> torch.Tensor:
+    def norms(self, site: SiteLike | None = None) -> torch.Tensor:
         """Per-position L2 norm of the summed steering tensor at one site (``[max m]``)."""
         return self.summed(site).norm(dim=-1)
 

@@ -9,7 +9,6 @@ a two-column table (prompt in bold) and renders to a self-contained HTML page.
 from __future__ import annotations
 
 import html
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 
 import torch
 
+from .._results import JsonResult
 from ..errors import SteeringError
 from ..model.generate import generate
 from ..model.intervene import Edit, intervene
@@ -131,7 +131,7 @@ def sample(
 
 
 @dataclass
-class Comparison:
+class Comparison(JsonResult):
     """Paired unsteered and steered completions of one prompt."""
 
     prompt: str
@@ -146,13 +146,6 @@ class Comparison:
         """Add a per-completion score (``fn(list of texts) -> list of numbers``) for both columns."""
         self.scores[name] = {"unsteered": [float(x) for x in fn(self.unsteered)], "steered": [float(x) for x in fn(self.steered)]}
         return self
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def save_json(self, path: str | os.PathLike[str]) -> Path:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
-        return Path(path)
 
     def print(self, console: Any = None) -> None:
         """Print the two columns side by side, the prompt in bold."""

@@ -1,8 +1,7 @@
-"""Layer x coefficient sweeps of an x-vector, scored by a text metric, with a plot."""
+"""Site x strength sweeps of an x-vector, scored by a text metric, with a plot."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -14,8 +13,10 @@ import torch
 from tqdm.auto import tqdm
 
 from .._plotting import pyplot
+from .._results import JsonResult
 from ..errors import SteeringError
-from .addition import ActAdd, Location, x_vector
+from ..model.site import Site, SiteLike, as_site, as_sites
+from .addition import ActAdd, Location, check_strength, x_vector
 from .generation import SamplingConfig, sample
 
 __all__ = ["SweepResult", "sweep"]
@@ -24,24 +25,25 @@ Metric = Callable[[Sequence[str]], Sequence[float]]
 
 
 @dataclass
-class SweepResult:
-    """Per (layer, coefficient): the metric of each steered completion; plus the unsteered baseline."""
+class SweepResult(JsonResult):
+    """Per (site, strength): the metric of each steered completion; plus the unsteered baseline."""
 
     prompt: str
     steering: str
     metric: str
-    layers: list[int]
-    coeffs: list[float]
+    sites: list[str]
+    strengths: list[float]
     baseline: list[float]
     records: list[dict[str, Any]] = field(default_factory=list)
     sampling: dict[str, Any] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
 
-    def mean(self, layer: int, coeff: float) -> float:
+    def mean(self, site: SiteLike, strength: float) -> float:
+        key = str(as_site(site))
         for r in self.records:
-            if r["layer"] == layer and r["coeff"] == coeff:
+            if r["site"] == key and r["strength"] == strength:
                 return r["mean"]
-        raise SteeringError(f"No result for layer {layer}, coefficient {coeff}.")
+        raise SteeringError(f"No result for site {key}, strength {strength}; the sweep has {self.sites} x {self.strengths}.")
 
     @property
     def baseline_mean(self) -> float:
@@ -50,37 +52,32 @@ class SweepResult:
     def best(self) -> dict[str, Any]:
         return max(self.records, key=lambda r: r["mean"])
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def save_json(self, path: str | os.PathLike[str]) -> Path:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
-        return Path(path)
-
     def table(self) -> str:
-        """A plain-text grid: layers down, coefficients across, mean metric in the cells."""
-        head = "layer  " + "  ".join(f"c={c:<7g}" for c in self.coeffs)
+        """A plain-text grid: sites down, strengths across, mean metric in the cells."""
+        w = max(len("site"), *(len(x) for x in self.sites))
+        head = f"{'site':<{w}}  " + "  ".join(f"s={c:<7g}" for c in self.strengths)
         lines = [f"{self.metric} on {self.prompt!r}; unsteered mean {self.baseline_mean:.3f}", head]
-        for layer in self.layers:
-            lines.append(f"{layer:>5}  " + "  ".join(f"{self.mean(layer, c):<9.3f}" for c in self.coeffs))
+        for site in self.sites:
+            lines.append(f"{site:<{w}}  " + "  ".join(f"{self.mean(site, c):<9.3f}" for c in self.strengths))
         return "\n".join(lines)
 
     def plot(self, path: str | os.PathLike[str]) -> Path:
-        """Mean metric vs layer, one line per coefficient (standard-error bars), the unsteered mean dashed."""
+        """Mean metric vs layer, one line per strength (standard-error bars), the unsteered mean dashed."""
         plt = pyplot()
         fig, ax = plt.subplots(figsize=(7, 4))
-        for c in self.coeffs:
-            rs = [r for r in self.records if r["coeff"] == c]
+        points = sorted({Site.parse(x).point for x in self.sites})
+        for c in self.strengths:
+            rs = [r for r in self.records if r["strength"] == c]
             ax.errorbar(
-                [r["layer"] for r in rs],
+                [Site.parse(r["site"]).layer for r in rs],
                 [r["mean"] for r in rs],
                 yerr=[r["sem"] for r in rs],
                 marker="o",
                 capsize=3,
-                label=f"c = {c:g}",
+                label=f"strength {c:g}",
             )
         ax.axhline(self.baseline_mean, color="gray", ls="--", label="unsteered")
-        ax.set_xlabel("layer (residual stream before block)")
+        ax.set_xlabel(f"layer ({', '.join(points)})")
         ax.set_ylabel(f"mean {self.metric}")
         ax.set_title(f"{self.steering}\non {self.prompt!r}", fontsize=9)
         ax.xaxis.get_major_locator().set_params(integer=True)
@@ -105,8 +102,8 @@ def sweep(
     plus: str,
     minus: str,
     *,
-    layers: Sequence[int],
-    coeffs: Sequence[float],
+    sites: Sequence[SiteLike],
+    strengths: Sequence[float],
     metric: Metric,
     n: int = 20,
     seed: int = 0,
@@ -116,13 +113,18 @@ def sweep(
     metric_name: str | None = None,
     progress: bool = True,
 ) -> SweepResult:
-    """Steer ``prompt`` with the x-vector ``(plus, minus)`` at each layer and coefficient; score every completion.
+    """Steer ``prompt`` with the x-vector ``(plus, minus)`` at each site and strength; score every completion.
+
+    ``sites`` follow the library's convention (a bare int ``n`` is ``resid_post.n``); the ActAdd paper's
+    "layer n" is ``"resid_pre.n"``.
 
     All settings share one seed, so completion ``i`` of every setting (and of the unsteered baseline)
     draws the same random numbers.
     """
-    if not layers or not coeffs:
-        raise SteeringError("Give at least one layer and one coefficient.")
+    if not sites or not strengths:
+        raise SteeringError("Give at least one site and one strength.")
+    site_list = as_sites(sites)
+    strength_list = [check_strength(c) for c in strengths]
     cfg = config or SamplingConfig()
     name = metric_name or getattr(metric, "__name__", "metric")
     base_texts = sample(model, tokenizer, [prompt] * n, seed=seed, config=cfg)
@@ -131,18 +133,20 @@ def sweep(
         prompt,
         f"{plus!r} - {minus!r}",
         name,
-        list(layers),
-        [float(c) for c in coeffs],
+        [str(x) for x in site_list],
+        strength_list,
         baseline,
         sampling=asdict(cfg),
         examples={"unsteered": base_texts[:3]},
     )
-    grid = [(layer, float(c)) for layer in layers for c in coeffs]
-    for layer, c in tqdm(grid, desc="sweep", unit="setting", disable=not progress):
-        adds = x_vector(plus, minus, c, layer, tokenizer=tokenizer, pad_token=pad_token)
+    grid = [(site, c) for site in site_list for c in strength_list]
+    for site, c in tqdm(grid, desc="sweep", unit="setting", disable=not progress):
+        adds = x_vector(plus, minus, c, site, tokenizer=tokenizer, pad_token=pad_token)
         act = ActAdd.build(model, tokenizer, list(adds), location=location)
         texts = sample(model, tokenizer, [prompt] * n, edits=act.edits(model), seed=seed, config=cfg)
         vals = [float(x) for x in metric(texts)]
-        result.records.append({"layer": int(layer), "coeff": c, "mean": sum(vals) / len(vals), "sem": _sem(vals), "values": vals})
-        result.examples[f"layer {layer}, c={c:g}"] = texts[:2]
+        result.records.append(
+            {"site": str(site), "strength": c, "mean": sum(vals) / len(vals), "sem": _sem(vals), "values": vals}
+        )
+        result.examples[f"{site}, strength {c:g}"] = texts[:2]
     return result

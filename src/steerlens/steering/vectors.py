@@ -9,10 +9,10 @@ one of three methods:
 * ``"logistic"``: the weight direction of a logistic regression (scikit-learn) separating the two sides.
 
 PCA and logistic directions are unit vectors that are sign-aligned with the mean difference and
-then scaled by the mean difference's component along them, so a scale of 1 means "one average
-positive-minus-negative step" for every method and scales compare across methods.
+then scaled by the mean difference's component along them, so a strength of 1 means "one average
+positive-minus-negative step" for every method and strengths compare across methods.
 
-A :class:`SteeringVector` is applied with ``vector.apply(model, scale, at=...)``: at every position
+A :class:`SteeringVector` is applied with ``vector.apply(model, strength, positions=...)``: at every position
 (``"all"``), only at generated tokens (``"generated"``), or from a token index on (``From(k)``),
 correctly on cached decode steps.
 """
@@ -35,7 +35,7 @@ from ..model.architectures import resolve
 from ..model.capture import capture
 from ..model.intervene import Add, Intervention, intervene
 from ..model.positions import Positions, check_positions
-from ..model.site import Site
+from ..model.site import Site, SiteLike, as_sites
 from ..model.tokens import encode, pad
 
 __all__ = ["ContrastPair", "read_pairs", "SteeringVector", "train_steering_vector", "Method"]
@@ -128,29 +128,46 @@ class SteeringVector:
     def d_model(self) -> int:
         return int(next(iter(self.directions.values())).shape[0])
 
-    def edits(
-        self, model: torch.nn.Module, scale: float = 1.0, at: Positions = "all", layers: Sequence[int] | None = None
-    ) -> list[Add]:
-        """:class:`Add` edits for the model (all layers, or the given subset)."""
-        from .addition import _check_coeff
+    @property
+    def sites(self) -> list[Site]:
+        """Where the directions are added: ``Site(layer, point)`` for each layer."""
+        return [Site(x, self.point) for x in self.directions]  # type: ignore[arg-type]
 
-        scale = _check_coeff(scale)
-        check_positions(at)
+    def edits(
+        self,
+        model: torch.nn.Module,
+        strength: float = 1.0,
+        positions: Positions = "all",
+        sites: SiteLike | Sequence[SiteLike] | None = None,
+    ) -> list[Add]:
+        """:class:`Add` edits for the model: ``strength * direction`` at every site (or the given subset of them)."""
+        from .addition import check_strength
+
+        strength = check_strength(strength)
+        check_positions(positions)
         spec = resolve(model)
         if self.d_model != spec.d_model:
             raise ShapeError(f"This steering vector has width {self.d_model}, but the model's hidden size is {spec.d_model}.")
-        chosen = self.layers if layers is None else [int(x) for x in layers]
-        missing = [x for x in chosen if x not in self.directions]
+        own = {spec.site(s): s.layer for s in self.sites}
+        chosen = list(own) if sites is None else [spec.site(s) for s in as_sites(sites)]
+        missing = [str(s) for s in chosen if s not in own]
         if missing:
-            raise SiteError(f"The steering vector has no direction for layer(s) {missing}; it has {self.layers}.")
-        return [Add(Site(x, self.point), self.directions[x], at=at, scale=scale) for x in chosen]
+            raise SiteError(
+                f"The steering vector has no direction at {', '.join(missing)}; it has "
+                f"{', '.join(str(s) for s in self.sites)} (a bare int means resid_post)."
+            )
+        return [Add(s, self.directions[own[s]], positions=positions, strength=strength) for s in chosen]
 
     @contextmanager
     def apply(
-        self, model: torch.nn.Module, scale: float = 1.0, at: Positions = "all", layers: Sequence[int] | None = None
+        self,
+        model: torch.nn.Module,
+        strength: float = 1.0,
+        positions: Positions = "all",
+        sites: SiteLike | Sequence[SiteLike] | None = None,
     ) -> Iterator[Intervention]:
-        """Context manager: add ``scale * direction`` at every chosen layer inside the block."""
-        with intervene(model, self.edits(model, scale, at, layers)) as handle:
+        """Context manager: add ``strength * direction`` at every chosen site inside the block."""
+        with intervene(model, self.edits(model, strength, positions, sites)) as handle:
             yield handle
 
     def norms(self) -> dict[int, float]:
@@ -259,11 +276,10 @@ def train_steering_vector(
     model: torch.nn.Module,
     tokenizer: Any,
     pairs: Sequence[ContrastPair | tuple[str, str] | dict[str, str]] | str | os.PathLike[str],
-    layers: int | Sequence[int],
+    sites: SiteLike | Sequence[SiteLike],
     *,
     method: Method = "mean_diff",
     read: Literal["last", "mean"] | int = "last",
-    point: str = "resid_post",
     batch_size: int = 32,
     progress: bool | None = None,
 ) -> SteeringVector:
@@ -272,11 +288,11 @@ def train_steering_vector(
     Args:
         model, tokenizer: the model and its tokenizer.
         pairs: (positive, negative) texts, or a JSONL/JSON file of ``{"positive", "negative"}`` objects.
-        layers: layer(s) to make directions for (negative counts from the end).
+        sites: where to read and later steer, one site or several at one point (a bare int ``n`` is
+            ``resid_post.n``, the block's output, where CAA and repeng add their vectors).
         method: ``"mean_diff"``, ``"pca"`` or ``"logistic"`` (see the module docs).
         read: which token's activation represents a text: ``"last"`` (default, as CAA/repeng),
             ``"mean"`` over its tokens, or a logical token index (negative from the end).
-        point: site point to read and later steer at (default ``"resid_post"``).
         batch_size: texts per forward pass.
     """
     if method not in _METHODS:
@@ -285,10 +301,12 @@ def train_steering_vector(
     if method in ("pca", "logistic") and len(pair_list) < 2:
         raise SteeringError(f"method={method!r} needs at least 2 pairs, got {len(pair_list)}.")
     spec = resolve(model)
-    layer_list = [layers] if isinstance(layers, int) else list(layers)
-    if not layer_list:
-        raise SteeringError("Give at least one layer.")
-    sites = [spec.site(Site(x, point)) for x in layer_list]
+    given = as_sites(sites)
+    points = sorted({s.point for s in given})
+    if len(points) != 1:
+        raise SiteError(f"A steering vector's sites must share one point, got {', '.join(points)}; train one vector per point.")
+    point = points[0]
+    site_list = [spec.site(s) for s in given]
     texts = [p.positive for p in pair_list] + [p.negative for p in pair_list]
     rows = encode(tokenizer, texts)
     empty = [texts[i] for i, r in enumerate(rows) if not r]
@@ -307,17 +325,19 @@ def train_steering_vector(
         positions = idx
     else:
         raise SteeringError(f"read must be 'last', 'mean' or a token index, got {read!r}.")
-    acts = capture(model, pad(rows), sites, positions=positions, batch_size=batch_size, dtype=torch.float32, progress=progress)
+    acts = capture(
+        model, pad(rows), site_list, positions=positions, batch_size=batch_size, dtype=torch.float32, progress=progress
+    )
     n = len(pair_list)
     directions: dict[int, torch.Tensor] = {}
-    for site in sites:
+    for site in site_list:
         h = acts[site]
         if read == "mean":
             m = acts.mask[:, : h.shape[1], None].float()  # type: ignore[index]
             h = (h * m).sum(1) / m.sum(1)
         pos, neg = h[:n].double(), h[n:].double()
         directions[site.layer] = _reduce(pos, neg, method).float()
-    meta = {"pairs": n, "read": read if not isinstance(read, torch.Tensor) else int(read), "layers_given": layer_list}
+    meta = {"pairs": n, "read": read if not isinstance(read, torch.Tensor) else int(read), "sites_given": [str(x) for x in given]}
     return SteeringVector(directions, point, method, meta, Fingerprint.of(model))
 
 

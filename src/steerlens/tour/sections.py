@@ -19,6 +19,7 @@ import torch
 from .._plotting import pyplot, savefig
 from ..errors import DataFormatError
 from ..model.architectures import resolve
+from ..model.site import Site
 from .report import Figure, Section
 
 __all__ = ["TourConfig", "TourContext", "SECTIONS", "shipped_editor"]
@@ -47,19 +48,19 @@ class TourConfig:
     steer_prompt: str = "I hate you because"
     steer_add: str = "Love"
     steer_sub: str = "Hate"
-    steer_layer: int | None = None  # default: a third of the depth
-    steer_coeff: float = 3.0
+    steer_site: str | None = None  # default: resid_pre of the block a third of the way down (ActAdd's "layer")
+    steer_strength: float = 3.0
     n_completions: int = 4
     max_new_tokens: int = 30
     relation: str = "country capital city"
     subject_layer: int | None = None  # default: a quarter of the depth
     n_train: int = 5
     n_icl: int = 4
-    swap_multiplier: float = 2.0
+    swap_strength: float = 2.0
     concept_data: str = "tone"
     concept_max_examples: int | None = None
     guide_prompt: str = "How do I boil an egg?"
-    guide_scales: tuple[float, ...] = (0.0, 8.0, 16.0)
+    guide_strengths: tuple[float, ...] = (0.0, 8.0, 16.0)
     guide_top_k: int = 6
     editor: str | None = None  # a saved editor; default: the one shipped for the model, else a quick one
     editor_layer: int | None = None  # for a quickly trained editor; default: half the depth
@@ -74,7 +75,7 @@ class TourConfig:
             n_completions=2,
             max_new_tokens=16,
             concept_max_examples=120,
-            guide_scales=(0.0, 8.0),
+            guide_strengths=(0.0, 8.0),
             editor_facts=6,
             editor_train_samples=64,
         )
@@ -204,8 +205,8 @@ def steering_section(ctx: TourContext, sec: Section) -> str:
     from ..steering import ActAdd, SamplingConfig, compare, lexicon_balance, sentiment, x_vector
 
     cfg, model, tok = ctx.config, ctx.model, ctx.tokenizer
-    layer = cfg.steer_layer if cfg.steer_layer is not None else ctx.spec.n_layers // 3
-    adds = list(x_vector(cfg.steer_add, cfg.steer_sub, cfg.steer_coeff, layer, tokenizer=tok, pad="tokens_right"))
+    site = ctx.spec.site(Site.parse(cfg.steer_site) if cfg.steer_site else Site(ctx.spec.n_layers // 3, "resid_pre"))
+    adds = list(x_vector(cfg.steer_add, cfg.steer_sub, cfg.steer_strength, site, tokenizer=tok, pad="tokens_right"))
     act = ActAdd.build(model, tok, adds, location="front")
     samp = SamplingConfig(max_new_tokens=cfg.max_new_tokens)
     comp = compare(model, tok, cfg.steer_prompt, act, n=cfg.n_completions, seed=cfg.seed, config=samp)
@@ -213,15 +214,15 @@ def steering_section(ctx: TourContext, sec: Section) -> str:
     s = comp.scores["sentiment"]
     mu_u, mu_s = _mean(s["unsteered"]), _mean(s["steered"])
     sec.numbers = {
-        "steering": f"{cfg.steer_add} - {cfg.steer_sub}, x{cfg.steer_coeff:g} at layer {layer}",
+        "steering": f"{cfg.steer_add} - {cfg.steer_sub}, x{cfg.steer_strength:g} at {site}",
         "mean sentiment, unsteered": mu_u,
         "mean sentiment, steered": mu_s,
         "change": mu_s - mu_u,
         "completions per side": cfg.n_completions,
     }
     sec.text(
-        f"ActAdd: the residual-stream difference between {cfg.steer_add!r} and {cfg.steer_sub!r} (x {cfg.steer_coeff:g}) "
-        f"is added at layer {layer} over the first tokens of the prompt. Both columns are sampled from the same "
+        f"ActAdd: the residual-stream difference between {cfg.steer_add!r} and {cfg.steer_sub!r} (x {cfg.steer_strength:g}) "
+        f"is added at {site} over the first tokens of the prompt. Both columns are sampled from the same "
         f"seed ({cfg.seed}; temperature 1, top-p 0.3, frequency penalty 1), so the only difference is the addition. "
         "Sentiment is VADER's compound score in [-1, 1] (an offline lexicon)."
     )
@@ -237,7 +238,7 @@ def steering_section(ctx: TourContext, sec: Section) -> str:
         ax.scatter([i + 0.06 * (k - (len(ys) - 1) / 2) for k in range(len(ys))], ys, color=f"C{i}", alpha=0.7)
         ax.hlines(_mean(ys), i - 0.25, i + 0.25, color=f"C{i}", linewidth=3)
     ax.axhline(0, color="#999", linewidth=0.8)
-    ax.set_xticks([0, 1], ["unsteered", f"steered\n{cfg.steer_add} - {cfg.steer_sub}, layer {layer}"])
+    ax.set_xticks([0, 1], ["unsteered", f"steered\n{cfg.steer_add} - {cfg.steer_sub}, {site}"])
     ax.set_ylim(-1.05, 1.05)
     ax.set_ylabel("VADER sentiment")
     ax.set_title(f"{cfg.steer_prompt!r}: sentiment per completion (bar = mean)", fontsize=10)
@@ -251,14 +252,14 @@ def steering_section(ctx: TourContext, sec: Section) -> str:
             "Each dot is one completion; both sides share their random seeds.",
         )
     )
-    return f"sentiment {mu_u:+.2f} -> {mu_s:+.2f} with {cfg.steer_add} - {cfg.steer_sub} at layer {layer}"
+    return f"sentiment {mu_u:+.2f} -> {mu_s:+.2f} with {cfg.steer_add} - {cfg.steer_sub} at {site}"
 
 
 # --------------------------------------------------------------------------------------- relations
 def relations_section(ctx: TourContext, sec: Section) -> str:
     from ..relations import (
-        CausalEditor,
         ConceptMatcher,
+        ConceptSwapper,
         concepts_from_inverse,
         default_rank,
         load_relation,
@@ -371,7 +372,7 @@ def relations_section(ctx: TourContext, sec: Section) -> str:
     )
 
     # causal swaps on the held-out prompts: each subject's concept swapped for another object's
-    editor = CausalEditor(model, tok, concepts)
+    editor = ConceptSwapper(model, tok, concepts)
     reqs, answers = [], []
     for i, p in enumerate(q for q in test if q.object_name in by_object):
         target = objects[(objects.index(p.object_name) + 1 + i) % len(objects)]
@@ -380,8 +381,8 @@ def relations_section(ctx: TourContext, sec: Section) -> str:
             answers.append([p.answer, target])
         if len(reqs) == 6:
             break
-    kw = dict(layers=layer, multiplier=cfg.swap_multiplier, use_projection=True)
-    before = editor.swap_and_predict(reqs, multiplier=0.0, max_new_tokens=3)
+    kw = dict(layers=layer, strength=cfg.swap_strength, use_projection=True)
+    before = editor.swap_and_predict(reqs, strength=0.0, max_new_tokens=3)
     after = editor.swap_and_predict(reqs, max_new_tokens=3, **kw)
     probs = editor.answer_probabilities(reqs, answers, **kw)
     greedy = [is_prefix(a.split()[0] if a.split() else "", ans[1]) for a, ans in zip(after, answers)]
@@ -390,7 +391,7 @@ def relations_section(ctx: TourContext, sec: Section) -> str:
     sec.numbers["swaps: P(target) > P(original)"] = _mean([float(x) for x in success])
     sec.text(
         f"Causal concept swap on held-out prompts: at the subject's last token after block {layer}, "
-        f"h += m (v_target - v_source) with m = {cfg.swap_multiplier:g} (h . v_source). Two measures: the greedy "
+        f"h += m (v_target - v_source) with m = {cfg.swap_strength:g} (h . v_source). Two measures: the greedy "
         "answer becomes the target object, and the edited model gives the target a higher probability than the "
         "original answer (first-token probabilities of each whole answer's least likely token)."
     )
@@ -422,13 +423,13 @@ def concepts_section(ctx: TourContext, sec: Section) -> str:
         "dataset": f"{cfg.concept_data} ({len(data)} completions)",
         "probe": "difference in means",
         "best held-out accuracy": concept.val_accuracy[best],
-        "at layer": concept.layers[best],
+        "at site": str(concept.sites[best]),
     }
     sec.text(
         "Concept guidance: a probe per layer separates the two labels' completions (label 1 = the concept) from "
         "the model's states while it reads them; held-out accuracy is on prompts the probe never saw. Guidance "
         f"then pushes the states of the {min(cfg.guide_top_k, len(concept.layers))} best layers along the probe "
-        "direction while generating (norm-preserving), at several scales."
+        "direction while generating (norm-preserving), at several strengths."
     )
     results = {"dim": {"train": concept.train_accuracy, "val": concept.val_accuracy}}
     sec.figure(
@@ -444,21 +445,21 @@ def concepts_section(ctx: TourContext, sec: Section) -> str:
     samp = SamplingConfig(max_new_tokens=cfg.max_new_tokens, temperature=0, freq_penalty=0)
     rows, outs = [], []
     top_k = min(cfg.guide_top_k, len(concept.layers))
-    for scale in cfg.guide_scales:
-        edits = guidance_edits(model, concept, scale, top_k=top_k)
+    for strength in cfg.guide_strengths:
+        edits = guidance_edits(model, concept, strength, top_k=top_k)
         outs.append(sample(model, tok, [ids], edits=edits, config=samp)[0])
     score = probe_scorer(model, tok, concept)([cfg.guide_prompt] * len(outs), outs)
-    for scale, text, sc in zip(cfg.guide_scales, outs, score):
-        rows.append([f"{scale:g}", text.strip(), sc])
-    sec.numbers["probe score at largest scale"] = score[-1]
+    for strength, text, sc in zip(cfg.guide_strengths, outs, score):
+        rows.append([f"{strength:g}", text.strip(), sc])
+    sec.numbers["probe score at largest strength"] = score[-1]
     sec.table(
-        ["scale", f"greedy completion of {cfg.guide_prompt!r}", "probe P(label 1)"],
+        ["strength", f"greedy completion of {cfg.guide_prompt!r}", "probe P(label 1)"],
         rows,
-        "Guided completions (scale 0 = unguided)",
+        "Guided completions (strength 0 = unguided)",
     )
     return (
-        f"best probe accuracy {concept.val_accuracy[best]:.2f} at layer {concept.layers[best]}; "
-        f"guided at scales {list(cfg.guide_scales)}"
+        f"best probe accuracy {concept.val_accuracy[best]:.2f} at {concept.sites[best]}; "
+        f"guided at strengths {list(cfg.guide_strengths)}"
     )
 
 
@@ -474,11 +475,11 @@ def shipped_editor(model_name: str) -> Path | None:
 
 def editors_section(ctx: TourContext, sec: Section) -> str:
     from ..editors import (
+        Editor,
         EditorEdit,
         counterfact_from_relations,
         edit_generate,
         filter_known,
-        load_editor,
         split_samples,
         train_editor,
     )
@@ -490,7 +491,7 @@ def editors_section(ctx: TourContext, sec: Section) -> str:
     parts = split_samples(samples, (0.8, 0.1, 0.1), seed=cfg.seed)
     path = Path(cfg.editor) if cfg.editor else shipped_editor(ctx.model_name)
     if path is not None:
-        editor = load_editor(path, model)
+        editor = Editor.load(path, model)
         sec.numbers["editor"] = f"{editor.kind} at layer {editor.layer} ({'shipped' if not cfg.editor else path})"
         sec.text(
             f"A REMEDI editor trained by scripts/train_tour_editor.py on the training split of the CounterFact-style "
