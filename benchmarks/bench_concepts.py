@@ -310,7 +310,7 @@ def examples_for(n: int) -> tuple[list[Any], str]:
 
 def agreement(sl: Any, seed_acts: list[torch.Tensor], seed_starts: list[int], tok: Any, examples: list[Any]) -> dict[str, Any]:
     """Compare the two extractions at the tokens both selected (same absolute positions)."""
-    from steerlens.concepts import render
+    from steerlens.concepts.data import render
 
     counts = torch.bincount(sl.example, minlength=len(examples)).tolist()
     per_ex = torch.split(sl.x, counts)
@@ -365,7 +365,7 @@ def bench_probes(
     import sklearn.decomposition  # noqa: F401  (imports are not part of the timings)
     import sklearn.linear_model  # noqa: F401
 
-    from steerlens.concepts import PROBES
+    from steerlens.concepts.probes import PROBES
 
     torch.manual_seed(42)
     seed_fit = {"dim": seed_fit_dim, "logistic": seed_fit_logistic, "pca": seed_fit_pca}

@@ -157,10 +157,10 @@ def run_model(args: argparse.Namespace, name: str, subject_layer: int, object_la
         locate,
         make_prompts,
         object_activations,
-        stable_shuffle,
         subject_activations,
         train_lre,
     )
+    from steerlens.relations.data import stable_shuffle
 
     work = Path(args.out) / (name + ("-quick" if args.quick else ""))
     work.mkdir(parents=True, exist_ok=True)

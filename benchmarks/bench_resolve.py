@@ -17,8 +17,8 @@ import warnings
 import torch
 
 from steerlens import load_model
-from steerlens.model import ARCHITECTURES, resolve
-from steerlens.model.architectures import _SPEC_ATTR
+from steerlens.model import resolve
+from steerlens.model.architectures import _SPEC_ATTR, ARCHITECTURES
 
 
 def timed(model: torch.nn.Module) -> tuple[float, object]:

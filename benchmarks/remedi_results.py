@@ -38,16 +38,16 @@ from steerlens.editors import (
     Unedited,
     counterfact_from_relations,
     evaluate_edits,
-    fit_random_editor,
     inspect,
     known_splits,
     load_samples,
     make_editor,
-    randomized_copy,
     results_table,
     save_samples,
     train_editor,
 )
+from steerlens.editors.inspect import randomized_copy
+from steerlens.editors.train import fit_random_editor
 
 
 def _peak_rss() -> int | None:

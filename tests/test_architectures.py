@@ -7,8 +7,8 @@ import transformers as T
 import steerlens
 from conftest import ARCHS, make_tiny
 from steerlens.errors import SiteError, UnsupportedArchitectureError
-from steerlens.model import ARCHITECTURES, POINTS, Site, resolve
-from steerlens.model.architectures import _SPEC_ATTR
+from steerlens.model import POINTS, Site, resolve
+from steerlens.model.architectures import _SPEC_ATTR, ARCHITECTURES
 from steerlens.model.check import self_check
 
 

@@ -5,7 +5,8 @@ import torch
 
 from conftest import make_tiny, random_prompts
 from steerlens.errors import PaddingError, PositionError, SiteError
-from steerlens.model import Site, capture, pad, resolve
+from steerlens.model import Site, capture, resolve
+from steerlens.model.tokens import pad
 
 ALL_POINTS = ["resid_pre", "attn_in", "attn_out", "mlp_in", "mlp_out", "resid_post"]
 

@@ -539,7 +539,8 @@ def test_relations_cli_errors(folder, tmp_path, capsys):
 
 def _toy_edit_samples(tmp_path):
     from steerlens.editors import counterfact_from_relations, save_samples
-    from steerlens.relations import Relation, Sample
+    from steerlens.relations import Relation
+    from steerlens.relations.data import Sample
     from tests_helpers import tiny_tokenizer
 
     rel = Relation(

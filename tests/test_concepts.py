@@ -10,7 +10,6 @@ import torch
 
 from conftest import make_tiny
 from steerlens.concepts import (
-    DATASETS,
     ConceptExample,
     ConceptProbe,
     DiMProbe,
@@ -18,13 +17,13 @@ from steerlens.concepts import (
     PCAProbe,
     concept_activations,
     guide,
-    layer_accuracy,
     load_dataset,
     read_examples,
-    render,
     split_examples,
     train_concept,
 )
+from steerlens.concepts.data import DATASETS, render
+from steerlens.concepts.probes import layer_accuracy
 from steerlens.errors import DataFormatError, IncompatibleArtifactError, ShapeError, SiteError, SteeringError
 from steerlens.model import Site, capture, generate
 from tests_helpers import tiny_tokenizer

@@ -12,8 +12,8 @@ import torch
 import transformers as T
 
 from steerlens.errors import SiteError
-from steerlens.model import ARCHITECTURES, Site, capture, resolve
-from steerlens.model.architectures import _SPEC_ATTR
+from steerlens.model import Site, capture, resolve
+from steerlens.model.architectures import _SPEC_ATTR, ARCHITECTURES
 from steerlens.model.check import self_check
 from steerlens.model.coverage import EXCLUDED, KNOWN_GAPS, causal_lm_types, check_type, tiny_model
 

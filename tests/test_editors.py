@@ -13,39 +13,32 @@ from steerlens.editors import (
     EDITOR_KINDS,
     Editor,
     EditorEdit,
-    NullEditor,
     Prefix,
     Unedited,
-    classification_metrics,
     counterfact_from_relations,
-    edit,
     edit_generate,
-    edit_spans,
-    editing_batch,
-    editing_loss,
-    efficacy,
-    entity_span,
     evaluate_edits,
-    fit_random_editor,
     inspect,
     load_counterfact,
     load_samples,
     make_editor,
     precompute,
-    randomized_copy,
     results_table,
     sample_for,
     save_samples,
-    score_targets,
     split_samples,
     train_editor,
-    unmediated,
-    weighted_ngram_entropy,
 )
 from steerlens.editors.data import EditSample
+from steerlens.editors.editors import NullEditor
+from steerlens.editors.evaluate import efficacy, score_targets, weighted_ngram_entropy
+from steerlens.editors.inputs import edit, edit_spans, entity_span
+from steerlens.editors.inspect import classification_metrics, randomized_copy, unmediated
+from steerlens.editors.train import editing_batch, editing_loss, fit_random_editor
 from steerlens.errors import DataFormatError, IncompatibleArtifactError, ShapeError, SpanNotFoundError
 from steerlens.model import Site, capture, intervene, resolve
-from steerlens.relations import Relation, Sample
+from steerlens.relations import Relation
+from steerlens.relations.data import Sample
 from tests_helpers import tiny_tokenizer
 
 TOK = tiny_tokenizer()
@@ -248,7 +241,7 @@ def test_edit_lands_on_the_last_entity_token_only_and_padding_does_not_matter():
     def grab(name):
         return lambda h: seen.__setitem__(name, h)
 
-    from steerlens.model import hook_group
+    from steerlens.model.hooks import hook_group
 
     for name, edits in (("plain", []), ("edited", [edit(0, d, spans)])):
         with intervene(model, edits), hook_group(resolve(model)) as g:
@@ -471,7 +464,8 @@ def test_randomized_copy_changes_matrices_only():
 def test_known_sample_ids_are_remembered_per_model(toy_samples, tmp_path, monkeypatch):
     """The second call reads the cache; a sample whose text changed is scored again, alone."""
     import steerlens.editors.data as data
-    from steerlens.editors import filter_known, known_sample_ids
+    from steerlens.editors import filter_known
+    from steerlens.editors.data import known_sample_ids
 
     model = make_tiny("llama")
     first = known_sample_ids(model, TOK, toy_samples, top_k=5, cache=tmp_path)

@@ -5,20 +5,8 @@ import torch
 
 from conftest import make_tiny, random_prompts
 from steerlens.errors import PositionError, ShapeError
-from steerlens.model import (
-    Add,
-    From,
-    ProjectOut,
-    Replace,
-    Site,
-    Spans,
-    Tokens,
-    Transform,
-    capture,
-    intervene,
-    pad,
-    resolve,
-)
+from steerlens.model import Add, From, ProjectOut, Replace, Site, Spans, Tokens, Transform, capture, intervene, resolve
+from steerlens.model.tokens import pad
 
 
 def _hs(model, ids, mask=None):

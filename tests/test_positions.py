@@ -6,7 +6,8 @@ import torch
 
 from conftest import ARCHS, make_tiny, random_prompts
 from steerlens.errors import PaddingError
-from steerlens.model import Add, From, Site, Spans, Tokens, generate, intervene, pad, resolve
+from steerlens.model import Add, From, Site, Spans, Tokens, generate, intervene, resolve
+from steerlens.model.tokens import pad
 
 LENGTHS = (5, 9, 3)
 NEW = 6

@@ -7,15 +7,14 @@ from steerlens.editors import (
     Prefix,
     Unedited,
     counterfact_from_relations,
-    edit_spans,
-    editing_batch,
-    editing_loss,
     evaluate_edits,
     filter_known,
-    first_token,
     make_editor,
     precompute,
 )
+from steerlens.editors.data import first_token
+from steerlens.editors.inputs import edit_spans
+from steerlens.editors.train import editing_batch, editing_loss
 
 
 def test_capital_city_edits(real):

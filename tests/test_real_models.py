@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from steerlens.lens import logit_lens_table
-from steerlens.model import Add, Site, capture, generate, intervene, pad, resolve
+from steerlens.model import Add, Site, capture, generate, intervene, resolve
 from steerlens.model.check import self_check
+from steerlens.model.tokens import pad
 
 pytestmark = pytest.mark.real
 
@@ -23,8 +24,7 @@ def test_probe_locates_the_real_model_as_its_table_row(real, monkeypatch):
     """Without its table row, the embedded model is located by the verified probe to the row's very modules."""
     import warnings
 
-    from steerlens.model import ARCHITECTURES
-    from steerlens.model.architectures import _SPEC_ATTR
+    from steerlens.model.architectures import _SPEC_ATTR, ARCHITECTURES
 
     _, model, _ = real
     table = resolve(model)

@@ -8,7 +8,8 @@ import torch
 import steerlens
 from conftest import make_tiny
 from steerlens.errors import DataFormatError, IncompatibleArtifactError, ShapeError, SiteError
-from steerlens.model import Site, capture, hook_group, resolve
+from steerlens.model import Site, capture, resolve
+from steerlens.model.hooks import hook_group
 from steerlens.relations import (
     ConceptMatcher,
     ConceptSwapper,
@@ -18,8 +19,6 @@ from steerlens.relations import (
     Prompt,
     RelationalConcept,
     RelationalConcepts,
-    answer_matches,
-    balance_grouped,
     concepts_from_inverse,
     jacobians,
     load_relation,
@@ -30,6 +29,8 @@ from steerlens.relations import (
     subject_activations,
     train_lre,
 )
+from steerlens.relations.data import balance_grouped
+from steerlens.relations.validate import answer_matches
 from tests_helpers import tiny_tokenizer
 
 TOK = tiny_tokenizer()

@@ -21,11 +21,9 @@ from steerlens.model import From, Site, capture, generate, intervene
 from steerlens.steering import (
     ActAdd,
     ActivationAddition,
-    FrequencyPenalty,
     SamplingConfig,
     SteeringVector,
     compare,
-    effectiveness_disruption,
     lexicon_balance,
     logprob_change,
     next_token_effect,
@@ -39,6 +37,8 @@ from steerlens.steering import (
     word_counter,
     x_vector,
 )
+from steerlens.steering.generation import FrequencyPenalty
+from steerlens.steering.metrics import effectiveness_disruption
 from tests_helpers import tiny_tokenizer
 
 PRE1 = Site(1, "resid_pre")  # the ActAdd paper's "layer 1"

@@ -6,7 +6,8 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from steerlens.errors import PaddingError, SpanNotFoundError
-from steerlens.model import answer_span, as_batch, pad, token_span
+from steerlens.model import answer_span, token_span
+from steerlens.model.tokens import as_batch, pad
 
 CORPUS = [
     "The Eiffel Tower is in Paris.",
@@ -109,7 +110,8 @@ def test_token_span_real_tokenizers(real, text, sub):
 def test_subject_span_capture(bpe):
     """token_span + spans_to_mask read exactly the subject's tokens of each text."""
     from conftest import make_tiny
-    from steerlens.model import Site, capture, spans_to_mask
+    from steerlens.model import Site, capture
+    from steerlens.model.tokens import spans_to_mask
 
     texts = ["The Eiffel Tower is in Paris.", "Miles Davis played the trumpet."]
     subjects = ["Eiffel Tower", "Miles Davis"]

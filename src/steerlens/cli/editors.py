@@ -100,7 +100,7 @@ def _built(args: argparse.Namespace, tok):
 
 
 def _known_ids(args: argparse.Namespace, model, tok, samples) -> set[str]:
-    from ..editors import known_sample_ids
+    from ..editors.data import known_sample_ids
 
     ids = known_sample_ids(model, tok, samples, top_k=args.known_top_k, progress=True, cache=True)
     print(

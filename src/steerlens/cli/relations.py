@@ -113,14 +113,8 @@ def _list(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from ..loading import load_model
-    from ..relations import (
-        PromptValidator,
-        concepts_from_inverse,
-        default_rank,
-        load_relation,
-        make_prompts,
-        train_lre,
-    )
+    from ..relations import PromptValidator, concepts_from_inverse, load_relation, make_prompts, train_lre
+    from ..relations.lrc import default_rank
 
     rel = load_relation(args.relation)
     model, tok = load_model(args.model)

@@ -9,34 +9,29 @@
 """
 
 from .activations import ConceptActivations, concept_activations
-from .data import DATASETS, ConceptExample, Rendered, load_dataset, read_examples, render, split_examples
+from .data import ConceptExample, load_dataset, read_examples, split_examples
 from .evaluate import GuidanceSweep, completion_perplexity, guidance_sweep, pnes, probe_scorer
 from .guidance import ConceptProbe, guidance_edits, guide, train_concept
-from .probes import PROBES, DiMProbe, LogisticProbe, PCAProbe, Probe, layer_accuracy
+from .probes import DiMProbe, LogisticProbe, PCAProbe, Probe
 
 __all__ = [
-    "ConceptActivations",
-    "concept_activations",
-    "DATASETS",
     "ConceptExample",
-    "Rendered",
     "load_dataset",
     "read_examples",
-    "render",
     "split_examples",
-    "ConceptProbe",
-    "guidance_edits",
-    "guide",
     "train_concept",
-    "GuidanceSweep",
-    "completion_perplexity",
+    "ConceptProbe",
+    "guide",
+    "guidance_edits",
+    "concept_activations",
+    "ConceptActivations",
     "guidance_sweep",
+    "GuidanceSweep",
     "pnes",
     "probe_scorer",
-    "PROBES",
+    "completion_perplexity",
+    "Probe",
     "DiMProbe",
     "LogisticProbe",
     "PCAProbe",
-    "Probe",
-    "layer_accuracy",
 ]

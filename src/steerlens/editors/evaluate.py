@@ -253,7 +253,8 @@ class LreInverseEdit(EditMethod):
         self.lres: dict[str, Any] = {}
 
     def prepare(self, model, tokenizer, samples):  # noqa: D102
-        from ..relations import Prompt, default_rank, object_activations, train_lre
+        from ..relations import Prompt, object_activations, train_lre
+        from ..relations.lrc import default_rank
 
         spec = resolve(model)
         rank = self.rank or default_rank(spec.d_model)

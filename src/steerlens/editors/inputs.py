@@ -21,8 +21,8 @@ from typing import Any
 import torch
 
 from ..errors import DataFormatError, SpanNotFoundError
-from ..model import Add, Site, Spans, Transform, capture, resolve, spans_to_mask, token_span
-from ..model.tokens import encode, pad
+from ..model import Add, Site, Spans, Transform, capture, resolve, token_span
+from ..model.tokens import encode, pad, spans_to_mask
 from .data import EditSample, first_token
 
 __all__ = ["EditorInputs", "precompute", "entity_span", "edit_spans", "edit", "target_ids"]

@@ -9,54 +9,37 @@
 * :func:`token_span`, :func:`answer_span` -- token positions of substrings and answers.
 """
 
-from .architectures import ARCHITECTURES, ArchitectureRow, LayerLayout, ModelSpec, Part, resolve, supported_model_types
+from .architectures import ModelSpec, resolve, supported_model_types
 from .capture import Activations, capture
 from .generate import Generation, generate
-from .hooks import HookGroup, hook_group
 from .intervene import Add, Edit, Intervention, ProjectOut, Replace, Transform, intervene
-from .positions import CallPositions, From, Positions, PositionTracker, Spans, Tokens
-from .site import POINTS, Point, Site, SiteLike, as_site, as_sites, parse_sites
-from .tokens import Batch, answer_span, as_batch, encode, pad, spans_to_mask, token_span
+from .positions import From, Positions, Spans, Tokens
+from .site import POINTS, Site, SiteLike, parse_sites
+from .tokens import answer_span, token_span
 
 __all__ = [
-    "ARCHITECTURES",
-    "ArchitectureRow",
-    "LayerLayout",
-    "ModelSpec",
-    "Part",
-    "resolve",
-    "supported_model_types",
-    "Activations",
-    "capture",
-    "Generation",
-    "generate",
-    "HookGroup",
-    "hook_group",
-    "Add",
-    "Transform",
-    "Edit",
-    "Intervention",
-    "ProjectOut",
-    "Replace",
-    "intervene",
-    "CallPositions",
-    "From",
-    "Positions",
-    "PositionTracker",
-    "Spans",
-    "Tokens",
-    "POINTS",
-    "Point",
     "Site",
     "SiteLike",
-    "as_site",
-    "as_sites",
+    "POINTS",
     "parse_sites",
-    "Batch",
-    "answer_span",
-    "as_batch",
-    "encode",
-    "pad",
-    "spans_to_mask",
+    "resolve",
+    "ModelSpec",
+    "supported_model_types",
+    "capture",
+    "Activations",
+    "intervene",
+    "Intervention",
+    "Edit",
+    "Add",
+    "Replace",
+    "ProjectOut",
+    "Transform",
+    "Positions",
+    "Tokens",
+    "From",
+    "Spans",
+    "generate",
+    "Generation",
     "token_span",
+    "answer_span",
 ]

@@ -8,20 +8,9 @@
 * :mod:`~steerlens.relations.evaluate` -- faithfulness, causality, concept accuracy and swaps, with baselines.
 """
 
-from .data import (
-    CATEGORIES,
-    Prompt,
-    Relation,
-    Sample,
-    balance_grouped,
-    load_relation,
-    load_relations,
-    make_prompts,
-    relation_names,
-    stable_shuffle,
-)
+from .data import Prompt, Relation, load_relation, load_relations, make_prompts, relation_names
 from .jacobian import jacobians, object_activations, subject_activations
-from .locate import Located, locate, locate_answer
+from .locate import locate
 from .lrc import (
     ConceptMatcher,
     ConceptSwapper,
@@ -29,41 +18,32 @@ from .lrc import (
     RelationalConcept,
     RelationalConcepts,
     concepts_from_inverse,
-    default_rank,
     train_relation_concepts,
 )
 from .lre import InvertedLre, LowRankLre, Lre, train_lre
-from .validate import PromptValidator, answer_matches
+from .validate import PromptValidator
 
 __all__ = [
-    "CATEGORIES",
-    "Prompt",
     "Relation",
-    "Sample",
-    "balance_grouped",
+    "Prompt",
     "load_relation",
     "load_relations",
-    "make_prompts",
     "relation_names",
-    "stable_shuffle",
-    "InvertedLre",
-    "Located",
-    "LowRankLre",
-    "Lre",
-    "jacobians",
-    "locate",
-    "locate_answer",
-    "object_activations",
-    "subject_activations",
+    "make_prompts",
+    "PromptValidator",
     "train_lre",
-    "ConceptSwapper",
+    "Lre",
+    "LowRankLre",
+    "InvertedLre",
+    "jacobians",
+    "subject_activations",
+    "object_activations",
+    "locate",
+    "train_relation_concepts",
+    "concepts_from_inverse",
+    "RelationalConcept",
+    "RelationalConcepts",
     "ConceptMatcher",
     "MatchResult",
-    "RelationalConcept",
-    "concepts_from_inverse",
-    "default_rank",
-    "RelationalConcepts",
-    "train_relation_concepts",
-    "PromptValidator",
-    "answer_matches",
+    "ConceptSwapper",
 ]

@@ -9,11 +9,10 @@
   and :func:`sweep` over sites x strengths with a plot.
 """
 
-from .addition import ActAdd, ActivationAddition, Location, check_strength, pad_prompt_tokens, x_vector
-from .generation import Comparison, FrequencyPenalty, SamplingConfig, compare, sample
+from .addition import ActAdd, ActivationAddition, x_vector
+from .generation import Comparison, SamplingConfig, compare, sample
 from .metrics import (
     WEDDING_WORDS,
-    effectiveness_disruption,
     lexicon_balance,
     logprob_change,
     next_token_effect,
@@ -27,31 +26,26 @@ from .sweep import SweepResult, sweep
 from .vectors import ContrastPair, SteeringVector, read_pairs, train_steering_vector
 
 __all__ = [
-    "ActAdd",
     "ActivationAddition",
-    "Location",
-    "check_strength",
-    "pad_prompt_tokens",
     "x_vector",
-    "Comparison",
-    "FrequencyPenalty",
-    "SamplingConfig",
+    "ActAdd",
+    "SteeringVector",
+    "ContrastPair",
+    "read_pairs",
+    "train_steering_vector",
     "compare",
+    "Comparison",
     "sample",
-    "WEDDING_WORDS",
-    "effectiveness_disruption",
+    "SamplingConfig",
+    "sweep",
+    "SweepResult",
+    "sentiment",
     "lexicon_balance",
+    "word_count",
+    "word_counter",
+    "WEDDING_WORDS",
     "logprob_change",
     "next_token_effect",
     "relative_norms",
-    "sentiment",
     "token_logprobs",
-    "word_count",
-    "word_counter",
-    "SweepResult",
-    "sweep",
-    "ContrastPair",
-    "SteeringVector",
-    "read_pairs",
-    "train_steering_vector",
 ]

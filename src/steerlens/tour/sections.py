@@ -261,13 +261,13 @@ def relations_section(ctx: TourContext, sec: Section) -> str:
         ConceptMatcher,
         ConceptSwapper,
         concepts_from_inverse,
-        default_rank,
         load_relation,
         make_prompts,
         subject_activations,
         train_lre,
     )
     from ..relations.evaluate import is_prefix, split_known
+    from ..relations.lrc import default_rank
 
     cfg, model, tok, spec = ctx.config, ctx.model, ctx.tokenizer, ctx.spec
     rel = load_relation(cfg.relation)
