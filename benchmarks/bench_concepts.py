@@ -643,7 +643,7 @@ def main() -> None:
             ]
         )
     print(table(["method", "median s", "min s", "med/med", "paired", "min/min", "others CPU"], rows))
-    print(f"steerlens guide (all layers) == seed patch tokens: {same}; guided differs from plain: {differs}")
+    print(f"steerlens guide() (all layers) == seed patch tokens: {same}; guided differs from plain: {differs}")
     out = Path(args.out)
     path = out / ("results-quick.json" if args.quick else "results.json")
     C.write_json(path, result)

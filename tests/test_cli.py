@@ -18,7 +18,7 @@ def folder(tmp_path_factory):
 
 
 def test_lens_json(folder, capsys):
-    assert main(["lens", "w1 w2 w3", "--model", str(folder), "--json", "--top-k", "3"]) == 0
+    assert main(["lens", "read", "w1 w2 w3", "--model", str(folder), "--json", "--top-k", "3"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["rows"] == ["0", "1", "2", "output"]
     assert len(out["tokens"]) == 4  # BOS + 3 words
@@ -27,7 +27,7 @@ def test_lens_json(folder, capsys):
 
 
 def test_lens_table(folder, capsys):
-    assert main(["lens", "w1 w2", "--model", str(folder)]) == 0
+    assert main(["lens", "read", "w1 w2", "--model", str(folder)]) == 0
     assert "logit lens" in capsys.readouterr().out
 
 
@@ -37,7 +37,7 @@ def test_check(folder, capsys):
 
 
 def test_unknown_model_is_a_clear_error(capsys):
-    assert main(["lens", "hello", "--model", "gemma-3-207m"]) == 1
+    assert main(["lens", "read", "hello", "--model", "gemma-3-207m"]) == 1
     err = capsys.readouterr().err
     assert "Did you mean 'gemma-3-270m'" in err and "Traceback" not in err
 
@@ -56,10 +56,24 @@ def test_console_script_is_installed():
 
 def test_lens_trajectory_plots(folder, tmp_path, capsys):
     png, page = tmp_path / "t.png", tmp_path / "t.html"
-    assert main(["lens", "w1 w2 w3", "--model", str(folder), "--plot", str(png)]) == 0
+    assert main(["lens", "read", "w1 w2 w3", "--model", str(folder), "--plot", str(png)]) == 0
     assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
     assert (
-        main(["lens", "w1 w2 w3", "--model", str(folder), "--plot", str(page), "--statistic", "kl_to_final", "--trajectory"]) == 0
+        main(
+            [
+                "lens",
+                "read",
+                "w1 w2 w3",
+                "--model",
+                str(folder),
+                "--plot",
+                str(page),
+                "--statistic",
+                "kl_to_final",
+                "--trajectory",
+            ]
+        )
+        == 0
     )
     text = page.read_text()
     assert text.count("<td") == 4 * 4 and "title=" in text  # 3 layers + output, 4 tokens; hover text
@@ -67,7 +81,7 @@ def test_lens_trajectory_plots(folder, tmp_path, capsys):
 
 
 def test_lens_target_must_be_one_token(folder, capsys):
-    assert main(["lens", "w1 w2", "--model", str(folder), "--target", "w1 w2"]) == 1
+    assert main(["lens", "read", "w1 w2", "--model", str(folder), "--target", "w1 w2"]) == 1
     assert "not one" in capsys.readouterr().err
 
 
@@ -97,6 +111,8 @@ def test_lens_train_and_eval(folder, tmp_path, capsys):
                 "16",
                 "--micro-batch",
                 "2",
+                "--validation-chunks",
+                "0",
             ]
         )
         == 0
@@ -172,6 +188,7 @@ def test_steer_prints_both_columns(folder, tmp_path, capsys):
         main(
             [
                 "steer",
+                "compare",
                 "w10 w11 w12 w13",
                 "--model",
                 str(folder),
@@ -205,13 +222,16 @@ def test_steer_prints_both_columns(folder, tmp_path, capsys):
 
 
 def test_steer_bad_input_is_a_clear_error(folder, capsys):
-    assert main(["steer", "", "--model", str(folder), "--add", "w5"]) == 1
+    assert main(["steer", "compare", "", "--model", str(folder), "--add", "w5"]) == 1
     assert "empty" in capsys.readouterr().err
-    assert main(["steer", "w1 w2", "--model", str(folder), "--add", "w5", "--site", "resid_pre.1", "--strength", "nan"]) == 1
+    assert (
+        main(["steer", "compare", "w1 w2", "--model", str(folder), "--add", "w5", "--site", "resid_pre.1", "--strength", "nan"])
+        == 1
+    )
     assert "finite" in capsys.readouterr().err
-    assert main(["steer", "w1 w2", "--model", str(folder), "--add", "w5", "--site", "7"]) == 1
+    assert main(["steer", "compare", "w1 w2", "--model", str(folder), "--add", "w5", "--site", "7"]) == 1
     assert "layer" in capsys.readouterr().err.lower()
-    assert main(["steer", "w1", "--model", str(folder), "--add", "w5 w6 w7 w8", "--site", "resid_pre.1"]) == 1
+    assert main(["steer", "compare", "w1", "--model", str(folder), "--add", "w5 w6 w7 w8", "--site", "resid_pre.1"]) == 1
     assert "injection" in capsys.readouterr().err
 
 
@@ -245,6 +265,7 @@ def test_steer_train_and_use_vector(folder, tmp_path, capsys):
         main(
             [
                 "steer",
+                "compare",
                 "w10 w11 w12",
                 "--model",
                 str(folder),
@@ -327,7 +348,7 @@ def test_probe_train_guide_and_sweep(folder, tmp_path, capsys):
     assert (
         main(
             [
-                "probe",
+                "concepts",
                 "train",
                 "--data",
                 str(data),
@@ -350,6 +371,7 @@ def test_probe_train_guide_and_sweep(folder, tmp_path, capsys):
     assert (
         main(
             [
+                "concepts",
                 "guide",
                 "w10 w11",
                 "--concept",
@@ -370,7 +392,7 @@ def test_probe_train_guide_and_sweep(folder, tmp_path, capsys):
     assert (
         main(
             [
-                "guide",
+                "concepts",
                 "sweep",
                 "--concept",
                 str(out / "dim"),
@@ -393,10 +415,10 @@ def test_probe_train_guide_and_sweep(folder, tmp_path, capsys):
     )
     res = json.loads((tmp_path / "sw" / "sweep.json").read_text())
     assert res["strengths"] == [-4.0, 0.0, 4.0] and len(res["effect"]) == 3 and "pnes" in res["pnes"]
-    assert main(["guide", "w10", "--concept", str(out / "dim"), "--strength", "inf", "--model", str(folder)]) == 1
+    assert main(["concepts", "guide", "w10", "--concept", str(out / "dim"), "--strength", "inf", "--model", str(folder)]) == 1
     assert "finite" in capsys.readouterr().err
     data.write_text('{"prompt": "w1", "completion": "w2 w3", "label": 1}\n')
-    assert main(["probe", "train", "--data", str(data), "--model", str(folder), "--out", str(out)]) == 1
+    assert main(["concepts", "train", "--data", str(data), "--model", str(folder), "--out", str(out)]) == 1
     assert "both labels" in capsys.readouterr().err
 
 
@@ -511,8 +533,8 @@ def test_relations_cli_errors(folder, tmp_path, capsys):
         == 1
     )
     assert "Did you mean 'country capital city'" in capsys.readouterr().err
-    assert main(["relations"]) == 1
-    assert "sub-command" in capsys.readouterr().err
+    assert main(["relations"]) == 2  # a group without its command: its help, listing the commands
+    assert "swap" in capsys.readouterr().out
     path, _ = _answered_relation(folder, tmp_path)
     assert (
         main(
@@ -662,5 +684,70 @@ def test_editors_cli(folder, tmp_path, capsys):
         == 1
     )
     assert "does not occur in the context" in capsys.readouterr().err
-    assert main(["editors"]) == 1
-    assert "sub-command" in capsys.readouterr().err
+    assert main(["editors"]) == 2
+    assert "inspect" in capsys.readouterr().out
+
+
+def _commands(parser, path=()):
+    """Every (path, parser) in the command tree."""
+    import argparse
+
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _commands(sub, (*path, name))
+
+
+def test_every_command_and_option_is_documented():
+    import argparse
+
+    from steerlens.cli.main import build_parser
+
+    tree = list(_commands(build_parser()))
+    assert len(tree) >= 25  # the whole tree, groups included
+    undocumented = []
+    for path, parser in tree:
+        if path and not parser.description:
+            undocumented.append(" ".join(path))
+        for action in parser._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                continue
+            if not (action.help or "").strip():
+                undocumented.append(f"{' '.join(path)} {action.option_strings or action.dest}")
+    assert undocumented == []
+
+
+def test_cli_defaults_are_the_librarys():
+    from steerlens.cli.main import build_parser
+    from steerlens.editors import train_editor
+    from steerlens.lens.train import LensTrainConfig
+    from steerlens.relations.evaluate import evaluate_relation
+    from steerlens.steering import SamplingConfig, compare
+
+    parser = build_parser()
+    steer = parser.parse_args(["steer", "compare", "x"])
+    assert steer.n == 5 == compare.__kwdefaults__["n"]
+    assert steer.top_p == SamplingConfig().top_p and steer.max_new_tokens == SamplingConfig().max_new_tokens
+    lens = parser.parse_args(["lens", "train", "--out", "o"])
+    assert lens.optimizer == LensTrainConfig().optimizer and lens.steps == LensTrainConfig().steps
+    ed = parser.parse_args(["editors", "train", "--layer", "1", "--out", "o"])
+    assert ed.lam_kl == train_editor.__kwdefaults__["lam_kl"] and ed.lr == train_editor.__kwdefaults__["lr"]
+    rel = parser.parse_args(["relations", "eval", "--subject-layer", "1"])
+    assert rel.max_test == evaluate_relation.__kwdefaults__["max_test"]
+
+
+def test_real_subcommands_take_any_text(folder, capsys):
+    # the prompt may be a sub-command's name: sub-commands are real, nothing rewrites argv
+    assert main(["lens", "read", "train", "--model", str(folder), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tokens"]
+    assert main(["steer"]) == 2  # a group without its command prints its help
+    assert "compare" in capsys.readouterr().out
+
+
+def test_models_prints_full_names_when_piped():
+    exe = shutil.which("steerlens") or str(__import__("pathlib").Path(sys.executable).parent / "steerlens")
+    out = subprocess.run([exe, "models"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0
+    first = [line.split()[0] for line in out.stdout.splitlines()[1:]]
+    assert first == ["gemma-3-270m", "smollm2-135m"]

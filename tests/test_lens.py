@@ -107,3 +107,24 @@ def test_batched_normed_layers_equal_the_per_layer_translators(kw):
     torch.testing.assert_close(lens.normed_layers(hidden), per_layer)
     # the layer-transfer form (one translator for every layer) still goes layer by layer
     torch.testing.assert_close(lens.normed_layers(hidden, translator=0)[1], lens.unembed.normed(lens.transform(hidden[1], 0)))
+
+
+def test_trajectory_rows_are_labelled_by_the_site_they_decode():
+    from tests_helpers import tiny_tokenizer
+
+    from steerlens.lens import prediction_trajectory
+
+    model, tok = make_tiny("llama"), tiny_tokenizer()
+    spec = resolve(model)
+    traj = prediction_trajectory(model, tok, "w5 w6 w7", target=None, top_k=1)
+    assert traj.rows == [f"resid_pre.{i}" for i in range(spec.n_layers)] + ["output"]
+    lens = LogitLens.from_model(model)
+    ids = tok("w5 w6 w7", return_tensors="pt").input_ids
+    for i, label in enumerate(traj.rows[:-1]):
+        site = Site.parse(label)
+        h = capture(model, {"input_ids": ids}, site)[site][0]
+        with torch.no_grad():
+            top = lens(h, i).argmax(-1).tolist()
+        assert [cell[0] for cell in traj.top_ids[i]] == top
+    with torch.no_grad():
+        assert [cell[0] for cell in traj.top_ids[-1]] == model(ids).logits[0].argmax(-1).tolist()

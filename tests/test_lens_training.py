@@ -100,7 +100,7 @@ def test_training_beats_logit_lens_on_held_out(arch):
     model = make_tiny(arch)
     tok = tiny_tokenizer()
     train, held = chunk_texts(tok, _corpus(6000), seq_len=16).split(0.25)
-    cfg = LensTrainConfig(steps=40, tokens_per_step=64, micro_batch=2, vocab_chunk=40)
+    cfg = LensTrainConfig(steps=40, tokens_per_step=64, micro_batch=2, vocab_chunk=40, optimizer="sgd")
     lens, hist = train_tuned_lens(model, train, cfg, progress=False)
     assert hist.kl[-1] < hist.kl[0]
     res = evaluate_lenses(model, held, {"logit": LogitLens.from_model(model), "tuned": lens}, progress=False)
@@ -139,7 +139,7 @@ def _stop_at_4(step, lens, hist):
 def test_checkpoint_resume_gives_the_same_lens(tmp_path):
     model = make_tiny("llama")
     chunks = chunk_texts(tiny_tokenizer(), _corpus(), seq_len=16)
-    cfg = LensTrainConfig(steps=6, tokens_per_step=32, micro_batch=2, checkpoint_every=3)
+    cfg = LensTrainConfig(steps=6, tokens_per_step=32, micro_batch=2, checkpoint_every=3, optimizer="sgd")
     full, _ = train_tuned_lens(model, chunks, cfg, progress=False)
 
     with pytest.raises(_Stop):
@@ -189,7 +189,7 @@ def test_validation_keeps_each_layers_best_translator(tmp_path):
     with a learning rate far too high some layers must fall back. Resuming keeps the same choice."""
     model = make_tiny("llama")
     train, val = chunk_texts(tiny_tokenizer(), _corpus(3000), seq_len=16).split(0.2)
-    cfg = LensTrainConfig(steps=6, tokens_per_step=32, micro_batch=2, lr_scale=300.0, checkpoint_every=3)
+    cfg = LensTrainConfig(steps=6, tokens_per_step=32, micro_batch=2, lr_scale=300.0, checkpoint_every=3, optimizer="sgd")
     lens, hist = train_tuned_lens(model, train, cfg, progress=False, validation=val, eval_every=2)
     assert hist.val_step == [0, 2, 4, 6] and len(hist.val_kl[0]) == lens.n_layers
     table = torch.tensor(hist.val_kl)
@@ -249,7 +249,7 @@ def test_backoff_reverts_and_slows_only_the_layers_that_got_worse():
     so every later measurement of it equals its best; layers that never got worse keep multiplier 1."""
     model = make_tiny("llama")
     train, val = chunk_texts(tiny_tokenizer(), _corpus(3000), seq_len=16).split(0.2)
-    cfg = LensTrainConfig(steps=8, tokens_per_step=32, micro_batch=2, lr_scale=300.0, backoff=0.0)
+    cfg = LensTrainConfig(steps=8, tokens_per_step=32, micro_batch=2, lr_scale=300.0, backoff=0.0, optimizer="sgd")
     lens, hist = train_tuned_lens(model, train, cfg, progress=False, validation=val, eval_every=2)
     table = torch.tensor(hist.val_kl)
     frozen = [i for i, m in enumerate(hist.lr_mult) if m == 0.0]
@@ -270,5 +270,5 @@ def test_backoff_reverts_and_slows_only_the_layers_that_got_worse():
     assert set(hist_h.lr_mult) <= {1.0, 0.5, 0.25, 0.125} and min(hist_h.lr_mult) < 1
     with pytest.raises(SteerlensError, match="backoff"):
         train_tuned_lens(
-            model, train, LensTrainConfig(steps=2, tokens_per_step=32, micro_batch=2, backoff=1.5), progress=False, validation=val
+            model, train, LensTrainConfig(steps=2, tokens_per_step=32, micro_batch=2, backoff=1.5, optimizer="sgd"), progress=False, validation=val
         )

@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -55,7 +55,7 @@ class Fingerprint:
         if cached is not None:
             return cached
         spec = resolve(model)
-        w = spec.unembed.weight.detach()
+        w = cast(torch.Tensor, spec.unembed.weight).detach()
         step = max(1, w.shape[0] // 512)
         sample = w[::step].to(device="cpu", dtype=torch.bfloat16).view(torch.int16).numpy().tobytes()
         digest = hashlib.sha256(sample + str(tuple(w.shape)).encode()).hexdigest()[:16]

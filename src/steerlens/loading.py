@@ -256,7 +256,8 @@ def load_model(
             folder = path
         else:
             raise _unknown(key)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype or torch.float32, local_files_only=True)
+    # typed as a plain Module: transformers' @wraps-decorated PreTrainedModel.to confuses mypy about its self argument
+    model: torch.nn.Module = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype or torch.float32, local_files_only=True)
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     model.eval()
     if device is not None:

@@ -1,4 +1,4 @@
-"""``steerlens probe train`` and ``steerlens guide``: concept probes and guided generation."""
+"""``steerlens concepts train|guide|sweep``: concept probes and guided generation."""
 
 from __future__ import annotations
 
@@ -13,46 +13,61 @@ from ..model.site import Site, parse_sites
 __all__ = ["add_parsers", "run_probe_train", "run_guide", "run_guide_sweep"]
 
 
-def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
-    """Register ``probe-train`` (``probe train``), ``guide`` and ``guide-sweep`` (``guide sweep``)."""
-    p = sub.add_parser(
-        "probe-train",
-        help="train concept probes on labelled completions ('probe train')",
-        description="Fit per-layer probes on a labelled dataset (shipped: tone, refusal; or a JSON/JSONL "
-        "file) and report train and held-out accuracy per layer.",
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register ``concepts train``, ``concepts guide`` and ``concepts sweep``."""
+    from ..concepts import guidance_sweep, split_examples, train_concept
+    from .common import add_command, add_group, add_model, default_of
+
+    g = add_group(sub, "concepts", "concept probes and guided generation: train, guide, sweep")
+    p = add_command(
+        g,
+        "train",
+        "concepts:run_probe_train",
+        "train concept probes on labelled completions",
+        "Fit per-site probes on a labelled dataset (shipped: tone, refusal; or a JSON/JSONL file) and report "
+        "train and held-out accuracy per site.",
     )
     p.add_argument("--data", required=True, help="dataset name (tone, refusal) or a JSON/JSONL file")
     p.add_argument("--out", required=True, help="output folder (one concept artifact per probe)")
-    p.add_argument("--model", default=default_model)
-    p.add_argument("--probe", default="dim", help="dim, logistic, pca, or 'all' (default dim)")
+    add_model(p)
+    p.add_argument("--probe", default=default_of(train_concept, "probe"), help="dim, logistic, pca, or 'all'")
     p.add_argument(
         "--sites",
         default="attn_in.all",
-        help="sites to probe, at one point (default attn_in.all: the attention input of every block, as the paper)",
+        help="sites to probe, at one point ('attn_in.all': the attention input of every block, as the paper)",
     )
-    p.add_argument("--val-fraction", type=float, default=0.2)
-    p.add_argument("--plot", metavar="PNG", help="plot accuracy per layer")
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=default_of(split_examples, "val_fraction"),
+        help="fraction of the prompts held out",
+    )
+    p.add_argument("--plot", metavar="PNG", help="plot accuracy per site")
 
-    g = sub.add_parser(
+    q = add_command(
+        g,
         "guide",
-        help="guided vs unguided completion of a prompt (also: 'guide sweep')",
-        description="Generate with and without concept guidance. Also: 'steerlens guide sweep --help'.",
+        "concepts:run_guide",
+        "guided vs unguided greedy completion of a prompt",
+        "Generate greedily with and without concept guidance.",
     )
-    g.add_argument("text", help="the prompt (rendered as a user turn)")
-    g.add_argument("--concept", required=True, help="a concept artifact folder (from 'probe train') or seed .safetensors")
-    g.add_argument("--strength", type=float, required=True, help="guidance strength")
-    g.add_argument("--sites", help="sites to guide, e.g. 'attn_in.4-12' (default: --top-k, or all of the concept's)")
-    g.add_argument("--top-k", type=int, help="guide the k sites with the best train accuracy")
-    g.add_argument("--mode", choices=["norm_preserving", "add"], default="norm_preserving")
-    g.add_argument("--model", default=default_model)
-    g.add_argument("--max-new-tokens", type=int, default=48)
+    q.add_argument("text", help="the prompt (rendered as a user turn)")
+    q.add_argument("--concept", required=True, help="a concept artifact folder (from 'concepts train') or seed .safetensors")
+    q.add_argument("--strength", type=float, required=True, help="guidance strength")
+    q.add_argument("--sites", help="sites to guide, e.g. 'attn_in.4-12' (default: --top-k, or all of the concept's)")
+    q.add_argument("--top-k", type=int, help="guide the k sites with the best train accuracy")
+    q.add_argument("--mode", choices=["norm_preserving", "add"], default="norm_preserving", help="how a state is moved")
+    add_model(q)
+    q.add_argument("--max-new-tokens", type=int, default=48, help="tokens to generate")
 
-    s = sub.add_parser(
-        "guide-sweep",
-        help=argparse.SUPPRESS,
-        description="Sweep the guidance strength: probe-measured effect and perplexity on reference answers.",
+    s = add_command(
+        g,
+        "sweep",
+        "concepts:run_guide_sweep",
+        "sweep the guidance strength",
+        "Sweep the guidance strength: probe-measured effect and perplexity on reference answers, and PNES.",
     )
-    s.add_argument("--concept", required=True)
+    s.add_argument("--concept", required=True, help="a concept artifact folder (from 'concepts train')")
     s.add_argument("--data", required=True, help="dataset giving prompts and reference answers (label-1 answers)")
     s.add_argument(
         "--strengths",
@@ -61,10 +76,12 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     )
     s.add_argument("--sites", help="sites to guide (default: --top-k, or all of the concept's)")
     s.add_argument("--top-k", type=int, help="guide the k sites with the best train accuracy")
-    s.add_argument("--prompts", type=int, default=16, help="prompts to generate from (default 16)")
-    s.add_argument("--references", type=int, default=24, help="reference answers for perplexity (default 24)")
-    s.add_argument("--max-new-tokens", type=int, default=32)
-    s.add_argument("--model", default=default_model)
+    s.add_argument("--prompts", type=int, default=16, help="prompts to generate from")
+    s.add_argument("--references", type=int, default=24, help="reference answers for perplexity")
+    s.add_argument(
+        "--max-new-tokens", type=int, default=default_of(guidance_sweep, "max_new_tokens"), help="tokens per completion"
+    )
+    add_model(s)
     s.add_argument("--out", required=True, help="output folder: sweep.json, sweep.png")
 
 

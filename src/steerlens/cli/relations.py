@@ -8,77 +8,87 @@ from pathlib import Path
 
 from ..errors import DataFormatError
 
-__all__ = ["add_parsers", "run"]
+__all__ = ["add_parsers"]
 
 
-def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register ``relations`` with its sub-commands list, train, eval, match and swap."""
-    r = sub.add_parser(
+    from ..relations.evaluate import evaluate_relation
+    from ..relations.lre import train_lre
+    from .common import add_command, add_group, add_model, default_of
+
+    g = add_group(
+        sub,
         "relations",
-        help="linear relational embeddings and concepts (list, train, eval, match, swap)",
-        description="LREs and LRCs on the shipped 47-relation dataset (or a relation JSON file).",
+        "linear relational embeddings and concepts: list, train, eval, match, swap",
+        "LREs and LRCs on the shipped 47-relation dataset (or a relation JSON file). Layers are block outputs "
+        "(resid_post), as everywhere in steerlens.",
     )
-    rs = r.add_subparsers(dest="relations_command", metavar="SUBCOMMAND")
+    p = add_command(g, "list", "relations:_list", "list the shipped relations")
+    p.add_argument(
+        "--category", choices=["factual", "commonsense", "linguistic", "bias"], help="only this category (default: all)"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    p = rs.add_parser("list", help="list the shipped relations")
-    p.add_argument("--category", choices=["factual", "commonsense", "linguistic", "bias"])
-    p.add_argument("--json", action="store_true")
-
-    t = rs.add_parser("train", help="train an LRE (and its concepts) for one relation")
+    t = add_command(g, "train", "relations:_train", "train an LRE (and its concepts) for one relation")
     t.add_argument("relation", help="relation name (see 'relations list') or a relation JSON file")
     t.add_argument("--subject-layer", type=int, required=True, help="block whose output is the subject activation")
     t.add_argument("--object-layer", type=int, required=True, help="block whose output is the object activation")
     t.add_argument("--out", required=True, help="output folder: lre/ (and concepts/)")
-    t.add_argument("--aggregation", choices=["mean", "first_token"], default="mean")
-    t.add_argument("--n-train", type=int, default=20, help="prompts used for the LRE, balanced across objects")
-    t.add_argument("--icl", type=int, default=3, help="few-shot demonstrations per prompt (default 3)")
-    t.add_argument("--rank", type=int, default=None, help="inverse-LRE rank for the concepts (default min(200, d))")
+    t.add_argument(
+        "--aggregation",
+        choices=["mean", "first_token"],
+        default=default_of(train_lre, "aggregation"),
+        help="how the object activation is read: mean over the answer-predicting tokens, or the first one",
+    )
+    t.add_argument(
+        "--n-train",
+        type=int,
+        default=20,
+        help="prompts used for the LRE, balanced across objects (the command line caps it so a CPU run takes minutes)",
+    )
+    t.add_argument("--icl", type=int, default=3, help="few-shot demonstrations per prompt")
+    t.add_argument("--rank", type=int, default=None, help="inverse-LRE rank for the concepts (default: min(200, d))")
     t.add_argument("--no-concepts", action="store_true", help="train the LRE only")
-    t.add_argument("--model", default=default_model)
+    add_model(t)
 
-    e = rs.add_parser("eval", help="faithfulness, causality and concept scores on relations")
+    e = add_command(g, "eval", "relations:_eval", "faithfulness, causality and concept scores on relations")
     e.add_argument("relations", nargs="*", help="relation names (default: all 47)")
-    e.add_argument("--subject-layer", type=int, required=True)
-    e.add_argument("--object-layer", type=int, default=-1, help="default: the last block")
-    e.add_argument("--n-train", type=int, default=5)
-    e.add_argument("--max-test", type=int, default=60)
+    e.add_argument("--subject-layer", type=int, required=True, help="block whose output is the subject activation")
+    e.add_argument(
+        "--object-layer", type=int, default=default_of(evaluate_relation, "object_layer"), help="block of the object (-1: last)"
+    )
+    e.add_argument("--n-train", type=int, default=default_of(evaluate_relation, "n_train"), help="LRE training prompts")
+    e.add_argument("--max-test", type=int, default=default_of(evaluate_relation, "max_test"), help="test subjects per relation")
     e.add_argument(
         "--max-samples",
         type=int,
         default=None,
         help="cap each relation at a seeded random subset of this many samples (default: all)",
     )
-    e.add_argument("--rank", type=int, default=None)
+    e.add_argument("--rank", type=int, default=None, help="inverse-LRE rank (default: min(200, d))")
     e.add_argument("--no-baselines", action="store_true", help="skip the mean / logistic / SVM probe baselines")
     e.add_argument("--out", help="folder for results.json (and by_category.png with --plot)")
-    e.add_argument("--plot", action="store_true")
-    e.add_argument("--model", default=default_model)
+    e.add_argument("--plot", action="store_true", help="also plot the scores by category")
+    add_model(e)
 
-    m = rs.add_parser("match", help="score concepts against a subject in a text")
-    m.add_argument("text")
+    m = add_command(g, "match", "relations:_match", "score concepts against a subject in a text")
+    m.add_argument("text", help="a text that mentions the subject")
     m.add_argument("--subject", required=True, help="the subject substring (its last occurrence is used)")
     m.add_argument("--concepts", required=True, help="a concepts folder (from 'relations train')")
-    m.add_argument("--top", type=int, default=5)
-    m.add_argument("--model", default=default_model)
+    m.add_argument("--top", type=int, default=5, help="concepts to show")
+    add_model(m)
 
-    s = rs.add_parser("swap", help="swap one concept for another at the subject and continue the text")
-    s.add_argument("text")
-    s.add_argument("--subject", required=True)
-    s.add_argument("--concepts", required=True)
+    s = add_command(g, "swap", "relations:_swap", "swap one concept for another at the subject and continue the text")
+    s.add_argument("text", help="a text that mentions the subject")
+    s.add_argument("--subject", required=True, help="the subject substring (its last occurrence is used)")
+    s.add_argument("--concepts", required=True, help="a concepts folder (from 'relations train')")
     s.add_argument("--remove", required=True, help="concept name or object to remove")
     s.add_argument("--add", required=True, help="concept name or object to add")
-    s.add_argument("--layers", default="concept", help="'all', 'concept' (the concepts' own layer, default) or a layer")
-    s.add_argument("--strength", type=float, default=None, help="default: 0.1 with --layers all, else 2.0")
-    s.add_argument("--max-new-tokens", type=int, default=5)
-    s.add_argument("--model", default=default_model)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Dispatch a ``relations`` sub-command."""
-    cmd = args.relations_command
-    if cmd is None:
-        raise DataFormatError("Give a sub-command: steerlens relations {list,train,eval,match,swap} (see --help).")
-    return {"list": _list, "train": _train, "eval": _eval, "match": _match, "swap": _swap}[cmd](args)
+    s.add_argument("--layers", default="concept", help="'all', 'concept' (the concepts' own layer) or a block number")
+    s.add_argument("--strength", type=float, default=None, help="strength of the swap (default: 0.1 with --layers all, else 2.0)")
+    s.add_argument("--max-new-tokens", type=int, default=5, help="tokens to generate")
+    add_model(s)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -106,7 +116,7 @@ def _list(args: argparse.Namespace) -> int:
     for col in ("name", "category", "samples", "objects", "template"):
         table.add_column(col, justify="right" if col in ("samples", "objects") else "left")
     for r in rows:
-        table.add_row(r["name"], r["category"], str(r["samples"]), str(r["objects"]), r["template"])
+        table.add_row(*(str(r[k]) for k in ("name", "category", "samples", "objects", "template")))
     Console().print(table)
     return 0
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import SteeringError
+from ..model.intervene import Add
 from ..model.site import Site, parse_sites
 
 __all__ = ["add_parsers", "run_steer", "run_train", "run_sweep"]
@@ -29,25 +30,28 @@ def _floats(text: str) -> list[float]:
         raise SteeringError(f"Cannot read numbers from {text!r}; use e.g. '2,4,8'.") from exc
 
 
-def _sampling_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-new-tokens", type=int, default=40, help="tokens per completion (default 40)")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature; 0 = greedy (default 1)")
-    p.add_argument("--top-p", type=float, default=0.3, help="nucleus sampling mass (default 0.3, the ActAdd setting)")
-    p.add_argument("--top-k", type=int, help="sample among the k most likely tokens")
-    p.add_argument("--freq-penalty", type=float, default=1.0, help="frequency penalty on generated tokens (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="shared seed of the paired samples (default 0)")
+_SAMPLING_HELP = {
+    "max_new_tokens": "tokens per completion",
+    "temperature": "sampling temperature; 0 = greedy",
+    "top_p": "nucleus sampling mass (the ActAdd setting)",
+    "top_k": "sample among the k most likely tokens (default: no limit)",
+    "freq_penalty": "frequency penalty on generated tokens",
+    "use_cache": "use the KV cache while generating",
+}
+
+
+def _sampling_args(p: argparse.ArgumentParser, **defaults: object) -> None:
+    from ..steering import SamplingConfig
+    from .common import add_dataclass
+
+    add_dataclass(p, SamplingConfig, _SAMPLING_HELP, defaults=defaults)
 
 
 def _config(args: argparse.Namespace):
     from ..steering import SamplingConfig
+    from .common import dataclass_values
 
-    return SamplingConfig(
-        max_new_tokens=args.max_new_tokens,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        top_k=args.top_k,
-        freq_penalty=args.freq_penalty,
-    )
+    return dataclass_values(args, SamplingConfig)
 
 
 _SCORES = ("sentiment", "lexicon", "wedding", "none")
@@ -66,76 +70,98 @@ def _scorer(name: str, words: str | None = None):
     }[name]
 
 
-def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
-    """Register ``steer``, ``steer train`` and ``steer sweep`` (the latter two as ``steer-train``/``steer-sweep``)."""
-    p = sub.add_parser(
-        "steer",
-        help="steered vs unsteered completions (also: 'steer train', 'steer sweep')",
-        description="Complete TEXT n times without and with steering, from the same random stream, and "
-        "print both columns. Steer with an x-vector (--add/--sub, ActAdd) or a trained "
-        "vector (--vector). Also: 'steerlens steer train --help', 'steerlens steer sweep --help'.",
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register ``steer compare``, ``steer train`` and ``steer sweep``."""
+    from ..steering import compare, sweep, train_steering_vector
+    from .common import add_command, add_group, add_model, default_of
+
+    g = add_group(sub, "steer", "activation additions and steering vectors: compare, train, sweep")
+    p = add_command(
+        g,
+        "compare",
+        "steer:run_steer",
+        "steered vs unsteered completions of a prompt, side by side",
+        "Complete TEXT n times without and with steering, from the same random stream, and print both "
+        "columns. Steer with an x-vector (--add/--sub, ActAdd) or a trained vector (--vector).",
     )
     p.add_argument("text", help="the prompt")
-    p.add_argument("--model", default=default_model, help=f"embedded model name or local folder (default {default_model})")
+    add_model(p)
     p.add_argument("--add", help="steering prompt added (ActAdd)")
     p.add_argument("--sub", default=None, help="steering prompt subtracted (ActAdd; default: none)")
     p.add_argument(
         "--site",
         default="resid_pre.6",
-        help="where ActAdd adds (default resid_pre.6, the paper's 'layer 6'; a bare number n means resid_post.n)",
+        help="where ActAdd adds: a site such as resid_pre.6 (the paper's 'layer 6'); a bare number n means resid_post.n",
     )
-    p.add_argument("--location", default="front", help="where the addition lands: front, back, mid or a token offset")
+    p.add_argument("--strength", type=float, help="strength of the steering (default: 5 for ActAdd, 4 for --vector)")
+    p.add_argument(
+        "--location",
+        default=default_of(compare, "location"),
+        help="where the addition lands: front, back, mid or a token offset",
+    )
     p.add_argument(
         "--injection",
         choices=["overlay", "pad"],
-        default="overlay",
+        default=default_of(compare, "injection"),
         help="overlay the prompt's first tokens, or pad the prompt after BOS first",
     )
     p.add_argument("--no-pad", action="store_true", help="do not right-pad the shorter steering prompt with spaces")
     p.add_argument("--vector", metavar="DIR", help="a steering vector artifact (from 'steer train') instead of --add/--sub")
-    p.add_argument("--strength", type=float, help="strength of the steering (default 5 for ActAdd, 4 for --vector)")
-    p.add_argument(
-        "--positions", choices=["all", "generated", "prompt"], default="all", help="positions --vector steers (default all)"
-    )
-    p.add_argument("-n", type=int, default=5, help="completions per column (default 5)")
-    p.add_argument("--score", choices=_SCORES, default="sentiment", help="score shown per completion (default sentiment)")
+    p.add_argument("--positions", choices=["all", "generated", "prompt"], default="all", help="the tokens --vector steers")
+    p.add_argument("-n", type=int, default=default_of(compare, "n"), help="completions per column")
+    p.add_argument("--score", choices=_SCORES, default="sentiment", help="score shown per completion")
     p.add_argument("--words", help="comma-separated words to count instead of --score")
     p.add_argument("--html", metavar="OUT", help="also write the comparison as an HTML page")
     p.add_argument("--json", metavar="OUT", help="also write the comparison as JSON")
+    p.add_argument("--seed", type=int, default=default_of(compare, "seed"), help="shared seed of the paired samples")
     _sampling_args(p)
 
-    t = sub.add_parser(
-        "steer-train", help=argparse.SUPPRESS, description="Train a contrastive steering vector from (positive, negative) pairs."
+    t = add_command(
+        g,
+        "train",
+        "steer:run_train",
+        "train a contrastive steering vector from (positive, negative) pairs",
+        "Learn one direction per site from contrast pairs (CAA / repeng style) and save it as an artifact.",
     )
     t.add_argument("--pairs", required=True, help='JSONL file: one {"positive": ..., "negative": ...} per line')
     t.add_argument("--out", required=True, help="output folder (steering-vector artifact)")
-    t.add_argument("--model", default=default_model)
+    add_model(t)
     t.add_argument(
         "--sites",
         default="all",
-        help="sites to read and steer at, e.g. '6', '4-10', 'resid_pre.all' (default all: resid_post of every block)",
+        help="sites to read and steer at, e.g. '6', '4-10', 'resid_pre.all' ('all': resid_post of every block)",
     )
-    t.add_argument("--method", choices=["mean_diff", "pca", "logistic"], default="mean_diff")
-    t.add_argument("--read", default="last", help="token representing a text: last, mean or an index (default last)")
+    t.add_argument(
+        "--method",
+        choices=["mean_diff", "pca", "logistic"],
+        default=default_of(train_steering_vector, "method"),
+        help="how the pair differences become a direction",
+    )
+    t.add_argument(
+        "--read",
+        default=str(default_of(train_steering_vector, "read")),
+        help="the token representing a text: last, mean or a token index",
+    )
     t.add_argument("--gguf", metavar="FILE", help="also export a llama.cpp control vector (GGUF)")
 
-    s = sub.add_parser(
-        "steer-sweep",
-        help=argparse.SUPPRESS,
-        description="Sweep an x-vector over sites and strengths; score completions; plot.",
+    s = add_command(
+        g,
+        "sweep",
+        "steer:run_sweep",
+        "sweep an x-vector over sites and strengths",
+        "Steer TEXT with the x-vector (--add, --sub) at every site and strength, score the completions and plot.",
     )
     s.add_argument("text", help="the prompt")
-    s.add_argument("--model", default=default_model)
-    s.add_argument("--add", required=True)
-    s.add_argument("--sub", default="")
-    s.add_argument(
-        "--sites", default="resid_pre.all", help="sites, e.g. 'resid_pre.0-17' (default resid_pre.all: before every block)"
-    )
-    s.add_argument("--strengths", default="2,4,8", help="comma-separated strengths (default 2,4,8)")
-    s.add_argument("-n", type=int, default=20, help="completions per setting (default 20)")
-    s.add_argument("--score", choices=_SCORES[:-1], default="sentiment")
+    add_model(s)
+    s.add_argument("--add", required=True, help="steering prompt added")
+    s.add_argument("--sub", default="", help="steering prompt subtracted (default: none)")
+    s.add_argument("--sites", default="resid_pre.all", help="sites, e.g. 'resid_pre.0-17' ('resid_pre.all': before every block)")
+    s.add_argument("--strengths", default="2,4,8", help="comma-separated strengths")
+    s.add_argument("-n", type=int, default=default_of(sweep, "n"), help="completions per setting")
+    s.add_argument("--score", choices=_SCORES[:-1], default="sentiment", help="the metric of each completion")
     s.add_argument("--words", help="comma-separated words to count instead of --score")
     s.add_argument("--out", required=True, help="output folder: sweep.json and sweep.png")
+    s.add_argument("--seed", type=int, default=default_of(sweep, "seed"), help="shared seed of the paired samples")
     _sampling_args(s)
 
 
@@ -150,11 +176,12 @@ def run_steer(args: argparse.Namespace) -> int:
     model, tok = load_model(args.model)
     location = int(args.location) if args.location.isdigit() else args.location
     strength = 5.0 if args.strength is None else args.strength
-    site = None if args.vector else _one_site(args.site, model)
+    steering: ActAdd | list[Add]
     if args.vector:
         vec = SteeringVector.load(args.vector, model=model)
         steering = vec.edits(model, 4.0 if args.strength is None else args.strength, positions=args.positions)
     elif args.sub is not None:
+        site = _one_site(args.site, model)
         steering = ActAdd.build(
             model,
             tok,
@@ -162,6 +189,7 @@ def run_steer(args: argparse.Namespace) -> int:
             location=location,
         )
     else:
+        site = _one_site(args.site, model)
         steering = ActAdd.build(model, tok, [ActivationAddition(strength, site, prompt=args.add)], location=location)
     comp = compare(model, tok, args.text, steering, n=args.n, seed=args.seed, config=_config(args), injection=args.injection)
     name, fn = _scorer(args.score, args.words)

@@ -8,23 +8,22 @@ import sys
 __all__ = ["add_parsers", "run"]
 
 
-def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
-    from ..tour import SECTIONS
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register ``tour``."""
+    from ..tour import SECTIONS, TourConfig
+    from .common import add_command, add_model
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "tour",
-        help="run every method on a model and write an HTML report (start here)",
-        description="Run lenses, activation addition, LREs/LRCs, concept guidance and a REMEDI editor "
-        "on one model, and write a self-contained HTML report with every figure and its "
-        "data as JSON.",
+        "tour:run",
+        "run every method on a model and write an HTML report (start here)",
+        "Run lenses, activation addition, LREs/LRCs, concept guidance and a REMEDI editor on one model, and write "
+        "a self-contained HTML report with every figure and its data as JSON.",
     )
-    p.add_argument("--model", default=default_model, help=f"embedded model name or local folder (default {default_model})")
-    p.add_argument("--out", default="steerlens-tour", help="output folder (default steerlens-tour/)")
-    p.add_argument(
-        "--sections",
-        default=",".join(SECTIONS),
-        help=f"comma-separated sections to run, in order (default all: {','.join(SECTIONS)})",
-    )
+    add_model(p)
+    p.add_argument("--out", default="steerlens-tour", help="output folder")
+    p.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated sections to run, in order")
     p.add_argument("--quick", action="store_true", help="fewer completions, tokens and examples (about half the time)")
     p.add_argument("--tuned", metavar="PATH", help="a tuned lens to show beside the logit lens")
     p.add_argument(
@@ -32,8 +31,8 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
         metavar="PATH",
         help="a saved REMEDI editor (default: the one shipped for the model, else a quick one trained in the tour)",
     )
-    p.add_argument("--relation", help="the relation of the LRE section (default 'country capital city')")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--relation", default=TourConfig.relation, help="the relation of the LRE section")
+    p.add_argument("--seed", type=int, default=TourConfig.seed, help="seed of every sampled or shuffled step")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
 
 

@@ -85,7 +85,7 @@ class ConceptProbe:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save as a steerlens artifact (probe tensors including the centring mean, accuracies)."""
-        cfg = {
+        cfg: dict[str, Any] = {
             "probe": self.kind,
             "layers": self.layers,
             "point": self.point,

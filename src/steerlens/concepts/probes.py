@@ -71,8 +71,9 @@ class Probe:
     # subclasses implement _fit_layer(x [n, d] float32, y [n]) -> (w, a, b) and _features(x, layer)
     def fit(self, x: torch.Tensor, y: torch.Tensor, progress: bool = False) -> Probe:
         """Fit every layer independently; returns ``self``."""
-        x, y = _check_xy(x, y)
-        assert y is not None
+        x, checked_y = _check_xy(x, y)
+        assert checked_y is not None  # _check_xy returns a tensor for a given y
+        y = checked_y
         n_layers, d = x.shape[1], x.shape[2]
         self.mean = x.mean(0)
         by_layer = x.transpose(0, 1).contiguous()  # one copy; every layer's samples are then contiguous

@@ -109,7 +109,8 @@ class EditSample:
         missing = [k for k in ("id", "entity", "context", "attribute", "prompt", "target_new") if k not in d]
         if missing:
             raise DataFormatError(f"{where}: missing keys {missing}.")
-        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
+        kwargs: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()}
+        return cls(**kwargs)
 
 
 def attribute_of(context: str, entity: str) -> str:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import nn
@@ -64,6 +64,12 @@ class Editor(nn.Module):
 
     kind: ClassVar[str] = ""
     trainable: ClassVar[bool] = True
+    # buffers registered by _add_scales (only on editors that call it)
+    attribute_shift: torch.Tensor
+    attribute_scale: torch.Tensor
+    entity_shift: torch.Tensor
+    entity_scale: torch.Tensor
+    output_scale: torch.Tensor
 
     def __init__(
         self, d_model: int, layer: int, *, input_last_entity_token: bool = True, edit_last_entity_token: bool = True
@@ -173,6 +179,7 @@ class LinearEditor(Editor):
     """``d = W h_a + b`` (the default REMEDI editor); optional rank and entity input."""
 
     kind = "linear"
+    w: nn.Linear | nn.Sequential
 
     def __init__(self, d_model: int, layer: int, *, rank: int | None = None, use_entity: bool = False, **kw: Any) -> None:
         super().__init__(d_model, layer, **kw)
@@ -188,8 +195,9 @@ class LinearEditor(Editor):
             nn.init.zeros_(self.w.bias)
         else:
             self.w = nn.Sequential(nn.Linear(n_in, rank), nn.Linear(rank, d_model))
-            nn.init.zeros_(self.w[1].weight)
-            nn.init.zeros_(self.w[1].bias)
+            last = cast(nn.Linear, self.w[1])
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
 
     def options(self) -> dict[str, Any]:  # noqa: D102
         return {"rank": self.rank, "use_entity": self.use_entity}
@@ -232,8 +240,9 @@ class MlpEditor(Editor):
         self.net = nn.Sequential(
             nn.Linear(2 * d_model if use_entity else d_model, self.hidden), nn.LeakyReLU(), nn.Linear(self.hidden, d_model)
         )
-        nn.init.zeros_(self.net[2].weight)
-        nn.init.zeros_(self.net[2].bias)
+        last = cast(nn.Linear, self.net[2])
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
 
     def options(self) -> dict[str, Any]:  # noqa: D102
         return {"hidden": self.hidden, "use_entity": self.use_entity}
@@ -289,6 +298,9 @@ class RandomEditor(Editor):
 
     kind = "random"
     trainable = False
+    # buffers registered in __init__
+    mean: torch.Tensor
+    scale: torch.Tensor
 
     def __init__(self, d_model: int, layer: int, *, rank: int | None = None, seed: int = 0, **kw: Any) -> None:
         super().__init__(d_model, layer, **kw)

@@ -275,7 +275,7 @@ class LreInverseEdit(EditMethod):
                     self.object_layer,
                     relation=rel,
                     aggregation=self.aggregation,
-                    max_samples=self.max_samples,  # type: ignore[arg-type]
+                    max_samples=self.max_samples,
                     seed=self.seed,
                     progress=False,
                 ).invert(rank)

@@ -64,7 +64,9 @@ def unmediated(sample: EditSample) -> EditSample:
     return replace(sample, id=sample.id + "#true", context=ctx, attribute=attribute_of(ctx, sample.entity))
 
 
-def classification_metrics(y_true: Sequence[bool], y_pred: Sequence[bool]) -> tuple[float, float, float]:
+def classification_metrics(
+    y_true: Sequence[bool] | np.ndarray, y_pred: Sequence[bool] | np.ndarray
+) -> tuple[float, float, float]:
     """``(accuracy, F1 on the negated labels, MCC)``."""
     from sklearn.metrics import f1_score, matthews_corrcoef
 

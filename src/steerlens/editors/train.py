@@ -25,7 +25,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 from tqdm.auto import tqdm
@@ -111,6 +111,15 @@ def editing_batch(
     return out
 
 
+class _LossWeights(TypedDict):
+    """The loss weights :func:`train_editor` passes on to :func:`editing_loss`."""
+
+    lam_m: float
+    lam_u: float | None
+    lam_kl: float | None
+    lam_norm: float | None
+
+
 def editing_loss(
     model: torch.nn.Module,
     editor: Editor,
@@ -188,7 +197,7 @@ class TrainResult(JsonResult):
     """
 
     editor: Editor
-    history: list[dict[str, float]]
+    history: list[dict[str, float | None]]
     best_epoch: int
     seconds: float
     step_seconds: float
@@ -241,7 +250,8 @@ def train_editor(
     """Train one editor at ``layer`` on ``samples`` (see the module doc for the loss and the loop).
 
     Args:
-        model, tokenizer: A Hugging Face causal LM and its tokenizer; the model is frozen.
+        model: A Hugging Face causal LM; it is frozen.
+        tokenizer: Its tokenizer.
         samples: Training samples (``validation`` given) or all samples (``hold_out`` of them, seeded,
             are held out).
         layer: The layer to read and edit (negative counts from the end).
@@ -284,9 +294,9 @@ def train_editor(
     n_train = len(train)
     tr_idx, va_idx = list(range(n_train)), list(range(n_train, len(all_samples)))
     opt = torch.optim.AdamW(ed.parameters(), lr=lr)
-    loss_kw = dict(lam_m=lam_m, lam_u=lam_u, lam_kl=lam_kl, lam_norm=lam_norm)
+    loss_kw = _LossWeights(lam_m=lam_m, lam_u=lam_u, lam_kl=lam_kl, lam_norm=lam_norm)
     gen = torch.Generator().manual_seed(seed)
-    history: list[dict[str, float]] = []
+    history: list[dict[str, float | None]] = []
     best, best_state, best_epoch, bad = math.inf, copy.deepcopy(ed.state_dict()), 0, 0
     step_times: list[float] = []
     if device.type == "cuda":

@@ -9,11 +9,20 @@ of the plain formula (tested against it).
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import torch
 
 from ..errors import ShapeError
 
 __all__ = ["chunked_kl", "stream_vocab"]
+
+
+class _TensorOpts(TypedDict):
+    """Keyword arguments for tensor factories: ``torch.zeros(..., **opts)``."""
+
+    dtype: torch.dtype
+    device: torch.device
 
 
 def stream_vocab(
@@ -41,7 +50,7 @@ def stream_vocab(
     end (``x . sum_v p_v W_v``) instead of a pass over every chunk's logits.
     """
     lead, vocab = x.shape[:-1], weight.shape[0]
-    f32 = dict(dtype=torch.float32, device=x.device)
+    f32 = _TensorOpts(dtype=torch.float32, device=x.device)
     m = torch.full(lead, -float("inf"), **f32)
     s, sz, cross, z_next = (torch.zeros(lead, **f32) for _ in range(4))  # sz: sum exp(z - m) z; cross: sum p z
     neg_entropy = torch.zeros(lead[-1:], **f32)  # sum_v p_v log p_v
@@ -103,7 +112,7 @@ class _ChunkedKL(torch.autograd.Function):
     """Autograd wrapper of :func:`stream_vocab`: the gradient comes from the forward pass itself."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, target_logp, softcap, chunk, need_grad, compute_dtype):  # type: ignore[override]
+    def forward(ctx, x, weight, bias, target_logp, softcap, chunk, need_grad, compute_dtype):
         out = stream_vocab(x, weight, bias, target_logp, softcap, chunk, compute_dtype, need_grad=need_grad, need_entropy=False)
         if need_grad:
             ctx.save_for_backward(out["grad"])
@@ -111,7 +120,7 @@ class _ChunkedKL(torch.autograd.Function):
         return out["kl"]
 
     @staticmethod
-    def backward(ctx, grad_out):  # type: ignore[override]
+    def backward(ctx, grad_out):
         (grad_unit,) = ctx.saved_tensors
         grad_x = (grad_unit * grad_out.float()[..., None]).to(ctx.x_dtype)
         return grad_x, None, None, None, None, None, None, None

@@ -40,7 +40,8 @@ class PredictionTrajectory(JsonResult):
     Attributes:
         tokens: The input tokens as text.
         input_ids: Their ids.
-        rows: Row labels: ``"0" .. "L-1"`` (lens index i reads ``resid_pre`` of block i) and ``"output"``.
+        rows: Row labels: the site each row decodes, ``"resid_pre.0" .. "resid_pre.L-1"`` (lens index i reads the
+            stream entering block i), and ``"output"`` (the model's own prediction).
         top_tokens / top_ids / top_probs: ``[rows][pos][k]`` top-k predictions.
         entropy: ``[rows][pos]`` entropy of the prediction, bits.
         kl_to_final: ``[rows][pos]`` KL(model output || row), bits (0 on the output row).
@@ -222,7 +223,7 @@ def prediction_trajectory(
     return PredictionTrajectory(
         tokens=[tokenizer.decode([i]) for i in ids],
         input_ids=list(ids),
-        rows=[str(i) for i in range(spec.n_layers)] + ["output"],
+        rows=[f"resid_pre.{i}" for i in range(spec.n_layers)] + ["output"],
         top_tokens=out["top_tokens"],
         top_ids=out["top_ids"],
         top_probs=out["top_probs"],

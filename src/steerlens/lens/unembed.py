@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import cast
 
 import torch
 from torch import nn
@@ -27,11 +28,15 @@ class Unembed(nn.Module):
         model: A Hugging Face causal LM.
     """
 
+    # buffers registered in __init__ (annotated here for type checkers)
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         spec: ModelSpec = resolve(model)
         self.final_norm = copy.deepcopy(spec.final_norm).requires_grad_(False)
-        weight = spec.unembed.weight.detach()
+        weight = cast(torch.Tensor, spec.unembed.weight).detach()
         bias = getattr(spec.unembed, "bias", None)
         self.register_buffer("weight", weight, persistent=False)
         self.logit_scale = spec.logit_scale

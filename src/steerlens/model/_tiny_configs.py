@@ -36,10 +36,12 @@ Structural notes (things a hooking library should expect), beyond the per-entry 
       to multimodal or wrapper classes (language model under model.language_model or similar).
 """
 
+from typing import Any
+
 # MLA (multi-head latent attention) family: MLA needs num_key_value_heads == num_attention_heads (k/v are per-head
 # after kv_b_proj); qk_head_dim is a serialised derived field (nope+rope) that must be consistent.
-_MLA = dict(num_key_value_heads=4, qk_head_dim=16)
-OVERRIDES = {
+_MLA: dict[str, Any] = dict(num_key_value_heads=4, qk_head_dim=16)
+OVERRIDES: dict[str, dict[str, Any]] = {
     k: dict(_MLA)
     for k in [
         "axk1",
@@ -58,8 +60,8 @@ OVERRIDES["deepseek_v2"].update(num_experts_per_tok=2)
 for k in ["axk1", "deepseek_v32"]:
     OVERRIDES[k].update(index_head_dim=16, index_n_heads=4, index_topk=4, n_group=2, topk_group=1)
 OVERRIDES["glm_moe_dsa"].update(index_head_dim=16, index_n_heads=4, index_topk=4)
-DROP_KEYS = {}
-EXCLUDE = {}
+DROP_KEYS: dict[str, list[str]] = {}
+EXCLUDE: dict[str, str] = {}
 # --- mamba2-style hybrids: mamba_n_heads * mamba_d_head must equal mamba_expand * hidden_size (2*32=64)
 OVERRIDES["bamba"] = dict(
     mamba_n_heads=8, attn_layer_indices=[1]
@@ -317,7 +319,7 @@ OVERRIDES["phi4_multimodal"] = dict(
 # (transformers bug); give it one (all sub-stacks have 3 layers).
 OVERRIDES["blt"]["num_hidden_layers"] = 3
 # kwargs for the *default* config constructor (before shrinking), for types whose default config does not validate
-INIT = {}
+INIT: dict[str, dict[str, Any]] = {}
 # gemma4_assistant: speculative-decoding drafter; ALL layers are kv-shared (reuse the backbone's K/V), no PLE.
 # Default Gemma4AssistantConfig() itself fails validation (text_config default has PLE) -> build it with PLE off.
 INIT["gemma4_assistant"] = dict(text_config=dict(hidden_size_per_layer_input=0, vocab_size_per_layer_input=0))

@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import torch
 from torch import nn
 
 from ..errors import SiteError, UnsupportedArchitectureError
 from .site import POINTS, Site
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig
 
 __all__ = [
     "ArchitectureRow",
@@ -232,6 +236,7 @@ def cache_kwargs(model: nn.Module, cache: object) -> dict[str, object]:
     ``past_key_values`` to ``cache`` (the old name is deprecated, to be removed in 5.40)."""
     import inspect
 
+    params: Mapping[str, inspect.Parameter]
     try:
         params = inspect.signature(model.forward).parameters
     except (TypeError, ValueError):
@@ -463,7 +468,7 @@ def _blocks(model: nn.Module, path: str, model_type: str) -> nn.ModuleList:
 
 
 def _build_spec(model: nn.Module, model_type: str, row: ArchitectureRow) -> ModelSpec:
-    config = model.config  # type: ignore[attr-defined]
+    config = cast("PretrainedConfig", model.config)
     blocks = _blocks(model, row.blocks, model_type)
     unembed = _get(model, row.unembed, model_type, "unembedding")
     d_model, vocab = _sizes(model, model_type, unembed)
@@ -559,7 +564,7 @@ def _structural_spec(model: nn.Module, model_type: str) -> ModelSpec:
     """Locate the parts of a model without a table row, verified by one probe forward pass."""
     from .probe import probe_head
 
-    config = model.config  # type: ignore[attr-defined]
+    config = cast("PretrainedConfig", model.config)
     blocks_path, blocks = _structural_blocks(model, model_type)
     parent_path = blocks_path.rpartition(".")[0]
     parent = model.get_submodule(parent_path) if parent_path else model
@@ -650,7 +655,7 @@ def _structural_spec(model: nn.Module, model_type: str) -> ModelSpec:
 
 
 def _structural_blocks(model: nn.Module, model_type: str) -> tuple[str, nn.ModuleList]:
-    config = model.config  # type: ignore[attr-defined]
+    config = cast("PretrainedConfig", model.config)
     text = getattr(config, "get_text_config", None)
     cfg = text() if callable(text) else config
     n_layers = next(

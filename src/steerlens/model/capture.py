@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union, cast
 
 import torch
 from tqdm.auto import tqdm
@@ -14,6 +14,9 @@ from .architectures import ModelSpec, cache_kwargs, resolve
 from .hooks import hook_group
 from .site import Site
 from .tokens import Batch, as_batch, encode, pad
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig
 
 __all__ = [
     "Activations",
@@ -85,7 +88,7 @@ def new_cache(model: torch.nn.Module) -> Any:
     """An empty KV cache for ``model`` (filled by :func:`run_partial` or a forward call, reusable with ``copy.deepcopy``)."""
     from transformers import DynamicCache
 
-    return DynamicCache(config=model.config)
+    return DynamicCache(config=cast("PretrainedConfig", model.config))
 
 
 def run_partial(
@@ -247,6 +250,7 @@ def capture(
                     f"[{len(idx)}, {batch.input_ids.shape[1]}, ...]; steerlens cannot read it as one residual stream."
                 )
             if packed:
+                assert isinstance(positions, torch.Tensor)  # packed: positions is a bool mask
                 sel = positions[idx][:, : h.shape[1]].to(h.device)
                 for j, i in enumerate(idx):
                     parts[site][i] = h[j][sel[j]].to(device=out_device, dtype=dtype or h.dtype, copy=True)

@@ -140,14 +140,10 @@ def _edit_errors(model: torch.nn.Module, batch: Batch, acts: Any) -> dict[str, f
     lay = spec.layouts[layer]
     if not lay.complete:
         return {}
-    here = [
-        Site(layer, p)
-        for p in ("resid_pre", "mixer_out", "attn_out", "mlp_out", "resid_post")  # type: ignore[arg-type]
-        if spec.has(Site(layer, p))
-    ]  # type: ignore[arg-type]
+    here = [Site(layer, p) for p in ("resid_pre", "mixer_out", "attn_out", "mlp_out", "resid_post") if spec.has(Site(layer, p))]
     post = Site(layer, "resid_post")
     delta = torch.randn(spec.d_model, generator=torch.Generator().manual_seed(3)) * acts[post].float().abs().mean()
-    out = {}
+    out: dict[str, float] = {}
     for site in here[1:-1]:
         with intervene(model, [Add(site, delta.to(acts[post].dtype))]):
             edited, extras = _hook_clones(model, batch, here)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -104,7 +104,8 @@ def _generate_rows(
 ) -> list[list[int]]:
     """``model.generate`` on left-padded rows; the new tokens of each row (not yet cut at EOS)."""
     batch: Batch = pad(rows, side="left", pad_id=pad_id).to(next(model.parameters()).device)
-    out = model.generate(
+    generate = cast(Callable[..., torch.Tensor], model.generate)  # a Hugging Face model's GenerationMixin.generate
+    out = generate(
         input_ids=batch.input_ids,
         attention_mask=batch.attention_mask,
         max_new_tokens=max_new_tokens,

@@ -182,7 +182,7 @@ class Transform(Edit):
 class Intervention:
     """Installed edits on one model; :meth:`remove` takes exactly these hooks off again."""
 
-    def __init__(self, model: torch.nn.Module, edits: Sequence[Edit], prompt_lengths: Sequence[int] | None = None):
+    def __init__(self, model: torch.nn.Module, edits: Edit | Sequence[Edit], prompt_lengths: Sequence[int] | None = None):
         spec = resolve(model)
         if isinstance(edits, Edit):
             edits = [edits]

@@ -251,7 +251,8 @@ def _one_block(record: ProbeRecord, i: int, tol: float) -> BlockFinding:
     base: list[tuple[str, float]] = []
     if found is None and cands:  # a block that first normalises its input (RWKV's first block): that norm,
         path, o = cands[0]  # the first module the block runs, is the residual base
-        if _is_norm(subs[path][0]) and subs[path][3] is not None and torch.equal(subs[path][3], x):
+        first_in = subs[path][3]
+        if _is_norm(subs[path][0]) and first_in is not None and torch.equal(first_in, x):
             again = _fit(cands[1:], torch.zeros_like(x), y - o, tol)
             if again is not None and not isinstance(again[1], tuple):
                 found, base = (again[0], 0.0), [(path, 1.0)]

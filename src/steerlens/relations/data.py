@@ -40,6 +40,7 @@ __all__ = [
 
 CATEGORIES = ("factual", "commonsense", "linguistic", "bias")
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,7 @@ def stable_shuffle(items: Iterable[T], seed: int | str = 42) -> list[T]:
 
 
 def balance_grouped(
-    groups: Mapping[Hashable, Sequence[T]],
+    groups: Mapping[K, Sequence[T]],
     max_per_group: int | None = None,
     max_total: int | None = None,
     seed: int | str = 42,

@@ -28,7 +28,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -366,7 +366,9 @@ def evaluate_relation(
                 progress=False,
             )
         )
-        sets = {"lrc": concepts_from_inverse(model, tokenizer, c_lre.invert(rank), concept_train, relation=rel.name)}
+        sets: dict[str, list[RelationalConcept]] = {
+            "lrc": concepts_from_inverse(model, tokenizer, c_lre.invert(rank), concept_train, relation=rel.name)
+        }
         if baselines:
             acts = subject_activations(model, tokenizer, concept_train, subject_layer)
             labels = [p.object_name for p in concept_train]
@@ -479,7 +481,10 @@ def plot_summary(results: Sequence[RelationResult], path: str | os.PathLike[str]
     plt = pyplot()
     summary = {k: v for k, v in summarize(results).items()}
     cats = [c for c in ("factual", "commonsense", "linguistic", "bias", "all") if c in summary]
-    series = [("LRE faithfulness", lambda s: s["faithfulness"]), ("LRE causality", lambda s: s["causality"])]
+    series: list[tuple[str, Callable[..., Any]]] = [
+        ("LRE faithfulness", lambda s: s["faithfulness"]),
+        ("LRE causality", lambda s: s["causality"]),
+    ]
     for k in ("lrc", "mean", "logistic", "svm"):
         series.append((f"{k} accuracy", lambda s, k=k: s["concept_accuracy"].get(k)))
     for k in ("lrc", "mean", "logistic", "svm"):

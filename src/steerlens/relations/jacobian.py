@@ -11,8 +11,8 @@ Jacobians), so the result is the plain autograd Jacobian of the whole sequence.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -166,7 +166,8 @@ def jacobians(
         # the math SDPA backend is made of plain ops, whose backward vmap can batch (the fused
         # kernels' backward has no batching rule and would fall back to a slow per-row loop)
         with torch.no_grad(), sdpa_kernel(SDPBackend.MATH):
-            _, vjp_fn, o = torch.func.vjp(f, s, has_aux=True)
+            # with has_aux=True vjp returns (output, vjp_fn, aux); its stub is a union with the 2-tuple form
+            _, vjp_fn, o = cast("tuple[Any, Callable[..., Any], torch.Tensor]", torch.func.vjp(f, s, has_aux=True))
             eye = torch.eye(d, device=device, dtype=s.dtype)
             rows_out = []
             for k in range(0, d, chunk):

@@ -144,7 +144,8 @@ def train_relation_concepts(
 
     Args:
         prompts: Prompts with answers (``object_name`` groups them into concepts).
-        subject_layer, object_layer: The LRE's layers; the concepts live at ``subject_layer``.
+        subject_layer: The LRE's subject layer (a block output); the concepts live there.
+        object_layer: The LRE's object layer.
         rank: Rank of the inverse LRE (default :func:`default_rank`).
         max_lre_samples: Prompts used for the LRE (balanced across objects); concepts use all prompts.
         validate: First keep only the prompts the model answers correctly.

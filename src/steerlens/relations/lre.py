@@ -192,9 +192,9 @@ class _Factored(_LreBase):
             path,
             kind,
             {"u": self.u, "s": self.s, "v": self.v, "bias": self.bias},
-            Lre._config(self),
+            Lre._config(self),  # type: ignore[arg-type]  # _config reads only _LreBase fields (and getattr "beta")
             fingerprint=self.fingerprint,
-        )  # type: ignore[arg-type]
+        )
 
 
 @dataclass
@@ -258,9 +258,11 @@ def train_lre(
     """Estimate an LRE from prompts (with their answers) by averaging per-prompt first-order approximations.
 
     Args:
-        model, tokenizer: The model the LRE describes.
+        model: The model the LRE describes.
+        tokenizer: Its tokenizer.
         prompts: Prompts the model answers correctly (see :class:`~steerlens.relations.PromptValidator`).
-        subject_layer, object_layer: Blocks whose outputs are ``s`` and ``o`` (negative: from the end).
+        subject_layer: The block whose output is ``s`` (negative: from the end).
+        object_layer: The block whose output is ``o`` (negative: from the end).
         relation: Name stored with the LRE.
         aggregation: ``"mean"`` over the answer-predicting tokens, or ``"first_token"``.
         max_samples: Use at most this many prompts, balanced round-robin across objects (seeded).

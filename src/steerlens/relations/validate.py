@@ -40,7 +40,8 @@ class PromptValidator:
     """Filters prompts to those whose greedy continuation starts with the answer, with a per-model cache.
 
     Args:
-        model, tokenizer: The model to ask.
+        model: The model to ask.
+        tokenizer: Its tokenizer.
         cache_file: Optional JSON cache (``{"fingerprint": ..., "cache": {key: bool}}``); a cache written
             for another model is refused.
     """

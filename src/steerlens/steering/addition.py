@@ -27,7 +27,7 @@ from ..errors import PositionError, ShapeError, SteeringError
 from ..model.architectures import ModelSpec, resolve
 from ..model.capture import capture
 from ..model.intervene import Edit, Intervention, intervene
-from ..model.positions import CallPositions
+from ..model.positions import CallPositions, Positions
 from ..model.site import Site, SiteLike, as_site
 from ..model.tokens import encode, pad
 
@@ -88,6 +88,7 @@ class ActivationAddition:
             return list(self.tokens)
         if tokenizer is None:
             raise SteeringError("A text ActivationAddition needs the tokenizer to be encoded.")
+        assert self.prompt is not None  # __init__ requires exactly one of prompt and tokens
         ids = encode(tokenizer, [self.prompt])[0]
         if not ids:
             raise SteeringError(f"The steering prompt {self.prompt!r} encodes to no tokens.")
@@ -178,7 +179,7 @@ class _AlignedAdd(Edit):
     delta: torch.Tensor
     location: Location = "front"
     dims: torch.Tensor | None = None  # [d] 0/1 mask of the residual dimensions that change
-    positions: str = "prompt"
+    positions: Positions = "prompt"
     label: str = ""
 
     def validate(self, spec: ModelSpec) -> _AlignedAdd:
@@ -332,7 +333,7 @@ class ActAdd:
     def save(self, path: str | os.PathLike[str]) -> Any:
         """Save as a steerlens artifact (the additions and their computed tensors)."""
         tensors = {f"tensor.{i}": t for i, t in enumerate(self.tensors)}
-        dims = self.dims
+        dims: slice | float | dict[str, Any] | None = self.dims
         if isinstance(dims, slice):
             dims = {"start": dims.start, "stop": dims.stop, "step": dims.step}
         config = {"additions": [a.to_dict() for a in self.additions], "location": self.location, "dims": dims}

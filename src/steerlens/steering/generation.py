@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -46,7 +46,7 @@ class FrequencyPenalty:
             return scores
         counts = torch.zeros_like(scores)
         counts.scatter_add_(1, gen, torch.ones_like(gen, dtype=scores.dtype))
-        return scores - self.penalty * counts
+        return cast(torch.FloatTensor, scores - self.penalty * counts)
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,8 @@ def sample(
     else:
         from ..model.tokens import pad
 
-        inputs = pad([list(p) for p in prompts], side="left", pad_id=0)
+        rows = cast("Sequence[Sequence[int]]", prompts)  # not strings: rows of token ids
+        inputs = pad([list(p) for p in rows], side="left", pad_id=0)
         inputs = {"input_ids": inputs.input_ids, "attention_mask": inputs.attention_mask}
     state = torch.get_rng_state()
     try:
@@ -240,7 +241,7 @@ def compare(
     elif steering and all(isinstance(s, ActivationAddition) for s in steering):
         actadd = ActAdd.build(model, tokenizer, list(steering), location=location)  # type: ignore[arg-type]
     elif steering and all(isinstance(s, Edit) for s in steering):
-        edits, label = list(steering), f"{len(steering)} edit(s)"  # type: ignore[arg-type]
+        edits, label = list(cast("Sequence[Edit]", steering)), f"{len(steering)} edit(s)"
     else:
         raise SteeringError("steering must be an ActAdd, a list of ActivationAddition, or a list of steerlens edits.")
     ids = encode(tokenizer, [prompt])[0]

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from tqdm.auto import tqdm
@@ -126,7 +126,7 @@ def sweep(
     site_list = as_sites(sites)
     strength_list = [check_strength(c) for c in strengths]
     cfg = config or SamplingConfig()
-    name = metric_name or getattr(metric, "__name__", "metric")
+    name = metric_name or cast(str, getattr(metric, "__name__", "metric"))
     base_texts = sample(model, tokenizer, [prompt] * n, seed=seed, config=cfg)
     baseline = [float(x) for x in metric(base_texts)]
     result = SweepResult(

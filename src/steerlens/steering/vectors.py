@@ -286,7 +286,8 @@ def train_steering_vector(
     """Learn a steering vector from contrast pairs.
 
     Args:
-        model, tokenizer: the model and its tokenizer.
+        model: the model.
+        tokenizer: its tokenizer.
         pairs: (positive, negative) texts, or a JSONL/JSON file of ``{"positive", "negative"}`` objects.
         sites: where to read and later steer, one site or several at one point (a bare int ``n`` is
             ``resid_post.n``, the block's output, where CAA and repeng add their vectors).

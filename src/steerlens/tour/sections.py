@@ -105,7 +105,7 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def _png_from(save: Callable[[Path], Any]) -> bytes:
+def _png_from(save: Callable[..., Any]) -> bytes:
     """PNG bytes from a function that saves a plot to a path."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "figure.png"
@@ -118,6 +118,11 @@ def _mean(xs: list[float]) -> float:
 
 
 # -------------------------------------------------------------------------------------------- lens
+def _from_site(row: int | None) -> str:
+    """The site a lens row decodes (row i reads the stream entering block i), or 'never'."""
+    return "never" if row is None else f"resid_pre.{row}"
+
+
 def lens_section(ctx: TourContext, sec: Section) -> str:
     from ..errors import SpanNotFoundError
     from ..lens import TunedLens
@@ -152,10 +157,10 @@ def lens_section(ctx: TourContext, sec: Section) -> str:
         "prompt": text,
         "model's next token": repr(answer),
         "output probability": first.top_probs[-1][-1][0],
-        "logit lens: answer top-1 from layer": first_top["logit"],
+        "logit lens: answer top-1 from": _from_site(first_top["logit"]),
     }
     if "tuned" in first_top:
-        sec.numbers["tuned lens: answer top-1 from layer"] = first_top["tuned"]
+        sec.numbers["tuned lens: answer top-1 from"] = _from_site(first_top["tuned"])
     sec.text(
         f"Each row decodes the residual stream entering that block (row 'output' is the model's own "
         f"prediction) at every position of the prompt; colour is the entropy of the decoded distribution in bits, "
@@ -168,7 +173,8 @@ def lens_section(ctx: TourContext, sec: Section) -> str:
                 f"{name} lens trajectory of {text!r}",
                 _png_from(lambda p, t=t: t.plot(p, "entropy")),
                 asdict(t),
-                "Rows: layer index (residual entering the block) and the output; columns: input tokens.",
+                "Rows: the site each row decodes (resid_pre.i: the residual entering block i) and the output; "
+                "columns: input tokens.",
             )
         )
     if any(any(v is not None for v in ps) for ps in probs.values()):
@@ -196,8 +202,8 @@ def lens_section(ctx: TourContext, sec: Section) -> str:
         [traj.rows[r], *[f"{tk!r} {p:.2f}" for tk, p in zip(traj.top_tokens[r][-1][:3], traj.top_probs[r][-1][:3])]]
         for r in range(len(traj.rows))
     ]
-    sec.table(["layer", "top 1", "top 2", "top 3"], rows, "Logit lens at the last position")
-    return f"next token {answer!r}; logit lens has it top-1 from layer {first_top['logit']}"
+    sec.table(["site", "top 1", "top 2", "top 3"], rows, "Logit lens at the last position")
+    return f"next token {answer!r}; logit lens has it top-1 from {_from_site(first_top['logit'])}"
 
 
 # ---------------------------------------------------------------------------------------- steering
@@ -381,7 +387,7 @@ def relations_section(ctx: TourContext, sec: Section) -> str:
             answers.append([p.answer, target])
         if len(reqs) == 6:
             break
-    kw = dict(layers=layer, strength=cfg.swap_strength, use_projection=True)
+    kw: dict[str, Any] = dict(layers=layer, strength=cfg.swap_strength, use_projection=True)
     before = editor.swap_and_predict(reqs, strength=0.0, max_new_tokens=3)
     after = editor.swap_and_predict(reqs, max_new_tokens=3, **kw)
     probs = editor.answer_probabilities(reqs, answers, **kw)
