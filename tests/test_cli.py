@@ -20,7 +20,7 @@ def folder(tmp_path_factory):
 def test_lens_json(folder, capsys):
     assert main(["lens", "read", "w1 w2 w3", "--model", str(folder), "--json", "--top-k", "3"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["rows"] == ["0", "1", "2", "output"]
+    assert out["rows"] == ["resid_pre.0", "resid_pre.1", "resid_pre.2", "output"]
     assert len(out["tokens"]) == 4  # BOS + 3 words
     assert all(len(cell) == 3 for row in out["top_probs"] for cell in row)
     assert all(0.0 <= p <= 1.0 for row in out["top_probs"] for cell in row for p in cell)

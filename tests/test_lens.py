@@ -110,9 +110,8 @@ def test_batched_normed_layers_equal_the_per_layer_translators(kw):
 
 
 def test_trajectory_rows_are_labelled_by_the_site_they_decode():
-    from tests_helpers import tiny_tokenizer
-
     from steerlens.lens import prediction_trajectory
+    from tests_helpers import tiny_tokenizer
 
     model, tok = make_tiny("llama"), tiny_tokenizer()
     spec = resolve(model)

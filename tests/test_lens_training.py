@@ -270,5 +270,9 @@ def test_backoff_reverts_and_slows_only_the_layers_that_got_worse():
     assert set(hist_h.lr_mult) <= {1.0, 0.5, 0.25, 0.125} and min(hist_h.lr_mult) < 1
     with pytest.raises(SteerlensError, match="backoff"):
         train_tuned_lens(
-            model, train, LensTrainConfig(steps=2, tokens_per_step=32, micro_batch=2, backoff=1.5, optimizer="sgd"), progress=False, validation=val
+            model,
+            train,
+            LensTrainConfig(steps=2, tokens_per_step=32, micro_batch=2, backoff=1.5, optimizer="sgd"),
+            progress=False,
+            validation=val,
         )

@@ -16,8 +16,9 @@ def logit_lens_table(
 ) -> list[dict[str, Any]]:
     """Top-``top_k`` next tokens at the last position of ``text``, from every layer.
 
-    Rows are labelled by the site they decode, ``"resid_pre.0" .. "resid_pre.L-1"`` (the residual entering
-    that block, so ``"resid_pre.0"`` reads the embeddings), and ``"output"`` (the model's own prediction). ``lens`` defaults to the logit lens.
+    Rows are labelled by the site they decode, ``"resid_pre.0" .. "resid_pre.L-1"`` (the residual
+    entering that block, so ``"resid_pre.0"`` reads the embeddings), and ``"output"`` (the model's
+    own prediction). ``lens`` defaults to the logit lens.
     """
     from .trajectory import prediction_trajectory
 

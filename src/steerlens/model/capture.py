@@ -29,6 +29,7 @@ __all__ = [
     "final_hidden",
     "last_token_logprobs",
     "next_token_logprobs",
+    "all_position_logprobs",
 ]
 
 #: ``"all"`` tokens (returned ``[n, pos, d]`` with real tokens first and a mask), ``"last"`` real
@@ -160,6 +161,16 @@ def last_token_logprobs(
         last = torch.tensor([len(r) - 1 for r in part], device=device)
         out.append(torch.log_softmax(spec.logits_from_final(h[torch.arange(len(part), device=device), last]).float(), -1).cpu())
     return torch.cat(out) if out else torch.zeros(0, spec.vocab_size)
+
+
+@torch.no_grad()
+def all_position_logprobs(model: torch.nn.Module, row: Sequence[int]) -> torch.Tensor:
+    """``[len(row), vocab]`` next-token log-probabilities at every position of one token row (fp32, CPU), under
+    any installed edits."""
+    device = next(model.parameters()).device
+    b = pad([list(row)], side="right").to(device)
+    logits = model(input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids(), use_cache=False)
+    return torch.log_softmax(logits.logits[0].float(), -1).cpu()
 
 
 @torch.no_grad()

@@ -55,7 +55,8 @@ def generate(
         do_sample: Sample instead of greedy decoding (pass ``temperature``, ``top_p`` ... as keywords).
         use_cache: Use the KV cache (results are the same either way).
         seed: Seed ``torch``'s generator first, for reproducible sampling.
-        **generate_kwargs: Passed to ``model.generate``.
+        **generate_kwargs: Passed to ``model.generate``; ``logits_processor`` may be a plain list of
+            ``(input_ids, scores) -> scores`` callables.
     """
     if max_new_tokens < 1:
         raise PaddingError(f"max_new_tokens must be >= 1, got {max_new_tokens}.")
@@ -105,6 +106,11 @@ def _generate_rows(
     """``model.generate`` on left-padded rows; the new tokens of each row (not yet cut at EOS)."""
     batch: Batch = pad(rows, side="left", pad_id=pad_id).to(next(model.parameters()).device)
     generate = cast(Callable[..., torch.Tensor], model.generate)  # a Hugging Face model's GenerationMixin.generate
+    procs = generate_kwargs.get("logits_processor")
+    if isinstance(procs, (list, tuple)):  # plain callables (input_ids, scores) -> scores, as steerlens passes them
+        from transformers import LogitsProcessorList
+
+        generate_kwargs = {**generate_kwargs, "logits_processor": LogitsProcessorList(procs)}
     out = generate(
         input_ids=batch.input_ids,
         attention_mask=batch.attention_mask,

@@ -102,12 +102,8 @@ def sample(
 
     The global RNG state is restored afterwards, so sampling here never disturbs the caller's stream.
     """
-    from transformers import LogitsProcessorList
-
     cfg = config or SamplingConfig()
     kw = cfg.generate_kwargs()
-    if "logits_processor" in kw:
-        kw["logits_processor"] = LogitsProcessorList(kw["logits_processor"])
     if isinstance(prompts, str):
         prompts = [prompts]
     if not prompts:

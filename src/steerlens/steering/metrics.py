@@ -15,9 +15,9 @@ from typing import Any
 import torch
 
 from ..errors import SteeringError
-from ..model.capture import next_token_logprobs
+from ..model.capture import all_position_logprobs, next_token_logprobs
 from ..model.intervene import Edit, intervene
-from ..model.tokens import encode, pad
+from ..model.tokens import encode
 from .addition import ActAdd
 
 __all__ = [
@@ -193,13 +193,10 @@ def next_token_effect(
             raise SteeringError(f"Target {t!r} is {len(enc)} tokens; give single tokens (e.g. ' wedding').")
         ids.append(enc[0])
     rows = encode(tokenizer, [prompt])
-    b = pad(rows).to(next(model.parameters()).device)
 
     def probs(edits: list[Edit]) -> torch.Tensor:
         with intervene(model, edits):
-            return torch.softmax(
-                model(input_ids=b.input_ids, attention_mask=b.attention_mask, use_cache=False).logits[0].float(), -1
-            ).cpu()
+            return all_position_logprobs(model, rows[0]).exp()
 
     p0, p1 = probs([]), probs(_edits_of(model, steering))
     eff, dis = effectiveness_disruption(p0, p1, ids)
