@@ -13,7 +13,7 @@ What is timed (every method runs once per round, in an order rotated each round;
 
 (a) extraction -- completion-token activations at every layer's attention input for N examples (the
     shipped ``tone`` dataset, then ``refusal``, cycled if N > 600):
-    * ``steerlens``: ``concept_activations(model, tok, examples)`` (defaults: ``point="attn_in"``,
+    * ``steerlens``: ``concept_activations(model, tok, examples)`` (defaults: ``sites`` = ``attn_in`` of every block,
       ``ctx_len=16``, ``max_completion_tokens=32``, batches of 16, right-padded, forward stopped after
       the last block -- no final norm, no LM head);
     * ``seed re-run``: one example per forward, the seed's way: render with the seed's default chat

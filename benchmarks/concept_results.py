@@ -5,7 +5,7 @@
 For each shipped dataset (tone, refusal) the three probes (DiM, logistic, PCA) are fitted per layer
 on the attention inputs of the completion tokens; train and held-out accuracy per layer are written
 to ``<dataset>_accuracy.json`` and plotted. Then a DiM concept of the tone dataset guides generation
-over a symmetric grid of scales on its top-k layers (by train accuracy): the effect (the probe's mean
+over a symmetric grid of strengths on its top-k sites (by train accuracy): the effect (the probe's mean
 P(jokey) on the generated answers, read from the unguided model) and the perplexity of reference
 answers are written to ``tone_sweep.json`` / ``tone_sweep.png`` with the PNES fit.
 """
@@ -29,7 +29,7 @@ def main() -> None:
     ap.add_argument("--model", default="gemma-3-270m")
     ap.add_argument("--out", default="bench-results/concepts")
     ap.add_argument("--datasets", default="tone,refusal")
-    ap.add_argument("--scales", default="-32,-16,-8,-4,0,4,8,16,32")
+    ap.add_argument("--strengths", default="-32,-16,-8,-4,0,4,8,16,32", help="guidance strengths of the sweep")
     ap.add_argument("--top-k", type=int, default=6)
     ap.add_argument("--prompts", type=int, default=12)
     ap.add_argument("--references", type=int, default=16)
@@ -66,7 +66,7 @@ def main() -> None:
         model,
         tok,
         concepts[("tone", "dim")],
-        [float(s) for s in a.scales.split(",")],
+        [float(s) for s in a.strengths.split(",")],
         prompts,
         refs,
         top_k=a.top_k,

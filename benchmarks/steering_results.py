@@ -39,8 +39,8 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=10, help="completions per setting")
     ap.add_argument("--max-new-tokens", type=int, default=30)
     ap.add_argument("--love-layer", type=int, default=6)
-    ap.add_argument("--love-coeffs", default="1,3,5")
-    ap.add_argument("--wedding-coeffs", default="2,4,8")
+    ap.add_argument("--love-strengths", default="1,3,5")
+    ap.add_argument("--wedding-strengths", default="2,4,8")
     ap.add_argument("--wedding-layers", default="all")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default=None, help="e.g. cuda (default: CPU)")
@@ -55,13 +55,13 @@ def main() -> None:
 
     t0 = time.perf_counter()
     love = []
-    for c in [float(x) for x in a.love_coeffs.split(",")]:
+    for c in [float(x) for x in a.love_strengths.split(",")]:
         act = ActAdd.build(model, tok, list(x_vector("Love", "Hate", c, Site(a.love_layer, "resid_pre"), tokenizer=tok)))
         comp = compare(model, tok, "I hate you because", act, n=a.n, seed=0, config=cfg)
         comp.score("sentiment", sentiment).score("lexicon", lexicon_balance)
         s = comp.scores
         row = {
-            "coeff": c,
+            "strength": c,
             "layer": a.love_layer,
             "sentiment_unsteered": sum(s["sentiment"]["unsteered"]) / a.n,
             "sentiment_steered": sum(s["sentiment"]["steered"]) / a.n,
@@ -73,7 +73,7 @@ def main() -> None:
         love.append(row)
         comp.save_html(out / f"love_hate_c{c:g}.html")
         print(
-            f"Love-Hate c={c:g} layer {a.love_layer}: VADER {row['sentiment_unsteered']:+.3f} -> "
+            f"Love-Hate strength {c:g} at resid_pre.{a.love_layer}: VADER {row['sentiment_unsteered']:+.3f} -> "
             f"{row['sentiment_steered']:+.3f}; lexicon balance {row['lexicon_unsteered']:+.2f} -> "
             f"{row['lexicon_steered']:+.2f}"
         )
@@ -89,7 +89,7 @@ def main() -> None:
         " wedding",
         " ",
         sites=[Site(x, "resid_pre") for x in layers],  # the paper's "layer n" is the stream entering block n
-        strengths=[float(x) for x in a.wedding_coeffs.split(",")],
+        strengths=[float(x) for x in a.wedding_strengths.split(",")],
         metric=word_counter(WEDDING_WORDS),
         metric_name="wedding words",
         n=a.n,
@@ -114,7 +114,7 @@ def main() -> None:
                 "love_hate": [
                     {
                         k: r[k]
-                        for k in ("coeff", "sentiment_unsteered", "sentiment_steered", "lexicon_unsteered", "lexicon_steered")
+                        for k in ("strength", "sentiment_unsteered", "sentiment_steered", "lexicon_unsteered", "lexicon_steered")
                     }
                     for r in love
                 ]
