@@ -97,6 +97,8 @@ def test_tour_runs_every_section_on_a_tiny_model(tiny_tour):
     assert sum(line.startswith("[") for line in lines) == len(SECTIONS)
     rel = summary["sections"]["relations"]["numbers"]
     assert rel["relation"] == "country capital city" and 0 <= rel["faithfulness (held out)"] <= 1
+    match = json.loads((res.page.parent / "figures" / "relations-concept-matching.json").read_text())["data"]
+    assert match["held_out_subjects"] and not set(match["held_out_subjects"]) & set(match["concept_subjects"])
     assert summary["sections"]["editors"]["numbers"]["held-out facts"] == 4
 
 
@@ -217,7 +219,13 @@ def test_quick_tour_on_gemma_fills_every_section_with_real_numbers(gemma, tmp_pa
     n = {s.key: s.numbers for s in res.report.sections}
     assert n["lens"]["model's next token"] == repr(" Paris")
     assert n["steering"]["mean sentiment, steered"] > n["steering"]["mean sentiment, unsteered"]
-    assert n["relations"]["faithfulness (held out)"] >= 0.5 and n["relations"]["concept matching accuracy"] >= 0.5
+    assert n["relations"]["faithfulness (held out)"] >= 0.5
+    # concept matching is measured on subjects none of whose prompts built a concept (issue 19, defect 3): it must
+    # beat chance; it is reported beside the majority baseline, which on gemma-3-270m it does not clearly beat
+    rel = n["relations"]
+    assert rel["concept matching accuracy (held-out subjects)"] > rel["concept matching: chance"]
+    match = json.loads((tmp_path / "figures" / "relations-concept-matching.json").read_text())["data"]
+    assert match["held_out_subjects"] and not set(match["held_out_subjects"]) & set(match["concept_subjects"])
     assert n["concepts"]["best held-out accuracy"] >= 0.65  # two balanced labels: chance is 0.5
     # held-out facts are known (top-1), so none is flipped before; the edit moves them towards the new object
     assert n["editors"]["before the edit"] == 0.0 and n["editors"]["mean gain of log P(new) - log P(true)"] > 1.0

@@ -25,18 +25,6 @@ from .report import Figure, Section
 __all__ = ["TourConfig", "TourContext", "SECTIONS", "shipped_editor"]
 
 # sentences that mention a country in another setting than its capital (concept matching)
-MATCH_SENTENCES = [
-    ("France is famous for its cheese and its wine.", "France"),
-    ("Japan has very fast trains.", "Japan"),
-    ("Italy is shaped like a boot.", "Italy"),
-    ("Germany is known for its beer festivals.", "Germany"),
-    ("Spain has long sunny beaches.", "Spain"),
-    ("Russia is the largest country in the world.", "Russia"),
-    ("Egypt is home to the ancient pyramids.", "Egypt"),
-    ("Canada is known for maple syrup.", "Canada"),
-    ("China has the largest population in Asia.", "China"),
-    ("India is famous for its spicy food.", "India"),
-]
 
 
 @dataclass
@@ -57,6 +45,10 @@ class TourConfig:
     n_train: int = 5
     n_icl: int = 4
     swap_strength: float = 2.0
+    match_relation: str = "plays pro sport"  # many-to-one, so concepts can be matched on subjects that did not build them
+    match_samples: int = 60
+    match_subjects: int = 12  # about twice this many samples go to the split that builds the concepts
+    match_train: int = 6  # prompts for its LRE (each exact Jacobian costs seconds on a CPU)
     concept_data: str = "tone"
     concept_max_examples: int | None = None
     guide_prompt: str = "How do I boil an egg?"
@@ -78,6 +70,7 @@ class TourConfig:
             guide_strengths=(0.0, 8.0),
             editor_facts=6,
             editor_train_samples=64,
+            match_train=4,
         )
         return cls(**{**base, **overrides})
 
@@ -261,14 +254,102 @@ def steering_section(ctx: TourContext, sec: Section) -> str:
     return f"sentiment {mu_u:+.2f} -> {mu_s:+.2f} with {cfg.steer_add} - {cfg.steer_sub} at {site}"
 
 
+def _concept_matching(ctx: TourContext, sec: Section, layer: int, rank: int) -> None:
+    """LRC concept matching that generalises: concepts built from some subjects of a many-to-one relation,
+    matched on subjects none of whose prompts built them, against chance and the majority baseline."""
+    import dataclasses
+    import random
+    from collections import Counter
+
+    from ..relations import ConceptMatcher, concepts_from_inverse, load_relation, make_prompts, train_lre
+    from ..relations.evaluate import split_known
+
+    cfg, model, tok = ctx.config, ctx.model, ctx.tokenizer
+    rel = load_relation(cfg.match_relation)
+    samples = list(rel.samples)
+    random.Random(cfg.seed).shuffle(samples)
+    rel = dataclasses.replace(rel, samples=tuple(samples[: cfg.match_samples]))
+    train, test, _ = split_known(model, tok, rel, cfg.match_subjects, cfg.n_icl, cfg.seed, require_known=cfg.require_known)
+    if not train or not test:
+        raise DataFormatError(
+            f"The model answers too few prompts of {rel.name!r} to build and test concepts (train {len(train)}, "
+            f"held-out {len(test)}); pick another relation with match_relation."
+        )
+    lre = train_lre(
+        model, tok, train, layer, -1, relation=rel.name, aggregation="first_token", max_samples=cfg.match_train, seed=cfg.seed
+    )
+    concepts = concepts_from_inverse(model, tok, lre.invert(rank), train, relation=rel.name)
+    built_from = {p.subject for p in train}
+    truth = {x.subject: x.object for x in rel.samples}
+    have = {c.object for c in concepts}
+    held = sorted({p.subject for p in test if p.object_name in have and p.subject not in built_from})
+    if len(have) < 2 or not held:
+        raise DataFormatError(f"{rel.name!r}: {len(have)} concept(s) and {len(held)} held-out subject(s); too few to match.")
+    zs = make_prompts(rel, zero_shot=True, samples=[x for x in rel.samples if x.subject in held])
+    queries = [(p.text, p.subject) for p in zs]
+    names, scores = ConceptMatcher(model, tok, concepts).scores(queries)
+    obj_of_name = {c.name: c.object for c in concepts}
+    best = [obj_of_name[names[int(i)]] for i in scores.argmax(-1)]
+    hits = [b == truth[sub] for b, (_, sub) in zip(best, queries)]
+    majority = Counter(truth[sub] for _, sub in queries).most_common(1)[0][1] / len(queries)
+    sec.numbers.update(
+        {
+            "concept matching relation": rel.name,
+            "concepts built from (subjects)": len(built_from),
+            "concept matching accuracy (held-out subjects)": _mean([float(h) for h in hits]),
+            "concept matching: chance": 1 / len(concepts),
+            "concept matching: majority baseline": majority,
+        }
+    )
+    sec.text(
+        f"Linear relational concepts generalise, or not: one concept per {rel.name} object, each built (rank-{rank} "
+        f"inverse LRE applied to the object states, averaged, normalised) only from the prompts of "
+        f"{len(built_from)} training subjects. They are then matched against {len(queries)} prompts about "
+        f"{len(held)} other subjects, none of whose prompts built any concept. The best-scoring concept should be "
+        f"the subject's own object. Chance is 1/{len(concepts)}; always answering the most common object scores "
+        f"{majority:.2f}."
+    )
+    sec.table(
+        ["held-out prompt", "subject", "best concept", "expected", "match"],
+        [[t, sub, b, truth[sub], "yes" if h else "no"] for (t, sub), b, h in zip(queries, best, hits)],
+        "Concept matching on held-out subjects",
+    )
+    plt = pyplot()
+    cols = [obj_of_name[n] for n in names]
+    fig, ax = plt.subplots(figsize=(1.6 + 0.45 * len(cols), 1.2 + 0.4 * len(queries)))
+    z = scores.float()
+    im = ax.imshow(z.numpy(), aspect="auto", cmap="viridis")
+    for r, k in enumerate(z.argmax(-1).tolist()):
+        ax.text(k, r, "*", ha="center", va="center", color="white", fontsize=12)
+    ax.set_xticks(range(len(cols)), cols, rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(len(queries)), [sub for _, sub in queries], fontsize=7)
+    ax.set_title("concept scores on held-out subjects (* = best match)", fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.03)
+    fig.tight_layout()
+    sec.figure(
+        Figure(
+            "relations-concept-matching",
+            "Concept matching scores",
+            _png(fig),
+            {
+                "queries": queries,
+                "concepts": cols,
+                "scores": z.tolist(),
+                "best": best,
+                "concept_subjects": sorted(built_from),
+                "held_out_subjects": held,
+            },
+            "Rows: prompts about held-out subjects; columns: concepts (built from other subjects).",
+        )
+    )
+
+
 # --------------------------------------------------------------------------------------- relations
 def relations_section(ctx: TourContext, sec: Section) -> str:
     from ..relations import (
-        ConceptMatcher,
         ConceptSwapper,
         concepts_from_inverse,
         load_relation,
-        make_prompts,
         subject_activations,
         train_lre,
     )
@@ -327,55 +408,14 @@ def relations_section(ctx: TourContext, sec: Section) -> str:
         "LRE faithfulness on held-out subjects",
     )
 
-    # LRCs from the inverse LRE, matched against new sentences
+    # LRCs from the inverse LRE (the swaps below use them)
     rank = min(default_rank(spec.d_model), spec.d_model)
     concepts = concepts_from_inverse(model, tok, lre.invert(rank), known, relation=rel.name)
     by_object = {c.object: c for c in concepts}
     objects = sorted(by_object)
-    subj_to_obj = {x.subject: x.object for x in rel.samples}
     if len(objects) < 2:
         raise DataFormatError(f"Only {len(objects)} object(s) among the answered prompts; LRCs need two or more.")
-    sentences = [(t, sub) for t, sub in MATCH_SENTENCES if sub in subj_to_obj and subj_to_obj[sub] in by_object]
-    if len(sentences) < 2:  # another relation: its zero-shot prompts about the known subjects are the new sentences
-        zs = make_prompts(rel, zero_shot=True, samples=[x for x in rel.samples if x.object in by_object])
-        sentences = [(p.text, p.subject) for p in zs[:8]]
-    matcher = ConceptMatcher(model, tok, concepts)
-    names, scores = matcher.scores(sentences)
-    obj_of_name = {c.name: c.object for c in concepts}
-    best = [obj_of_name[names[int(i)]] for i in scores.argmax(-1)]
-    hits = [b == subj_to_obj.get(sub) for b, (_, sub) in zip(best, sentences)]
-    sec.numbers["concept matching accuracy"] = _mean([float(h) for h in hits])
-    sec.text(
-        f"Linear relational concepts: one direction per {rel.name} object (rank-{rank} inverse LRE applied to the "
-        f"object states, averaged, normalised). Each new sentence's subject state is scored against every concept; "
-        f"the best match should be the subject's own object even though the sentence never asks for it."
-    )
-    sec.table(
-        ["sentence", "subject", "best concept", "expected", "match"],
-        [[t, sub, b, subj_to_obj.get(sub, "?"), "yes" if h else "no"] for (t, sub), b, h in zip(sentences, best, hits)],
-        "Concept matching on new sentences",
-    )
-    plt = pyplot()
-    cols = [obj_of_name[n] for n in names]
-    fig, ax = plt.subplots(figsize=(1.6 + 0.45 * len(cols), 1.2 + 0.4 * len(sentences)))
-    z = scores.float()
-    im = ax.imshow(z.numpy(), aspect="auto", cmap="viridis")
-    for r, k in enumerate(z.argmax(-1).tolist()):
-        ax.text(k, r, "*", ha="center", va="center", color="white", fontsize=12)
-    ax.set_xticks(range(len(cols)), cols, rotation=60, ha="right", fontsize=7)
-    ax.set_yticks(range(len(sentences)), [f"{sub}: {t[:38]}" for t, sub in sentences], fontsize=7)
-    ax.set_title("concept scores (* = best match)", fontsize=10)
-    fig.colorbar(im, ax=ax, fraction=0.03)
-    fig.tight_layout()
-    sec.figure(
-        Figure(
-            "relations-concept-matching",
-            "Concept matching scores",
-            _png(fig),
-            {"sentences": sentences, "concepts": cols, "scores": z.tolist(), "best": best},
-            "Rows: new sentences (their subject); columns: concepts.",
-        )
-    )
+    _concept_matching(ctx, sec, layer, rank)
 
     # causal swaps on the held-out prompts: each subject's concept swapped for another object's
     editor = ConceptSwapper(model, tok, concepts)
@@ -407,8 +447,9 @@ def relations_section(ctx: TourContext, sec: Section) -> str:
         "Concept swaps (greedy, 3 tokens)",
     )
     return (
-        f"LRE faithfulness {faith:.2f} on {len(test)} held-out subjects; concept matching "
-        f"{sec.numbers['concept matching accuracy']:.2f}; swaps to the target {sum(greedy)} of {len(reqs)} (greedy)"
+        f"LRE faithfulness {faith:.2f} on {len(test)} held-out subjects; concept matching on held-out subjects "
+        f"{sec.numbers['concept matching accuracy (held-out subjects)']:.2f} (majority baseline "
+        f"{sec.numbers['concept matching: majority baseline']:.2f}); swaps to the target {sum(greedy)} of {len(reqs)} (greedy)"
     )
 
 
