@@ -20,6 +20,7 @@ __all__ = [
     "add_group",
     "default_of",
     "add_model",
+    "model_sites",
     "add_dataclass",
     "dataclass_values",
 ]
@@ -76,6 +77,14 @@ def add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model", default=DEFAULT_MODEL, help="an embedded model name ('steerlens models' lists them) or a local HF model folder"
     )
+
+
+def model_sites(text: str, model: Any) -> list[Any]:
+    """The sites a command-line site option names on ``model`` (see :func:`steerlens.model.parse_sites`)."""
+    from ..model.architectures import resolve
+    from ..model.site import parse_sites
+
+    return parse_sites(text, resolve(model).n_layers)
 
 
 def _parse_type(tp: Any) -> tuple[Callable[[str], Any] | None, Sequence[str] | None, bool]:

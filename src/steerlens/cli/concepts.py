@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from ..errors import SteeringError
-from ..model.site import Site, parse_sites
+from ..model.site import Site
+from .common import model_sites
 
 __all__ = ["add_parsers", "run_probe_train", "run_guide", "run_guide_sweep"]
 
@@ -117,11 +118,7 @@ def run_probe_train(args: argparse.Namespace) -> int:
 
 
 def _sites(text: str | None, model) -> list[Site] | None:
-    if text is None:
-        return None
-    from ..model.architectures import resolve
-
-    return parse_sites(text, resolve(model).n_layers)
+    return None if text is None else model_sites(text, model)
 
 
 def run_guide(args: argparse.Namespace) -> int:

@@ -9,15 +9,14 @@ from pathlib import Path
 
 from ..errors import SteeringError
 from ..model.intervene import Add
-from ..model.site import Site, parse_sites
+from ..model.site import Site
+from .common import model_sites
 
 __all__ = ["add_parsers", "run_steer", "run_train", "run_sweep"]
 
 
 def _one_site(text: str, model) -> Site:
-    from ..model.architectures import resolve
-
-    sites = parse_sites(text, resolve(model).n_layers)
+    sites = model_sites(text, model)
     if len(sites) != 1:
         raise SteeringError(f"--site takes one site, got {len(sites)} from {text!r}.")
     return sites[0]
@@ -205,12 +204,11 @@ def run_steer(args: argparse.Namespace) -> int:
 
 def run_train(args: argparse.Namespace) -> int:
     from ..loading import load_model
-    from ..model.architectures import resolve
     from ..steering import read_pairs, train_steering_vector
 
     pairs = read_pairs(args.pairs)
     model, tok = load_model(args.model)
-    sites = parse_sites(args.sites, resolve(model).n_layers)
+    sites = model_sites(args.sites, model)
     read = int(args.read) if args.read.lstrip("-").isdigit() else args.read
     vec = train_steering_vector(model, tok, pairs, sites, method=args.method, read=read)
     out = vec.save(args.out)
@@ -223,13 +221,12 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_sweep(args: argparse.Namespace) -> int:
     from ..loading import load_model
-    from ..model.architectures import resolve
     from ..steering import sweep
 
     if not args.text:
         raise SteeringError("The prompt is empty; give the text to complete.")
     model, tok = load_model(args.model)
-    sites = parse_sites(args.sites, resolve(model).n_layers)
+    sites = model_sites(args.sites, model)
     name, fn = _scorer(args.score, args.words)
     res = sweep(
         model,
