@@ -122,6 +122,11 @@ class LayerLayout:
     extras: tuple[Part, ...] = ()
     #: a constant ``[d_model]`` vector the block adds (per-dimension fits only)
     bias: torch.Tensor | None = None
+    #: a block that composes its update through norms instead of summing it (post-norm GPT-1 / GIT, MiniMax):
+    #: ``r = resid_pre``, then per step ``(base_norm, a, point, s)``: ``r = a * base_norm(r) + s * <point>``
+    #: (``base_norm`` ``None``: the identity); ``resid_post = out_norm(r)``. Empty for a plain sum.
+    steps: tuple[tuple[str | None, float, str, float], ...] = ()
+    out_norm: str | None = None
 
     @staticmethod
     def from_row(row: ArchitectureRow, mixer: str | None) -> LayerLayout:
@@ -273,6 +278,8 @@ class ModelSpec:
     #: masked left padding leaves the outputs unchanged (False for models that ignore their mask, e.g. RWKV:
     #: :func:`~steerlens.model.generate.generate` then runs rows of equal length together, unpadded)
     masks_padding: bool = True
+    #: indices (in the model's own block list) of blocks a text-only pass never runs, left out of the numbering
+    skipped_layers: tuple[int, ...] = ()
     _paths: dict[str, str] = field(default_factory=dict, repr=False)
 
     def site(self, site: Site | int) -> Site:
@@ -379,6 +386,7 @@ class ModelSpec:
             **self._paths,
             "mixers": kinds if len(set(kinds)) > 1 else kinds[:1],
             "branch_sites": sorted({p for lay in self.layouts for p in lay.parts}),
+            **({"skipped_layers": list(self.skipped_layers)} if self.skipped_layers else {}),
         }
 
 
@@ -538,6 +546,8 @@ def _probe(model: nn.Module, blocks: nn.ModuleList, vocab: int):
             f.complete,
             tuple(Part(path, "output", scale, path in f.flat) for path, scale in f.extras),
             f.bias,
+            tuple(f.steps),
+            f.out_norm,
         )
         for f in probe_layouts(record, dtype)
     )
@@ -565,7 +575,9 @@ def _structural_spec(model: nn.Module, model_type: str) -> ModelSpec:
     from .probe import probe_head
 
     config = cast("PretrainedConfig", model.config)
-    blocks_path, blocks = _structural_blocks(model, model_type)
+    blocks_path, all_blocks = _structural_blocks(model, model_type)
+    skipped = _text_skipped_layers(config, len(all_blocks))
+    blocks = nn.ModuleList([b for i, b in enumerate(all_blocks) if i not in skipped]) if skipped else all_blocks
     parent_path = blocks_path.rpartition(".")[0]
     parent = model.get_submodule(parent_path) if parent_path else model
     inv = {id(m): n for n, m in model.named_modules()}
@@ -590,7 +602,7 @@ def _structural_spec(model: nn.Module, model_type: str) -> ModelSpec:
     text = config.get_text_config() if callable(getattr(config, "get_text_config", None)) else config
     softcap_attr = next((a for a in _SOFTCAP_ATTRS if getattr(text, a, None)), None)
     softcap = float(getattr(text, softcap_attr)) if softcap_attr else None
-    norms = _final_norm_candidates(model, parent, parent_path, blocks)
+    norms = _final_norm_candidates(model, parent, parent_path, all_blocks)
     # a head that transforms the normed state before the unembedding (ModernBERT's prediction head)
     heads = [
         (name, child)
@@ -650,8 +662,22 @@ def _structural_spec(model: nn.Module, model_type: str) -> ModelSpec:
         layouts=layouts,
         logit_scale=logit_scale,
         masks_padding=pads,
+        skipped_layers=skipped,
         _paths=_row_paths(row),
     )
+
+
+def _text_skipped_layers(config: object, n_blocks: int) -> tuple[int, ...]:
+    """Blocks a text-only forward pass never runs: Mllama's cross-attention layers (listed in the text config's
+    ``cross_attention_layers``) attend to an image and are skipped without one, so HF's ``hidden_states`` and
+    steerlens' layer numbers count the self-attention blocks only."""
+    get_text = getattr(config, "get_text_config", None)
+    text = get_text() if callable(get_text) else config
+    layers = getattr(text, "cross_attention_layers", None)
+    if not isinstance(layers, (list, tuple)) or not all(isinstance(i, int) for i in layers):
+        return ()
+    skipped = tuple(sorted({i for i in layers if 0 <= i < n_blocks}))
+    return skipped if len(skipped) < n_blocks else ()
 
 
 def _structural_blocks(model: nn.Module, model_type: str) -> tuple[str, nn.ModuleList]:

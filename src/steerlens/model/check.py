@@ -77,7 +77,7 @@ def self_check(
         norm = spec.final_norm.norm if isinstance(spec.final_norm, NormThenHead) else spec.final_norm
         last_normed = _err(norm(last)[0], hs[L][0]) if len(hs) > L else float("inf")
         logits_err = _err(spec.logits(last)[0], out.logits[0])
-    branch = [0.0] + [_sum_err(spec.layouts[i], i, acts, extras) for i in range(L) if spec.layouts[i].complete]
+    branch = [0.0] + [_sum_err(spec.layouts[i], i, acts, extras, spec) for i in range(L) if spec.layouts[i].complete]
     capture_err = max(_err(acts[s][0], clones[s][0]) for s in sites)
     edit_err = _edit_errors(model, batch, acts)
     checks = {
@@ -111,9 +111,25 @@ def self_check(
     }
 
 
-def _sum_err(lay: Any, i: int, acts: Any, extras: dict[tuple[int, str], torch.Tensor]) -> float:
-    """How far layer ``i``'s ``resid_post`` is from ``resid_scale * resid_pre + sum(scale * branch)``."""
+def _sum_err(lay: Any, i: int, acts: Any, extras: dict[tuple[int, str], torch.Tensor], spec: Any) -> float:
+    """How far layer ``i``'s ``resid_post`` is from ``resid_scale * resid_pre + sum(scale * branch)`` (or, for a block
+    that composes its update through norms, from that composition: see ``LayerLayout.steps``)."""
     pre = acts[Site(i, "resid_pre")][0].float()
+    if lay.steps:
+        block = spec.blocks[i]
+
+        def norm(path: str | None, h: torch.Tensor) -> torch.Tensor:
+            if path is None:
+                return h
+            mod = block.get_submodule(path)
+            dtype = next(mod.parameters(), h).dtype
+            with torch.no_grad():
+                return mod(h.to(dtype)).float()
+
+        r = pre
+        for base, a, branch, s in lay.steps:
+            r = a * norm(base, r) + s * acts[Site(i, branch)][0].float()
+        return _err(norm(lay.out_norm, r), acts[Site(i, "resid_post")][0])
 
     def scaled(scale: Any, h: torch.Tensor) -> torch.Tensor:
         return (scale.to(h.device) if isinstance(scale, torch.Tensor) else scale) * h
@@ -148,7 +164,7 @@ def _edit_errors(model: torch.nn.Module, batch: Batch, acts: Any) -> dict[str, f
         with intervene(model, [Add(site, delta.to(acts[post].dtype))]):
             edited, extras = _hook_clones(model, batch, here)
         landed = _err(edited[site][0], acts[site][0].float() + delta.to(edited[site].device))
-        out[site.point] = max(landed, _sum_err(lay, layer, edited, extras))
+        out[site.point] = max(landed, _sum_err(lay, layer, edited, extras, spec))
     return out
 
 

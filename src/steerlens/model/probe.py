@@ -78,6 +78,9 @@ class BlockFinding:
     complete: bool = False  # the *_out parts (and extras) account for the whole update
     extras: list[tuple[str, Any]] = field(default_factory=list)  # other summed branches: (path, scale)
     bias: torch.Tensor | None = None  # a constant the block adds (per-dimension fits only)
+    # a block that is no sum: its update composed step by step through norms (post-norm blocks, MiniMax)
+    steps: list[tuple[str | None, float, str, float]] = field(default_factory=list)  # (base norm, a, point, s)
+    out_norm: str | None = None
 
 
 @dataclass
@@ -256,6 +259,10 @@ def _one_block(record: ProbeRecord, i: int, tol: float) -> BlockFinding:
             again = _fit(cands[1:], torch.zeros_like(x), y - o, tol)
             if again is not None and not isinstance(again[1], tuple):
                 found, base = (again[0], 0.0), [(path, 1.0)]
+    if found is None or (not base and any(_is_norm(subs[_compute_module(subs, p)][0]) for p, _ in found[0])):
+        seq = _fit_sequential(subs, cands, x, y, tol)
+        if seq is not None:
+            return seq
     if found is None:
         return BlockFinding(
             {},
@@ -326,6 +333,131 @@ def _one_block(record: ProbeRecord, i: int, tol: float) -> BlockFinding:
     if bias is not None:
         notes.append("its residual is scaled per dimension and shifted (the layout records the vectors)")
     return BlockFinding(parts, mixer, "; ".join(notes), resid_scale, flat, complete, extras, bias)
+
+
+def _lsq2(b: torch.Tensor, o: torch.Tensor, t: torch.Tensor, tol: float) -> tuple[float, float] | None:
+    """``(a, s)`` with ``a * b + s * o == t`` within ``tol`` (both clearly non-zero), else ``None``."""
+    cols = torch.stack([b.flatten(), o.flatten()], 1).double()
+    target = t.flatten().double()
+    coef = torch.linalg.lstsq(cols, target[:, None]).solution[:, 0]
+    a, s = float(coef[0]), float(coef[1])
+    if abs(a) < 0.1 or abs(s) < 1e-6:
+        return None
+    if float((cols @ coef - target).abs().max()) / (float(target.abs().max()) + 1e-6) > tol:
+        return None
+    # snap unit scales (the usual ``x + branch``) so the layout records them exactly
+    a = 1.0 if abs(a - 1.0) <= tol else a
+    s = 1.0 if abs(s - 1.0) <= tol else s
+    return a, s
+
+
+def _fit_sequential(
+    subs: dict, cands: list[tuple[str, torch.Tensor]], x: torch.Tensor, y: torch.Tensor, tol: float
+) -> BlockFinding | None:
+    """A block whose update is composed through norms rather than summed, step by step::
+
+        r_0 = resid_pre;   r_k = a_k * base_k(r_{k-1}) + s_k * out_k;   resid_post = out_norm(r_K)
+
+    where ``base_k`` is the identity or a norm of the running residual and ``out_norm`` the identity or a final
+    norm: post-norm blocks (GPT-1, GIT: ``ln_2(ln_1(x + attn) + mlp)``) and MiniMax (``b * N(x) + c * attn``).
+    Each step's branch output ``out_k`` is a site; the check recomputes the composition from the sites.
+    """
+    norms = [
+        (path, order, inp, out)
+        for path, (m, _depth, order, inp, out) in subs.items()
+        if _is_norm(m) and inp is not None and out is not None and inp.shape == x.shape and out.shape == x.shape
+    ]
+    norm_outs = [out for _, _, _, out in norms]
+    # branch outputs: module outputs that are not a norm's output (a wrapper whose output *is* its norm's)
+    comps = [(p, o) for p, o in cands if not _is_norm(subs[p][0]) and not any(torch.equal(o, n) for n in norm_outs)]
+    close = lambda a, b: a.shape == b.shape and _rel(a, b) <= tol  # noqa: E731
+    r, steps, used = x, [], set()
+    for _ in range(3):
+        targets = [(order, inp) for _p, order, inp, _o in norms] + [(1 << 60, y)]
+        bases: list[tuple[str | None, torch.Tensor]] = [(None, r)] + [(p, o) for p, _order, inp, o in norms if close(inp, r)]
+        hit = None
+        for _order, t in sorted(targets, key=lambda ot: ot[0]):
+            if close(t, r):
+                continue
+            for bpath, b in bases:
+                for opath, o in comps:
+                    if opath in used:
+                        continue
+                    fit = _lsq2(b, o, t, tol)
+                    if fit is not None:
+                        hit = (bpath, fit[0], opath, fit[1], t)
+                        break
+                if hit:
+                    break
+            if hit:
+                break
+        if hit is None:
+            return None
+        bpath, a, opath, s, r = hit
+        used.add(opath)
+        steps.append((bpath, a, opath, s))
+        if close(r, y):
+            return _sequential_finding(subs, steps, None, x)
+        last = next((p for p, _order, inp, o in norms if close(inp, r) and close(o, y)), None)
+        if last is not None:
+            return _sequential_finding(subs, steps, last, x)
+    return None
+
+
+def _sequential_finding(
+    subs: dict, steps: list[tuple[str | None, float, str, float]], out_norm: str | None, x: torch.Tensor
+) -> BlockFinding | None:
+    if len(steps) != 2:  # one token mixer, then one MLP: the layouts steerlens names
+        return None
+    norm_out = {p: subs[p][4] for p in subs}
+    ins = []
+    for bpath, _a, opath, _s in steps:
+        b = x if bpath is None else norm_out[bpath]
+        order = subs[opath][2]
+        # the branch's input module: the outermost module fed the step's base, run before its output
+        feeders = [
+            (depth, o_order, p)
+            for p, (m, depth, o_order, inp, _o) in subs.items()
+            if inp is not None
+            and not _is_norm(m)
+            and o_order <= order
+            and inp.shape == b.shape
+            and torch.equal(inp, b)
+            and (p == opath or opath.startswith(p + ".") or depth == 1)
+        ]
+        ins.append(min(feeders)[2] if feeders else None)
+    kinds = [classify(subs[i][0], i) if i else None for i in ins]
+    if kinds[0] not in ("attention", "recurrent"):
+        kinds[0] = "attention"
+    mixer_cls = type(subs[ins[0]][0]).__name__ if ins[0] else type(subs[steps[0][2]][0]).__name__
+    parts: dict[str, tuple[str, str, float, tuple[str, ...]]] = {}
+    parts["mixer_out"] = (steps[0][2], "output", steps[0][3], ())
+    parts["mlp_out"] = (steps[1][2], "output", steps[1][3], ())
+    if ins[0]:
+        parts["mixer_in"] = (ins[0], "input", 1.0, ())
+    if ins[1]:
+        parts["mlp_in"] = (ins[1], "input", 1.0, ())
+    if kinds[0] == "attention":
+        parts["attn_out"] = parts["mixer_out"]
+        if ins[0]:
+            parts["attn_in"] = parts["mixer_in"]
+    seq = [("mixer_out" if k == 0 else "mlp_out", bpath, a, s) for k, (bpath, a, _o, s) in enumerate(steps)]
+    formula = "resid_pre"
+    for point, bpath, a, s in seq:
+        base = f"{bpath}({formula})" if bpath else formula
+        base = base if a == 1.0 else f"{a:.3g} * {base}"
+        term = point if s == 1.0 else f"{s:.3g} * {point}"
+        formula = f"{base} + {term}"
+    if out_norm:
+        formula = f"{out_norm}({formula})"
+    note = (
+        f"its block is no plain sum: resid_post = {formula} (a post-norm or normed-residual block), so an edit at a "
+        "branch site reaches resid_post through these norms"
+    )
+    finding = BlockFinding(parts, mixer_cls, note, 1.0, set(), True)
+    finding.steps = [(bpath, a, point, s) for point, bpath, a, s in seq]
+    finding.out_norm = out_norm
+    return finding
 
 
 def _same_scale(a: Any, b: Any) -> bool:
