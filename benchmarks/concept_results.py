@@ -5,9 +5,11 @@
 For each shipped dataset (tone, refusal) the three probes (DiM, logistic, PCA) are fitted per layer
 on the attention inputs of the completion tokens; train and held-out accuracy per layer are written
 to ``<dataset>_accuracy.json`` and plotted. Then a DiM concept of the tone dataset guides generation
-over a symmetric grid of strengths on its top-k sites (by train accuracy): the effect (the probe's mean
-P(jokey) on the generated answers, read from the unguided model) and the perplexity of reference
-answers are written to ``tone_sweep.json`` / ``tone_sweep.png`` with the PNES fit.
+over a symmetric grid of strengths on its top-k sites (by train accuracy), from held-out prompts. The effect
+is judged by an independent probe (logistic, fitted on the other half of the held-out prompts, read at the
+middle layer guidance does not write; the concept's own probe is reported next to it), perplexity is measured
+on held-out jokey (label 1) and neutral (label 0) reference answers, and PNES with each; all of it goes to
+``tone_sweep.json`` / ``tone_sweep.png`` / ``summary.json``.
 """
 
 from __future__ import annotations
@@ -17,10 +19,19 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 import steerlens
-from steerlens.concepts import guidance_sweep, load_dataset, split_examples, train_concept
+from steerlens.concepts import (
+    guidance_sweep,
+    held_out_judge,
+    load_dataset,
+    pnes,
+    probe_scorer,
+    split_examples,
+    train_concept,
+)
 from steerlens.concepts.plots import plot_accuracy
 
 
@@ -59,28 +70,49 @@ def main() -> None:
         summary[name]["seconds"] = time.perf_counter() - t0
     tone = load_dataset("tone")
     _, val = split_examples(tone, 0.2)
-    prompts = list(dict.fromkeys(e.prompt for e in val))[: a.prompts]
-    refs = [e for e in val if e.label == 1][: a.references]
+    concept = concepts[("tone", "dim")]
+    guided = concept.top_sites(a.top_k)
+    # issue 19, defect 4: the effect is judged by a probe that shares neither prompts nor layer with the concept (half
+    # of the held-out prompts fit it, at the middle unguided layer); generations and references come from the other half
+    judge, pool = held_out_judge(model, tok, concept, val, guided, seed=0, progress=False)
+    prompts = list(dict.fromkeys(e.prompt for e in pool))[: a.prompts]
+    refs = [e for e in pool if e.label == 1][: a.references]
+    neutral = [e for e in pool if e.label == 0][: a.references]
+    print(f"judge: {judge.description}; {len(prompts)} prompts, {len(refs)} + {len(neutral)} references")
     t0 = time.perf_counter()
     sweep = guidance_sweep(
         model,
         tok,
-        concepts[("tone", "dim")],
+        concept,
         [float(s) for s in a.strengths.split(",")],
         prompts,
         refs,
-        top_k=a.top_k,
+        sites=guided,
+        scorer=judge,
+        neutral_references=neutral,
         max_new_tokens=a.max_new_tokens,
     )
+    # the concept's own probe on the very same completions, for comparison (it reads the pushed direction)
+    own_score = probe_scorer(model, tok, concept, guided)
+    own = [float(np.mean(own_score(prompts, sweep.completions[f"{s:g}"]))) for s in sweep.strengths]
+    own_pnes = pnes(sweep.strengths, own, sweep.perplexity)
     sweep.save_json(out / "tone_sweep.json")
     sweep.plot(out / "tone_sweep.png")
     print(sweep.table())
+    print("own-probe effect: " + " ".join(f"{x:.2f}" for x in own) + f"; PNES with it (label-1 ppl) {own_pnes['pnes']:.3f}")
     summary["tone_sweep"] = {
         "strengths": sweep.strengths,
-        "effect": sweep.effect,
-        "perplexity": sweep.perplexity,
-        "layers": sweep.layers,
-        "pnes": sweep.pnes.get("pnes"),
+        "effect_independent": sweep.effect,
+        "effect_own_probe": own,
+        "perplexity_label1": sweep.perplexity,
+        "perplexity_label0": sweep.perplexity_neutral,
+        "sites": sweep.sites,
+        "judge": sweep.scorer,
+        "judge_site": str(judge.site),
+        "judge_val_accuracy": judge.concept.val_accuracy,
+        "pnes_independent_label1": sweep.pnes.get("pnes"),
+        "pnes_independent_label0": sweep.pnes_neutral.get("pnes"),
+        "pnes_own_probe_label1": own_pnes["pnes"],
         "seconds": time.perf_counter() - t0,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))

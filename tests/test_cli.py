@@ -405,6 +405,8 @@ def test_probe_train_guide_and_sweep(folder, tmp_path, capsys):
                 "3",
                 "--references",
                 "4",
+                "--top-k",
+                "2",
                 "--max-new-tokens",
                 "3",
                 "--out",
@@ -415,6 +417,9 @@ def test_probe_train_guide_and_sweep(folder, tmp_path, capsys):
     )
     res = json.loads((tmp_path / "sw" / "sweep.json").read_text())
     assert res["strengths"] == [-4.0, 0.0, 4.0] and len(res["effect"]) == 3 and "pnes" in res["pnes"]
+    # judged by an independent probe at the one unguided layer, with perplexity on both labels' answers
+    assert "independent" in res["scorer"] and len(res["perplexity_neutral"]) == 3 and "pnes" in res["pnes_neutral"]
+    assert "effect judged by an independent" in capsys.readouterr().out
     assert main(["concepts", "guide", "w10", "--concept", str(out / "dim"), "--strength", "inf", "--model", str(folder)]) == 1
     assert "finite" in capsys.readouterr().err
     data.write_text('{"prompt": "w1", "completion": "w2 w3", "label": 1}\n')

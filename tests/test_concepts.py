@@ -326,3 +326,55 @@ def test_pca_direction_is_sklearns_first_component():
     ours = _first_principal_direction(x)
     ref = torch.from_numpy(PCA(n_components=1, svd_solver="full").fit(x.double().numpy()).components_[0]).float()
     assert abs(float(ours @ ref)) > 1 - 1e-5 and abs(float(ours.norm()) - 1) < 1e-6
+
+
+# --------------------------------------------------------------------------- judging guidance (issue 19, defect 4)
+
+
+def test_sweep_refuses_prompts_the_concept_was_fitted_on(tok, concept, examples):
+    """The concept records (hashes of) its training prompts; a sweep on them would score reconstruction."""
+    from steerlens.concepts import guidance_sweep
+
+    seen, held = concept.seen(examples), concept.held_out(examples)
+    assert seen and held and len(seen) + len(held) == len(examples)
+    assert {e.prompt for e in seen}.isdisjoint({e.prompt for e in held})
+    with pytest.raises(DataFormatError, match="used to fit the concept"):
+        guidance_sweep(make_tiny("llama"), tok, concept, [0.0, 1.0, 2.0], [seen[0].prompt], held[:2], progress=False)
+
+
+def test_independent_judge_shares_neither_prompts_nor_layer(tok, concept, examples):
+    from steerlens.concepts import guidance_sweep, held_out_judge, independent_scorer
+
+    model = make_tiny("llama")
+    guided = concept.top_sites(2)
+    scorer, pool = held_out_judge(model, tok, concept, examples, guided)
+    free = ({0, 1, 2} - {s.layer for s in guided}).pop()
+    assert scorer.site == Site(free, "resid_post")
+    judge_prompts = scorer.concept.train_prompts | {e.prompt for e in pool}
+    assert not (scorer.concept.train_prompts & concept.train_prompts)  # fitted on prompts the concept never saw
+    assert {e.prompt for e in pool}.isdisjoint({e.prompt for e in concept.seen(examples)})
+    assert len(judge_prompts) > len(scorer.concept.train_prompts)  # evaluation prompts are not the judge's either
+    with pytest.raises(SiteError, match="layer guidance writes"):
+        independent_scorer(model, tok, concept.held_out(examples), concept, guided[0].layer, avoid=guided)
+    with pytest.raises(DataFormatError, match="prompts the concept was fitted on"):
+        independent_scorer(model, tok, examples, concept, free, avoid=guided)
+    prompts = list(dict.fromkeys(e.prompt for e in pool))[:2]
+    refs = [e for e in pool if e.label == 1][:2]
+    neutral = [e for e in pool if e.label == 0][:2]
+    res = guidance_sweep(
+        model, tok, concept, [-2.0, 0.0, 2.0], prompts, refs, sites=guided, scorer=scorer,
+        neutral_references=neutral, max_new_tokens=3, progress=False,
+    )  # fmt: skip
+    assert len(res.perplexity_neutral) == 3 and res.pnes and res.pnes_neutral
+    assert "independent" in res.scorer and str(scorer.site) in res.scorer
+    assert res.perplexity_neutral != res.perplexity  # two reference sets, two perplexities
+    own = guidance_sweep(model, tok, concept, [0.0, 2.0], prompts, refs, sites=guided, max_new_tokens=3, progress=False)
+    assert "own" in own.scorer and "not independent" in own.scorer
+
+
+def test_concept_save_load_keeps_training_prompts(tmp_path, concept):
+    concept.save(tmp_path / "c")
+    back = ConceptProbe.load(tmp_path / "c")
+    assert back.train_prompts == concept.train_prompts and len(back.train_prompts) > 0
+    text = (tmp_path / "c" / "artifact.json").read_text()
+    assert "w1" not in text.split('"train_prompts"')[1][:200]  # hashes, not the prompts themselves

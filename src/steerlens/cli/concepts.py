@@ -66,7 +66,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "sweep",
         "concepts:run_guide_sweep",
         "sweep the guidance strength",
-        "Sweep the guidance strength: probe-measured effect and perplexity on reference answers, and PNES.",
+        "Sweep the guidance strength on prompts the concept was not fitted on: the effect as judged by an independent "
+        "probe (fitted on other held-out prompts, at a layer guidance does not write), perplexity on label-1 and "
+        "label-0 reference answers, and PNES with each.",
     )
     s.add_argument("--concept", required=True, help="a concept artifact folder (from 'concepts train')")
     s.add_argument("--data", required=True, help="dataset giving prompts and reference answers (label-1 answers)")
@@ -78,7 +80,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--sites", help="sites to guide (default: --top-k, or all of the concept's)")
     s.add_argument("--top-k", type=int, help="guide the k sites with the best train accuracy")
     s.add_argument("--prompts", type=int, default=16, help="prompts to generate from")
-    s.add_argument("--references", type=int, default=24, help="reference answers for perplexity")
+    s.add_argument("--references", type=int, default=24, help="reference answers of each label for perplexity")
+    s.add_argument(
+        "--scorer",
+        default="independent",
+        help="what judges the effect: 'independent' (a probe on other held-out prompts at the middle unguided layer), "
+        "a site to read that probe at (e.g. 9), or 'own' (the concept's own probe: flatters guidance)",
+    )
     s.add_argument(
         "--max-new-tokens", type=int, default=default_of(guidance_sweep, "max_new_tokens"), help="tokens per completion"
     )
@@ -143,15 +151,28 @@ def run_guide(args: argparse.Namespace) -> int:
 
 
 def run_guide_sweep(args: argparse.Namespace) -> int:
-    from ..concepts import ConceptProbe, guidance_sweep, load_dataset
+    from ..concepts import ConceptProbe, guidance_sweep, held_out_judge, load_dataset
+    from ..errors import DataFormatError
     from ..loading import load_model
     from .steer import _floats
 
     model, tok = load_model(args.model)
     concept = ConceptProbe.load(args.concept, model=model)
     data = load_dataset(args.data)
-    prompts = list(dict.fromkeys(e.prompt for e in data))[: args.prompts]
-    refs = [e for e in data if e.label == 1][: args.references]
+    sites = _sites(args.sites, model)
+    guided = sites if sites is not None else concept.top_sites(args.top_k) if args.top_k else concept.sites
+    if args.scorer == "own":
+        scorer, pool = None, concept.held_out(data)
+    else:
+        site = None if args.scorer == "independent" else model_sites(args.scorer, model)
+        scorer, pool = held_out_judge(model, tok, concept, data, guided, site=site)
+    prompts = list(dict.fromkeys(e.prompt for e in pool))[: args.prompts]
+    refs = [e for e in pool if e.label == 1][: args.references]
+    neutral = [e for e in pool if e.label == 0][: args.references]
+    if not prompts or not refs:
+        raise DataFormatError(
+            f"{args.data}: no prompts or label-1 answers are left that the concept was not fitted on; give a held-out dataset."
+        )
     res = guidance_sweep(
         model,
         tok,
@@ -159,9 +180,10 @@ def run_guide_sweep(args: argparse.Namespace) -> int:
         _floats(args.strengths),
         prompts,
         refs,
-        sites=_sites(args.sites, model),
-        top_k=args.top_k,
+        sites=guided,
+        scorer=scorer,
         max_new_tokens=args.max_new_tokens,
+        neutral_references=neutral or None,
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

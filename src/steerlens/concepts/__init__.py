@@ -5,12 +5,22 @@
 * :func:`concept_activations` -- completion-token activations per layer (default: attention inputs).
 * :class:`DiMProbe`, :class:`LogisticProbe`, :class:`PCAProbe` -- scikit-learn-like per-layer probes.
 * :func:`train_concept` -> :class:`ConceptProbe`; :func:`guide` -- norm-preserving guidance as a context manager.
-* :func:`guidance_sweep`, :func:`pnes` -- effect and perplexity against the guidance strength.
+* :func:`guidance_sweep`, :func:`pnes` -- effect and perplexity against the guidance strength;
+  :func:`independent_scorer` -- a judge that shares neither prompts nor layer with the concept.
 """
 
 from .activations import ConceptActivations, concept_activations
 from .data import ConceptExample, load_dataset, read_examples, split_examples
-from .evaluate import GuidanceSweep, completion_perplexity, guidance_sweep, pnes, probe_scorer
+from .evaluate import (
+    GuidanceSweep,
+    ProbeScorer,
+    completion_perplexity,
+    guidance_sweep,
+    held_out_judge,
+    independent_scorer,
+    pnes,
+    probe_scorer,
+)
 from .guidance import ConceptProbe, guidance_edits, guide, train_concept
 from .probes import DiMProbe, LogisticProbe, PCAProbe, Probe
 
@@ -29,6 +39,9 @@ __all__ = [
     "GuidanceSweep",
     "pnes",
     "probe_scorer",
+    "independent_scorer",
+    "held_out_judge",
+    "ProbeScorer",
     "completion_perplexity",
     "Probe",
     "DiMProbe",

@@ -15,6 +15,7 @@ unguided runs; leaving the ``with`` block restores the model exactly.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,7 +36,7 @@ from .activations import ConceptActivations, concept_activations
 from .data import ConceptExample, check_labels, split_examples
 from .probes import PROBES, Probe
 
-__all__ = ["ConceptProbe", "train_concept", "guide", "guidance_edits"]
+__all__ = ["ConceptProbe", "train_concept", "guide", "guidance_edits", "prompt_key"]
 
 
 @dataclass
@@ -49,6 +50,8 @@ class ConceptProbe:
     val_accuracy: list[float] = field(default_factory=list)
     name: str = ""
     fingerprint: Fingerprint | None = field(default=None, repr=False)
+    #: short hashes of the prompts the probe was fitted on (see :func:`prompt_key`): evaluation refuses them
+    train_prompts: frozenset[str] = field(default_factory=frozenset, repr=False)
 
     @property
     def kind(self) -> str:
@@ -79,6 +82,14 @@ class ConceptProbe:
         self._check_layers(acts.layers)
         return self.probe.predict_proba(acts.x)
 
+    def seen(self, examples: Sequence[ConceptExample]) -> list[ConceptExample]:
+        """The examples whose prompt the probe was fitted on (empty where the concept does not record them)."""
+        return [e for e in examples if prompt_key(e.prompt) in self.train_prompts]
+
+    def held_out(self, examples: Sequence[ConceptExample]) -> list[ConceptExample]:
+        """The examples whose prompt the probe was *not* fitted on."""
+        return [e for e in examples if prompt_key(e.prompt) not in self.train_prompts]
+
     def _check_layers(self, layers: Sequence[int]) -> None:
         if list(layers) != self.layers:
             raise ShapeError(f"Activations cover layers {list(layers)}, the concept {self.layers}.")
@@ -92,6 +103,7 @@ class ConceptProbe:
             "name": self.name,
             "train_accuracy": self.train_accuracy,
             "val_accuracy": self.val_accuracy,
+            "train_prompts": sorted(self.train_prompts),
         }
         if self.kind == "logistic":
             cfg["l2_penalty"] = getattr(self.probe, "l2_penalty", 1.0)
@@ -144,6 +156,7 @@ def _load_concept(art, model) -> ConceptProbe:
         list(cfg.get("val_accuracy") or []),
         cfg.get("name", ""),
         art.fingerprint,
+        frozenset(cfg.get("train_prompts") or ()),
     )
 
 
@@ -182,7 +195,7 @@ def train_concept(
     point = tr.point
     p = PROBES[probe]() if probe != "pca" else PROBES[probe](seed=seed)  # type: ignore[call-arg]
     p.fit(tr.x, tr.labels)
-    concept = ConceptProbe(p, tr.layers, point, name=name, fingerprint=Fingerprint.of(model))
+    concept = ConceptProbe(p, tr.layers, point, name=name, fingerprint=Fingerprint.of(model), train_prompts=prompt_keys(train_ex))
     concept.train_accuracy = p.score(tr.x, tr.labels, tr.example).tolist()
     if val_ex:
         va = concept_activations(
@@ -190,6 +203,15 @@ def train_concept(
         )
         concept.val_accuracy = p.score(va.x, va.labels, va.example).tolist()
     return concept
+
+
+def prompt_key(prompt: str) -> str:
+    """A short, stable hash of a prompt: what a concept records of its training prompts (not the text itself)."""
+    return hashlib.sha1(prompt.strip().encode("utf-8")).hexdigest()[:16]
+
+
+def prompt_keys(examples: Sequence[ConceptExample]) -> frozenset[str]:
+    return frozenset(prompt_key(e.prompt) for e in examples)
 
 
 def _strengths(strength: float | Sequence[float] | Mapping[SiteLike, float], sites: list[Site], spec: Any) -> dict[Site, float]:

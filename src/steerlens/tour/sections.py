@@ -455,7 +455,7 @@ def relations_section(ctx: TourContext, sec: Section) -> str:
 
 # ---------------------------------------------------------------------------------------- concepts
 def concepts_section(ctx: TourContext, sec: Section) -> str:
-    from ..concepts import guidance_edits, load_dataset, probe_scorer, train_concept
+    from ..concepts import guidance_edits, held_out_judge, load_dataset, probe_scorer, train_concept
     from ..concepts.data import prompt_ids
     from ..concepts.plots import plot_accuracy
     from ..steering import SamplingConfig, sample
@@ -495,14 +495,25 @@ def concepts_section(ctx: TourContext, sec: Section) -> str:
     for strength in cfg.guide_strengths:
         edits = guidance_edits(model, concept, strength, top_k=top_k)
         outs.append(sample(model, tok, [ids], edits=edits, config=samp)[0])
-    score = probe_scorer(model, tok, concept)([cfg.guide_prompt] * len(outs), outs)
-    for strength, text, sc in zip(cfg.guide_strengths, outs, score):
-        rows.append([f"{strength:g}", text.strip(), sc])
-    sec.numbers["probe score at largest strength"] = score[-1]
+    # the judge: a probe fitted on held-out prompts the concept never saw, at a layer guidance does not write
+    judge, _ = held_out_judge(model, tok, concept, data, concept.top_sites(top_k), seed=cfg.seed, progress=False)
+    prompts = [cfg.guide_prompt] * len(outs)
+    score = judge(prompts, outs)
+    own = probe_scorer(model, tok, concept, concept.top_sites(top_k))(prompts, outs)
+    for strength, text, sc, o in zip(cfg.guide_strengths, outs, score, own):
+        rows.append([f"{strength:g}", text.strip(), sc, o])
+    if 0 in cfg.guide_strengths:
+        sec.numbers["independent probe score, unguided"] = score[list(cfg.guide_strengths).index(0)]
+    sec.numbers["independent probe score at largest strength"] = score[-1]
+    sec.numbers["independent probe site"] = str(judge.site)
+    sec.numbers["own probe score at largest strength"] = own[-1]
     sec.table(
-        ["strength", f"greedy completion of {cfg.guide_prompt!r}", "probe P(label 1)"],
+        ["strength", f"greedy completion of {cfg.guide_prompt!r}", f"independent probe P(label 1) ({judge.site})", "own probe"],
         rows,
-        "Guided completions (strength 0 = unguided)",
+        "Guided completions (strength 0 = unguided). The effect is judged by an independent probe: fitted on prompts "
+        f"the concept never saw, read at {judge.site}, which guidance does not write ({judge.description}). The "
+        "concept's own probe is shown for comparison: it reads the very direction guidance pushes along, so it "
+        "flatters the method.",
     )
     return (
         f"best probe accuracy {concept.val_accuracy[best]:.2f} at {concept.sites[best]}; "
