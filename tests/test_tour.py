@@ -227,6 +227,11 @@ def test_quick_tour_on_gemma_fills_every_section_with_real_numbers(gemma, tmp_pa
     match = json.loads((tmp_path / "figures" / "relations-concept-matching.json").read_text())["data"]
     assert match["held_out_subjects"] and not set(match["held_out_subjects"]) & set(match["concept_subjects"])
     assert n["concepts"]["best held-out accuracy"] >= 0.65  # two balanced labels: chance is 0.5
+    # guidance is judged by a probe read at a layer it does not write (issue 19, defect 4)
+    c = n["concepts"]
+    assert 0.0 <= c["independent probe score at largest strength"] <= 1.0
+    assert c["independent probe site"].startswith("resid_post.")
+    assert f"attn_in.{c['independent probe site'].split('.')[1]}" not in c["guided sites"]
     # held-out facts are known (top-1), so none is flipped before; the edit moves them towards the new object
     assert n["editors"]["before the edit"] == 0.0 and n["editors"]["mean gain of log P(new) - log P(true)"] > 1.0
     assert_rendered(render_in_chromium(res.page), list(SECTIONS))

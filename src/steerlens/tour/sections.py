@@ -475,7 +475,7 @@ def concepts_section(ctx: TourContext, sec: Section) -> str:
     sec.text(
         "Concept guidance: a probe per layer separates the two labels' completions (label 1 = the concept) from "
         "the model's states while it reads them; held-out accuracy is on prompts the probe never saw. Guidance "
-        f"then pushes the states of the {min(cfg.guide_top_k, len(concept.layers))} best layers along the probe "
+        f"then pushes the states of the {min(cfg.guide_top_k, len(concept.layers) - 1)} best layers along the probe "
         "direction while generating (norm-preserving), at several strengths."
     )
     results = {"dim": {"train": concept.train_accuracy, "val": concept.val_accuracy}}
@@ -491,7 +491,7 @@ def concepts_section(ctx: TourContext, sec: Section) -> str:
     ids = prompt_ids(tok, cfg.guide_prompt)
     samp = SamplingConfig(max_new_tokens=cfg.max_new_tokens, temperature=0, freq_penalty=0)
     rows, outs = [], []
-    top_k = min(cfg.guide_top_k, len(concept.layers))
+    top_k = min(cfg.guide_top_k, len(concept.layers) - 1)  # one layer stays unguided for the independent judge
     for strength in cfg.guide_strengths:
         edits = guidance_edits(model, concept, strength, top_k=top_k)
         outs.append(sample(model, tok, [ids], edits=edits, config=samp)[0])
@@ -506,6 +506,7 @@ def concepts_section(ctx: TourContext, sec: Section) -> str:
         sec.numbers["independent probe score, unguided"] = score[list(cfg.guide_strengths).index(0)]
     sec.numbers["independent probe score at largest strength"] = score[-1]
     sec.numbers["independent probe site"] = str(judge.site)
+    sec.numbers["guided sites"] = ", ".join(map(str, concept.top_sites(top_k)))
     sec.numbers["own probe score at largest strength"] = own[-1]
     sec.table(
         ["strength", f"greedy completion of {cfg.guide_prompt!r}", f"independent probe P(label 1) ({judge.site})", "own probe"],
