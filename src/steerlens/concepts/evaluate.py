@@ -35,7 +35,7 @@ from ..model.architectures import resolve
 from ..model.capture import next_token_logprobs
 from ..model.generate import generate
 from ..model.intervene import intervene
-from ..model.site import SiteLike, as_sites
+from ..model.site import Site, SiteLike, as_sites
 from ..model.tokens import pad
 from .activations import concept_activations
 from .data import ConceptExample, render, split_examples
@@ -112,15 +112,15 @@ class ProbeScorer:
     n_examples: int = 0
 
     @property
-    def site(self):
+    def site(self) -> Site:
         return self.concept.sites[0]
 
     @property
     def description(self) -> str:
-        acc = f", held-out accuracy {self.concept.val_accuracy[0]:.2f}" if self.concept.val_accuracy else ""
+        acc = f", held-out accuracy {self.concept.val_accuracy[0]:.2f} on the rest" if self.concept.val_accuracy else ""
         return (
-            f"an independent {self.concept.kind} probe at {self.site} fitted on {self.n_examples} examples "
-            f"whose prompts the guided concept never saw{acc}"
+            f"an independent {self.concept.kind} probe at {self.site} fitted on the answers to "
+            f"{len(self.concept.train_prompts)} prompts the guided concept never saw{acc}"
         )
 
     def __call__(self, prompts: Sequence[str], completions: Sequence[str]) -> list[float]:
