@@ -95,7 +95,16 @@ def main() -> None:
     # the concept's own probe on the very same completions, for comparison (it reads the pushed direction)
     own_score = probe_scorer(model, tok, concept, guided)
     own = [float(np.mean(own_score(prompts, sweep.completions[f"{s:g}"]))) for s in sweep.strengths]
-    own_pnes = pnes(sweep.strengths, own, sweep.perplexity)
+    own_pnes = pnes(sweep.strengths, own, sweep.perplexity) if len(sweep.strengths) >= 3 else {"pnes": float("nan")}
+    # what each judge says of real held-out answers of each label: the scale an effect should be read on
+    ref_scores = {
+        name: {
+            str(label): float(np.mean(fn([e.prompt for e in exs], [e.completion for e in exs])))
+            for label, exs in ((1, refs), (0, neutral))
+        }
+        for name, fn in (("independent", judge), ("own_probe", own_score))
+    }
+    print(f"judges on held-out reference answers (label 1 / label 0): {ref_scores}")
     sweep.save_json(out / "tone_sweep.json")
     sweep.plot(out / "tone_sweep.png")
     print(sweep.table())
@@ -113,6 +122,7 @@ def main() -> None:
         "pnes_independent_label1": sweep.pnes.get("pnes"),
         "pnes_independent_label0": sweep.pnes_neutral.get("pnes"),
         "pnes_own_probe_label1": own_pnes["pnes"],
+        "judge_scores_on_references": ref_scores,
         "seconds": time.perf_counter() - t0,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
