@@ -31,6 +31,37 @@ from steerlens.steering import (
     x_vector,
 )
 
+# The cost texts (written for this benchmark): the perplexity ratio on wedding-related text should fall under the
+# wedding vector, and on unrelated text stay near 1 (the ActAdd paper's perplexity experiment, in small).
+WEDDING_TEXTS = [
+    "The bride and groom cut the cake while the guests raised their glasses.",
+    "We booked the church for the wedding ceremony a full year in advance.",
+    "Her sister caught the bouquet at the reception and everyone cheered.",
+    "They spent their honeymoon on a small island with no phone signal.",
+    "The wedding invitations were printed on thick cream paper with gold letters.",
+    "After the vows, the couple walked down the aisle to a string quartet.",
+    "He asked her father for permission before he proposed to marry her.",
+    "The best man gave a speech that made the whole reception laugh.",
+    "Planning a wedding means choosing flowers, music, food and a venue.",
+    "Their marriage was celebrated with a dinner for two hundred guests.",
+    "The groom forgot the rings at the hotel and had to run back for them.",
+    "She tried on twelve wedding dresses before she found the right one.",
+]
+UNRELATED_TEXTS = [
+    "The train to the coast leaves every hour from the central station.",
+    "Photosynthesis turns light, water and carbon dioxide into sugar and oxygen.",
+    "The committee postponed its vote on the new budget until next month.",
+    "A good bread dough needs flour, water, salt, yeast and patience.",
+    "The river flooded the lower fields after three days of heavy rain.",
+    "He fixed the leaking tap with a new washer and a spanner.",
+    "The library extended its opening hours during the exam period.",
+    "Most modern processors run several threads on each physical core.",
+    "The goalkeeper saved a penalty in the last minute of the match.",
+    "Tomatoes grow best in full sun with regular watering.",
+    "The museum's new wing holds a collection of medieval maps.",
+    "She parked the car and walked the last mile to the summit.",
+]
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -40,8 +71,10 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=30)
     ap.add_argument("--love-layer", type=int, default=6)
     ap.add_argument("--love-strengths", default="1,3,5")
-    ap.add_argument("--wedding-strengths", default="2,4,8")
+    ap.add_argument("--wedding-strengths", default="1,2,4,8,16")
     ap.add_argument("--wedding-layers", default="all")
+    ap.add_argument("--wedding-n", type=int, default=50, help="completions per wedding setting (paired seeds)")
+    ap.add_argument("--skip-love", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default=None, help="e.g. cuda (default: CPU)")
     a = ap.parse_args()
@@ -55,7 +88,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     love = []
-    for c in [float(x) for x in a.love_strengths.split(",")]:
+    for c in [] if a.skip_love else [float(x) for x in a.love_strengths.split(",")]:
         act = ActAdd.build(model, tok, list(x_vector("Love", "Hate", c, Site(a.love_layer, "resid_pre"), tokenizer=tok)))
         comp = compare(model, tok, "I hate you because", act, n=a.n, seed=0, config=cfg)
         comp.score("sentiment", sentiment).score("lexicon", lexicon_balance)
@@ -86,15 +119,16 @@ def main() -> None:
         model,
         tok,
         "I went up to my friend and said",
-        " wedding",
+        " weddings",
         " ",
         sites=[Site(x, "resid_pre") for x in layers],  # the paper's "layer n" is the stream entering block n
         strengths=[float(x) for x in a.wedding_strengths.split(",")],
         metric=word_counter(WEDDING_WORDS),
         metric_name="wedding words",
-        n=a.n,
+        n=a.wedding_n,
         seed=0,
         config=cfg,
+        cost_texts={"wedding": WEDDING_TEXTS, "unrelated": UNRELATED_TEXTS},
     )
     res.save_json(out / "wedding_sweep.json")
     res.plot(out / "wedding_sweep.png")
@@ -103,6 +137,12 @@ def main() -> None:
     summary["wedding"] = {
         "unsteered_mean": res.baseline_mean,
         "best": {k: best[k] for k in ("site", "strength", "mean")},
+        "best_strength_by_site": {
+            site: max((r for r in res.records if r["site"] == site), key=lambda r: r["mean"])["strength"] for site in res.sites
+        },
+        "peak_site_by_strength": {
+            f"{c:g}": max((r for r in res.records if r["strength"] == c), key=lambda r: r["mean"])["site"] for c in res.strengths
+        },
         "seconds": time.perf_counter() - t0,
         "per_site_at_best_strength": {r["site"]: r["mean"] for r in res.records if r["strength"] == best["strength"]},
     }

@@ -538,6 +538,27 @@ def test_sweep_and_plot(tok, tmp_path):
         res.mean(0, 4.0)  # resid_post.0 was not swept
 
 
+def test_sweep_measures_the_perplexity_cost(tok, tmp_path):
+    """With cost texts, each setting records the perplexity ratio steered / unsteered on them (injected positions
+    masked), as logprob_change computes it: 1 at strength 0, away from 1 under a real push."""
+    pytest.importorskip("matplotlib")
+    model = make_tiny("llama")
+    texts = {"related": ["w5 w6 w9 w10 w11 w12", "w5 w13 w14 w15"], "unrelated": ["w30 w31 w32 w33 w34 w35"]}
+    res = sweep(
+        model, tok, PROMPT, "w5 w6", "w7", sites=["resid_pre.1"], strengths=[0.0, 8.0], pad_token="w0",
+        metric=lambda ts: [len(t) for t in ts], n=2, config=SamplingConfig(max_new_tokens=3), cost_texts=texts,
+        progress=False,
+    )  # fmt: skip
+    zero, push = res.record("resid_pre.1", 0.0), res.record("resid_pre.1", 8.0)
+    assert zero["perplexity_ratio"] == {"related": pytest.approx(1.0), "unrelated": pytest.approx(1.0)}
+    act = ActAdd.build(model, tok, list(x_vector("w5 w6", "w7", 8.0, "resid_pre.1", tokenizer=tok, pad_token="w0")))
+    for name, ts in texts.items():
+        expected = logprob_change(model, tok, ts, act)["perplexity_ratio"]
+        assert push["perplexity_ratio"][name] == pytest.approx(expected, rel=1e-5) and abs(expected - 1) > 1e-3
+    assert "perplexity ratio (steered / unsteered) on unrelated texts" in res.table()
+    assert res.plot(tmp_path / "s.png").stat().st_size > 1000
+
+
 def test_sample_accepts_token_ids(tok):
     model = make_tiny("llama")
     ids = tok([PROMPT]).input_ids

@@ -116,17 +116,22 @@ def logprob_change(
     *,
     mask_first: int | None = None,
     batch_size: int = 8,
+    plain: Sequence[torch.Tensor] | None = None,
 ) -> dict[str, Any]:
     """How steering changes the log-prob of texts, with the injected positions left out.
 
     ``delta_t = log p_steered(token_t) - log p_plain(token_t)`` over each text's tokens, dropping the
     predictions made at the first ``mask_first`` positions (default: the steering tensor's length for an
     :class:`ActAdd`, 0 for other edits). Returns the per-text mean deltas, their token-weighted mean,
-    and the perplexity ratio ``exp(-mean delta)`` (< 1: the steering makes the texts more likely).
+    and the perplexity ratio ``exp(-mean delta)`` (< 1: the steering makes the texts more likely). ``plain``: the
+    unsteered :func:`token_logprobs` of ``texts``, when the caller already has them (a sweep scores many settings).
     """
     if mask_first is None:
         mask_first = steering.max_len if isinstance(steering, ActAdd) else 0
-    plain = token_logprobs(model, tokenizer, texts, batch_size=batch_size)
+    if plain is None:
+        plain = token_logprobs(model, tokenizer, texts, batch_size=batch_size)
+    elif len(plain) != len(texts):
+        raise SteeringError(f"plain has {len(plain)} rows of log-probs for {len(texts)} texts.")
     steered = token_logprobs(model, tokenizer, texts, steering=steering, batch_size=batch_size)
     # entry t is the prediction made at position t (of token t + 1): the m predictions made at the injected
     # positions 0 .. m-1 are dropped, as the seed's inp[mask_pos:] does (the last of them reads a residual the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -18,6 +18,7 @@ from ..errors import SteeringError
 from ..model.site import Site, SiteLike, as_site, as_sites
 from .addition import ActAdd, Location, check_strength, x_vector
 from .generation import SamplingConfig, sample
+from .metrics import logprob_change, token_logprobs
 
 __all__ = ["SweepResult", "sweep"]
 
@@ -37,13 +38,11 @@ class SweepResult(JsonResult):
     records: list[dict[str, Any]] = field(default_factory=list)
     sampling: dict[str, Any] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
+    #: name -> texts whose perplexity ratio (steered / unsteered, injected positions masked) each record holds
+    cost_texts: dict[str, list[str]] = field(default_factory=dict)
 
     def mean(self, site: SiteLike, strength: float) -> float:
-        key = str(as_site(site))
-        for r in self.records:
-            if r["site"] == key and r["strength"] == strength:
-                return r["mean"]
-        raise SteeringError(f"No result for site {key}, strength {strength}; the sweep has {self.sites} x {self.strengths}.")
+        return self.record(site, strength)["mean"]
 
     @property
     def baseline_mean(self) -> float:
@@ -52,19 +51,37 @@ class SweepResult(JsonResult):
     def best(self) -> dict[str, Any]:
         return max(self.records, key=lambda r: r["mean"])
 
+    def record(self, site: SiteLike, strength: float) -> dict[str, Any]:
+        key = str(as_site(site))
+        for r in self.records:
+            if r["site"] == key and r["strength"] == strength:
+                return r
+        raise SteeringError(f"No result for site {key}, strength {strength}; the sweep has {self.sites} x {self.strengths}.")
+
     def table(self) -> str:
-        """A plain-text grid: sites down, strengths across, mean metric in the cells."""
+        """Plain-text grids: sites down, strengths across; the mean metric, then each perplexity ratio."""
         w = max(len("site"), *(len(x) for x in self.sites))
         head = f"{'site':<{w}}  " + "  ".join(f"s={c:<7g}" for c in self.strengths)
         lines = [f"{self.metric} on {self.prompt!r}; unsteered mean {self.baseline_mean:.3f}", head]
         for site in self.sites:
             lines.append(f"{site:<{w}}  " + "  ".join(f"{self.mean(site, c):<9.3f}" for c in self.strengths))
+        for name in self.cost_texts:
+            lines += ["", f"perplexity ratio (steered / unsteered) on {name} texts", head]
+            for site in self.sites:
+                cells = [self.record(site, c)["perplexity_ratio"][name] for c in self.strengths]
+                lines.append(f"{site:<{w}}  " + "  ".join(f"{x:<9.3f}" for x in cells))
         return "\n".join(lines)
 
     def plot(self, path: str | os.PathLike[str]) -> Path:
-        """Mean metric vs layer, one line per strength (standard-error bars), the unsteered mean dashed."""
+        """Mean metric vs layer, one line per strength (standard-error bars), the unsteered mean dashed; below it,
+        one panel per set of cost texts with the perplexity ratio of each setting."""
         plt = pyplot()
-        fig, ax = plt.subplots(figsize=(7, 4))
+        n_cost = len(self.cost_texts)
+        fig, axes = plt.subplots(
+            1 + n_cost, 1, figsize=(7, 4 + 2.4 * n_cost), sharex=True, gridspec_kw={"height_ratios": [5] + [3] * n_cost}
+        )
+        axes = list(axes) if n_cost else [axes]
+        ax = axes[0]
         points = sorted({Site.parse(x).point for x in self.sites})
         for c in self.strengths:
             rs = [r for r in self.records if r["strength"] == c]
@@ -77,11 +94,18 @@ class SweepResult(JsonResult):
                 label=f"strength {c:g}",
             )
         ax.axhline(self.baseline_mean, color="gray", ls="--", label="unsteered")
-        ax.set_xlabel(f"layer ({', '.join(points)})")
         ax.set_ylabel(f"mean {self.metric}")
         ax.set_title(f"{self.steering}\non {self.prompt!r}", fontsize=9)
-        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend(fontsize=8)
+        for cax, name in zip(axes[1:], self.cost_texts):
+            for c in self.strengths:
+                rs = [r for r in self.records if r["strength"] == c]
+                cax.plot([Site.parse(r["site"]).layer for r in rs], [r["perplexity_ratio"][name] for r in rs], marker=".")
+            cax.axhline(1.0, color="gray", ls="--")
+            cax.set_yscale("log")
+            cax.set_ylabel(f"perplexity ratio\n({name} texts)", fontsize=8)
+        axes[-1].set_xlabel(f"layer ({', '.join(points)})")
+        axes[-1].xaxis.get_major_locator().set_params(integer=True)
         fig.tight_layout()
         fig.savefig(path, dpi=120)
         plt.close(fig)
@@ -111,6 +135,7 @@ def sweep(
     location: Location = "front",
     pad_token: str | int = " ",
     metric_name: str | None = None,
+    cost_texts: Mapping[str, Sequence[str]] | None = None,
     progress: bool = True,
 ) -> SweepResult:
     """Steer ``prompt`` with the x-vector ``(plus, minus)`` at each site and strength; score every completion.
@@ -120,6 +145,10 @@ def sweep(
 
     All settings share one seed, so completion ``i`` of every setting (and of the unsteered baseline)
     draws the same random numbers.
+
+    ``cost_texts`` (name -> texts): for each setting, the perplexity ratio steered / unsteered on those texts with
+    the steering injected at their front and the injected positions masked (:func:`logprob_change`), as the
+    ActAdd paper measures the cost of a topic vector on related and unrelated text.
     """
     if not sites or not strengths:
         raise SteeringError("Give at least one site and one strength.")
@@ -138,15 +167,21 @@ def sweep(
         baseline,
         sampling=asdict(cfg),
         examples={"unsteered": base_texts[:3]},
+        cost_texts={k: list(v) for k, v in (cost_texts or {}).items()},
     )
+    plain = {name: token_logprobs(model, tokenizer, texts) for name, texts in result.cost_texts.items()}
     grid = [(site, c) for site in site_list for c in strength_list]
     for site, c in tqdm(grid, desc="sweep", unit="setting", disable=not progress):
         adds = x_vector(plus, minus, c, site, tokenizer=tokenizer, pad_token=pad_token)
         act = ActAdd.build(model, tokenizer, list(adds), location=location)
         texts = sample(model, tokenizer, [prompt] * n, edits=act.edits(model), seed=seed, config=cfg)
         vals = [float(x) for x in metric(texts)]
-        result.records.append(
-            {"site": str(site), "strength": c, "mean": sum(vals) / len(vals), "sem": _sem(vals), "values": vals}
-        )
+        rec: dict[str, Any] = {"site": str(site), "strength": c, "mean": sum(vals) / len(vals), "sem": _sem(vals), "values": vals}
+        if result.cost_texts:
+            rec["perplexity_ratio"] = {
+                name: logprob_change(model, tokenizer, texts_, act, plain=plain[name])["perplexity_ratio"]
+                for name, texts_ in result.cost_texts.items()
+            }
+        result.records.append(rec)
         result.examples[f"{site}, strength {c:g}"] = texts[:2]
     return result
