@@ -21,7 +21,7 @@ import torch
 import steerlens
 from steerlens.lens import LogitLens
 from steerlens.lens.data import chunk_texts, default_corpus, read_texts
-from steerlens.lens.evaluate import evaluate_lenses, plot_evaluation
+from steerlens.lens.evaluate import evaluate_lenses, layer_transfer, plot_evaluation
 from steerlens.lens.train import LensTrainConfig, train_tuned_lens
 
 
@@ -46,6 +46,14 @@ def main() -> None:
     p.add_argument("--eval-every", type=int, default=None)
     p.add_argument("--lr-scale", type=float, default=1.0)
     p.add_argument("--backoff", type=float, default=0.5, help="per-layer learning-rate backoff (with validation)")
+    p.add_argument(
+        "--bias-only-lr-scale",
+        type=float,
+        help="learning-rate scale of the bias-only lens (default: --lr-scale); Adam moves each entry by about "
+        "1e-3 x this per step, so a residual stream of scale 1e3-1e4 (Gemma) needs a far larger one",
+    )
+    p.add_argument("--transfer-chunks", type=int, default=0, help="held-out chunks for the layer-transfer matrix (0: off)")
+    p.add_argument("--transfer-layers", help="comma-separated lens indices of the transfer matrix (default: all)")
     p.add_argument("--out", default="bench-results/lens")
     a = p.parse_args()
     torch.set_num_threads(2)
@@ -105,7 +113,7 @@ def main() -> None:
             mode="bias_only",
             compute_dtype=a.compute[-1],
             optimizer=a.optimizer,
-            lr_scale=a.lr_scale,
+            lr_scale=a.bias_only_lr_scale if a.bias_only_lr_scale is not None else a.lr_scale,
             backoff=a.backoff,
         )
         lenses["bias-only"], _ = train_tuned_lens(model, train, cfg, validation=val, eval_every=a.eval_every)
@@ -117,7 +125,33 @@ def main() -> None:
         if name.startswith("tuned"):
             below = sum(t < lg for t, lg in zip(res["lenses"][name]["kl"], res["lenses"]["logit"]["kl"]))
             print(f"  {name} below the logit lens at {below}/{len(res['lenses'][name]['kl'])} layers")
-    (out / "results.json").write_text(json.dumps({"speed": speed, "evaluation": res, "args": vars(a)}, indent=1))
+    transfer = None
+    if a.transfer_chunks:
+        tuned = lenses[f"tuned ({a.compute[-1]})"]
+        layers = [int(x) for x in a.transfer_layers.split(",")] if a.transfer_layers else list(range(tuned.n_layers))
+        sub = type(held)(
+            held.ids[: a.transfer_chunks],
+            max(1, round(held.n_bytes * min(1, a.transfer_chunks / len(held.ids)))),
+            held.ids[: a.transfer_chunks].numel(),
+        )
+        t0 = time.perf_counter()
+        matrix = layer_transfer(model, sub, tuned, layers=layers)
+        transfer = {"layers": layers, "kl": matrix, "seconds": time.perf_counter() - t0}
+        print("layer transfer (rows: translator, columns: layer it is applied to; KL bits per byte):")
+        print("      " + " ".join(f"{j:>6}" for j in layers))
+        for i, row in zip(layers, matrix):
+            print(f"{i:>5} " + " ".join(f"{v:6.2f}" for v in row))
+        own = [matrix[k][k] for k in range(len(layers))]
+        best_other = [
+            min(v for c, v in enumerate(matrix[r]) if c != r) if len(layers) > 1 else float("nan") for r in range(len(layers))
+        ]
+        print(
+            "diagonal (own layer) vs best other layer per translator: "
+            + " ".join(f"{o:.2f}/{b:.2f}" for o, b in zip(own, best_other))
+        )
+    (out / "results.json").write_text(
+        json.dumps({"speed": speed, "evaluation": res, "transfer": transfer, "args": vars(a)}, indent=1)
+    )
     plot_evaluation(res, out / "kl.png")
     print(f"wrote {out / 'results.json'} and {out / 'kl.png'}")
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import make_tiny
-from steerlens.errors import ShapeError, SteerlensError
+from steerlens.errors import ConfigError, ShapeError, SteerlensError
 from steerlens.lens import LogitLens, TunedLens, Unembed
 from steerlens.lens.data import CorpusError, chunk_texts
 from steerlens.lens.evaluate import evaluate_lenses, layer_transfer, stream_stats
@@ -162,6 +162,12 @@ def test_layer_transfer_diagonal_is_the_lens_kl():
     res = evaluate_lenses(model, chunks, {"t": lens}, progress=False)
     for i in range(3):
         assert m[i][i] == pytest.approx(res["lenses"]["t"]["kl"][i], rel=1e-4)
+    # a subset of layers, in the order given, is the matching sub-matrix
+    sub = layer_transfer(model, chunks, lens, layers=[2, 0])
+    expected = [[m[2][2], m[2][0]], [m[0][2], m[0][0]]]
+    assert sub == [[pytest.approx(v, rel=1e-4) for v in row] for row in expected]
+    with pytest.raises(ConfigError, match="lens indices"):
+        layer_transfer(model, chunks, lens, layers=[0, 3])
 
 
 def test_lens_kl_is_per_layer():

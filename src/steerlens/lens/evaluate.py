@@ -4,7 +4,7 @@ per layer, in **bits per byte**; and the layer-transfer matrix."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._plotting import pyplot
+from ..errors import ConfigError
 from .data import Chunks
 from .kl import stream_vocab
 from .lenses import Lens, LogitLens
@@ -93,19 +94,33 @@ def evaluate_lenses(
 
 @torch.no_grad()
 def layer_transfer(
-    model: torch.nn.Module, chunks: Chunks, lens: Lens, *, micro_batch: int = 2, vocab_chunk: int = 4096
+    model: torch.nn.Module,
+    chunks: Chunks,
+    lens: Lens,
+    *,
+    layers: Sequence[int] | None = None,
+    micro_batch: int = 2,
+    vocab_chunk: int = 4096,
 ) -> list[list[float]]:
-    """``M[i][j]``: KL(final || translator i applied to layer j's residual), bits per byte."""
+    """``M[a][b]``: KL(final || translator ``layers[a]`` applied to layer ``layers[b]``'s residual), bits per byte.
+
+    ``layers`` (default: all) picks a subset of lens indices, in that order, for both axes; the diagonal is the
+    lens itself, and how fast a row rises away from it says how specific each translator is to its layer.
+    """
     dtype = next(model.parameters()).dtype
-    n_layers = lens.n_layers
-    total = torch.zeros(n_layers, n_layers)
+    idx = list(range(lens.n_layers)) if layers is None else [int(i) for i in layers]
+    bad = [i for i in idx if not 0 <= i < lens.n_layers]
+    if bad or not idx:
+        raise ConfigError(f"layers must be lens indices in [0, {lens.n_layers}); got {list(layers or [])}.")
+    total = torch.zeros(len(idx), len(idx))
     count = 0
     for k in range(0, chunks.ids.shape[0], micro_batch):
         hidden, target = frozen_pass(model, chunks.ids[k : k + micro_batch], torch.float32)
+        hidden = hidden[idx].to(dtype)
         nxt = torch.full((target.shape[0],), -1)
-        for i in range(n_layers):
-            x = lens.normed_layers(hidden.to(dtype), translator=i)
-            total[i] += stream_stats(x, lens.unembed, target, nxt, vocab_chunk)["kl"].sum(-1)
+        for a, i in enumerate(idx):
+            x = lens.normed_layers(hidden, translator=i)
+            total[a] += stream_stats(x, lens.unembed, target, nxt, vocab_chunk)["kl"].sum(-1)
         count += target.shape[0]
     return (total / count * chunks.nats_to_bpb).tolist()
 
