@@ -48,7 +48,7 @@ from .data import Prompt, Relation, load_relation, make_prompts, stable_shuffle
 from .jacobian import object_activations, subject_activations
 from .locate import locate
 from .lrc import ConceptSwapper, RelationalConcept, concepts_from_inverse, default_rank
-from .lre import train_lre
+from .lre import InvertedLre, Lre, train_lre
 from .validate import PromptValidator
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "is_prefix",
     "top1_tokens",
     "split_known",
+    "causality",
     "plot_summary",
     "results_table",
 ]
@@ -139,7 +140,12 @@ def split_known(
     return ([p for p in known if p.subject in train_subjects], [p for p in known if p.subject not in train_subjects], n_known)
 
 
-def _causality(model, tokenizer, lre, inv, test: list[Prompt], seed: int, batch_size: int) -> float | None:
+def causality(
+    model: torch.nn.Module, tokenizer: Any, lre: Lre, inv: InvertedLre, test: list[Prompt], seed: int = 0, batch_size: int = 16
+) -> float | None:
+    """The LRE paper's causality: for each test prompt, edit its subject by ``inv(z' - z)`` (``z``: its object
+    activation, ``z'``: that of another test prompt with a different object); the fraction whose top-1 token
+    becomes the other object. ``None`` when no prompt has a partner."""
     rng = random.Random(seed)
     pairs = []
     for p in test:
@@ -340,7 +346,7 @@ def evaluate_relation(
     tops = [tokenizer.decode([int(t)]) for t in logits.argmax(-1)]
     res.faithfulness = float(np.mean([is_prefix(t, p.answer) for t, p in zip(tops, test)]))
     inv = lre.invert(rank)
-    res.causality = _causality(model, tokenizer, lre, inv, test, seed, batch_size)
+    res.causality = causality(model, tokenizer, lre, inv, test, seed, batch_size)
 
     # concepts (the LRC paper's split): the LRE's own training prompts, then per object the first known sample
     # and every other one train (ICL prompts); the rest are tested on zero-shot prompts the model answers
