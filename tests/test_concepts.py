@@ -378,3 +378,20 @@ def test_concept_save_load_keeps_training_prompts(tmp_path, concept):
     assert back.train_prompts == concept.train_prompts and len(back.train_prompts) > 0
     text = (tmp_path / "c" / "artifact.json").read_text()
     assert "w1" not in text.split('"train_prompts"')[1][:200]  # hashes, not the prompts themselves
+
+
+def test_concept_monitor_reads_the_probe_per_token(tok, concept):
+    """concept.monitor() reads P(label 1) of the chosen layer's probe on each token, from the generating passes."""
+    model = make_tiny("llama")
+    mon = concept.monitor()
+    best = max(range(3), key=lambda i: (concept.val_accuracy[i], -i))
+    assert mon.site == concept.sites[best]
+    gen = generate(model, tok, ["w10 w11 w12"], max_new_tokens=3, monitors=[mon])
+    full = gen.prompt_ids[0] + gen.new_ids[0]
+    acts = capture(model, {"input_ids": torch.tensor([full])}, concept.sites)
+    x = torch.stack([acts[s][0] for s in concept.sites], 1)  # [tokens, layers, d]
+    want = concept.probe.predict_proba(x)[:, best]
+    got = torch.tensor(gen.readings[mon.key][0])
+    torch.testing.assert_close(got[:-1], want[:-1], atol=1e-5, rtol=1e-4)
+    with pytest.raises(SiteError, match="no probe at"):
+        concept.monitor("resid_post.1")

@@ -30,6 +30,7 @@ from ..artifacts import Fingerprint, load_artifact, register, save_artifact
 from ..errors import DataFormatError, IncompatibleArtifactError, ShapeError, SiteError, SteeringError
 from ..model.architectures import resolve
 from ..model.intervene import Intervention, Transform, intervene
+from ..model.monitor import Monitor
 from ..model.positions import CallPositions
 from ..model.site import Site, SiteLike, as_site, as_sites
 from .activations import ConceptActivations, concept_activations
@@ -81,6 +82,22 @@ class ConceptProbe:
         """``[n_tokens, L]`` probability of label 1."""
         self._check_layers(acts.layers)
         return self.probe.predict_proba(acts.x)
+
+    def monitor(self, site: SiteLike | None = None, name: str = "") -> Monitor:
+        """A per-token :class:`~steerlens.model.monitor.Monitor` of P(label 1) at one of the concept's sites (default:
+        the best by held-out accuracy, else by train accuracy), for ``generate(monitors=...)`` or a ``Conditional``."""
+        if site is None:
+            acc = self.val_accuracy or self.train_accuracy
+            if not acc:
+                raise DataFormatError("This concept has no accuracies to pick its best site by; pass site=.")
+            at = self.sites[max(range(len(acc)), key=lambda i: (acc[i], -i))]
+        else:
+            at = as_site(site)
+        if at not in self.sites:
+            raise SiteError(f"The concept has no probe at {at}; it covers {', '.join(map(str, self.sites))}.")
+        index = self.sites.index(at)
+        probe = self.probe
+        return Monitor(at, lambda h: probe.layer_proba(h, index), name or f"{self.name or 'concept'}@{at}")
 
     def seen(self, examples: Sequence[ConceptExample]) -> list[ConceptExample]:
         """The examples whose prompt the probe was fitted on (empty where the concept does not record them)."""

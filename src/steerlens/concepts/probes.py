@@ -111,6 +111,18 @@ class Probe:
         """``[n, L]`` probability of label 1 per sample and layer."""
         return torch.sigmoid(self.decision_function(x)).float()
 
+    def layer_proba(self, h: torch.Tensor, layer: int) -> torch.Tensor:
+        """Probability of label 1 of activations ``h`` (``[..., d]``) under the probe of layer index ``layer``."""
+        self._check_fitted()
+        assert self.W is not None and self.a is not None and self.b is not None
+        if not 0 <= layer < self.W.shape[0] or h.shape[-1] != self.W.shape[1]:
+            raise ShapeError(
+                f"Probe has {self.W.shape[0]} layers of width {self.W.shape[1]}; got layer {layer}, {tuple(h.shape)}."
+            )
+        flat = h.reshape(-1, h.shape[-1]).float()
+        z = (self._features(flat, layer) @ self.W[layer]).double()
+        return torch.sigmoid(self.a[layer] * z + self.b[layer]).float().reshape(h.shape[:-1])
+
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         return (self.predict_proba(x) > 0.5).long()
 

@@ -5,7 +5,8 @@
 * :func:`capture` -- batched, padding-aware reading of activations that stops the forward early.
 * :func:`intervene` with :class:`Add`, :class:`Replace`, :class:`ProjectOut`, :class:`Transform` --
   scoped, composable edits whose positions are right with the KV cache and any padding.
-* :func:`generate` -- generation that does not depend on how the batch was padded.
+* :func:`generate` -- generation that does not depend on how the batch was padded, with per-token
+  :class:`Monitor` readings; :class:`Conditional` -- an edit that fires only where a monitor reads so.
 * :func:`token_span`, :func:`answer_span` -- token positions of substrings and answers.
 """
 
@@ -13,6 +14,7 @@ from .architectures import ModelSpec, resolve, supported_model_types
 from .capture import Activations, capture
 from .generate import Generation, generate
 from .intervene import Add, Edit, Intervention, ProjectOut, Replace, Transform, intervene
+from .monitor import Conditional, Monitor
 from .positions import From, Positions, Spans, Tokens
 from .site import POINTS, Site, SiteLike, parse_sites
 from .tokens import answer_span, token_span
@@ -34,6 +36,8 @@ __all__ = [
     "Replace",
     "ProjectOut",
     "Transform",
+    "Monitor",
+    "Conditional",
     "Positions",
     "Tokens",
     "From",

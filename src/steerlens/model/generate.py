@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 
 from ..errors import PaddingError
 from .architectures import resolve
 from .tokens import Batch, as_batch, encode, pad
+
+if TYPE_CHECKING:
+    from .monitor import Monitor
 
 __all__ = ["generate", "Generation"]
 
@@ -23,11 +26,15 @@ class Generation:
         prompt_ids: the real prompt tokens of each row.
         new_ids: the generated tokens of each row (up to and including EOS, if produced).
         texts: the decoded generated text of each row (when a tokenizer was given).
+        readings: per monitor name, per row, the monitor's reading of each token: the prompt's, then the
+            generated ones (``len(prompt_ids[i]) + len(new_ids[i])`` values; the last generated token never
+            passes through the model, so its reading is NaN). ``None`` without monitors.
     """
 
     prompt_ids: list[list[int]]
     new_ids: list[list[int]]
     texts: list[str] | None = None
+    readings: dict[str, list[list[float]]] | None = None
 
 
 def generate(
@@ -39,6 +46,7 @@ def generate(
     do_sample: bool = False,
     use_cache: bool = True,
     seed: int | None = None,
+    monitors: Sequence[Monitor] | None = None,
     **generate_kwargs: Any,
 ) -> Generation:
     """Generate continuations; prompts may be texts or a (left- or right-)padded batch.
@@ -55,6 +63,8 @@ def generate(
         do_sample: Sample instead of greedy decoding (pass ``temperature``, ``top_p`` ... as keywords).
         use_cache: Use the KV cache (results are the same either way).
         seed: Seed ``torch``'s generator first, for reproducible sampling.
+        monitors: :class:`~steerlens.model.monitor.Monitor` readouts to record for every prompt and generated
+            token, from the same forward passes (see :attr:`Generation.readings`).
         **generate_kwargs: Passed to ``model.generate``; ``logits_processor`` may be a plain list of
             ``(input_ids, scores) -> scores`` callables.
     """
@@ -70,17 +80,21 @@ def generate(
     pad_id = _pad_id(model, tokenizer)
     if seed is not None:
         torch.manual_seed(seed)
+    groups = [list(range(len(rows)))]
     if not resolve(model).masks_padding and len({len(r) for r in rows}) > 1:
         # the model ignores its attention mask (RWKV): padding would change the outputs, so rows of each
         # length run together without any
-        new_ids: list[list[int]] = [[] for _ in rows]
-        for n in sorted({len(r) for r in rows}):
-            idx = [i for i, r in enumerate(rows) if len(r) == n]
-            part = _generate_rows(model, [rows[i] for i in idx], pad_id, max_new_tokens, do_sample, use_cache, generate_kwargs)
-            for i, r in zip(idx, part):
-                new_ids[i] = r
-    else:
-        new_ids = _generate_rows(model, rows, pad_id, max_new_tokens, do_sample, use_cache, generate_kwargs)
+        groups = [[i for i, r in enumerate(rows) if len(r) == n] for n in sorted({len(r) for r in rows})]
+    new_ids: list[list[int]] = [[] for _ in rows]
+    raw: dict[str, list[list[float]]] = {}
+    for idx in groups:
+        part, read = _generate_rows(
+            model, [rows[i] for i in idx], pad_id, max_new_tokens, do_sample, use_cache, generate_kwargs, monitors
+        )
+        for k, i in enumerate(idx):
+            new_ids[i] = part[k]
+            for key, values in read.items():
+                raw.setdefault(key, [[] for _ in rows])[i] = values[k]
     if "eos_token_id" in generate_kwargs:
         given = generate_kwargs["eos_token_id"]
         eos = set() if given is None else ({given} if isinstance(given, int) else set(given))
@@ -91,7 +105,12 @@ def generate(
         cut = next((i + 1 for i, t in enumerate(row) if t in eos), len(row))
         trimmed.append(row[:cut])
     texts = [tokenizer.decode(r, skip_special_tokens=True) for r in trimmed] if tokenizer is not None else None
-    return Generation(prompt_ids=rows, new_ids=trimmed, texts=texts)
+    readings = None
+    if monitors:
+        readings = {
+            key: [vals[: len(rows[i]) + len(trimmed[i])] for i, vals in enumerate(per_row)] for key, per_row in raw.items()
+        }
+    return Generation(prompt_ids=rows, new_ids=trimmed, texts=texts, readings=readings)
 
 
 def _generate_rows(
@@ -102,8 +121,10 @@ def _generate_rows(
     do_sample: bool,
     use_cache: bool,
     generate_kwargs: dict[str, Any],
-) -> list[list[int]]:
-    """``model.generate`` on left-padded rows; the new tokens of each row (not yet cut at EOS)."""
+    monitors: Sequence[Monitor] | None = None,
+) -> tuple[list[list[int]], dict[str, list[list[float]]]]:
+    """``model.generate`` on left-padded rows: the new tokens of each row (not yet cut at EOS), and per monitor the
+    readings of each row's real tokens (prompt, then generated)."""
     batch: Batch = pad(rows, side="left", pad_id=pad_id).to(next(model.parameters()).device)
     generate = cast(Callable[..., torch.Tensor], model.generate)  # a Hugging Face model's GenerationMixin.generate
     procs = generate_kwargs.get("logits_processor")
@@ -111,16 +132,30 @@ def _generate_rows(
         from transformers import LogitsProcessorList
 
         generate_kwargs = {**generate_kwargs, "logits_processor": LogitsProcessorList(procs)}
-    out = generate(
-        input_ids=batch.input_ids,
-        attention_mask=batch.attention_mask,
-        max_new_tokens=max_new_tokens,
-        do_sample=do_sample,
-        use_cache=use_cache,
-        pad_token_id=pad_id,
-        **generate_kwargs,
-    )
-    return out[:, batch.input_ids.shape[1] :].tolist()
+    recorder = None
+    if monitors:
+        from .monitor import Recorder
+
+        recorder = Recorder(model, monitors, max(len(r) for r in rows) + max_new_tokens)
+    try:
+        out = generate(
+            input_ids=batch.input_ids,
+            attention_mask=batch.attention_mask,
+            max_new_tokens=max_new_tokens,
+            do_sample=do_sample,
+            use_cache=use_cache,
+            pad_token_id=pad_id,
+            **generate_kwargs,
+        )
+    finally:
+        if recorder is not None:
+            recorder.remove()
+    new = out[:, batch.input_ids.shape[1] :].tolist()
+    read: dict[str, list[list[float]]] = {}
+    if recorder is not None:
+        for key, buf in recorder.readings().items():
+            read[key] = [buf[k, : len(r) + len(new[k])].tolist() for k, r in enumerate(rows)]
+    return new, read
 
 
 def _pad_id(model: torch.nn.Module, tokenizer: Any) -> int:

@@ -188,7 +188,9 @@ class Intervention:
             edits = [edits]
         bad = [e for e in edits if not isinstance(e, Edit)]
         if bad:
-            raise TypeError(f"intervene() takes steerlens edits (Add, Replace, ProjectOut, Transform), got {bad[0]!r}.")
+            raise TypeError(
+                f"intervene() takes steerlens edits (Add, Replace, ProjectOut, Transform, Conditional), got {bad[0]!r}."
+            )
         self.edits = [e.validate(spec) for e in edits]  # validate everything before installing anything
         self.tracker = PositionTracker(prompt_lengths)
         # Edits on every real token need only the padding mask of each call, not logical positions:
@@ -198,8 +200,15 @@ class Intervention:
         )
         self._valid: torch.Tensor | None = None
         self._group = HookGroup(spec)
+        from .monitor import Conditional, ConditionState  # (monitor builds on this module)
+
+        self._conds = ConditionState()
         try:
             self._group.add_pre(spec.base, self._observe_valid if self._light else self.tracker.observe)
+            # the monitors of conditional edits read first: at their site they see the activation as it arrives
+            for edit in self.edits:
+                if isinstance(edit, Conditional):
+                    self._group.add_site(edit.monitor.site, self._make_reader(edit))  # type: ignore[arg-type]
             for edit in self.edits:
                 self._group.add_site(edit.site, self._make_fn(edit))
         except BaseException:
@@ -216,7 +225,29 @@ class Intervention:
             raise PaddingError(f"Attention mask shape {tuple(mask.shape)} does not fit input of {batch} rows x {length} tokens.")
         self._valid = mask[:, -length:].bool()
 
+    def _make_reader(self, cond: Any):
+        def read(h: torch.Tensor) -> None:
+            self._conds.observe(cond, h, self.tracker.positions())
+
+        return read
+
     def _make_fn(self, edit: Edit):
+        from .monitor import Conditional
+
+        if isinstance(edit, Conditional):
+            inner = edit.edit
+
+            def conditional(h: torch.Tensor) -> torch.Tensor:
+                pos = self.tracker.positions()
+                if pos.logical.shape != h.shape[:2]:
+                    raise ShapeError(
+                        f"Activation at {edit.site} has {tuple(h.shape[:2])} tokens but the call has "
+                        f"{tuple(pos.logical.shape)}; steerlens cannot place the edit."
+                    )
+                sel, slot = select(inner.positions, pos)
+                return inner.write(h, self._conds.mask(edit, sel), slot, pos)
+
+            return conditional
         if self._light:
 
             def light(h: torch.Tensor) -> torch.Tensor:
