@@ -389,6 +389,13 @@ def test_probe_train_guide_and_sweep(folder, tmp_path, capsys):
         == 0
     )
     assert "concept x 6 at attn_in." in capsys.readouterr().out
+    # --monitor: the concept's P(label 1) of each generated token, from the generating passes
+    assert main(["concepts", "guide", "w10 w11", "--concept", str(out / "dim"), "--strength", "6", "--top-k", "2",
+                 "--model", str(folder), "--max-new-tokens", "4", "--monitor"]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    assert "P(label 1) of each generated token, read at attn_in." in text
+    lines = [ln for ln in text.splitlines() if ln.strip().startswith(("unguided", "guided"))]
+    assert len(lines) == 2 and all("mean " in ln and ln.count(":") == 3 for ln in lines)  # 4 tokens, 3 read
     assert (
         main(
             [

@@ -60,6 +60,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--mode", choices=["norm_preserving", "add"], default="norm_preserving", help="how a state is moved")
     add_model(q)
     q.add_argument("--max-new-tokens", type=int, default=48, help="tokens to generate")
+    q.add_argument(
+        "--monitor",
+        nargs="?",
+        const="best",
+        metavar="SITE",
+        help="also print the concept's P(label 1) on every generated token, read at SITE (default: its best site) "
+        "from the generating passes",
+    )
 
     s = add_command(
         g,
@@ -130,9 +138,12 @@ def _sites(text: str | None, model) -> list[Site] | None:
 
 
 def run_guide(args: argparse.Namespace) -> int:
+    import torch
+
     from ..concepts import ConceptProbe, guidance_edits
     from ..concepts.data import prompt_ids
     from ..loading import load_model
+    from ..model import generate, intervene
     from ..steering import SamplingConfig, sample
     from ..steering.generation import Comparison
 
@@ -142,11 +153,27 @@ def run_guide(args: argparse.Namespace) -> int:
     concept = ConceptProbe.load(args.concept, model=model)
     edits = guidance_edits(model, concept, args.strength, _sites(args.sites, model), top_k=args.top_k, mode=args.mode)
     ids = prompt_ids(tok, args.text)
-    cfg = SamplingConfig(max_new_tokens=args.max_new_tokens, temperature=0, freq_penalty=0)
-    plain = sample(model, tok, [ids], config=cfg)
-    guided = sample(model, tok, [ids], edits=edits, config=cfg)
     where = ", ".join(str(e.site) for e in edits)
-    Comparison(args.text, plain, guided, f"{concept.kind} concept x {args.strength:g} at {where}", None, {"greedy": True}).print()
+    title = f"{concept.kind} concept x {args.strength:g} at {where}"
+    if args.monitor is None:
+        cfg = SamplingConfig(max_new_tokens=args.max_new_tokens, temperature=0, freq_penalty=0)
+        plain = sample(model, tok, [ids], config=cfg)
+        guided = sample(model, tok, [ids], edits=edits, config=cfg)
+        Comparison(args.text, plain, guided, title, None, {"greedy": True}).print()
+        return 0
+    mon = concept.monitor(None if args.monitor == "best" else model_sites(args.monitor, model)[0])
+    batch = {"input_ids": torch.tensor([ids])}
+    runs = {"unguided": generate(model, tok, batch, max_new_tokens=args.max_new_tokens, monitors=[mon])}
+    with intervene(model, edits):
+        runs["guided"] = generate(model, tok, batch, max_new_tokens=args.max_new_tokens, monitors=[mon])
+    Comparison(args.text, runs["unguided"].texts or [], runs["guided"].texts or [], title, None, {"greedy": True}).print()
+    print(f"\nP(label 1) of each generated token, read at {mon.site} (the last token is not read):")
+    for name, gen in runs.items():
+        assert gen.readings is not None
+        values = gen.readings[mon.key][0][len(ids) :]
+        cells = [f"{tok.decode([t])!r}:{v:.2f}" for t, v in zip(gen.new_ids[0], values) if v == v]
+        mean = sum(v for v in values if v == v) / max(1, sum(1 for v in values if v == v))
+        print(f"  {name:<9} mean {mean:.3f}  " + " ".join(cells))
     return 0
 
 
