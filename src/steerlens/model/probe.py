@@ -370,27 +370,27 @@ def _fit_sequential(
     norm_outs = [out for _, _, _, out in norms]
     # branch outputs: module outputs that are not a norm's output (a wrapper whose output *is* its norm's)
     comps = [(p, o) for p, o in cands if not _is_norm(subs[p][0]) and not any(torch.equal(o, n) for n in norm_outs)]
-    close = lambda a, b: a.shape == b.shape and _rel(a, b) <= tol  # noqa: E731
-    r, steps, used = x, [], set()
-    for _ in range(3):
-        targets = [(order, inp) for _p, order, inp, _o in norms] + [(1 << 60, y)]
-        bases: list[tuple[str | None, torch.Tensor]] = [(None, r)] + [(p, o) for p, _order, inp, o in norms if close(inp, r)]
-        hit = None
-        for _order, t in sorted(targets, key=lambda ot: ot[0]):
+
+    def close(a: torch.Tensor, b: torch.Tensor) -> bool:
+        return a.shape == b.shape and _rel(a, b) <= tol
+
+    def next_step(r: torch.Tensor, used: set[str]) -> tuple[str | None, float, str, float, torch.Tensor] | None:
+        # the next running residual is a norm's input (in execution order) or the block output
+        targets = sorted([(order, inp) for _p, order, inp, _o in norms] + [(1 << 60, y)], key=lambda ot: ot[0])
+        bases = [(None, r)] + [(p, o) for p, _order, inp, o in norms if close(inp, r)]
+        for _order, t in targets:
             if close(t, r):
                 continue
             for bpath, b in bases:
                 for opath, o in comps:
-                    if opath in used:
-                        continue
-                    fit = _lsq2(b, o, t, tol)
+                    fit = None if opath in used else _lsq2(b, o, t, tol)
                     if fit is not None:
-                        hit = (bpath, fit[0], opath, fit[1], t)
-                        break
-                if hit:
-                    break
-            if hit:
-                break
+                        return bpath, fit[0], opath, fit[1], t
+        return None
+
+    r, steps, used = x, [], set[str]()
+    for _ in range(3):
+        hit = next_step(r, used)
         if hit is None:
             return None
         bpath, a, opath, s, r = hit
@@ -426,9 +426,8 @@ def _sequential_finding(
             and (p == opath or opath.startswith(p + ".") or depth == 1)
         ]
         ins.append(min(feeders)[2] if feeders else None)
-    kinds = [classify(subs[i][0], i) if i else None for i in ins]
-    if kinds[0] not in ("attention", "recurrent"):
-        kinds[0] = "attention"
+    # the first step mixes tokens: a recurrent mixer if its name says so, else attention
+    recurrent = ins[0] is not None and classify(subs[ins[0]][0], ins[0]) == "recurrent"
     mixer_cls = type(subs[ins[0]][0]).__name__ if ins[0] else type(subs[steps[0][2]][0]).__name__
     parts: dict[str, tuple[str, str, float, tuple[str, ...]]] = {}
     parts["mixer_out"] = (steps[0][2], "output", steps[0][3], ())
@@ -437,7 +436,7 @@ def _sequential_finding(
         parts["mixer_in"] = (ins[0], "input", 1.0, ())
     if ins[1]:
         parts["mlp_in"] = (ins[1], "input", 1.0, ())
-    if kinds[0] == "attention":
+    if not recurrent:
         parts["attn_out"] = parts["mixer_out"]
         if ins[0]:
             parts["attn_in"] = parts["mixer_in"]
@@ -454,10 +453,8 @@ def _sequential_finding(
         f"its block is no plain sum: resid_post = {formula} (a post-norm or normed-residual block), so an edit at a "
         "branch site reaches resid_post through these norms"
     )
-    finding = BlockFinding(parts, mixer_cls, note, 1.0, set(), True)
-    finding.steps = [(bpath, a, point, s) for point, bpath, a, s in seq]
-    finding.out_norm = out_norm
-    return finding
+    steps_ = [(bpath, a, point, s) for point, bpath, a, s in seq]
+    return BlockFinding(parts, mixer_cls, note, 1.0, set(), True, steps=steps_, out_norm=out_norm)
 
 
 def _same_scale(a: Any, b: Any) -> bool:
