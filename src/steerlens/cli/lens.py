@@ -102,6 +102,22 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--out", help="write the results as JSON here")
     e.add_argument("--plot", help="plot KL per layer here (.png)")
 
+    ps = add_command(
+        g,
+        "patchscope",
+        "lens:run_patchscope",
+        "token-identity patchscope vs the logit lens, per layer",
+        "The Patchscopes paper's next-token decoding experiment: for random prefixes of held-out text, patch each "
+        "layer's last-token state into the token-identity prompt and check whether the model then predicts its own "
+        "final next token (precision@1), next to the logit lens at the same state.",
+    )
+    ps.add_argument("--text", nargs="+", metavar="FILE", help="UTF-8 text files (default: the shipped corpus' held-out part)")
+    add_model(ps)
+    ps.add_argument("--positions", type=int, default=100, help="random prefixes to decode")
+    ps.add_argument("--layers", help="lens indices, e.g. '0-5,8' (default: all)")
+    ps.add_argument("--seed", type=int, default=0, help="seed of the prefix draw")
+    ps.add_argument("--out", help="write the result as JSON here")
+
 
 def _load_lens(path: str, model):
     from ..lens import TunedLens
@@ -197,4 +213,22 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.plot:
         plot_evaluation(result, args.plot)
     print(text)
+    return 0
+
+
+def run_patchscope(args: argparse.Namespace) -> int:
+    """``steerlens lens patchscope``."""
+    from ..lens.data import default_corpus, read_texts
+    from ..lens.patchscope import token_identity_precision
+    from ..loading import load_model
+    from .common import model_sites
+
+    model, tokenizer = load_model(args.model)
+    texts = read_texts(args.text) if args.text else default_corpus("test")
+    layers = [s.layer for s in model_sites(args.layers, model)] if args.layers else None
+    res = token_identity_precision(model, tokenizer, texts, layers=layers, n_positions=args.positions, seed=args.seed)
+    if args.out:
+        res.save_json(args.out)
+    print(f"token identity, precision@1 over {res.n} held-out prefixes ({args.model}):")
+    print(res.table())
     return 0
