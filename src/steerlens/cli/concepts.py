@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -170,10 +171,9 @@ def run_guide(args: argparse.Namespace) -> int:
     print(f"\nP(label 1) of each generated token, read at {mon.site} (the last token is not read):")
     for name, gen in runs.items():
         assert gen.readings is not None
-        values = gen.readings[mon.key][0][len(ids) :]
-        cells = [f"{tok.decode([t])!r}:{v:.2f}" for t, v in zip(gen.new_ids[0], values) if v == v]
-        mean = sum(v for v in values if v == v) / max(1, sum(1 for v in values if v == v))
-        print(f"  {name:<9} mean {mean:.3f}  " + " ".join(cells))
+        read = [(t, v) for t, v in zip(gen.new_ids[0], gen.readings[mon.key][0][len(ids) :]) if not math.isnan(v)]
+        mean = sum(v for _, v in read) / max(1, len(read))
+        print(f"  {name:<9} mean {mean:.3f}  " + " ".join(f"{tok.decode([t])!r}:{v:.2f}" for t, v in read))
     return 0
 
 

@@ -32,8 +32,8 @@ __all__ = ["Monitor", "Conditional", "Recorder"]
 class Monitor:
     """A per-token readout: ``fn(h) -> [batch, tokens]`` on the activation ``h`` (``[batch, tokens, d]``) at ``site``.
 
-    Build one from a function, or with :meth:`projection` / :meth:`logit_lens`; ``steerlens.concepts.concept_monitor``
-    makes one from a concept probe. ``name`` keys its readings (default: ``"<site>"``).
+    Build one from a function, or with :meth:`projection` / :meth:`logit_lens`; ``ConceptProbe.monitor()`` makes
+    one from a concept probe. ``name`` keys its readings (default: ``"<site>"``).
     """
 
     site: SiteLike

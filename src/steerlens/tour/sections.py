@@ -496,17 +496,20 @@ def concepts_section(ctx: TourContext, sec: Section) -> str:
         edits = guidance_edits(model, concept, strength, top_k=top_k)
         outs.append(sample(model, tok, [ids], edits=edits, config=samp)[0])
     # the judge: a probe fitted on held-out prompts the concept never saw, at a layer guidance does not write
-    judge, _ = held_out_judge(model, tok, concept, data, concept.top_sites(top_k), seed=cfg.seed, progress=False)
+    # (and not on the prompt it judges)
+    guided = concept.top_sites(top_k)
+    others = [e for e in data if e.prompt.strip() != cfg.guide_prompt.strip()]
+    judge, _ = held_out_judge(model, tok, concept, others, guided, seed=cfg.seed, progress=False)
     prompts = [cfg.guide_prompt] * len(outs)
     score = judge(prompts, outs)
-    own = probe_scorer(model, tok, concept, concept.top_sites(top_k))(prompts, outs)
+    own = probe_scorer(model, tok, concept, guided)(prompts, outs)
     for strength, text, sc, o in zip(cfg.guide_strengths, outs, score, own):
         rows.append([f"{strength:g}", text.strip(), sc, o])
     if 0 in cfg.guide_strengths:
         sec.numbers["independent probe score, unguided"] = score[list(cfg.guide_strengths).index(0)]
     sec.numbers["independent probe score at largest strength"] = score[-1]
     sec.numbers["independent probe site"] = str(judge.site)
-    sec.numbers["guided sites"] = ", ".join(map(str, concept.top_sites(top_k)))
+    sec.numbers["guided sites"] = ", ".join(map(str, guided))
     sec.numbers["own probe score at largest strength"] = own[-1]
     sec.table(
         ["strength", f"greedy completion of {cfg.guide_prompt!r}", f"independent probe P(label 1) ({judge.site})", "own probe"],
