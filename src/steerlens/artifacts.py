@@ -194,6 +194,7 @@ KINDS: dict[str, str] = {
     "activation_additions": "steerlens.steering.addition",  # ActAdd
     "concept": "steerlens.concepts.guidance",  # ConceptProbe
     "tuned_lens": "steerlens.lens.lenses",  # TunedLens
+    "jacobian_lens": "steerlens.lens.jacobian",  # JacobianLens
     "lre": "steerlens.relations.lre",  # Lre
     "low_rank_lre": "steerlens.relations.lre",  # LowRankLre
     "inverted_lre": "steerlens.relations.lre",  # InvertedLre

@@ -1,0 +1,243 @@
+"""The Jacobian lens: decode layer ``l`` through the average Jacobian from layer ``l`` to the last layer.
+
+``lens_l(h) = unembed(final_norm(J_l h))`` with ``J_l = E[d resid_final(t) / d resid_pre_l(t)]``, the
+same-position Jacobian averaged over the tokens of a corpus. No training: the fit only averages.
+
+The estimator. For random Rademacher vectors ``u_t`` at every position, one backward pass of
+``sum_t u_t . resid_final(t)`` gives ``g_t = sum_s J_{s,t}^T u_s`` at every position ``t`` of every layer at
+once, and ``E[u_t g_t^T] = J_{t,t}`` because ``E[u_s u_t^T] = 0`` for ``s != t``: an unbiased estimate of each
+token's own Jacobian from one backward pass per sample. Its variance falls with the number of tokens times
+``samples``. ``exact=True`` replaces the random vectors with one-hot ones: exact, but one backward pass per
+token and dimension, so for small models and for checks.
+
+A fit keeps the sum and the token count per layer, so fits of disjoint texts merge exactly
+(:meth:`JacobianLens.merge`). Each text's random vectors come from a seed and the text's own tokens, so
+``merge(fit(A), fit(B)) == fit(A + B)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from ..artifacts import load_artifact, register, save_artifact
+from ..errors import ConfigError, DataFormatError, IncompatibleArtifactError
+from ..model.architectures import resolve
+from ..model.capture import run_partial
+from ..model.site import Site
+from ..model.tokens import encode, pad
+from .lenses import Lens
+from .unembed import Unembed
+
+__all__ = ["JacobianLens"]
+
+
+class JacobianLens(Lens):
+    """``T_l(h) = J_l h``: the residual at lens index ``l`` (``resid_pre.l``) mapped by the average Jacobian to
+    the last block's output, then decoded by the model's final norm and unembedding.
+
+    Build it with :meth:`fit`; ``jacobian_sum`` ``[L, d, d]`` and ``tokens`` ``[L]`` are the running sums.
+    """
+
+    jacobian_sum: torch.Tensor
+    tokens: torch.Tensor
+
+    def __init__(self, unembed: Unembed) -> None:
+        super().__init__()
+        self.unembed = unembed
+        n, d = unembed.n_layers, unembed.d_model
+        self.register_buffer("jacobian_sum", torch.zeros(n, d, d, dtype=torch.float64))
+        self.register_buffer("tokens", torch.zeros(n, dtype=torch.float64))
+        self.samples = 0
+        self.exact = False
+
+    @property
+    def jacobians(self) -> torch.Tensor:
+        """``[L, d, d]`` average Jacobians (float32); a layer with no tokens yet is the identity (the logit lens)."""
+        n, d = self.jacobian_sum.shape[0], self.jacobian_sum.shape[1]
+        eye = torch.eye(d, dtype=torch.float64).expand(n, d, d)
+        count = self.tokens.clamp_min(1)[:, None, None]
+        return torch.where(self.tokens[:, None, None] > 0, self.jacobian_sum / count, eye).float()
+
+    def transform(self, h: torch.Tensor, idx: int) -> torch.Tensor:  # noqa: D102
+        i = self._check_index(idx)
+        j = self.jacobians[i].to(device=h.device, dtype=h.dtype)
+        return h @ j.T
+
+    # ----------------------------------------------------------------- fitting
+    @classmethod
+    def fit(
+        cls,
+        model: torch.nn.Module,
+        tokenizer: Any,
+        texts: Sequence[str] | Sequence[Sequence[int]],
+        *,
+        layers: Sequence[int] | None = None,
+        samples: int = 4,
+        exact: bool = False,
+        max_tokens: int = 128,
+        seed: int = 0,
+        progress: bool | None = None,
+    ) -> JacobianLens:
+        """Average the same-position Jacobians ``d resid_final(t) / d resid_pre_l(t)`` over the tokens of ``texts``.
+
+        Args:
+            texts: strings (tokenised with BOS) or token rows; each is cut to ``max_tokens`` (and says so).
+            layers: lens indices to fit (default: all; the others stay the identity).
+            samples: random vectors per text (``exact=False``); more lowers the variance, not the bias.
+            exact: one-hot vectors instead: exact, one backward pass per token and dimension (small models).
+            seed: with each text's tokens, seeds its random vectors (so fits of disjoint texts merge exactly).
+        """
+        lens = cls(Unembed(model))
+        lens.exact = exact
+        lens.update(model, tokenizer, texts, layers=layers, samples=samples, max_tokens=max_tokens, seed=seed, progress=progress)
+        return lens
+
+    def update(
+        self,
+        model: torch.nn.Module,
+        tokenizer: Any,
+        texts: Sequence[str] | Sequence[Sequence[int]],
+        *,
+        layers: Sequence[int] | None = None,
+        samples: int = 4,
+        max_tokens: int = 128,
+        seed: int = 0,
+        progress: bool | None = None,
+    ) -> JacobianLens:
+        """Add ``texts`` to the fit (see :meth:`fit`); returns ``self``."""
+        spec = resolve(model)
+        if spec.n_layers != self.n_layers or spec.d_model != self.unembed.d_model:
+            raise IncompatibleArtifactError("This Jacobian lens was made for another model.")
+        if samples < 1:
+            raise ConfigError(f"samples must be >= 1, got {samples}.")
+        idx = list(range(spec.n_layers)) if layers is None else [self._check_index(i) for i in layers]
+        if not texts:
+            raise DataFormatError("Give at least one text to fit the Jacobian lens on.")
+        if isinstance(texts[0], str):
+            rows = encode(tokenizer, [str(x) for x in texts])
+        else:
+            rows = [[int(t) for t in r] for r in texts]
+        rows = [r[:max_tokens] for r in rows if r]
+        if not rows:
+            raise DataFormatError("The texts are empty.")
+        device = next(model.parameters()).device
+        for row in tqdm(rows, desc="Jacobian lens", unit="text", disable=not (len(rows) > 1 if progress is None else progress)):
+            sums = _row_jacobians(model, row, idx, samples, self.exact, _row_seed(seed, row), device)
+            self.jacobian_sum[idx] += sums.to(self.jacobian_sum.device)
+            self.tokens[idx] += len(row)
+        self.samples = samples
+        return self
+
+    def merge(self, other: JacobianLens) -> JacobianLens:
+        """A new lens fitted on both lenses' texts (sums and token counts add)."""
+        if other.jacobian_sum.shape != self.jacobian_sum.shape or other.unembed.fingerprint != self.unembed.fingerprint:
+            raise IncompatibleArtifactError("Only Jacobian lenses of the same model merge.")
+        if other.exact != self.exact:
+            raise ConfigError("An exact and a sampled Jacobian lens do not merge.")
+        out = JacobianLens(self.unembed)
+        out.exact, out.samples = self.exact, self.samples
+        with torch.no_grad():
+            out.jacobian_sum.copy_(self.jacobian_sum + other.jacobian_sum)
+            out.tokens.copy_(self.tokens + other.tokens)
+        return out
+
+    # ----------------------------------------------------------------- persistence
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save as a steerlens artifact (the sums and counts, so a loaded fit can still be merged)."""
+        return save_artifact(
+            path,
+            "jacobian_lens",
+            {"jacobian_sum": self.jacobian_sum, "tokens": self.tokens},
+            {"exact": self.exact, "samples": self.samples},
+            fingerprint=self.unembed.fingerprint,
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], model: torch.nn.Module) -> JacobianLens:
+        """Load a Jacobian lens onto ``model`` (refused if it was made for another model)."""
+        return _load_registered(load_artifact(path, model=model, kind="jacobian_lens"), model)
+
+
+def _row_seed(seed: int, row: Sequence[int]) -> int:
+    digest = hashlib.sha1(f"{seed}:{','.join(map(str, row))}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def _row_jacobians(
+    model: torch.nn.Module, row: list[int], layers: list[int], samples: int, exact: bool, seed: int, device: torch.device
+) -> torch.Tensor:
+    """``[len(layers), d, d]``: the sum over the row's tokens of the (estimated) same-position Jacobians."""
+    spec = resolve(model)
+    last = Site(spec.n_layers - 1, "resid_post")
+    b = pad([row], side="right").to(device)
+    kept: dict[int, torch.Tensor] = {}
+    out: dict[str, torch.Tensor] = {}
+
+    def leaf(h: torch.Tensor) -> torch.Tensor:  # the graph starts at the embeddings, whatever requires grad
+        h = h.detach().requires_grad_(True)
+        kept[0] = h
+        return h
+
+    def keep(i: int):
+        def read(h: torch.Tensor) -> None:
+            kept[i] = h
+
+        return read
+
+    def final(h: torch.Tensor) -> None:
+        out["h"] = h
+
+    hooks: list[tuple[Site, Any]] = [(Site(0, "resid_pre"), leaf)]
+    hooks += [(Site(i, "resid_pre"), keep(i)) for i in sorted(set(layers)) if i > 0]
+    hooks.append((last, final))
+    with torch.enable_grad():
+        run_partial(
+            model, b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids(), hooks=hooks, stop_after=last
+        )
+        h_final = out["h"]
+        inputs = [kept[i] for i in layers]
+        t, d = h_final.shape[1], h_final.shape[2]
+        total = torch.zeros(len(layers), d, d, dtype=torch.float64, device=h_final.device)
+        if exact:
+            # one-hot vectors: row k of token t's Jacobian from the gradient at token t
+            for pos in range(t):
+                for k in range(d):
+                    u = torch.zeros_like(h_final)
+                    u[0, pos, k] = 1.0
+                    grads = torch.autograd.grad(h_final, inputs, grad_outputs=u, retain_graph=True)
+                    for j, g in enumerate(grads):
+                        total[j, k] += g[0, pos].double()
+        else:
+            gen = torch.Generator().manual_seed(seed % (2**63))
+            for _ in range(samples):
+                u = (torch.randint(0, 2, h_final.shape, generator=gen) * 2 - 1).to(h_final.dtype).to(h_final.device)
+                grads = torch.autograd.grad(h_final, inputs, grad_outputs=u, retain_graph=True)
+                for j, g in enumerate(grads):
+                    total[j] += u[0].double().T @ g[0].double()  # sum over tokens of u_t g_t^T
+            total /= samples
+    return total.detach().cpu()
+
+
+@register("jacobian_lens")
+def _load_registered(art, model) -> JacobianLens:
+    if model is None:
+        raise IncompatibleArtifactError("A Jacobian lens is rebuilt on its model: pass model= to load it.")
+    lens = JacobianLens(Unembed(model))
+    js, tok = art.tensors["jacobian_sum"], art.tensors["tokens"]
+    if js.shape != lens.jacobian_sum.shape or tok.shape != lens.tokens.shape:
+        raise IncompatibleArtifactError(
+            f"The artifact holds Jacobians {tuple(js.shape)}, but this model needs {tuple(lens.jacobian_sum.shape)}."
+        )
+    with torch.no_grad():
+        lens.jacobian_sum.copy_(js)
+        lens.tokens.copy_(tok)
+    lens.exact = bool(art.config.get("exact", False))
+    lens.samples = int(art.config.get("samples", 0))
+    return lens

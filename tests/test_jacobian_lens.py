@@ -1,0 +1,96 @@
+"""The Jacobian lens: the exact fit equals brute-force Jacobians; the sampled fit is unbiased; fits merge; files."""
+
+import pytest
+import torch
+
+from conftest import make_tiny
+from steerlens.errors import ConfigError, IncompatibleArtifactError
+from steerlens.lens import JacobianLens, LogitLens
+from steerlens.lens.data import chunk_texts
+from steerlens.lens.evaluate import evaluate_lenses
+from steerlens.model import Site
+from steerlens.model.capture import run_partial
+
+ROWS = [[1, 17, 23, 5, 9], [1, 40, 41, 7], [1, 60, 3, 8, 12, 30]]
+
+
+def _run(model, ids, layer, x=None, t=None):
+    """resid_pre(layer) and the last block's output; with ``x``, token ``t`` of resid_pre(layer) replaced by it."""
+    last = Site(model.config.num_hidden_layers - 1, "resid_post")
+    got = {}
+
+    def at_layer(h):
+        if x is not None:
+            h = h.clone()
+            h[0, t] = x
+        got["pre"] = h
+        return h
+
+    def at_last(h):
+        got["last"] = h
+
+    run_partial(model, ids, hooks=[(Site(layer, "resid_pre"), at_layer), (last, at_last)], stop_after=last)
+    return got["pre"], got["last"]
+
+
+def _brute_force(model, rows, layer):
+    """Mean over tokens of d resid_post(last)[t] / d resid_pre(layer)[t], one token at a time."""
+    total, count = 0, 0
+    for row in rows:
+        ids = torch.tensor([row])
+        pre, _ = _run(model, ids, layer)
+        for t in range(len(row)):
+            jac = torch.autograd.functional.jacobian(
+                lambda x, ids=ids, t=t: _run(model, ids, layer, x, t)[1][0, t], pre[0, t].detach()
+            )
+            total, count = total + jac, count + 1
+    return total / count
+
+
+def test_exact_fit_equals_brute_force_jacobians():
+    model = make_tiny("llama")
+    lens = JacobianLens.fit(model, None, ROWS, exact=True, progress=False)
+    assert lens.tokens.tolist() == [15.0, 15.0, 15.0]
+    for layer in (0, 2):
+        torch.testing.assert_close(lens.jacobians[layer], _brute_force(model, ROWS, layer).float(), atol=1e-4, rtol=1e-4)
+
+
+def test_sampled_fit_is_unbiased_and_merges_exactly():
+    model = make_tiny("llama")
+    exact = JacobianLens.fit(model, None, ROWS, exact=True, progress=False).jacobians
+
+    def error(samples):
+        est = JacobianLens.fit(model, None, ROWS, samples=samples, seed=1, progress=False).jacobians
+        return float((est - exact).norm() / exact.norm())
+
+    small, big = error(20), error(320)
+    # unbiased: the error is noise that falls as 1/sqrt(samples) (expected ratio 1/4), not a floor
+    assert big < 0.5 * small and big < 0.4, (small, big)
+    a = JacobianLens.fit(model, None, ROWS[:1], samples=3, seed=5, progress=False)
+    b = JacobianLens.fit(model, None, ROWS[1:], samples=3, seed=5, progress=False)
+    both = JacobianLens.fit(model, None, ROWS, samples=3, seed=5, progress=False)
+    merged = a.merge(b)
+    torch.testing.assert_close(merged.jacobian_sum, both.jacobian_sum, atol=1e-10, rtol=1e-10)
+    assert torch.equal(merged.tokens, both.tokens)
+    with pytest.raises(ConfigError, match="exact and a sampled"):
+        a.merge(JacobianLens.fit(model, None, ROWS[:1], exact=True, progress=False))
+
+
+def test_round_trip_and_use_as_a_lens(tmp_path):
+    model = make_tiny("llama")
+    lens = JacobianLens.fit(model, None, ROWS, samples=4, layers=[0, 1], progress=False)
+    assert lens.tokens.tolist()[2] == 0 and torch.equal(lens.jacobians[2], torch.eye(32))  # unfitted: the logit lens
+    lens.save(tmp_path / "j")
+    back = JacobianLens.load(tmp_path / "j", model)
+    assert torch.equal(back.jacobian_sum, lens.jacobian_sum) and torch.equal(back.tokens, lens.tokens)
+    import steerlens
+
+    assert isinstance(steerlens.load(tmp_path / "j", model=model), JacobianLens)
+    with pytest.raises(IncompatibleArtifactError):
+        JacobianLens.load(tmp_path / "j", make_tiny("gpt2"))
+    from tests_helpers import tiny_tokenizer
+
+    chunks = chunk_texts(tiny_tokenizer(), [" ".join(f"w{(3 * i) % 90 + 3}" for i in range(80))], seq_len=16)
+    res = evaluate_lenses(model, chunks, {"logit": LogitLens.from_model(model), "jacobian": back}, progress=False)
+    kl = res["lenses"]["jacobian"]["kl"]
+    assert len(kl) == 3 and kl[2] == pytest.approx(res["lenses"]["logit"]["kl"][2], rel=1e-5)  # identity at layer 2
