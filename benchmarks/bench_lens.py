@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 import steerlens
-from steerlens.lens import LogitLens
+from steerlens.lens import JacobianLens, LogitLens
 from steerlens.lens.data import chunk_texts, default_corpus, read_texts
 from steerlens.lens.evaluate import evaluate_lenses, layer_transfer, plot_evaluation
 from steerlens.lens.train import LensTrainConfig, train_tuned_lens
@@ -52,6 +52,8 @@ def main() -> None:
         help="learning-rate scale of the bias-only lens (default: --lr-scale); Adam moves each entry by about "
         "1e-3 x this per step, so a residual stream of scale 1e3-1e4 (Gemma) needs a far larger one",
     )
+    p.add_argument("--jacobian-texts", type=int, default=0, help="fit a Jacobian lens on this many training texts (0: off)")
+    p.add_argument("--jacobian-samples", type=int, default=4, help="random vectors per text of the Jacobian lens")
     p.add_argument("--transfer-chunks", type=int, default=0, help="held-out chunks for the layer-transfer matrix (0: off)")
     p.add_argument("--transfer-layers", help="comma-separated lens indices of the transfer matrix (default: all)")
     p.add_argument("--out", default="bench-results/lens")
@@ -117,6 +119,14 @@ def main() -> None:
             backoff=a.backoff,
         )
         lenses["bias-only"], _ = train_tuned_lens(model, train, cfg, validation=val, eval_every=a.eval_every)
+    if a.jacobian_texts:
+        texts = read_texts(a.text) if a.text else default_corpus("train")
+        t0 = time.perf_counter()
+        lenses["jacobian"] = JacobianLens.fit(
+            model, tok, texts[: a.jacobian_texts], samples=a.jacobian_samples, max_tokens=a.seq_len
+        )
+        speed["jacobian_fit_seconds"] = time.perf_counter() - t0
+        print(f"Jacobian lens: {a.jacobian_texts} texts x {a.jacobian_samples} samples in {speed['jacobian_fit_seconds']:.1f} s")
     res = evaluate_lenses(model, held, lenses)
     print("KL to the final distribution on held-out text, bits per byte, by lens index:")
     for name, st in res["lenses"].items():

@@ -94,3 +94,21 @@ def test_round_trip_and_use_as_a_lens(tmp_path):
     res = evaluate_lenses(model, chunks, {"logit": LogitLens.from_model(model), "jacobian": back}, progress=False)
     kl = res["lenses"]["jacobian"]["kl"]
     assert len(kl) == 3 and kl[2] == pytest.approx(res["lenses"]["logit"]["kl"][2], rel=1e-5)  # identity at layer 2
+
+
+def test_cli_fits_and_evaluates(tmp_path, capsys):
+    import json
+
+    from steerlens.cli import main
+    from tests_helpers import save_tiny_with_tokenizer
+
+    folder = save_tiny_with_tokenizer(tmp_path / "m")
+    text = tmp_path / "t.txt"
+    text.write_text("\n\n".join(" ".join(f"w{(5 * i + k) % 90 + 3}" for k in range(12)) for i in range(6)))
+    out = tmp_path / "jl"
+    assert main(["lens", "jacobian", "--model", str(folder), "--text", str(text), "--out", str(out), "--samples", "2"]) == 0
+    assert "tokens, 2 samples per text" in capsys.readouterr().out
+    argv = ["lens", "eval", "--model", str(folder), "--text", str(text), "--jacobian", str(out), "--seq-len", "8"]
+    assert main(argv) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert set(res["lenses"]) == {"logit", "jacobian"} and len(res["lenses"]["jacobian"]["kl"]) == 3

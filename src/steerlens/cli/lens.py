@@ -95,6 +95,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--text", nargs="+", metavar="FILE", help="UTF-8 text files (default: the shipped corpus' held-out part)")
     add_model(e)
     e.add_argument("--tuned", metavar="PATH", help="a tuned lens to evaluate beside the logit lens")
+    e.add_argument("--jacobian", metavar="PATH", help="a Jacobian lens (from 'lens jacobian') to evaluate beside them")
     e.add_argument("--seq-len", type=int, default=256, help="tokens per chunk")
     e.add_argument("--max-chunks", type=int, help="evaluate at most this many chunks (default: all)")
     e.add_argument("--micro-batch", type=int, default=default_of(evaluate_lenses, "micro_batch"), help="chunks per forward pass")
@@ -117,6 +118,22 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ps.add_argument("--layers", help="lens indices, e.g. '0-5,8' (default: all)")
     ps.add_argument("--seed", type=int, default=0, help="seed of the prefix draw")
     ps.add_argument("--out", help="write the result as JSON here")
+
+    jl = add_command(
+        g,
+        "jacobian",
+        "lens:run_jacobian",
+        "fit a Jacobian lens",
+        "Fit a Jacobian lens: each layer's residual mapped to the last layer by its average same-position Jacobian "
+        "(one backward pass per random vector; unbiased). Evaluate it with 'steerlens lens eval --jacobian DIR'.",
+    )
+    jl.add_argument("--text", nargs="+", metavar="FILE", help="UTF-8 text files (default: the shipped corpus' training part)")
+    add_model(jl)
+    jl.add_argument("--out", required=True, help="output folder (a steerlens artifact)")
+    jl.add_argument("--texts", type=int, default=32, help="texts (corpus entries) to average over")
+    jl.add_argument("--samples", type=int, default=4, help="random vectors per text")
+    jl.add_argument("--max-tokens", type=int, default=128, help="tokens per text")
+    jl.add_argument("--seed", type=int, default=0, help="seed of the random vectors")
 
 
 def _load_lens(path: str, model):
@@ -193,7 +210,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     """``steerlens lens eval``."""
-    from ..lens import LogitLens
+    from ..lens import Lens, LogitLens
     from ..lens.data import chunk_texts, default_corpus, read_texts
     from ..lens.evaluate import evaluate_lenses, layer_transfer, plot_evaluation
     from ..loading import load_model
@@ -201,9 +218,13 @@ def run_eval(args: argparse.Namespace) -> int:
     model, tokenizer = load_model(args.model)
     texts = read_texts(args.text) if args.text else default_corpus("test")
     chunks = chunk_texts(tokenizer, texts, args.seq_len, max_chunks=args.max_chunks)
-    lenses = {"logit": LogitLens.from_model(model)}
+    lenses: dict[str, Lens] = {"logit": LogitLens.from_model(model)}
     if args.tuned:
         lenses["tuned"] = _load_lens(args.tuned, model)
+    if args.jacobian:
+        from ..lens import JacobianLens
+
+        lenses["jacobian"] = JacobianLens.load(args.jacobian, model)
     result = evaluate_lenses(model, chunks, lenses, micro_batch=args.micro_batch)
     if args.transfer and args.tuned:
         result["layer_transfer_kl"] = layer_transfer(model, chunks, lenses["tuned"])
@@ -231,4 +252,17 @@ def run_patchscope(args: argparse.Namespace) -> int:
         res.save_json(args.out)
     print(f"token identity, precision@1 over {res.n} held-out prefixes ({args.model}):")
     print(res.table())
+    return 0
+
+
+def run_jacobian(args: argparse.Namespace) -> int:
+    """``steerlens lens jacobian``."""
+    from ..lens import JacobianLens
+    from ..lens.data import default_corpus, read_texts
+    from ..loading import load_model
+
+    model, tokenizer = load_model(args.model)
+    texts = (read_texts(args.text) if args.text else default_corpus("train"))[: args.texts]
+    lens = JacobianLens.fit(model, tokenizer, texts, samples=args.samples, max_tokens=args.max_tokens, seed=args.seed)
+    print(f"wrote {lens.save(args.out)} ({int(lens.tokens[0])} tokens, {args.samples} samples per text)")
     return 0
