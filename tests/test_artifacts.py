@@ -90,7 +90,7 @@ def test_steerlens_load_opens_every_kind_without_prior_imports(tmp_path):
     from steerlens.artifacts import KINDS
     from steerlens.concepts import ConceptExample, train_concept
     from steerlens.editors import make_editor
-    from steerlens.lens import TunedLens
+    from steerlens.lens import JacobianLens, TunedLens
     from steerlens.relations import Lre, RelationalConcept, RelationalConcepts
     from steerlens.steering import ActAdd, ActivationAddition, train_steering_vector
     from tests_helpers import tiny_tokenizer
@@ -108,6 +108,7 @@ def test_steerlens_load_opens_every_kind_without_prior_imports(tmp_path):
             progress=False,
         ),
         "tuned_lens": TunedLens.from_model(model),
+        "jacobian_lens": JacobianLens.fit(model, None, [[1, 5, 6, 7]], samples=1, progress=False),
         "lre": Lre("toy", 0, 2, "last", torch.zeros(d), weight=torch.eye(d)),
         "relational_concepts": RelationalConcepts([RelationalConcept(1, torch.ones(d) / d**0.5, "Paris", "capital")]),
         "remedi_editor": make_editor("linear", model, 1),
