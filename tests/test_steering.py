@@ -280,8 +280,23 @@ def test_frequency_penalty_counts_generated_tokens_only():
     ids = torch.tensor([[5, 5, 6]])
     scores = torch.zeros(1, 10)
     assert torch.equal(fp(ids, scores), scores)  # first call: nothing generated yet
+    for new in ([7], [7, 7]):  # generate feeds one more token per step
+        fp(torch.tensor([[5, 5, 6, *new]]), scores)
     out = fp(torch.tensor([[5, 5, 6, 7, 7, 5]]), scores)
     assert out[0, 7] == -4.0 and out[0, 5] == -2.0 and out[0, 6] == 0.0
+
+
+def test_frequency_penalty_restarts_with_each_generation():
+    """generate() runs the rows of each length apart on models that ignore padding, with one processor: a call that
+    does not extend the previous one by a token is a new prompt, whose own tokens are not penalised."""
+    fp = FrequencyPenalty(2.0)
+    scores = torch.zeros(1, 10)
+    for ids in ([5, 5], [5, 5, 7], [5, 5, 7, 7]):
+        fp(torch.tensor([ids]), scores)
+    # a new, longer prompt (length 5 = the previous length + 1, but not its continuation)
+    assert torch.equal(fp(torch.tensor([[8, 8, 8, 7, 7]]), scores), scores)
+    out = fp(torch.tensor([[8, 8, 8, 7, 7, 8]]), scores)
+    assert out[0, 8] == -2.0 and out[0, 7] == 0.0
 
 
 def test_sampling_config_errors():

@@ -31,16 +31,28 @@ class FrequencyPenalty:
     """Logits processor: subtract ``penalty * count`` from the logit of every token generated so far.
 
     Counts only the tokens generated in this call (not the prompt, nor padding), so results do not
-    depend on how a batch was padded. Use a fresh instance per ``generate`` call.
+    depend on how a batch was padded. A call whose ids do not extend the previous call's by one token
+    starts a new generation (``generate`` runs rows of each length apart on models that ignore padding,
+    with the same processor).
     """
 
     def __init__(self, penalty: float) -> None:
         self.penalty = float(penalty)
         self._start: int | None = None
+        self._prev: torch.Tensor | None = None
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        if self._start is None:
+        prev = self._prev
+        continues = (
+            prev is not None
+            and self._start is not None
+            and input_ids.shape[0] == prev.shape[0]
+            and input_ids.shape[1] == prev.shape[1] + 1
+            and bool(torch.equal(input_ids[:, :-1], prev))
+        )
+        if not continues:
             self._start = int(input_ids.shape[1])
+        self._prev = input_ids.detach().clone()
         gen = input_ids[:, self._start :]
         if gen.shape[1] == 0 or self.penalty == 0.0:
             return scores
