@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from relations_results import SWEEP_RELATIONS  # chose the subject layer there: not scored here
 from tqdm.auto import tqdm
 
 import steerlens
@@ -35,16 +36,6 @@ from steerlens.relations.evaluate import causality, is_prefix, split_known
 from steerlens.relations.jacobian import subject_activations
 from steerlens.relations.lrc import default_rank
 from steerlens.relations.lre import train_lre
-
-# relations_results.py chose the subject layer on these: they are not scored here
-SWEEP_RELATIONS = {
-    "country capital city",
-    "adjective antonym",
-    "name gender",
-    "fruit inside color",
-    "person occupation",
-    "word first letter",
-}
 
 
 def main() -> None:

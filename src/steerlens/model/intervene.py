@@ -231,6 +231,15 @@ class Intervention:
 
         return read
 
+    def _positions(self, edit: Edit, h: torch.Tensor) -> CallPositions:
+        pos = self.tracker.positions()
+        if pos.logical.shape != h.shape[:2]:
+            raise ShapeError(
+                f"Activation at {edit.site} has {tuple(h.shape[:2])} tokens but the call has "
+                f"{tuple(pos.logical.shape)}; steerlens cannot place the edit."
+            )
+        return pos
+
     def _make_fn(self, edit: Edit):
         from .monitor import Conditional
 
@@ -238,12 +247,7 @@ class Intervention:
             inner = edit.edit
 
             def conditional(h: torch.Tensor) -> torch.Tensor:
-                pos = self.tracker.positions()
-                if pos.logical.shape != h.shape[:2]:
-                    raise ShapeError(
-                        f"Activation at {edit.site} has {tuple(h.shape[:2])} tokens but the call has "
-                        f"{tuple(pos.logical.shape)}; steerlens cannot place the edit."
-                    )
+                pos = self._positions(edit, h)
                 sel, slot = select(inner.positions, pos)
                 return inner.write(h, self._conds.mask(edit, sel), slot, pos)
 
@@ -263,12 +267,7 @@ class Intervention:
             return light
 
         def fn(h: torch.Tensor) -> torch.Tensor:
-            pos = self.tracker.positions()
-            if pos.logical.shape != h.shape[:2]:
-                raise ShapeError(
-                    f"Activation at {edit.site} has {tuple(h.shape[:2])} tokens but the call has "
-                    f"{tuple(pos.logical.shape)}; steerlens cannot place the edit."
-                )
+            pos = self._positions(edit, h)
             sel, slot = select(edit.positions, pos)
             return edit.write(h, sel, slot, pos)
 
