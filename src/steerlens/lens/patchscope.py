@@ -137,6 +137,7 @@ def token_identity_precision(
     layers: Sequence[int] | None = None,
     n_positions: int = 100,
     min_prefix: int = 4,
+    max_prefix: int = 64,
     target: str = IDENTITY_PROMPT,
     seed: int = 0,
     batch_size: int = 32,
@@ -144,14 +145,20 @@ def token_identity_precision(
     """The Patchscopes paper's next-token decoding experiment: for ``n_positions`` random prefixes of ``texts``,
     does the token-identity patchscope (source state ``resid_post.l`` patched into ``target`` at the same site)
     predict the model's own final top-1 next token? Next to it, the logit lens at the same state.
+
+    Prefixes are ``min_prefix`` to ``max_prefix`` tokens long (each text's first tokens), which keeps the passes short.
     """
     spec = resolve(model)
     layers = list(range(spec.n_layers)) if layers is None else [spec.site(Site(i)).layer for i in layers]
     rows = encode(tokenizer, list(texts))
     rng = np.random.default_rng(seed)
-    cands = [(i, k) for i, r in enumerate(rows) for k in range(min_prefix, len(r) + 1)]
+    if not 1 <= min_prefix <= max_prefix:
+        raise DataFormatError(f"Need 1 <= min_prefix <= max_prefix, got {min_prefix} and {max_prefix}.")
+    cands = [(i, k) for i, r in enumerate(rows) for k in range(min_prefix, min(len(r), max_prefix) + 1)]
     if len(cands) < n_positions:
-        raise DataFormatError(f"The texts give {len(cands)} prefixes of at least {min_prefix} tokens; {n_positions} asked.")
+        raise DataFormatError(
+            f"The texts give {len(cands)} prefixes of {min_prefix} to {max_prefix} tokens; {n_positions} asked."
+        )
     pick = rng.choice(len(cands), size=n_positions, replace=False)
     prefixes = [rows[cands[p][0]][: cands[p][1]] for p in sorted(pick)]
     final = last_token_logprobs(model, prefixes, batch_size=batch_size, progress=False).argmax(-1)
