@@ -228,6 +228,7 @@ def prompt_key(prompt: str) -> str:
 
 
 def prompt_keys(examples: Sequence[ConceptExample]) -> frozenset[str]:
+    """The :func:`prompt_key` of every example's prompt."""
     return frozenset(prompt_key(e.prompt) for e in examples)
 
 

@@ -79,6 +79,7 @@ class Monitor:
         return Monitor(at, read, name)
 
     def validate(self, spec: ModelSpec) -> Monitor:
+        """Check the monitor against the model; return it with a normalised site and its name fixed."""
         if not callable(self.fn):
             raise ShapeError(f"Monitor {self.key}: fn must be callable, got {type(self.fn).__name__}.")
         return Monitor(spec.site(as_site(self.site)), self.fn, self.key)
@@ -134,6 +135,7 @@ class Conditional(Edit):
         return Conditional(edit, monitor, float(self.threshold), bool(self.above), self.scope)
 
     def fires(self, reading: torch.Tensor) -> torch.Tensor:
+        """Where a reading crosses the threshold (strictly: above it, or below it with ``above=False``)."""
         return reading > self.threshold if self.above else reading < self.threshold
 
     def write(self, h, sel, slot, pos):  # noqa: D102
@@ -213,7 +215,9 @@ class Recorder:
         return read
 
     def readings(self) -> dict[str, torch.Tensor]:
+        """Per monitor name, ``[batch, positions]`` readings (NaN where no call read a position)."""
         return {k: v.clone() for k, v in self._buf.items()}
 
     def remove(self) -> None:
+        """Take this recorder's hooks off the model."""
         self._group.remove()
