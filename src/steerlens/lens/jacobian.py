@@ -60,14 +60,17 @@ class JacobianLens(Lens):
     @property
     def jacobians(self) -> torch.Tensor:
         """``[L, d, d]`` average Jacobians (float32); a layer with no tokens yet is the identity (the logit lens)."""
-        n, d = self.jacobian_sum.shape[0], self.jacobian_sum.shape[1]
-        eye = torch.eye(d, dtype=torch.float64).expand(n, d, d)
-        count = self.tokens.clamp_min(1)[:, None, None]
-        return torch.where(self.tokens[:, None, None] > 0, self.jacobian_sum / count, eye).float()
+        return torch.stack([self.jacobian(i) for i in range(self.jacobian_sum.shape[0])])
+
+    def jacobian(self, idx: int) -> torch.Tensor:
+        """``[d, d]`` average Jacobian of lens index ``idx`` (the identity while it has no tokens)."""
+        i = self._check_index(idx)
+        if float(self.tokens[i]) == 0:
+            return torch.eye(self.jacobian_sum.shape[1])
+        return (self.jacobian_sum[i] / self.tokens[i]).float()
 
     def transform(self, h: torch.Tensor, idx: int) -> torch.Tensor:  # noqa: D102
-        i = self._check_index(idx)
-        j = self.jacobians[i].to(device=h.device, dtype=h.dtype)
+        j = self.jacobian(idx).to(device=h.device, dtype=h.dtype)
         return h @ j.T
 
     # ----------------------------------------------------------------- fitting
