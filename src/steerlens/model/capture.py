@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Union, cast
 
@@ -171,6 +171,26 @@ def all_position_logprobs(model: torch.nn.Module, row: Sequence[int]) -> torch.T
     b = pad([list(row)], side="right").to(device)
     logits = model(input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids(), use_cache=False)
     return torch.log_softmax(logits.logits[0].float(), -1).cpu()
+
+
+@torch.no_grad()
+def position_logprobs(
+    model: torch.nn.Module, rows: Sequence[Sequence[int]], batch_size: int = 8
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """Per token row (in order): its index and ``[len(row), vocab]`` next-token log-probabilities (fp32, CPU).
+
+    Batched and right-padded like :func:`next_token_logprobs`, under whatever edits are installed; a generator,
+    so only one batch of full distributions is held at a time.
+    """
+    device = next(model.parameters()).device
+    for i in range(0, len(rows), batch_size):
+        part = rows[i : i + batch_size]
+        b = pad(part, side="right").to(device)
+        logits = model(
+            input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids(), use_cache=False
+        ).logits
+        for j, r in enumerate(part):
+            yield i + j, torch.log_softmax(logits[j, : len(r)].float(), -1).cpu()
 
 
 @torch.no_grad()
