@@ -329,6 +329,31 @@ def test_steer_sweep_writes_json_and_plot(folder, tmp_path, capsys):
     assert "outside" in capsys.readouterr().err
 
 
+def test_steer_calibrate_writes_the_frontier_and_a_choice(folder, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(
+        "\n".join(json.dumps({"positive": f"w{i} w{i + 1} w5 w6", "negative": f"w{i} w{i + 1} w30 w31"}) for i in range(10, 30))
+    )
+    neutral = tmp_path / "neutral.txt"
+    neutral.write_text("\n".join(" ".join(f"w{(5 * i + k) % 80 + 4}" for k in range(8)) for i in range(6)))
+    out = tmp_path / "cal"
+    args = ["steer", "calibrate", "--pairs", str(pairs), "--model", str(folder), "--sites", "0-1", "--strengths", "0.25,1,4"]
+    args += ["--neutral", str(neutral), "--neutral-texts", "4", "--max-kl", "50", "--max-ppl-ratio", "50", "--out", str(out)]
+    assert main(args) == 0
+    res = json.loads((out / "calibration.json").read_text())
+    assert res["n_items"] == 10 and res["n_neutral"] == 4 and res["chosen"]["feasible"]
+    assert res["chosen"]["site"] in ("resid_post.0", "resid_post.1") and (out / "calibration.png").stat().st_size > 1000
+    assert "chosen: resid_post." in capsys.readouterr().out
+    # nothing within a tiny budget: exit 1 and say so
+    assert main(args[:-4] + ["--max-kl", "1e-9", "--max-ppl-ratio", "1.000001", "--out", str(out)]) == 1
+    assert "No candidate meets the budget" in capsys.readouterr().out
+    assert (
+        main(["steer", "calibrate", "--pairs", str(pairs), "--dataset", "tone", "--model", str(folder), "--out", str(out)]) == 1
+    )
+    assert "exactly one of --dataset and --pairs" in capsys.readouterr().err
+
+
 def _concept_data(path):
     import random
 

@@ -395,3 +395,21 @@ def test_concept_monitor_reads_the_probe_per_token(tok, concept):
     torch.testing.assert_close(got[:-1], want[:-1], atol=1e-5, rtol=1e-4)
     with pytest.raises(SiteError, match="no probe at"):
         concept.monitor("resid_post.1")
+
+
+def test_contrast_pairs_pair_each_prompts_two_labels():
+    from steerlens.concepts.data import ConceptExample, contrast_pairs, load_dataset
+
+    ex = [
+        ConceptExample("p1", "plain", 0),
+        ConceptExample("p1", "funny", 1),
+        ConceptExample("p1", "funnier", 1),
+        ConceptExample("p2", "only plain", 0),
+    ]
+    assert contrast_pairs(ex) == [("p1\nfunny", "p1\nplain")]
+    assert contrast_pairs(ex, "Q: {prompt} A: {completion}") == [("Q: p1 A: funny", "Q: p1 A: plain")]
+    with pytest.raises(DataFormatError, match="both"):
+        contrast_pairs(ex[3:])
+    with pytest.raises(DataFormatError, match="template"):
+        contrast_pairs(ex, "{prompt}")
+    assert len(contrast_pairs(load_dataset("tone"))) == 150

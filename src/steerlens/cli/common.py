@@ -79,6 +79,16 @@ def add_model(p: argparse.ArgumentParser) -> None:
     )
 
 
+def parse_floats(text: str) -> list[float]:
+    """Comma-separated numbers, e.g. ``'2,4,8'``."""
+    from ..errors import SteeringError
+
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError as exc:
+        raise SteeringError(f"Cannot read numbers from {text!r}; use e.g. '2,4,8'.") from exc
+
+
 def model_sites(text: str, model: Any) -> list[Any]:
     """The sites a command-line site option names on ``model`` (see :func:`steerlens.model.parse_sites`)."""
     from ..model.architectures import resolve

@@ -181,7 +181,7 @@ def run_guide_sweep(args: argparse.Namespace) -> int:
     from ..concepts import ConceptProbe, guidance_sweep, held_out_judge, load_dataset
     from ..errors import DataFormatError
     from ..loading import load_model
-    from .steer import _floats
+    from .common import parse_floats
 
     model, tok = load_model(args.model)
     concept = ConceptProbe.load(args.concept, model=model)
@@ -204,7 +204,7 @@ def run_guide_sweep(args: argparse.Namespace) -> int:
         model,
         tok,
         concept,
-        _floats(args.strengths),
+        parse_floats(args.strengths),
         prompts,
         refs,
         sites=guided,

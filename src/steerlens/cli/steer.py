@@ -10,9 +10,9 @@ from pathlib import Path
 from ..errors import SteeringError
 from ..model.intervene import Add
 from ..model.site import Site
-from .common import model_sites
+from .common import model_sites, parse_floats
 
-__all__ = ["add_parsers", "run_steer", "run_train", "run_sweep"]
+__all__ = ["add_parsers", "run_steer", "run_train", "run_sweep", "run_calibrate"]
 
 
 def _one_site(text: str, model) -> Site:
@@ -20,13 +20,6 @@ def _one_site(text: str, model) -> Site:
     if len(sites) != 1:
         raise SteeringError(f"--site takes one site, got {len(sites)} from {text!r}.")
     return sites[0]
-
-
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(x) for x in text.split(",") if x.strip()]
-    except ValueError as exc:
-        raise SteeringError(f"Cannot read numbers from {text!r}; use e.g. '2,4,8'.") from exc
 
 
 _SAMPLING_HELP = {
@@ -70,8 +63,9 @@ def _scorer(name: str, words: str | None = None):
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    """Register ``steer compare``, ``steer train`` and ``steer sweep``."""
+    """Register ``steer compare``, ``steer train``, ``steer sweep`` and ``steer calibrate``."""
     from ..steering import compare, sweep, train_steering_vector
+    from ..steering.calibrate import calibrate
     from .common import add_command, add_group, add_model, default_of
 
     g = add_group(sub, "steer", "activation additions and steering vectors: compare, train, sweep")
@@ -163,6 +157,68 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--seed", type=int, default=default_of(sweep, "seed"), help="shared seed of the paired samples")
     _sampling_args(s)
 
+    c = add_command(
+        g,
+        "calibrate",
+        "steer:run_calibrate",
+        "choose the layer and strength of a steering under a side-effect budget",
+        "Search sites x strengths for the largest effect on held-out contrast pairs (how much the steering raises "
+        "log p(positive) - log p(negative) of their continuations) whose side effects on neutral text stay within "
+        "budget: KL(steered || unsteered) per token <= --max-kl and perplexity ratio <= --max-ppl-ratio. Writes "
+        "calibration.json (every evaluation, the frontier, the choice) and calibration.png. The pairs come from "
+        "--dataset or --pairs; by default a mean-difference vector is trained on half of them (--held-out) and "
+        "judged on the other half; or steer with --vector DIR or an ActAdd pair --add/--sub.",
+    )
+    add_model(c)
+    c.add_argument(
+        "--dataset", choices=["tone", "refusal"], help="a shipped concept dataset (label-1 vs label-0 answers per prompt)"
+    )
+    c.add_argument("--pairs", help='JSONL contrast pairs {"positive": ..., "negative": ...} sharing a prompt prefix')
+    c.add_argument("--held-out", type=float, default=0.5, help="fraction of the pairs kept out of training to judge the effect")
+    c.add_argument("--vector", metavar="DIR", help="a saved steering vector (all pairs then judge it)")
+    c.add_argument("--add", help="ActAdd: steering prompt added (all pairs then judge it)")
+    c.add_argument("--sub", default="", help="ActAdd: steering prompt subtracted")
+    c.add_argument(
+        "--method",
+        choices=["mean_diff", "pca", "logistic"],
+        default=default_of(train_steering_vector, "method"),
+        help="how the trained vector is made from the training pairs",
+    )
+    c.add_argument(
+        "--sites", default="all", help="candidate sites, e.g. '2-20', 'resid_pre.all' ('all': resid_post of every block)"
+    )
+    c.add_argument("--strengths", default="0.25,0.5,1,2,4,8", help="candidate strengths, comma-separated")
+    c.add_argument(
+        "--neutral", metavar="FILE", help="neutral texts, one per line (default: held-out entries of the shipped corpus)"
+    )
+    c.add_argument(
+        "--neutral-texts", type=int, default=16, help="how many neutral texts (first lines of --neutral, or corpus entries)"
+    )
+    c.add_argument(
+        "--max-kl", type=float, default=default_of(calibrate, "max_kl"), help="budget: mean KL per neutral token, nats"
+    )
+    c.add_argument(
+        "--max-ppl-ratio",
+        type=float,
+        default=default_of(calibrate, "max_perplexity_ratio"),
+        help="budget: the neutral text's perplexity ratio (steered / unsteered)",
+    )
+    c.add_argument(
+        "--search",
+        choices=["halving", "grid"],
+        default=default_of(calibrate, "search"),
+        help="successive halving or every candidate on every item",
+    )
+    c.add_argument("--eta", type=int, default=default_of(calibrate, "eta"), help="halving factor")
+    c.add_argument("--min-items", type=int, default=default_of(calibrate, "min_items"), help="items of the first halving rung")
+    c.add_argument("--no-prune", action="store_true", help="also try strengths beyond one that broke the budget twice over")
+    c.add_argument(
+        "--confirm", choices=_SCORES, default="none", help="confirm the finalists by short generations scored by this metric"
+    )
+    c.add_argument("--words", help="comma-separated words to count as the confirming metric instead of --confirm")
+    c.add_argument("--seed", type=int, default=default_of(calibrate, "seed"), help="orders the items and seeds the generations")
+    c.add_argument("--out", required=True, help="output folder: calibration.json and calibration.png")
+
 
 def run_steer(args: argparse.Namespace) -> int:
     from ..loading import load_model
@@ -235,7 +291,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         args.add,
         args.sub,
         sites=sites,
-        strengths=_floats(args.strengths),
+        strengths=parse_floats(args.strengths),
         metric=fn,
         n=args.n,
         seed=args.seed,
@@ -254,3 +310,89 @@ def run_sweep(args: argparse.Namespace) -> int:
     best = res.best()
     print(json.dumps({"best": {k: best[k] for k in ("site", "strength", "mean")}, "unsteered_mean": res.baseline_mean}))
     return 0
+
+
+def _neutral_texts(path: str | None, n: int) -> list[str]:
+    from ..lens.data import default_corpus
+
+    if n < 1:
+        raise SteeringError(f"--neutral-texts must be >= 1, got {n}.")
+    if path:
+        lines = [x.strip() for x in Path(path).read_text(encoding="utf-8").splitlines() if x.strip()]
+        if len(lines) < n:
+            raise SteeringError(f"{path} has {len(lines)} non-empty lines, fewer than --neutral-texts {n}.")
+        return lines[:n]
+    # the corpus's held-out entries, each cut at a word boundary near 300 characters (about 60 tokens)
+    out = []
+    for e in default_corpus("test"):
+        text = " ".join(e.split())
+        out.append(text if len(text) <= 300 else text[:300].rsplit(" ", 1)[0])
+        if len(out) == n:
+            break
+    return out
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    import random
+
+    from ..loading import load_model
+    from ..steering import SteeringVector, read_pairs, train_steering_vector
+    from ..steering.calibrate import ContrastEffect, calibrate
+
+    if bool(args.dataset) == bool(args.pairs):
+        raise SteeringError("Give the contrast pairs with exactly one of --dataset and --pairs.")
+    if args.vector and args.add:
+        raise SteeringError("Steer with --vector or with --add/--sub, not both.")
+    if args.pairs:
+        pairs = [(p.positive, p.negative) for p in read_pairs(args.pairs)]
+    else:
+        from ..concepts.data import contrast_pairs, load_dataset
+
+        pairs = contrast_pairs(load_dataset(args.dataset))
+    model, tok = load_model(args.model)
+    sites = model_sites(args.sites, model)
+    if args.vector or args.add:
+        method: object = SteeringVector.load(args.vector, model) if args.vector else (args.add, args.sub)
+        judge, how = pairs, (f"vector {args.vector}" if args.vector else f"ActAdd {args.add!r} - {args.sub!r}")
+    else:
+        if not 0 < args.held_out < 1:
+            raise SteeringError(f"--held-out must be in (0, 1), got {args.held_out}.")
+        order = list(range(len(pairs)))
+        random.Random(args.seed).shuffle(order)
+        k = round(len(pairs) * args.held_out)
+        if k < 1 or k == len(pairs):
+            raise SteeringError(f"{len(pairs)} pairs cannot be split with --held-out {args.held_out}; give more pairs.")
+        judge = [pairs[i] for i in order[:k]]
+        fit = [pairs[i] for i in order[k:]]
+        method = train_steering_vector(model, tok, fit, sites, method=args.method)
+        how = f"{args.method} vector from {len(fit)} pairs"
+    name, fn = _scorer(args.confirm, args.words)
+    res = calibrate(
+        model,
+        tok,
+        method,
+        ContrastEffect(tok, judge),
+        _neutral_texts(args.neutral, args.neutral_texts),
+        sites=sites,
+        strengths=parse_floats(args.strengths),
+        max_kl=args.max_kl,
+        max_perplexity_ratio=args.max_ppl_ratio,
+        search=args.search,
+        eta=args.eta,
+        min_items=args.min_items,
+        prune=not args.no_prune,
+        seed=args.seed,
+        confirm=fn,
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    res.save_json(out / "calibration.json")
+    print(f"{how}; effect judged on {len(judge)} held-out pairs" + (f", confirmed by {name}" if fn else ""))
+    print(res.table())
+    try:
+        res.plot(out / "calibration.png")
+        print(f"wrote {out / 'calibration.json'} and {out / 'calibration.png'}", file=sys.stderr)
+    except ImportError as exc:  # MissingExtraError
+        print(f"wrote {out / 'calibration.json'} (no plot: {exc})", file=sys.stderr)
+    print(json.dumps({"chosen": res.chosen, "cost_tokens": res.cost_tokens}))
+    return 0 if res.chosen is not None else 1

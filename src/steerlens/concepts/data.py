@@ -20,7 +20,17 @@ from typing import Any
 
 from ..errors import DataFormatError
 
-__all__ = ["ConceptExample", "read_examples", "load_dataset", "DATASETS", "render", "Rendered", "split_examples", "prompt_ids"]
+__all__ = [
+    "ConceptExample",
+    "read_examples",
+    "load_dataset",
+    "DATASETS",
+    "render",
+    "Rendered",
+    "split_examples",
+    "prompt_ids",
+    "contrast_pairs",
+]
 
 #: Datasets shipped with steerlens (``src/steerlens/data/concepts/``).
 DATASETS = {
@@ -131,6 +141,26 @@ def split_examples(
     train = [e for e in examples if e.prompt not in val_prompts]
     val = [e for e in examples if e.prompt in val_prompts]
     return train, val
+
+
+def contrast_pairs(examples: Sequence[ConceptExample], template: str = "{prompt}\n{completion}") -> list[tuple[str, str]]:
+    """``(positive, negative)`` texts from the labelled completions of each prompt: its first label-1 completion
+    against its first label-0 one, both written with ``template`` (so the pair shares the prompt as a prefix).
+
+    Prompts with only one label are skipped; the pairs come in the order of the prompts' first appearance.
+    """
+    if "{prompt}" not in template or "{completion}" not in template:
+        raise DataFormatError(f"template must contain {{prompt}} and {{completion}}, got {template!r}.")
+    first: dict[str, dict[int, str]] = {}
+    for e in examples:
+        first.setdefault(e.prompt, {}).setdefault(e.label, e.completion)
+    out = []
+    for prompt, by_label in first.items():
+        if 0 in by_label and 1 in by_label:
+            out.append(tuple(template.format(prompt=prompt, completion=by_label[k]) for k in (1, 0)))
+    if not out:
+        raise DataFormatError("No prompt has both a label-1 and a label-0 completion; contrast pairs need both.")
+    return out  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

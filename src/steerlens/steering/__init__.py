@@ -5,11 +5,14 @@
 * :func:`train_steering_vector` -> :class:`SteeringVector` -- one direction per layer from contrast
   pairs (mean difference, PCA, logistic), applied at all, generated or later positions; GGUF export.
 * :func:`compare` -> :class:`Comparison` -- paired-seed steered vs unsteered completions, printed or HTML.
+* :func:`calibrate` -> :class:`Calibration` -- the strongest site and strength within a side-effect budget
+  (KL and perplexity ratio on neutral text), by successive halving or the full grid, with its frontier.
 * metrics (:func:`word_count`, :func:`sentiment`, :func:`logprob_change`, :func:`next_token_effect` ...)
   and :func:`sweep` over sites x strengths with a plot.
 """
 
 from .addition import ActAdd, ActivationAddition, x_vector
+from .calibrate import Calibration, ContrastEffect, TokenEffect, calibrate
 from .generation import Comparison, SamplingConfig, compare, sample
 from .metrics import (
     WEDDING_WORDS,
@@ -39,6 +42,10 @@ __all__ = [
     "SamplingConfig",
     "sweep",
     "SweepResult",
+    "calibrate",
+    "Calibration",
+    "ContrastEffect",
+    "TokenEffect",
     "sentiment",
     "lexicon_balance",
     "word_count",

@@ -11,8 +11,9 @@ by search: every candidate (site, strength) is scored by
 A candidate is *feasible* when ``kl <= max_kl`` and ``perplexity_ratio <= max_perplexity_ratio``; the chosen
 point is the feasible one with the largest effect. ``search="grid"`` scores every candidate on every item;
 ``search="halving"`` (the default) is successive halving: all candidates on a few items, the best ``1/eta`` of
-them on ``eta`` times more, and so on until the survivors have seen every item -- per-item scores are kept, so
-a promotion only pays for the new items. Strengths beyond one that already broke the budget twice over at the
+them (at least two) on ``eta`` times more, and so on until the survivors have seen every item -- per-item scores
+are kept, so a promotion only pays for the new items; if no survivor stays feasible on every item, the next best
+of the last rung are tried in order. Strengths beyond one that already broke the budget twice over at the
 same site are not tried (side effects grow with the strength). The item order is drawn from ``seed``, so the
 same seed gives the same choice. With ``confirm=`` the best feasible finalists are also compared by short
 sampled generations scored by a text metric, and the chosen point is the one the generations confirm.
@@ -429,11 +430,13 @@ def calibrate(
     n_all, m_all = len(effect), len(neutral_rows)
     r_items = n_all if search == "grid" else min(n_all, min_items)
     alive = cand
+    waiting: list[tuple[int, int]] = []
+    last_results: dict[tuple[int, int], dict[str, Any]] = {}
     rung = 0
     bar = tqdm(total=len(cand), desc="calibrate", unit="candidate", disable=not show, leave=False)
     while True:
         items = order[:r_items]
-        neutral = n_order[: max(1, math.ceil(m_all * r_items / n_all))]
+        neutral = n_order[: max(min(4, m_all), math.ceil(m_all * r_items / n_all))]
         results: dict[tuple[int, int], dict[str, Any]] = {}
         broken: set[tuple[int, int]] = set()  # (site index, sign) with a strength that broke the budget twice over
         by_size = sorted(alive, key=lambda c: (c[0], abs(strengths[c[1]])))
@@ -451,11 +454,22 @@ def calibrate(
                 bar.update(1)
         if r_items >= n_all:
             break
+        last_results = results
         ranked = sorted(results, key=lambda c: rank(results[c]))
-        alive = ranked[: max(1, math.ceil(len(ranked) / eta))]
+        alive = ranked[: max(min(2, len(ranked)), math.ceil(len(ranked) / eta))]
+        waiting = ranked[len(alive) :]  # the rest of this rung, best first
         r_items = min(n_all, r_items * eta)
         rung += 1
     bar.close()
+    # a promoted candidate can turn out infeasible on all items: then try the next best of the last rung, in order
+    if search == "halving" and not any(r["feasible"] for r in records if r["items"] == n_all):
+        for c in waiting:
+            if rank(last_results[c])[0] == 1:
+                break  # the rest broke the budget already on fewer items
+            rec = evaluate(c, order, n_order)
+            rec["rung"] = rung
+            if rec["feasible"]:
+                break
 
     final = [r for r in records if r["items"] == n_all]
     feasible = sorted((r for r in final if r["feasible"]), key=lambda r: -r["effect"])
