@@ -55,6 +55,49 @@ def test_exact_fit_equals_brute_force_jacobians():
         torch.testing.assert_close(lens.jacobians[layer], _brute_force(model, ROWS, layer).float(), atol=1e-4, rtol=1e-4)
 
 
+def _brute_force_future(model, rows, layer, skip):
+    """Mean over source tokens t >= skip of sum_{s >= max(t, skip)} d resid_post(last)[s] / d resid_pre(layer)[t]."""
+    total, count = 0, 0
+    for row in rows:
+        ids = torch.tensor([row])
+        pre, _ = _run(model, ids, layer)
+        for t in range(skip, len(row)):
+            jac = torch.autograd.functional.jacobian(
+                lambda x, ids=ids, t=t: _run(model, ids, layer, x, t)[1][0, skip:].sum(0), pre[0, t].detach()
+            )
+            total, count = total + jac, count + 1
+    return total / count
+
+
+def test_future_reduction_equals_the_reference_quantity(tmp_path):
+    """reduction="future", skip_first=1: the exact fit is the brute-force sum over later targets, averaged over
+    sources; the sampled fit converges to it; the options round-trip and refuse to merge with other fits."""
+    model = make_tiny("llama")
+    exact = JacobianLens.fit(model, None, ROWS, exact=True, reduction="future", skip_first=1, progress=False)
+    assert exact.tokens.tolist() == [12.0, 12.0, 12.0]
+    for layer in (0, 2):
+        want = _brute_force_future(model, ROWS, layer, 1).float()
+        torch.testing.assert_close(exact.jacobians[layer], want, atol=1e-4, rtol=1e-4)
+    small, big = (
+        float(
+            (
+                JacobianLens.fit(model, None, ROWS, samples=n, seed=2, reduction="future", skip_first=1, progress=False).jacobians
+                - exact.jacobians
+            ).norm()
+            / exact.jacobians.norm()
+        )
+        for n in (20, 320)
+    )
+    assert big < 0.5 * small, (small, big)
+    back = JacobianLens.load(exact.save(tmp_path / "jl"), model)
+    assert (back.reduction, back.skip_first) == ("future", 1) and torch.equal(back.jacobian_sum, exact.jacobian_sum)
+    plain = JacobianLens.fit(model, None, ROWS, exact=True, progress=False)
+    with pytest.raises(ConfigError, match="only like fits merge"):
+        exact.merge(plain)
+    with pytest.raises(ConfigError, match="reduction"):
+        JacobianLens.fit(model, None, ROWS, reduction="mean")
+
+
 def test_sampled_fit_is_unbiased_and_merges_exactly():
     model = make_tiny("llama")
     exact = JacobianLens.fit(model, None, ROWS, exact=True, progress=False).jacobians

@@ -10,6 +10,13 @@ token's own Jacobian from one backward pass per sample. Its variance falls with 
 ``samples``. ``exact=True`` replaces the random vectors with one-hot ones: exact, but one backward pass per
 token and dimension, so for small models and for checks.
 
+``reduction="future"`` fits the reference implementation's quantity instead (Gurnee et al. 2026, the
+``jlens`` package): for each source token ``t`` the Jacobians to *every* later target summed,
+``sum_{s >= t} d resid_final(s) / d resid_pre_l(t)``, averaged over sources. Its estimator uses one random vector
+shared by all target positions. ``skip_first`` leaves the first tokens (attention sinks; the reference skips 16)
+out as sources and as targets. The decoded distribution is the same up to the norm's scale invariance whichever
+reduction is used; they differ in what is averaged.
+
 A fit keeps the sum and the token count per layer, so fits of disjoint texts merge exactly
 (:meth:`JacobianLens.merge`). Each text's random vectors come from a seed and the text's own tokens, so
 ``merge(fit(A), fit(B)) == fit(A + B)``.
@@ -56,6 +63,8 @@ class JacobianLens(Lens):
         self.register_buffer("tokens", torch.zeros(n, dtype=torch.float64))
         self.samples = 0
         self.exact = False
+        self.reduction = "position"
+        self.skip_first = 0
 
     @property
     def jacobians(self) -> torch.Tensor:
@@ -84,6 +93,8 @@ class JacobianLens(Lens):
         layers: Sequence[int] | None = None,
         samples: int = 4,
         exact: bool = False,
+        reduction: str = "position",
+        skip_first: int = 0,
         max_tokens: int = 128,
         seed: int = 0,
         progress: bool | None = None,
@@ -95,10 +106,17 @@ class JacobianLens(Lens):
             layers: lens indices to fit (default: all; the others stay the identity).
             samples: random vectors per text (``exact=False``); more lowers the variance, not the bias.
             exact: one-hot vectors instead: exact, one backward pass per token and dimension (small models).
+            reduction: ``"position"`` (each token's own Jacobian) or ``"future"`` (the Jacobians to all later
+                tokens summed, as the reference implementation; see the module docs).
+            skip_first: tokens at the start of each text left out as sources and targets (the reference: 16).
             seed: with each text's tokens, seeds its random vectors (so fits of disjoint texts merge exactly).
         """
+        if reduction not in ("position", "future"):
+            raise ConfigError(f"reduction must be 'position' or 'future', got {reduction!r}.")
+        if skip_first < 0:
+            raise ConfigError(f"skip_first must be >= 0, got {skip_first}.")
         lens = cls(Unembed(model))
-        lens.exact = exact
+        lens.exact, lens.reduction, lens.skip_first = exact, reduction, skip_first
         lens.update(model, tokenizer, texts, layers=layers, samples=samples, max_tokens=max_tokens, seed=seed, progress=progress)
         return lens
 
@@ -127,14 +145,16 @@ class JacobianLens(Lens):
             rows = encode(tokenizer, [str(x) for x in texts])
         else:
             rows = [[int(t) for t in r] for r in texts]
-        rows = [r[:max_tokens] for r in rows if r]
+        rows = [r[:max_tokens] for r in rows if len(r) > self.skip_first]
         if not rows:
-            raise DataFormatError("The texts are empty.")
+            raise DataFormatError(f"No text is longer than skip_first={self.skip_first} tokens.")
         device = next(model.parameters()).device
         for row in tqdm(rows, desc="Jacobian lens", unit="text", disable=not (len(rows) > 1 if progress is None else progress)):
-            sums = _row_jacobians(model, row, idx, samples, self.exact, _row_seed(seed, row), device)
+            sums = _row_jacobians(
+                model, row, idx, samples, self.exact, _row_seed(seed, row), device, self.reduction, self.skip_first
+            )
             self.jacobian_sum[idx] += sums.to(self.jacobian_sum.device)
-            self.tokens[idx] += len(row)
+            self.tokens[idx] += len(row) - self.skip_first
         self.samples = samples
         return self
 
@@ -144,8 +164,13 @@ class JacobianLens(Lens):
             raise IncompatibleArtifactError("Only Jacobian lenses of the same model merge.")
         if other.exact != self.exact:
             raise ConfigError("An exact and a sampled Jacobian lens do not merge.")
+        if (other.reduction, other.skip_first) != (self.reduction, self.skip_first):
+            raise ConfigError(
+                f"These lenses average different things ({self.reduction}, skip_first={self.skip_first} vs "
+                f"{other.reduction}, skip_first={other.skip_first}); only like fits merge."
+            )
         out = JacobianLens(self.unembed)
-        out.exact, out.samples = self.exact, self.samples
+        out.exact, out.samples, out.reduction, out.skip_first = self.exact, self.samples, self.reduction, self.skip_first
         with torch.no_grad():
             out.jacobian_sum.copy_(self.jacobian_sum + other.jacobian_sum)
             out.tokens.copy_(self.tokens + other.tokens)
@@ -158,7 +183,7 @@ class JacobianLens(Lens):
             path,
             "jacobian_lens",
             {"jacobian_sum": self.jacobian_sum, "tokens": self.tokens},
-            {"exact": self.exact, "samples": self.samples},
+            {"exact": self.exact, "samples": self.samples, "reduction": self.reduction, "skip_first": self.skip_first},
             fingerprint=self.unembed.fingerprint,
         )
 
@@ -174,9 +199,18 @@ def _row_seed(seed: int, row: Sequence[int]) -> int:
 
 
 def _row_jacobians(
-    model: torch.nn.Module, row: list[int], layers: list[int], samples: int, exact: bool, seed: int, device: torch.device
+    model: torch.nn.Module,
+    row: list[int],
+    layers: list[int],
+    samples: int,
+    exact: bool,
+    seed: int,
+    device: torch.device,
+    reduction: str = "position",
+    skip_first: int = 0,
 ) -> torch.Tensor:
-    """``[len(layers), d, d]``: the sum over the row's tokens of the (estimated) same-position Jacobians."""
+    """``[len(layers), d, d]``: the sum over the row's source tokens (from ``skip_first``) of the (estimated)
+    same-position Jacobians, or with ``reduction="future"`` of the Jacobians to all later targets summed."""
     spec = resolve(model)
     last = Site(spec.n_layers - 1, "resid_post")
     b = pad([row], side="right").to(device)
@@ -207,23 +241,41 @@ def _row_jacobians(
         h_final = out["h"]
         inputs = [kept[i] for i in layers]
         t, d = h_final.shape[1], h_final.shape[2]
+        k0 = skip_first
         total = torch.zeros(len(layers), d, d, dtype=torch.float64, device=h_final.device)
-        if exact:
+
+        def grads(u: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            return torch.autograd.grad(h_final, inputs, grad_outputs=u, retain_graph=True)
+
+        if exact and reduction == "position":
             # one-hot vectors: row k of token t's Jacobian from the gradient at token t
-            for pos in range(t):
+            for pos in range(k0, t):
                 for k in range(d):
                     u = torch.zeros_like(h_final)
                     u[0, pos, k] = 1.0
-                    grads = torch.autograd.grad(h_final, inputs, grad_outputs=u, retain_graph=True)
-                    for j, g in enumerate(grads):
+                    for j, g in enumerate(grads(u)):
                         total[j, k] += g[0, pos].double()
+        elif exact:
+            # one-hot at every valid target at once: the gradient at source t is row k of sum_{s >= t} J_{s,t}
+            for k in range(d):
+                u = torch.zeros_like(h_final)
+                u[0, k0:, k] = 1.0
+                for j, g in enumerate(grads(u)):
+                    total[j, k] += g[0, k0:].double().sum(0)
         else:
             gen = torch.Generator().manual_seed(seed % (2**63))
             for _ in range(samples):
-                u = (torch.randint(0, 2, h_final.shape, generator=gen) * 2 - 1).to(h_final.dtype).to(h_final.device)
-                grads = torch.autograd.grad(h_final, inputs, grad_outputs=u, retain_graph=True)
-                for j, g in enumerate(grads):
-                    total[j] += u[0].double().T @ g[0].double()  # sum over tokens of u_t g_t^T
+                u = torch.zeros_like(h_final)
+                if reduction == "position":  # independent signs per token: E[u_t g_t^T] = J_{t,t}
+                    r = torch.randint(0, 2, (t - k0, d), generator=gen) * 2 - 1
+                    u[0, k0:] = r.to(h_final.dtype).to(h_final.device)
+                    for j, g in enumerate(grads(u)):
+                        total[j] += u[0, k0:].double().T @ g[0, k0:].double()  # sum over tokens of u_t g_t^T
+                else:  # one sign vector shared by all targets: E[u g_t^T] = sum_s J_{s,t}
+                    r = (torch.randint(0, 2, (d,), generator=gen) * 2 - 1).to(h_final.dtype).to(h_final.device)
+                    u[0, k0:] = r
+                    for j, g in enumerate(grads(u)):
+                        total[j] += torch.outer(r.double(), g[0, k0:].double().sum(0))
             total /= samples
     return total.detach().cpu()
 
@@ -243,4 +295,6 @@ def _load_registered(art, model) -> JacobianLens:
         lens.tokens.copy_(tok)
     lens.exact = bool(art.config.get("exact", False))
     lens.samples = int(art.config.get("samples", 0))
+    lens.reduction = str(art.config.get("reduction", "position"))
+    lens.skip_first = int(art.config.get("skip_first", 0))
     return lens
