@@ -22,19 +22,7 @@ import steerlens
 from steerlens.concepts.data import contrast_pairs, load_dataset
 from steerlens.model import parse_sites, resolve
 from steerlens.steering import train_steering_vector
-from steerlens.steering.calibrate import ContrastEffect, calibrate
-
-
-def neutral_texts(n: int) -> list[str]:
-    from steerlens.lens.data import default_corpus
-
-    out = []
-    for e in default_corpus("test"):
-        text = " ".join(e.split())
-        out.append(text if len(text) <= 300 else text[:300].rsplit(" ", 1)[0])
-        if len(out) == n:
-            break
-    return out
+from steerlens.steering.calibrate import ContrastEffect, calibrate, neutral_texts
 
 
 def main() -> None:

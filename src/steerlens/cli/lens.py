@@ -134,6 +134,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     jl.add_argument("--samples", type=int, default=4, help="random vectors per text")
     jl.add_argument("--max-tokens", type=int, default=128, help="tokens per text")
     jl.add_argument("--seed", type=int, default=0, help="seed of the random vectors")
+    jl.add_argument(
+        "--reduction",
+        choices=["position", "future"],
+        default="position",
+        help="each token's own Jacobian, or the Jacobians to all later tokens summed (the reference jlens estimator)",
+    )
+    jl.add_argument("--skip-first", type=int, default=0, help="tokens at the start of each text left out (the reference: 16)")
 
 
 def _load_lens(path: str, model):
@@ -263,6 +270,15 @@ def run_jacobian(args: argparse.Namespace) -> int:
 
     model, tokenizer = load_model(args.model)
     texts = (read_texts(args.text) if args.text else default_corpus("train"))[: args.texts]
-    lens = JacobianLens.fit(model, tokenizer, texts, samples=args.samples, max_tokens=args.max_tokens, seed=args.seed)
+    lens = JacobianLens.fit(
+        model,
+        tokenizer,
+        texts,
+        samples=args.samples,
+        max_tokens=args.max_tokens,
+        seed=args.seed,
+        reduction=args.reduction,
+        skip_first=args.skip_first,
+    )
     print(f"wrote {lens.save(args.out)} ({int(lens.tokens[0])} tokens, {args.samples} samples per text)")
     return 0

@@ -313,7 +313,7 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 
 def _neutral_texts(path: str | None, n: int) -> list[str]:
-    from ..lens.data import default_corpus
+    from ..steering.calibrate import neutral_texts
 
     if n < 1:
         raise SteeringError(f"--neutral-texts must be >= 1, got {n}.")
@@ -322,14 +322,7 @@ def _neutral_texts(path: str | None, n: int) -> list[str]:
         if len(lines) < n:
             raise SteeringError(f"{path} has {len(lines)} non-empty lines, fewer than --neutral-texts {n}.")
         return lines[:n]
-    # the corpus's held-out entries, each cut at a word boundary near 300 characters (about 60 tokens)
-    out = []
-    for e in default_corpus("test"):
-        text = " ".join(e.split())
-        out.append(text if len(text) <= 300 else text[:300].rsplit(" ", 1)[0])
-        if len(out) == n:
-            break
-    return out
+    return neutral_texts(n)
 
 
 def run_calibrate(args: argparse.Namespace) -> int:

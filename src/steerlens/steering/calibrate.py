@@ -47,7 +47,7 @@ from .addition import ActAdd, check_strength, x_vector
 from .generation import SamplingConfig, sample
 from .vectors import ContrastPair, SteeringVector, _as_pairs
 
-__all__ = ["calibrate", "Calibration", "ContrastEffect", "TokenEffect", "Effect", "steerer", "pareto_front"]
+__all__ = ["calibrate", "Calibration", "ContrastEffect", "TokenEffect", "Effect", "steerer", "pareto_front", "neutral_texts"]
 
 #: (site, strength) -> the edits that steer there
 Steerer = Callable[[Site, float], list[Edit]]
@@ -195,6 +195,21 @@ def steerer(model: torch.nn.Module, method: Any, tokenizer: Any = None, **option
         f"Cannot calibrate a {type(method).__name__}: give a SteeringVector, a (plus, minus) prompt pair, an object with "
         "edits_at(model, site, strength), or a callable (site, strength) -> edits."
     )
+
+
+def neutral_texts(n: int = 16, max_chars: int = 300) -> list[str]:
+    """``n`` neutral texts for side effects: held-out entries of the shipped corpus (*The Devil's Dictionary*), each
+    with its whitespace collapsed and cut at a word boundary before ``max_chars`` characters (about 60 tokens)."""
+    from ..lens.data import default_corpus
+
+    entries = default_corpus("test")
+    if not 1 <= n <= len(entries):
+        raise ConfigError(f"Ask for 1 to {len(entries)} neutral texts, not {n}.")
+    out = []
+    for e in entries[:n]:
+        text = " ".join(e.split())
+        out.append(text if len(text) <= max_chars else text[:max_chars].rsplit(" ", 1)[0])
+    return out
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:

@@ -59,6 +59,16 @@ class TourConfig:
     editor_train_samples: int = 160
     editor_facts: int = 12
     require_known: bool = True  # only prompts/facts the model already answers (off only for random test models)
+    jacobian_texts: int = 16  # corpus entries the tour's Jacobian lens averages over
+    jacobian_tokens: int = 64
+    jacobian_samples: int = 2
+    readout_chunks: int = 2  # held-out chunks (of 64 tokens) for the lenses' KL
+    identity_positions: int = 48  # token-identity patchscope: random prefixes of held-out text
+    calibrate_pairs: int = 40  # held-out contrast pairs that judge the effect
+    calibrate_fit: int = 60  # pairs the steering vector is trained on
+    calibrate_sites: int = 4
+    calibrate_strengths: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+    calibrate_neutral: int = 8
     seed: int = 0
 
     @classmethod
@@ -71,6 +81,14 @@ class TourConfig:
             editor_facts=6,
             editor_train_samples=64,
             match_train=4,
+            jacobian_texts=6,
+            readout_chunks=1,
+            identity_positions=24,
+            calibrate_pairs=16,
+            calibrate_fit=40,
+            calibrate_sites=3,
+            calibrate_strengths=(1.0, 2.0, 4.0),
+            calibrate_neutral=4,
         )
         return cls(**{**base, **overrides})
 
@@ -525,6 +543,168 @@ def concepts_section(ctx: TourContext, sec: Section) -> str:
     )
 
 
+# ---------------------------------------------------------------------------------------- readouts
+def readouts_section(ctx: TourContext, sec: Section) -> str:
+    from ..lens import JacobianLens, LogitLens
+    from ..lens.data import chunk_texts, default_corpus
+    from ..lens.evaluate import evaluate_lenses
+    from ..lens.patchscope import token_identity_precision
+    from ..lens.trajectory import prediction_trajectory
+
+    cfg, model, tok = ctx.config, ctx.model, ctx.tokenizer
+    n = ctx.spec.n_layers
+    jl = JacobianLens.fit(
+        model,
+        tok,
+        default_corpus("train")[: cfg.jacobian_texts],
+        samples=cfg.jacobian_samples,
+        max_tokens=cfg.jacobian_tokens,
+        seed=cfg.seed,
+        progress=False,
+    )
+    held = chunk_texts(tok, default_corpus("test"), 64, max_chunks=cfg.readout_chunks)
+    ev = evaluate_lenses(model, held, {"logit": LogitLens.from_model(model), "jacobian": jl}, progress=False)
+    kl = {k: ev["lenses"][k]["kl"] for k in ("logit", "jacobian")}
+    ti = token_identity_precision(
+        model, tok, default_corpus("test"), n_positions=cfg.identity_positions, max_prefix=32, seed=cfg.seed
+    )
+    better = sum(j < g for j, g in zip(kl["jacobian"], kl["logit"]))
+    mid = n // 2
+    sec.numbers = {
+        "Jacobian lens fitted on": f"{int(jl.tokens[0])} tokens of {cfg.jacobian_texts} corpus entries",
+        "held-out tokens for the KL": int(ev["n_tokens"]),
+        "layers where the Jacobian lens is closer to the output than the logit lens": f"{better} of {n}",
+        f"KL to the output at resid_pre.{mid}, logit lens (bits/byte)": kl["logit"][mid],
+        f"KL to the output at resid_pre.{mid}, Jacobian lens (bits/byte)": kl["jacobian"][mid],
+        f"token identity at resid_post.{mid}, patchscope": ti.patchscope[mid],
+        f"token identity at resid_post.{mid}, logit lens": ti.logit_lens[mid],
+        "token-identity positions": ti.n,
+    }
+    sec.text(
+        "Two more ways to read a layer. The Jacobian lens maps a residual through the average Jacobian from its layer "
+        "to the last block (fitted here on a few corpus entries, one backward pass per random vector) before the "
+        "final norm and unembedding; the logit lens uses the identity instead. Both are scored by their KL to the "
+        "model's own output distribution on held-out text (lower is better). The token-identity Patchscope patches "
+        "a state into a few-shot 'repeat the word' prompt and lets the model say what it encodes; its precision is "
+        "how often that matches the model's own final next-token prediction, next to the logit lens on the same state."
+    )
+    plt = pyplot()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.5, 3.4))
+    for name, ys in kl.items():
+        ax1.plot(range(n), ys, "o-", ms=3, label=f"{name} lens")
+    ax1.set_yscale("log")
+    ax1.set_xlabel("lens index (resid_pre.i)")
+    ax1.set_ylabel("KL to the output (bits/byte)")
+    ax1.legend(fontsize=8)
+    ax2.plot(ti.layers, ti.patchscope, "o-", ms=3, label="token-identity patchscope")
+    ax2.plot(ti.layers, ti.logit_lens, "o-", ms=3, label="logit lens")
+    ax2.set_ylim(-0.02, 1.02)
+    ax2.set_xlabel("layer (resid_post.i)")
+    ax2.set_ylabel("precision@1 (model's next token)")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    sec.figure(
+        Figure(
+            "readouts-kl-and-identity",
+            "Jacobian vs logit lens, and the token-identity Patchscope",
+            _png(fig),
+            {"kl_bits_per_byte": kl, "n_tokens": ev["n_tokens"], "token_identity": ti.to_dict()},
+            "Left: KL of each lens to the output on held-out text (log scale). Right: precision of decoding the "
+            "model's next token from each layer's state.",
+        )
+    )
+    logit = prediction_trajectory(model, tok, cfg.lens_text, target=None)
+    jac = prediction_trajectory(model, tok, cfg.lens_text, lens=jl, target=None)
+    rows = [
+        [
+            logit.rows[r],
+            f"{logit.top_tokens[r][-1][0]!r} {logit.top_probs[r][-1][0]:.2f}",
+            f"{jac.top_tokens[r][-1][0]!r} {jac.top_probs[r][-1][0]:.2f}",
+        ]
+        for r in range(len(logit.rows))
+    ]
+    sec.table(["site", "logit lens top 1", "Jacobian lens top 1"], rows, f"Last position of {cfg.lens_text!r}")
+    return (
+        f"Jacobian lens closer to the output than the logit lens at {better}/{n} layers; token-identity patchscope "
+        f"{ti.patchscope[mid]:.2f} vs logit lens {ti.logit_lens[mid]:.2f} at layer {mid}"
+    )
+
+
+# --------------------------------------------------------------------------------------- calibrate
+def calibrate_section(ctx: TourContext, sec: Section) -> str:
+    import random
+
+    from ..concepts.data import contrast_pairs, load_dataset
+    from ..steering import train_steering_vector
+    from ..steering.calibrate import ContrastEffect, calibrate, neutral_texts
+
+    cfg, model, tok = ctx.config, ctx.model, ctx.tokenizer
+    pairs = contrast_pairs(load_dataset(cfg.concept_data))
+    random.Random(cfg.seed).shuffle(pairs)
+    judge, fit = pairs[: cfg.calibrate_pairs], pairs[cfg.calibrate_pairs : cfg.calibrate_pairs + cfg.calibrate_fit]
+    if not judge or not fit:
+        raise DataFormatError(f"{cfg.concept_data} has {len(pairs)} contrast pairs; too few for the calibration.")
+    n = ctx.spec.n_layers
+    k = min(cfg.calibrate_sites, n)
+    layers = sorted({round(i * (n - 1) / max(1, k - 1)) for i in range(k)}) if k > 1 else [n // 2]
+    sites = [Site(x) for x in layers]
+    vec = train_steering_vector(model, tok, fit, sites)
+    effect = ContrastEffect(tok, judge)
+    neutral = neutral_texts(cfg.calibrate_neutral)
+    res = calibrate(
+        model, tok, vec, effect, neutral, sites=sites, strengths=list(cfg.calibrate_strengths), seed=cfg.seed, progress=False
+    )
+    grid_tokens = (
+        len(sites) * len(cfg.calibrate_strengths) * (effect.tokens(range(len(judge))) + sum(len(r) for r in _rows(tok, neutral)))
+    )
+    c = res.chosen
+    sec.numbers = {
+        "steering": f"mean-difference vector from {len(fit)} {cfg.concept_data} pairs (label 1 minus label 0)",
+        "candidates": f"{len(sites)} sites x {len(cfg.calibrate_strengths)} strengths",
+        "budget": f"KL <= {res.max_kl:g} nats/token, perplexity ratio <= {res.max_perplexity_ratio:g}",
+        "neutral texts": len(neutral),
+        "chosen": "none within the budget" if c is None else f"{c['site']} x{c['strength']:g}",
+        "effect of the chosen point (nats)": None if c is None else c["effect"],
+        "KL of the chosen point (nats/token)": None if c is None else c["kl"],
+        "evaluations (items seen)": f"{len(res.records)} ({sum(r['items'] for r in res.records)} pair scorings)",
+        "cost vs the full grid (model tokens)": res.cost_tokens / grid_tokens,
+    }
+    sec.text(
+        "Which layer and which strength? Calibration searches sites x strengths for the largest effect on "
+        f"{len(judge)} held-out contrast pairs (how much the steering raises log p(label-1 answer) - log p(label-0 "
+        "answer) after the shared prompt) among the settings whose side effects on neutral text stay within budget. "
+        "Successive halving scores every candidate on a few pairs and promotes the best third to three times as "
+        "many, so the full grid is never paid for."
+    )
+    sec.figure(
+        Figure(
+            "calibrate-frontier",
+            "Effect vs side effect of every evaluated setting",
+            _png_from(res.plot),
+            res.to_dict(),
+            "Blue: within budget on every pair; red: over it; grey: seen on fewer pairs; star: the choice.",
+        )
+    )
+    rows = [
+        [r["site"], f"{r['strength']:g}", r["effect"], r["kl"], r["perplexity_ratio"], "yes" if r["feasible"] else "no"]
+        for r in sorted(res.full, key=lambda r: -r["effect"])
+    ]
+    sec.table(
+        ["site", "strength", "effect (nats)", "KL (nats/token)", "perplexity ratio", "within budget"],
+        rows,
+        "Settings scored on every pair",
+    )
+    return (
+        "no setting within the budget" if c is None else f"chose {c['site']} x{c['strength']:g} (effect {c['effect']:.2f} nats)"
+    )
+
+
+def _rows(tok: Any, texts: list[str]) -> list[list[int]]:
+    from ..model.tokens import encode
+
+    return encode(tok, texts)
+
+
 # ----------------------------------------------------------------------------------------- editors
 SHIPPED_EDITORS = Path(__file__).resolve().parent.parent / "data" / "editors"
 
@@ -682,4 +862,14 @@ SECTIONS: dict[str, tuple[str, str, Callable[[TourContext, Section], str]]] = {
     ),
     "concepts": ("Concept guidance", "Probe a concept layer by layer, then guide generation along it.", concepts_section),
     "editors": ("Trained editors (REMEDI)", "Turn an attribute into an edit of an entity's representation.", editors_section),
+    "readouts": (
+        "Jacobian lens and Patchscopes",
+        "Read a layer through the average Jacobian to the output, or let the model describe a patched state.",
+        readouts_section,
+    ),
+    "calibrate": (
+        "Calibrated steering",
+        "Choose a steering layer and strength under a budget on side effects.",
+        calibrate_section,
+    ),
 }
