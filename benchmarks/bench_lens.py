@@ -56,6 +56,10 @@ def main() -> None:
     p.add_argument("--jacobian-samples", type=int, default=4, help="random vectors per text of the Jacobian lens")
     p.add_argument("--transfer-chunks", type=int, default=0, help="held-out chunks for the layer-transfer matrix (0: off)")
     p.add_argument("--transfer-layers", help="comma-separated lens indices of the transfer matrix (default: all)")
+    p.add_argument("--jacobian-reduction", choices=["position", "future"], default="position")
+    p.add_argument("--jacobian-skip-first", type=int, default=0)
+    p.add_argument("--tuned-lens", metavar="DIR", help="evaluate this saved tuned lens instead of training one")
+    p.add_argument("--save-lens", metavar="DIR", help="save the trained tuned lens (the last --compute) here")
     p.add_argument("--out", default="bench-results/lens")
     a = p.parse_args()
     torch.set_num_threads(2)
@@ -77,7 +81,7 @@ def main() -> None:
         train, val = train.split(a.validation_chunks / train.ids.shape[0], seed=1)
     print(f"{a.model}: {train.ids.shape[0]} training chunks, {held.ids.shape[0]} held-out chunks of {a.seq_len} tokens")
     lenses, speed = {"logit": LogitLens.from_model(model)}, {}
-    for cd in a.compute:
+    for cd in [] if a.tuned_lens else a.compute:
         cfg = LensTrainConfig(
             steps=a.steps,
             tokens_per_step=a.tokens_per_step,
@@ -107,6 +111,12 @@ def main() -> None:
             f"mean KL {hist.kl[0]:.3f} -> {hist.kl[-1]:.3f} nats/token"
         )
         lenses[f"tuned ({cd})"] = lens
+        if a.save_lens:
+            lens.save(a.save_lens)
+    if a.tuned_lens:
+        from steerlens.lens import TunedLens
+
+        lenses["tuned (loaded)"] = TunedLens.load(a.tuned_lens, model)
     if not a.skip_bias_only:
         cfg = LensTrainConfig(
             steps=a.steps,
@@ -123,7 +133,13 @@ def main() -> None:
         texts = read_texts(a.text) if a.text else default_corpus("train")
         t0 = time.perf_counter()
         lenses["jacobian"] = JacobianLens.fit(
-            model, tok, texts[: a.jacobian_texts], samples=a.jacobian_samples, max_tokens=a.seq_len
+            model,
+            tok,
+            texts[: a.jacobian_texts],
+            samples=a.jacobian_samples,
+            max_tokens=a.seq_len,
+            reduction=a.jacobian_reduction,
+            skip_first=a.jacobian_skip_first,
         )
         speed["jacobian_fit_seconds"] = time.perf_counter() - t0
         print(f"Jacobian lens: {a.jacobian_texts} texts x {a.jacobian_samples} samples in {speed['jacobian_fit_seconds']:.1f} s")
@@ -137,7 +153,7 @@ def main() -> None:
             print(f"  {name} below the logit lens at {below}/{len(res['lenses'][name]['kl'])} layers")
     transfer = None
     if a.transfer_chunks:
-        tuned = lenses[f"tuned ({a.compute[-1]})"]
+        tuned = lenses["tuned (loaded)"] if a.tuned_lens else lenses[f"tuned ({a.compute[-1]})"]
         layers = [int(x) for x in a.transfer_layers.split(",")] if a.transfer_layers else list(range(tuned.n_layers))
         sub = type(held)(
             held.ids[: a.transfer_chunks],

@@ -7,7 +7,10 @@ The estimator. For random Rademacher vectors ``u_t`` at every position, one back
 ``sum_t u_t . resid_final(t)`` gives ``g_t = sum_s J_{s,t}^T u_s`` at every position ``t`` of every layer at
 once, and ``E[u_t g_t^T] = J_{t,t}`` because ``E[u_s u_t^T] = 0`` for ``s != t``: an unbiased estimate of each
 token's own Jacobian from one backward pass per sample. Its variance falls with the number of tokens times
-``samples``. ``exact=True`` replaces the random vectors with one-hot ones: exact, but one backward pass per
+``samples``. The residual connection puts an identity in each same-position Jacobian; the estimator takes it out of the random
+part (``I + u_t (g_t - u_t)^T``, the same mean because ``E[u u^T] = I``), which removes the identity's share of
+the noise -- most of it at the late layers, whose Jacobians are close to the identity. ``exact=True`` replaces the
+random vectors with one-hot ones: exact, but one backward pass per
 token and dimension, so for small models and for checks.
 
 ``reduction="future"`` fits the reference implementation's quantity instead (Gurnee et al. 2026, the
@@ -266,17 +269,22 @@ def _row_jacobians(
             gen = torch.Generator().manual_seed(seed % (2**63))
             for _ in range(samples):
                 u = torch.zeros_like(h_final)
+                # the residual connection puts an identity in every J_{t,t}: I + u (g - u)^T has the same mean as
+                # u g^T (E[u u^T] = I) without the identity's share of the noise, and it stays a plain sum
                 if reduction == "position":  # independent signs per token: E[u_t g_t^T] = J_{t,t}
                     r = torch.randint(0, 2, (t - k0, d), generator=gen) * 2 - 1
                     u[0, k0:] = r.to(h_final.dtype).to(h_final.device)
+                    uu = u[0, k0:].double()
                     for j, g in enumerate(grads(u)):
-                        total[j] += u[0, k0:].double().T @ g[0, k0:].double()  # sum over tokens of u_t g_t^T
+                        total[j] += uu.T @ (g[0, k0:].double() - uu)  # sum over tokens of u_t (g_t - u_t)^T
                 else:  # one sign vector shared by all targets: E[u g_t^T] = sum_s J_{s,t}
                     r = (torch.randint(0, 2, (d,), generator=gen) * 2 - 1).to(h_final.dtype).to(h_final.device)
                     u[0, k0:] = r
+                    rr = r.double()
                     for j, g in enumerate(grads(u)):
-                        total[j] += torch.outer(r.double(), g[0, k0:].double().sum(0))
+                        total[j] += torch.outer(rr, g[0, k0:].double().sum(0) - (t - k0) * rr)
             total /= samples
+            total += (t - k0) * torch.eye(d, dtype=total.dtype, device=total.device)
     return total.detach().cpu()
 
 
