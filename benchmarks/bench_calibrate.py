@@ -34,6 +34,7 @@ def main() -> None:
     p.add_argument("--max-kl", type=float, default=0.1)
     p.add_argument("--max-ppl-ratio", type=float, default=1.2)
     p.add_argument("--neutral-texts", type=int, default=16)
+    p.add_argument("--judge-pairs", type=int, default=None, help="held-out pairs that judge the effect (default: all 75)")
     p.add_argument("--seeds", default="0,1,2", help="seeds of the halving runs")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default="bench-results/calibrate")
@@ -51,6 +52,7 @@ def main() -> None:
     random.Random(0).shuffle(order)
     k = len(pairs) // 2
     judge, fit = [pairs[i] for i in order[:k]], [pairs[i] for i in order[k:]]
+    judge = judge[: a.judge_pairs] if a.judge_pairs else judge
     vec = train_steering_vector(model, tok, fit, sites)
     effect = ContrastEffect(tok, judge)
     neutral = neutral_texts(a.neutral_texts)

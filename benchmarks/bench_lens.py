@@ -59,6 +59,7 @@ def main() -> None:
     p.add_argument("--jacobian-reduction", choices=["position", "future"], default="position")
     p.add_argument("--jacobian-skip-first", type=int, default=0)
     p.add_argument("--tuned-lens", metavar="DIR", help="evaluate this saved tuned lens instead of training one")
+    p.add_argument("--no-tuned", action="store_true", help="no tuned lens (e.g. to evaluate a Jacobian lens alone)")
     p.add_argument("--save-lens", metavar="DIR", help="save the trained tuned lens (the last --compute) here")
     p.add_argument("--out", default="bench-results/lens")
     a = p.parse_args()
@@ -81,7 +82,7 @@ def main() -> None:
         train, val = train.split(a.validation_chunks / train.ids.shape[0], seed=1)
     print(f"{a.model}: {train.ids.shape[0]} training chunks, {held.ids.shape[0]} held-out chunks of {a.seq_len} tokens")
     lenses, speed = {"logit": LogitLens.from_model(model)}, {}
-    for cd in [] if a.tuned_lens else a.compute:
+    for cd in [] if (a.tuned_lens or a.no_tuned) else a.compute:
         cfg = LensTrainConfig(
             steps=a.steps,
             tokens_per_step=a.tokens_per_step,
@@ -117,7 +118,7 @@ def main() -> None:
         from steerlens.lens import TunedLens
 
         lenses["tuned (loaded)"] = TunedLens.load(a.tuned_lens, model)
-    if not a.skip_bias_only:
+    if not (a.skip_bias_only or a.no_tuned):
         cfg = LensTrainConfig(
             steps=a.steps,
             tokens_per_step=a.tokens_per_step,
