@@ -26,6 +26,26 @@ def test_lens_json(folder, capsys):
     assert all(0.0 <= p <= 1.0 for row in out["top_probs"] for cell in row for p in cell)
 
 
+def test_lens_jacobian_fit_eval_and_import(folder, tmp_path, capsys):
+    import torch
+
+    text = tmp_path / "t.txt"
+    text.write_text(" ".join(f"w{i % 50}" for i in range(120)))
+    out = tmp_path / "jl"
+    args = ["lens", "jacobian", "--model", str(folder), "--text", str(text), "--out", str(out), "--samples", "1"]
+    assert main(args + ["--max-tokens", "24", "--reduction", "future", "--skip-first", "2"]) == 0
+    assert "22 tokens" in capsys.readouterr().out
+    assert main(["lens", "eval", "--model", str(folder), "--text", str(text), "--seq-len", "16", "--jacobian", str(out)]) == 0
+    assert "jacobian" in capsys.readouterr().out
+    f = tmp_path / "ref_jacobian_lens.pt"
+    torch.save({"jacobians": {0: torch.eye(32) * 2}, "target_layer": -1}, f)
+    assert main(["lens", "jacobian", "--model", str(folder), "--import", str(f), "--out", str(tmp_path / "imp")]) == 0
+    assert "lens indices [1]" in capsys.readouterr().out
+    f.write_bytes(b"not a torch file")
+    assert main(["lens", "jacobian", "--model", str(folder), "--import", str(f), "--out", str(tmp_path / "imp2")]) == 1
+    assert "not a weights-only torch file" in capsys.readouterr().err
+
+
 def test_lens_table(folder, capsys):
     assert main(["lens", "read", "w1 w2", "--model", str(folder)]) == 0
     assert "logit lens" in capsys.readouterr().out

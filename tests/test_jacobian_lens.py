@@ -155,3 +155,38 @@ def test_cli_fits_and_evaluates(tmp_path, capsys):
     assert main(argv) == 0
     res = json.loads(capsys.readouterr().out)
     assert set(res["lenses"]) == {"logit", "jacobian"} and len(res["lenses"]["jacobian"]["kl"]) == 3
+
+
+def test_import_of_reference_jlens_files(tmp_path):
+    """The reference package's layout (layer -> [d, d], anchored at block outputs) lands one lens index later;
+    stacked tensors and resid_pre anchoring too; unknown contents, other widths and other targets are refused."""
+    from steerlens.errors import DataFormatError
+
+    model = make_tiny("llama")
+    d = model.config.hidden_size
+    g = torch.Generator().manual_seed(0)
+    mats = {0: torch.randn(d, d, generator=g), 1: torch.randn(d, d, generator=g), 2: torch.randn(d, d, generator=g)}
+    f = tmp_path / "tiny_jacobian_lens.pt"
+    torch.save({"jacobians": {k: v.half() for k, v in mats.items()}, "target_layer": -1, "n_prompts": 100}, f)
+    lens = JacobianLens.from_jlens(f, model)
+    assert torch.equal(lens.jacobian(0), torch.eye(d))  # the embeddings: no published matrix
+    torch.testing.assert_close(lens.jacobian(1), mats[0].half().float())
+    torch.testing.assert_close(lens.jacobian(2), mats[1].half().float())  # block 2's output is final: dropped
+    assert lens.meta["n_prompts"] == 100 and lens.source.startswith("jlens:")
+    back = JacobianLens.load(lens.save(tmp_path / "imported"), model)
+    assert back.source == lens.source and torch.equal(back.jacobians, lens.jacobians)
+    with pytest.raises(ConfigError, match="imported"):
+        back.merge(lens)
+    torch.save({"J": torch.stack([mats[0], mats[1]])}, f)
+    pre = JacobianLens.from_jlens(f, model, point="resid_pre")
+    torch.testing.assert_close(pre.jacobian(0), mats[0])
+    torch.testing.assert_close(pre.jacobian(1), mats[1])
+    torch.save({"weights": torch.randn(3, 5)}, f)
+    with pytest.raises(DataFormatError, match="found no per-layer"):
+        JacobianLens.from_jlens(f, model)
+    torch.save({"jacobians": {0: torch.randn(d + 1, d + 1)}}, f)
+    with pytest.raises(DataFormatError, match="found no per-layer"):
+        JacobianLens.from_jlens(f, model)
+    torch.save({"jacobians": {0: mats[0]}, "target_layer": 1}, f)
+    with pytest.raises(IncompatibleArtifactError, match="not the last one"):
+        JacobianLens.from_jlens(f, model)

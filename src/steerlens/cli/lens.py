@@ -141,6 +141,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="each token's own Jacobian, or the Jacobians to all later tokens summed (the reference jlens estimator)",
     )
     jl.add_argument("--skip-first", type=int, default=0, help="tokens at the start of each text left out (the reference: 16)")
+    jl.add_argument(
+        "--import",
+        dest="import_file",
+        metavar="FILE",
+        help="convert a reference jlens file (*_jacobian_lens.pt) to a steerlens artifact instead of fitting",
+    )
+    jl.add_argument(
+        "--anchor",
+        choices=["resid_post", "resid_pre"],
+        default="resid_post",
+        help="with --import: the point the file's layer l reads (the published lenses: block outputs)",
+    )
 
 
 def _load_lens(path: str, model):
@@ -269,6 +281,11 @@ def run_jacobian(args: argparse.Namespace) -> int:
     from ..loading import load_model
 
     model, tokenizer = load_model(args.model)
+    if args.import_file:
+        lens = JacobianLens.from_jlens(args.import_file, model, point=args.anchor)
+        fitted = [i for i in range(lens.n_layers) if float(lens.tokens[i]) > 0]
+        print(f"wrote {lens.save(args.out)} (imported {len(fitted)} layers: lens indices {fitted})")
+        return 0
     texts = (read_texts(args.text) if args.text else default_corpus("train"))[: args.texts]
     lens = JacobianLens.fit(
         model,

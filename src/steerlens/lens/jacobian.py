@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,8 @@ class JacobianLens(Lens):
         self.exact = False
         self.reduction = "position"
         self.skip_first = 0
+        self.meta: dict[str, Any] = {}
+        self.source = ""  # set when imported from another tool's file (its Jacobians are then means, not sums)
 
     @property
     def jacobians(self) -> torch.Tensor:
@@ -165,6 +168,8 @@ class JacobianLens(Lens):
         """A new lens fitted on both lenses' texts (sums and token counts add)."""
         if other.jacobian_sum.shape != self.jacobian_sum.shape or other.unembed.fingerprint != self.unembed.fingerprint:
             raise IncompatibleArtifactError("Only Jacobian lenses of the same model merge.")
+        if self.source or other.source:
+            raise ConfigError("An imported Jacobian lens holds means, not sums over tokens; it does not merge.")
         if other.exact != self.exact:
             raise ConfigError("An exact and a sampled Jacobian lens do not merge.")
         if (other.reduction, other.skip_first) != (self.reduction, self.skip_first):
@@ -179,6 +184,52 @@ class JacobianLens(Lens):
             out.tokens.copy_(self.tokens + other.tokens)
         return out
 
+    @classmethod
+    def from_jlens(cls, path: str | os.PathLike[str], model: torch.nn.Module, *, point: str = "resid_post") -> JacobianLens:
+        """Import a Jacobian lens saved by the reference ``jlens`` package (the published ``*_jacobian_lens.pt`` files).
+
+        The file is read with ``torch.load(weights_only=True)`` (tensors and plain containers only, no code). The
+        per-layer ``[d, d]`` matrices are found as a mapping ``layer -> tensor`` (at the top level or under one
+        key) or as one stacked ``[n, d, d]`` tensor. The published lenses are anchored at each block's output
+        (``point="resid_post"``: the matrix of block ``l`` reads ``resid_post.l``, which is this lens's index
+        ``l + 1``); give ``point="resid_pre"`` for a file anchored at block inputs. Layers the file lacks stay the
+        identity (the logit lens). The layout was taken from the published lenses' descriptions, not from a
+        downloaded file: a file it does not recognise is refused with what was found in it.
+        """
+        if point not in ("resid_post", "resid_pre"):
+            raise ConfigError(f"point must be 'resid_post' or 'resid_pre', got {point!r}.")
+        file = Path(path)
+        if not file.is_file():
+            raise DataFormatError(f"{file} does not exist.")
+        try:
+            obj = torch.load(file, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a format error for the user
+            raise DataFormatError(f"{file} is not a weights-only torch file ({type(exc).__name__}: {exc}).") from exc
+        lens = cls(Unembed(model))
+        d, n = lens.unembed.d_model, lens.n_layers
+        mats, meta = _find_matrices(obj, d)
+        if not mats:
+            keys = sorted(map(str, obj)) if isinstance(obj, dict) else [type(obj).__name__]
+            raise DataFormatError(f"{file}: found no per-layer [{d}, {d}] matrices (contents: {keys[:20]}).")
+        target = meta.get("target_layer")
+        if isinstance(target, int) and target not in (-1, n - 1):
+            raise IncompatibleArtifactError(
+                f"{file} maps to layer {target}, not the last one; this lens decodes through the final norm."
+            )
+        shift = 1 if point == "resid_post" else 0
+        with torch.no_grad():
+            for layer, m in mats.items():
+                idx = layer + shift
+                if not 0 <= layer < n:
+                    raise IncompatibleArtifactError(f"{file} has a matrix for layer {layer}; the model has {n} layers.")
+                if idx >= n:
+                    continue  # the last block's output: already final, the lens there is the identity
+                lens.jacobian_sum[idx] = m.double()
+                lens.tokens[idx] = 1.0
+        lens.source = f"jlens:{file.name}"
+        lens.meta = {k: v for k, v in meta.items() if isinstance(v, (int, float, str, bool))}
+        return lens
+
     # ----------------------------------------------------------------- persistence
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save as a steerlens artifact (the sums and counts, so a loaded fit can still be merged)."""
@@ -186,7 +237,14 @@ class JacobianLens(Lens):
             path,
             "jacobian_lens",
             {"jacobian_sum": self.jacobian_sum, "tokens": self.tokens},
-            {"exact": self.exact, "samples": self.samples, "reduction": self.reduction, "skip_first": self.skip_first},
+            {
+                "exact": self.exact,
+                "samples": self.samples,
+                "reduction": self.reduction,
+                "skip_first": self.skip_first,
+                "source": self.source,
+                "meta": self.meta,
+            },
             fingerprint=self.unembed.fingerprint,
         )
 
@@ -305,4 +363,50 @@ def _load_registered(art, model) -> JacobianLens:
     lens.samples = int(art.config.get("samples", 0))
     lens.reduction = str(art.config.get("reduction", "position"))
     lens.skip_first = int(art.config.get("skip_first", 0))
+    lens.source = str(art.config.get("source", ""))
+    lens.meta = dict(art.config.get("meta", {}))
     return lens
+
+
+def _layer_key(k: Any) -> int | None:
+    if isinstance(k, int) and not isinstance(k, bool):
+        return k
+    if isinstance(k, str):
+        m = re.fullmatch(r"\D*?(\d+)", k)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def _find_matrices(obj: Any, d: int) -> tuple[dict[int, torch.Tensor], dict[str, Any]]:
+    """Per-layer ``[d, d]`` matrices in a loaded file (a ``layer -> tensor`` mapping, at the top or one level down,
+    or a stacked ``[n, d, d]`` tensor), and the file's scalar metadata."""
+
+    def square(v: Any) -> bool:
+        return isinstance(v, torch.Tensor) and tuple(v.shape) == (d, d)
+
+    def mapping(m: Any) -> dict[int, torch.Tensor]:
+        if not isinstance(m, dict):
+            return {}
+        out = {}
+        for k, v in m.items():
+            key = _layer_key(k)
+            if key is not None and square(v):
+                out[key] = v.float()
+        return out
+
+    if isinstance(obj, torch.Tensor):
+        return ({i: obj[i].float() for i in range(obj.shape[0])} if obj.dim() == 3 and obj.shape[1:] == (d, d) else {}), {}
+    if not isinstance(obj, dict):
+        return {}, {}
+    meta = {str(k): v for k, v in obj.items() if isinstance(v, (int, float, str, bool))}
+    found = mapping(obj)
+    if found:
+        return found, meta
+    for v in obj.values():
+        found = mapping(v)
+        if found:
+            return found, meta
+        if isinstance(v, torch.Tensor) and v.dim() == 3 and tuple(v.shape[1:]) == (d, d):
+            return {i: v[i].float() for i in range(v.shape[0])}, meta
+    return {}, meta
