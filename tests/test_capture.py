@@ -134,3 +134,18 @@ def test_capture_dtype_and_stack():
     assert acts.stack().dtype == torch.bfloat16
     with pytest.raises(SiteError, match="was not captured"):
         acts[Site(0, "mlp_out")]
+
+
+def test_continuation_logprobs_equal_the_tail_of_next_token_logprobs(tiny):
+    """The LM head on the continuation positions only gives the same log-probs as the full pass, every arch."""
+    from steerlens.errors import PositionError
+    from steerlens.model.capture import continuation_logprobs, next_token_logprobs
+
+    rows = [[1, 17, 23, 5, 9], [1, 40, 41, 7], [1, 60, 3, 8, 12, 30]]
+    starts = [2, 3, 1]
+    full = next_token_logprobs(tiny, rows, batch_size=2)
+    got = continuation_logprobs(tiny, rows, starts, batch_size=2)
+    for f, g, k in zip(full, got, starts):
+        torch.testing.assert_close(g, f[k - 1 :], atol=1e-4, rtol=1e-4)
+    with pytest.raises(PositionError, match="start"):
+        continuation_logprobs(tiny, rows, [0, 1, 1])

@@ -174,6 +174,41 @@ def all_position_logprobs(model: torch.nn.Module, row: Sequence[int]) -> torch.T
 
 
 @torch.no_grad()
+def continuation_logprobs(
+    model: torch.nn.Module, rows: Sequence[Sequence[int]], starts: Sequence[int], batch_size: int = 8
+) -> list[torch.Tensor]:
+    """Per token row, ``log p(token_t | tokens_<t)`` for ``t = starts[i] .. len(row) - 1`` (fp32, CPU).
+
+    The same values as the tail of :func:`next_token_logprobs`, but the LM head runs only on the positions that
+    predict those tokens (most of the cost on a large vocabulary when the prefix is long).
+    """
+    if len(starts) != len(rows):
+        raise PositionError(f"{len(starts)} starts for {len(rows)} rows.")
+    bad = [i for i, (r, k) in enumerate(zip(rows, starts)) if not 1 <= k < len(r)]
+    if bad:
+        raise PositionError(f"Row {bad[0]}: start {starts[bad[0]]} must be in [1, {len(rows[bad[0]]) - 1}].")
+    spec = resolve(model)
+    device = next(model.parameters()).device
+    out: list[torch.Tensor] = []
+    for i in range(0, len(rows), batch_size):
+        part, ks = rows[i : i + batch_size], starts[i : i + batch_size]
+        h = final_hidden(model, part)
+        # predictions of tokens k.. come from positions k-1 .. n-2
+        pos = [(j, t) for j, (r, k) in enumerate(zip(part, ks)) for t in range(k - 1, len(r) - 1)]
+        bj = torch.tensor([p[0] for p in pos], device=device)
+        bt = torch.tensor([p[1] for p in pos], device=device)
+        lp = torch.log_softmax(spec.logits_from_final(h[bj, bt]).float(), -1)
+        tgt = torch.tensor([part[j][t + 1] for j, t in pos], device=device)
+        vals = lp.gather(-1, tgt[:, None])[:, 0].cpu()
+        n = 0
+        for r, k in zip(part, ks):
+            m = len(r) - k
+            out.append(vals[n : n + m])
+            n += m
+    return out
+
+
+@torch.no_grad()
 def position_logprobs(
     model: torch.nn.Module, rows: Sequence[Sequence[int]], batch_size: int = 8
 ) -> Iterator[tuple[int, torch.Tensor]]:

@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 from .._plotting import pyplot
 from .._results import JsonResult
 from ..errors import ConfigError, DataFormatError, SteeringError
-from ..model.capture import last_token_logprobs, next_token_logprobs, position_logprobs
+from ..model.capture import continuation_logprobs, last_token_logprobs, position_logprobs
 from ..model.intervene import Edit, intervene
 from ..model.site import Site, SiteLike, as_sites
 from ..model.tokens import encode
@@ -110,12 +110,10 @@ class ContrastEffect:
 
     def score(self, model: torch.nn.Module, items: Sequence[int]) -> torch.Tensor:
         rows = [self._pos[i] for i in items] + [self._neg[i] for i in items]
-        lps = next_token_logprobs(model, rows, self.batch_size)
+        starts = [self._start[i] for i in items] * 2
+        lps = continuation_logprobs(model, rows, starts, self.batch_size)  # the head runs on the continuations only
         n = len(items)
-        # lps[j][t] is log p(token t + 1): the continuation's tokens k.. are entries k - 1 ..
-        return torch.tensor(
-            [float(lps[j][self._start[i] - 1 :].sum() - lps[n + j][self._start[i] - 1 :].sum()) for j, i in enumerate(items)]
-        )
+        return torch.tensor([float(lps[j].sum() - lps[n + j].sum()) for j in range(n)])
 
     def prompts(self, items: Sequence[int]) -> list[str]:
         """The shared prefix of each pair, as text (for confirmation by generation)."""
