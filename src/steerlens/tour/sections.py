@@ -64,10 +64,10 @@ class TourConfig:
     jacobian_samples: int = 2
     readout_chunks: int = 2  # held-out chunks (of 64 tokens) for the lenses' KL
     identity_positions: int = 48  # token-identity patchscope: random prefixes of held-out text
-    calibrate_pairs: int = 40  # held-out contrast pairs that judge the effect
+    calibrate_pairs: int = 24  # held-out contrast pairs that judge the effect
     calibrate_fit: int = 60  # pairs the steering vector is trained on
     calibrate_sites: int = 4
-    calibrate_strengths: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+    calibrate_strengths: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
     calibrate_neutral: int = 8
     seed: int = 0
 
@@ -87,7 +87,7 @@ class TourConfig:
             calibrate_pairs=16,
             calibrate_fit=40,
             calibrate_sites=3,
-            calibrate_strengths=(1.0, 2.0, 4.0),
+            calibrate_strengths=(0.25, 1.0, 4.0),
             calibrate_neutral=4,
         )
         return cls(**{**base, **overrides})
