@@ -176,6 +176,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--pairs", help='JSONL contrast pairs {"positive": ..., "negative": ...} sharing a prompt prefix')
     c.add_argument("--held-out", type=float, default=0.5, help="fraction of the pairs kept out of training to judge the effect")
     c.add_argument("--vector", metavar="DIR", help="a saved steering vector (all pairs then judge it)")
+    c.add_argument(
+        "--concept",
+        metavar="DIR",
+        help="a saved concept (concept guidance; with --dataset only the prompts it was not fitted on judge it)",
+    )
     c.add_argument("--add", help="ActAdd: steering prompt added (all pairs then judge it)")
     c.add_argument("--sub", default="", help="ActAdd: steering prompt subtracted")
     c.add_argument(
@@ -334,18 +339,27 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
     if bool(args.dataset) == bool(args.pairs):
         raise SteeringError("Give the contrast pairs with exactly one of --dataset and --pairs.")
-    if args.vector and args.add:
-        raise SteeringError("Steer with --vector or with --add/--sub, not both.")
+    if sum(bool(x) for x in (args.vector, args.add, args.concept)) > 1:
+        raise SteeringError("Steer with one of --vector, --concept and --add/--sub.")
+    model, tok = load_model(args.model)
+    concept = None
+    if args.concept:
+        from ..concepts import ConceptProbe
+
+        concept = ConceptProbe.load(args.concept, model)
     if args.pairs:
         pairs = [(p.positive, p.negative) for p in read_pairs(args.pairs)]
     else:
         from ..concepts.data import contrast_pairs, load_dataset
 
-        pairs = contrast_pairs(load_dataset(args.dataset))
-    model, tok = load_model(args.model)
-    sites = model_sites(args.sites, model)
-    if args.vector or args.add:
-        method: object = SteeringVector.load(args.vector, model) if args.vector else (args.add, args.sub)
+        examples = load_dataset(args.dataset)
+        pairs = contrast_pairs(concept.held_out(examples) if concept is not None else examples)
+    sites = concept.sites if concept is not None and args.sites == "all" else model_sites(args.sites, model)
+    if concept is not None:
+        method: object = concept
+        judge, how = pairs, f"concept {args.concept} (guidance)"
+    elif args.vector or args.add:
+        method = SteeringVector.load(args.vector, model) if args.vector else (args.add, args.sub)
         judge, how = pairs, (f"vector {args.vector}" if args.vector else f"ActAdd {args.add!r} - {args.sub!r}")
     else:
         if not 0 < args.held_out < 1:

@@ -99,6 +99,17 @@ class ConceptProbe:
         probe = self.probe
         return Monitor(at, lambda h: probe.layer_proba(h, index), name or f"{self.name or 'concept'}@{at}")
 
+    def edits_at(
+        self,
+        model: torch.nn.Module,
+        site: SiteLike,
+        strength: float,
+        mode: Literal["norm_preserving", "add"] = "norm_preserving",
+    ) -> list[Transform]:
+        """Guidance at one of the concept's sites with one strength (what :func:`~steerlens.steering.calibrate`
+        searches over; :func:`guidance_edits` takes several sites at once)."""
+        return guidance_edits(model, self, strength, [site], mode=mode)
+
     def seen(self, examples: Sequence[ConceptExample]) -> list[ConceptExample]:
         """The examples whose prompt the probe was fitted on (empty where the concept does not record them)."""
         return [e for e in examples if prompt_key(e.prompt) in self.train_prompts]
