@@ -58,6 +58,8 @@ def main() -> None:
     p.add_argument("--transfer-layers", help="comma-separated lens indices of the transfer matrix (default: all)")
     p.add_argument("--jacobian-reduction", choices=["position", "future"], default="position")
     p.add_argument("--jacobian-skip-first", type=int, default=0)
+    p.add_argument("--jacobian-exact", action="store_true", help="one-hot vectors (d backward passes per text with 'future')")
+    p.add_argument("--jacobian-tokens", type=int, default=None, help="tokens per Jacobian text (default: --seq-len)")
     p.add_argument("--tuned-lens", metavar="DIR", help="evaluate this saved tuned lens instead of training one")
     p.add_argument("--no-tuned", action="store_true", help="no tuned lens (e.g. to evaluate a Jacobian lens alone)")
     p.add_argument("--save-lens", metavar="DIR", help="save the trained tuned lens (the last --compute) here")
@@ -138,7 +140,8 @@ def main() -> None:
             tok,
             texts[: a.jacobian_texts],
             samples=a.jacobian_samples,
-            max_tokens=a.seq_len,
+            max_tokens=a.jacobian_tokens or a.seq_len,
+            exact=a.jacobian_exact,
             reduction=a.jacobian_reduction,
             skip_first=a.jacobian_skip_first,
         )

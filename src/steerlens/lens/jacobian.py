@@ -69,6 +69,7 @@ class JacobianLens(Lens):
         self.exact = False
         self.reduction = "position"
         self.skip_first = 0
+        self.control = True
         self.meta: dict[str, Any] = {}
         self.source = ""  # set when imported from another tool's file (its Jacobians are then means, not sums)
 
@@ -101,6 +102,7 @@ class JacobianLens(Lens):
         exact: bool = False,
         reduction: str = "position",
         skip_first: int = 0,
+        control: bool = True,
         max_tokens: int = 128,
         seed: int = 0,
         progress: bool | None = None,
@@ -115,6 +117,8 @@ class JacobianLens(Lens):
             reduction: ``"position"`` (each token's own Jacobian) or ``"future"`` (the Jacobians to all later
                 tokens summed, as the reference implementation; see the module docs).
             skip_first: tokens at the start of each text left out as sources and targets (the reference: 16).
+            control: take the identity out of the random part (lower noise where the Jacobian is near the
+                identity; see the module docs). Fits merge only with fits made the same way.
             seed: with each text's tokens, seeds its random vectors (so fits of disjoint texts merge exactly).
         """
         if reduction not in ("position", "future"):
@@ -122,7 +126,7 @@ class JacobianLens(Lens):
         if skip_first < 0:
             raise ConfigError(f"skip_first must be >= 0, got {skip_first}.")
         lens = cls(Unembed(model))
-        lens.exact, lens.reduction, lens.skip_first = exact, reduction, skip_first
+        lens.exact, lens.reduction, lens.skip_first, lens.control = exact, reduction, skip_first, control
         lens.update(model, tokenizer, texts, layers=layers, samples=samples, max_tokens=max_tokens, seed=seed, progress=progress)
         return lens
 
@@ -157,7 +161,7 @@ class JacobianLens(Lens):
         device = next(model.parameters()).device
         for row in tqdm(rows, desc="Jacobian lens", unit="text", disable=not (len(rows) > 1 if progress is None else progress)):
             sums = _row_jacobians(
-                model, row, idx, samples, self.exact, _row_seed(seed, row), device, self.reduction, self.skip_first
+                model, row, idx, samples, self.exact, _row_seed(seed, row), device, self.reduction, self.skip_first, self.control
             )
             self.jacobian_sum[idx] += sums.to(self.jacobian_sum.device)
             self.tokens[idx] += len(row) - self.skip_first
@@ -172,13 +176,14 @@ class JacobianLens(Lens):
             raise ConfigError("An imported Jacobian lens holds means, not sums over tokens; it does not merge.")
         if other.exact != self.exact:
             raise ConfigError("An exact and a sampled Jacobian lens do not merge.")
-        if (other.reduction, other.skip_first) != (self.reduction, self.skip_first):
+        if (other.reduction, other.skip_first, other.control) != (self.reduction, self.skip_first, self.control):
             raise ConfigError(
                 f"These lenses average different things ({self.reduction}, skip_first={self.skip_first} vs "
                 f"{other.reduction}, skip_first={other.skip_first}); only like fits merge."
             )
         out = JacobianLens(self.unembed)
         out.exact, out.samples, out.reduction, out.skip_first = self.exact, self.samples, self.reduction, self.skip_first
+        out.control = self.control
         with torch.no_grad():
             out.jacobian_sum.copy_(self.jacobian_sum + other.jacobian_sum)
             out.tokens.copy_(self.tokens + other.tokens)
@@ -242,6 +247,7 @@ class JacobianLens(Lens):
                 "samples": self.samples,
                 "reduction": self.reduction,
                 "skip_first": self.skip_first,
+                "control": self.control,
                 "source": self.source,
                 "meta": self.meta,
             },
@@ -269,6 +275,7 @@ def _row_jacobians(
     device: torch.device,
     reduction: str = "position",
     skip_first: int = 0,
+    control: bool = True,
 ) -> torch.Tensor:
     """``[len(layers), d, d]``: the sum over the row's source tokens (from ``skip_first``) of the (estimated)
     same-position Jacobians, or with ``reduction="future"`` of the Jacobians to all later targets summed."""
@@ -334,15 +341,16 @@ def _row_jacobians(
                     u[0, k0:] = r.to(h_final.dtype).to(h_final.device)
                     uu = u[0, k0:].double()
                     for j, g in enumerate(grads(u)):
-                        total[j] += uu.T @ (g[0, k0:].double() - uu)  # sum over tokens of u_t (g_t - u_t)^T
+                        total[j] += uu.T @ (g[0, k0:].double() - (uu if control else 0))  # sum of u_t (g_t - u_t)^T
                 else:  # one sign vector shared by all targets: E[u g_t^T] = sum_s J_{s,t}
                     r = (torch.randint(0, 2, (d,), generator=gen) * 2 - 1).to(h_final.dtype).to(h_final.device)
                     u[0, k0:] = r
                     rr = r.double()
                     for j, g in enumerate(grads(u)):
-                        total[j] += torch.outer(rr, g[0, k0:].double().sum(0) - (t - k0) * rr)
+                        total[j] += torch.outer(rr, g[0, k0:].double().sum(0) - ((t - k0) * rr if control else 0))
             total /= samples
-            total += (t - k0) * torch.eye(d, dtype=total.dtype, device=total.device)
+            if control:
+                total += (t - k0) * torch.eye(d, dtype=total.dtype, device=total.device)
     return total.detach().cpu()
 
 
@@ -363,6 +371,7 @@ def _load_registered(art, model) -> JacobianLens:
     lens.samples = int(art.config.get("samples", 0))
     lens.reduction = str(art.config.get("reduction", "position"))
     lens.skip_first = int(art.config.get("skip_first", 0))
+    lens.control = bool(art.config.get("control", False))
     lens.source = str(art.config.get("source", ""))
     lens.meta = dict(art.config.get("meta", {}))
     return lens

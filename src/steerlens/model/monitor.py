@@ -187,6 +187,8 @@ class Recorder:
         self.n_positions = n_positions
         self.tracker = PositionTracker()
         self._buf: dict[str, torch.Tensor] = {}
+        self._slot_call: object = None
+        self._slot_cache: tuple[torch.Tensor, torch.Tensor, torch.Tensor] = (torch.zeros(0), torch.zeros(0), torch.zeros(0))
         self._group = HookGroup(spec)
         try:
             self._group.add_pre(spec.base, self.tracker.observe)
@@ -196,19 +198,27 @@ class Recorder:
             self._group.remove()
             raise
 
+    def _slots(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(rows, columns, logical positions) this forward call can write; computed once per call, shared by
+        every monitor."""
+        pos = self.tracker.positions()
+        if self._slot_call is not pos:
+            lp = pos.logical.cpu()
+            write = (lp >= 0) & (lp < self.n_positions)
+            rows, cols = write.nonzero(as_tuple=True)
+            self._slot_cache = (rows, cols, lp[rows, cols])
+            self._slot_call = pos
+        return self._slot_cache
+
     def _reader(self, m: Monitor):
         def read(h: torch.Tensor) -> None:
-            pos = self.tracker.positions()
+            rows, cols, idx = self._slots()
             reading = m.read(h)
             buf = self._buf.get(m.key)
             if buf is None or buf.shape[0] != h.shape[0]:
                 buf = torch.full((h.shape[0], self.n_positions), float("nan"))
                 self._buf[m.key] = buf
-            lp = pos.logical.cpu()
             # the first call that reads a position keeps it (an uncached re-run reads earlier positions again)
-            write = (lp >= 0) & (lp < self.n_positions)
-            rows, cols = write.nonzero(as_tuple=True)
-            idx = lp[rows, cols]
             fresh = torch.isnan(buf[rows, idx])
             buf[rows[fresh], idx[fresh]] = reading.cpu()[rows[fresh], cols[fresh]]
 
