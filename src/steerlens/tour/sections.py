@@ -537,6 +537,54 @@ def concepts_section(ctx: TourContext, sec: Section) -> str:
         "concept's own probe is shown for comparison: it reads the very direction guidance pushes along, so it "
         "flatters the method.",
     )
+    # per-token monitoring: the concept's probe at the one layer guidance leaves alone reads every token, prompt and
+    # completion, from the passes that generate it (no second pass)
+    from ..model import generate, intervene
+    from ..model.tokens import pad
+
+    free = [x for x in concept.sites if x not in guided]
+    mon = concept.monitor(free[0] if free else None, name="concept")
+    batch = pad([ids], side="left")
+    traces: dict[str, dict[str, Any]] = {}
+    for strength in (cfg.guide_strengths[0], cfg.guide_strengths[-1]):
+        with intervene(model, guidance_edits(model, concept, strength, top_k=top_k)):
+            g = generate(
+                model,
+                tok,
+                {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask},
+                max_new_tokens=cfg.max_new_tokens,
+                monitors=[mon],
+            )
+        if g.readings is None:  # generate always returns readings when given monitors
+            raise RuntimeError("generate() returned no monitor readings")
+        traces[f"strength {strength:g}"] = {
+            "tokens": [tok.decode([t]) for t in g.prompt_ids[0] + g.new_ids[0]],
+            "reading": g.readings["concept"][0],
+            "prompt_tokens": len(g.prompt_ids[0]),
+        }
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 3.0))
+    for name, tr in traces.items():
+        ax.plot(range(len(tr["reading"])), tr["reading"], ".-", label=name)
+    first = next(iter(traces.values()))
+    ax.axvline(first["prompt_tokens"] - 0.5, color="#999", ls="--", lw=0.8)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("token (prompt | completion)")
+    ax.set_ylabel("P(label 1)")
+    ax.set_title(f"Per-token reading of the concept's probe at {mon.site}", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    sec.figure(
+        Figure(
+            "concepts-monitor",
+            "Per-token monitoring during guided generation",
+            _png(fig),
+            {"site": str(mon.site), "traces": traces},
+            "The concept's probe at a layer guidance does not write reads every token from the generating passes "
+            "(generate(..., monitors=[concept.monitor(site)])); the dashed line ends the prompt.",
+        )
+    )
+    sec.numbers["monitor site"] = str(mon.site)
     return (
         f"best probe accuracy {concept.val_accuracy[best]:.2f} at {concept.sites[best]}; "
         f"guided at strengths {list(cfg.guide_strengths)}"
