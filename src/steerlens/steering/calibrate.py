@@ -45,6 +45,7 @@ from ..model.site import Site, SiteLike, as_sites
 from ..model.tokens import encode
 from .addition import ActAdd, check_strength, x_vector
 from .generation import SamplingConfig, sample
+from .metrics import single_token_ids
 from .vectors import ContrastPair, SteeringVector, _as_pairs
 
 __all__ = ["calibrate", "Calibration", "ContrastEffect", "TokenEffect", "Effect", "steerer", "pareto_front", "neutral_texts"]
@@ -132,15 +133,7 @@ class TokenEffect:
     def __init__(self, tokenizer: Any, prompts: Sequence[str], targets: Sequence[str | int], batch_size: int = 16) -> None:
         if not prompts:
             raise SteeringError("TokenEffect needs at least one prompt.")
-        ids = []
-        for t in targets:
-            if isinstance(t, int):
-                ids.append(t)
-                continue
-            enc = tokenizer.encode(t, add_special_tokens=False)
-            if len(enc) != 1:
-                raise SteeringError(f"Target {t!r} is {len(enc)} tokens; give single tokens (e.g. ' wedding').")
-            ids.append(enc[0])
+        ids = single_token_ids(tokenizer, targets)
         if not ids:
             raise SteeringError("TokenEffect needs at least one target token.")
         self._prompts = list(prompts)

@@ -179,6 +179,20 @@ def effectiveness_disruption(
     return eff.float(), dis.float()
 
 
+def single_token_ids(tokenizer: Any, tokens: Sequence[str | int]) -> list[int]:
+    """Token ids of target tokens given as ids or as strings that encode to exactly one token each."""
+    ids = []
+    for t in tokens:
+        if isinstance(t, int):
+            ids.append(t)
+            continue
+        enc = tokenizer.encode(t, add_special_tokens=False)
+        if len(enc) != 1:
+            raise SteeringError(f"Target {t!r} is {len(enc)} tokens; give single tokens (e.g. ' wedding').")
+        ids.append(enc[0])
+    return ids
+
+
 @torch.no_grad()
 def next_token_effect(
     model: torch.nn.Module,
@@ -188,15 +202,7 @@ def next_token_effect(
     target_tokens: Sequence[str | int],
 ) -> dict[str, Any]:
     """Effectiveness and disruption of the steering for target tokens, at every position of ``prompt``."""
-    ids = []
-    for t in target_tokens:
-        if isinstance(t, int):
-            ids.append(t)
-            continue
-        enc = tokenizer.encode(t, add_special_tokens=False)
-        if len(enc) != 1:
-            raise SteeringError(f"Target {t!r} is {len(enc)} tokens; give single tokens (e.g. ' wedding').")
-        ids.append(enc[0])
+    ids = single_token_ids(tokenizer, target_tokens)
     rows = encode(tokenizer, [prompt])
 
     def probs(edits: list[Edit]) -> torch.Tensor:
