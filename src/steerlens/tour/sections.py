@@ -83,12 +83,12 @@ class TourConfig:
             match_train=4,
             jacobian_texts=6,
             readout_chunks=1,
-            identity_positions=24,
-            calibrate_pairs=16,
-            calibrate_fit=40,
+            identity_positions=16,
+            calibrate_pairs=12,
+            calibrate_fit=30,
             calibrate_sites=3,
             calibrate_strengths=(0.25, 1.0, 4.0),
-            calibrate_neutral=4,
+            calibrate_neutral=3,
         )
         return cls(**{**base, **overrides})
 
@@ -630,8 +630,10 @@ def readouts_section(ctx: TourContext, sec: Section) -> str:
     }
     sec.text(
         "Two more ways to read a layer. The Jacobian lens maps a residual through the average Jacobian from its layer "
-        "to the last block (fitted here on a few corpus entries, one backward pass per random vector) before the "
-        "final norm and unembedding; the logit lens uses the identity instead. Both are scored by their KL to the "
+        "to the last block before the final norm and unembedding; the logit lens uses the identity instead. Here it "
+        f"is fitted on only {int(jl.tokens[0])} tokens (one backward pass per random vector), so its estimate is "
+        "noisy, above all in the middle layers, whose Jacobians are far from the identity; benchmarks/README.md "
+        "has a larger fit. Both are scored by their KL to the "
         "model's own output distribution on held-out text (lower is better). The token-identity Patchscope patches "
         "a state into a few-shot 'repeat the word' prompt and lets the model say what it encodes; its precision is "
         "how often that matches the model's own final next-token prediction, next to the logit lens on the same state."
