@@ -63,12 +63,12 @@ class TourConfig:
     jacobian_tokens: int = 64
     jacobian_samples: int = 2
     readout_chunks: int = 2  # held-out chunks (of 64 tokens) for the lenses' KL
-    identity_positions: int = 48  # token-identity patchscope: random prefixes of held-out text
-    calibrate_pairs: int = 24  # held-out contrast pairs that judge the effect
+    identity_positions: int = 32  # token-identity patchscope: random prefixes of held-out text
+    calibrate_pairs: int = 20  # held-out contrast pairs that judge the effect
     calibrate_fit: int = 60  # pairs the steering vector is trained on
     calibrate_sites: int = 4
     calibrate_strengths: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
-    calibrate_neutral: int = 8
+    calibrate_neutral: int = 6
     seed: int = 0
 
     @classmethod
