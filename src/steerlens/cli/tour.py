@@ -18,7 +18,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "tour",
         "tour:run",
         "run every method on a model and write an HTML report (start here)",
-        "Run lenses, activation addition, LREs/LRCs, concept guidance and a REMEDI editor on one model, and write "
+        "Run lenses, activation addition, LREs/LRCs, concept guidance, a REMEDI editor, the Jacobian lens and "
+        "Patchscopes, and calibrated steering on one model, and write "
         "a self-contained HTML report with every figure and its data as JSON.",
     )
     add_model(p)

@@ -4,7 +4,8 @@
     page = run_tour("gemma-3-270m", "steerlens-tour/")   # or: steerlens tour
 
 Sections (see :mod:`steerlens.tour.sections`): logit/tuned lens trajectory, ActAdd steering,
-LRE/LRC on a relation, concept probes and guidance, and a REMEDI editor on held-out facts. A section
+LRE/LRC on a relation, concept probes, guidance and per-token monitoring, a REMEDI editor on held-out facts,
+the Jacobian lens and the token-identity Patchscope, and a calibrated choice of steering layer and strength. A section
 that fails is shown with its error in the report (and the run returns a failure) instead of hiding
 the others.
 """
