@@ -81,3 +81,35 @@ def test_steered_generation_cache_and_batch_invariant(real):
         single = [generate(model, tok, [p], max_new_tokens=8).new_ids[0] for p in prompts]
     assert cached == uncached == single
     assert cached != plain
+
+
+def test_disk_offloaded_model_steers_and_captures_like_the_in_memory_one(smollm, tmp_path):
+    """Issue 22, part 1: smollm2-135m with half its blocks offloaded to disk by accelerate (device_map +
+    offload_folder) gives token-identical steered greedy generation and identical captures, at sites in both
+    halves; steerlens' hooks coexist with accelerate's."""
+    import steerlens
+    from steerlens.errors import ConfigError
+
+    model, tok = smollm
+    n = model.config.num_hidden_layers
+    device_map = {"model.embed_tokens": "cpu", "model.norm": "cpu", "model.rotary_emb": "cpu", "lm_head": "cpu"}
+    device_map.update({f"model.layers.{i}": "cpu" if i < n // 2 else "disk" for i in range(n)})
+    offloaded, _ = steerlens.load_model("smollm2-135m", device_map=device_map, offload_folder=tmp_path / "offload")
+    assert type(offloaded.model.layers[n - 1]._hf_hook).__name__ == "AlignDevicesHook"  # really offloaded
+    v = torch.randn(model.config.hidden_size, generator=torch.Generator().manual_seed(0))
+    edits = [Add(Site(5), v, strength=2.0), Add(Site(n - 5), v, strength=2.0)]
+    prompts = ["The weather today is", "My favourite food is a"]
+    sites = [Site(3), Site(n - 5), Site(n - 2, "mlp_out")]
+    got = []
+    for m in (model, offloaded):
+        with intervene(m, edits):
+            gen = generate(m, tok, prompts, max_new_tokens=8)
+        acts = capture(m, prompts, sites, tokenizer=tok)
+        got.append((gen.new_ids, [acts[s] for s in sites]))
+    assert got[0][0] == got[1][0]
+    for a, b in zip(got[0][1], got[1][1]):
+        assert torch.equal(a, b)
+    with pytest.raises(ConfigError, match="not both"):
+        steerlens.load_model("smollm2-135m", device="cpu", device_map="auto")
+    with pytest.raises(ConfigError, match="only apply with device_map"):
+        steerlens.load_model("smollm2-135m", offload_folder=tmp_path)

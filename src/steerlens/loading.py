@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ChecksumError, ModelNotProvisionedError, UnknownModelError
+from .errors import ChecksumError, ConfigError, ModelNotProvisionedError, UnknownModelError
 
 __all__ = ["EmbeddedModel", "EMBEDDED_MODELS", "DEFAULT_MODEL", "load_model", "provision", "steerlens_home", "model_status"]
 
@@ -218,6 +218,9 @@ def load_model(
     *,
     dtype: Any = None,
     device: str | None = None,
+    device_map: str | dict[str, Any] | None = None,
+    max_memory: dict[Any, Any] | None = None,
+    offload_folder: str | os.PathLike[str] | None = None,
 ) -> tuple[Any, Any]:
     """Load a causal LM and its tokenizer, without ever touching the network.
 
@@ -226,6 +229,11 @@ def load_model(
             local Hugging Face model folder, or a local ``.gguf`` file (converted once and cached).
         dtype: Torch dtype of the weights (default ``float32``).
         device: Where to put the model (default CPU).
+        device_map: Spread the model over devices with accelerate (``"auto"``, or a dict of module name ->
+            device, ``"cpu"`` or ``"disk"``); every steerlens function works on such a model (edits and reads
+            run on the device of the module they touch). Not with ``device``.
+        max_memory: With ``device_map="auto"``: the memory budget per device (e.g. ``{0: "10GiB", "cpu": "30GiB"}``).
+        offload_folder: Where weights mapped to ``"disk"`` are kept.
 
     Returns:
         ``(model, tokenizer)``, the model in eval mode.
@@ -257,7 +265,20 @@ def load_model(
         else:
             raise _unknown(key)
     # typed as a plain Module: transformers' @wraps-decorated PreTrainedModel.to confuses mypy about its self argument
-    model: torch.nn.Module = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype or torch.float32, local_files_only=True)
+    if device is not None and device_map is not None:
+        raise ConfigError("Give device or device_map, not both: device_map already places every module.")
+    big: dict[str, Any] = {}
+    if device_map is not None:
+        big["device_map"] = device_map
+        if max_memory is not None:
+            big["max_memory"] = max_memory
+        if offload_folder is not None:
+            big["offload_folder"] = os.fspath(offload_folder)
+    elif max_memory is not None or offload_folder is not None:
+        raise ConfigError("max_memory and offload_folder only apply with device_map.")
+    model: torch.nn.Module = AutoModelForCausalLM.from_pretrained(
+        folder, dtype=dtype or torch.float32, local_files_only=True, **big
+    )
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     model.eval()
     if device is not None:
