@@ -332,13 +332,15 @@ def calibrate(
     """Search ``sites x strengths`` for the strongest steering whose side effects stay within budget.
 
     Args:
-        model, tokenizer: the model.
+        model: the model.
+        tokenizer: its tokenizer.
         method: what steers (see :func:`steerer`): a :class:`SteeringVector`, a ``(plus, minus)`` ActAdd prompt
             pair, an object with ``edits_at(model, site, strength)`` (e.g. a concept probe), or a callable.
         effect: the effect measure on held-out items (:class:`ContrastEffect`, :class:`TokenEffect`); never the
             data the method was fitted on.
         neutral_texts: text unrelated to the steering, for the side effects (KL and perplexity ratio).
-        sites, strengths: the candidates (every pair of them).
+        sites: candidate sites (each paired with every strength).
+        strengths: candidate strengths.
         max_kl: budget on the mean per-token KL(steered || unsteered) of the neutral text, in nats.
         max_perplexity_ratio: budget on the neutral text's perplexity ratio (steered / unsteered).
         search: ``"halving"`` (successive halving) or ``"grid"`` (every candidate on every item).
