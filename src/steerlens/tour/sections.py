@@ -542,8 +542,10 @@ def concepts_section(ctx: TourContext, sec: Section) -> str:
     from ..model import generate, intervene
     from ..model.tokens import pad
 
-    free = [x for x in concept.sites if x not in guided]
-    mon = concept.monitor(free[0] if free else None, name="concept")
+    # the best-separating layer among those guidance leaves alone
+    acc = concept.val_accuracy or concept.train_accuracy
+    free = sorted((i for i, x in enumerate(concept.sites) if x not in guided), key=lambda i: (-acc[i], i))
+    mon = concept.monitor(concept.sites[free[0]] if free else None, name="concept")
     batch = pad([ids], side="left")
     traces: dict[str, dict[str, Any]] = {}
     for strength in (cfg.guide_strengths[0], cfg.guide_strengths[-1]):
