@@ -292,6 +292,11 @@ class Calibration(JsonResult):
         return Path(path)
 
 
+def _own_logprobs(lp: torch.Tensor, row: Sequence[int]) -> torch.Tensor:
+    """``log p(token_t)`` of a row's own tokens t = 1.. from its ``[len, vocab]`` next-token log-probs."""
+    return lp[:-1].gather(-1, torch.tensor(row[1:])[:, None])[:, 0]
+
+
 class _Scores:
     """Per-candidate per-item scores, filled in increments."""
 
@@ -395,7 +400,7 @@ def calibrate(
     ref_lp: dict[int, torch.Tensor] = {}
     for j, lp in position_logprobs(model, neutral_rows, batch_size):
         ref[j] = lp.half()
-        ref_lp[j] = lp[:-1].gather(-1, torch.tensor(neutral_rows[j][1:])[:, None])[:, 0]
+        ref_lp[j] = _own_logprobs(lp, neutral_rows[j])
     cost += pos_cost + effect.tokens(order)
 
     scores: dict[tuple[int, int], _Scores] = {}
@@ -419,9 +424,8 @@ def calibrate(
                     j = new_neutral[k]
                     r = ref[j].float()
                     kl = float((lp.exp() * (lp - r)).sum())
-                    own = lp[:-1].gather(-1, torch.tensor(neutral_rows[j][1:])[:, None])[:, 0]
                     sc.kl[j] = (kl, len(neutral_rows[j]))
-                    sc.lp[j] = float((own - ref_lp[j]).sum())
+                    sc.lp[j] = float((_own_logprobs(lp, neutral_rows[j]) - ref_lp[j]).sum())
                 cost += sum(len(r) for r in rows)
         summ = sc.summary(items, neutral)
         rec: dict[str, Any] = {"site": str(site), "strength": s, "items": len(items), "neutral": len(neutral), **summ}
