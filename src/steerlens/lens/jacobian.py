@@ -168,6 +168,10 @@ class JacobianLens(Lens):
         self.samples = samples
         return self
 
+    def _settings(self) -> dict[str, Any]:
+        """What a fit averaged: fits merge only when these agree."""
+        return {"reduction": self.reduction, "skip_first": self.skip_first, "control": self.control}
+
     def merge(self, other: JacobianLens) -> JacobianLens:
         """A new lens fitted on both lenses' texts (sums and token counts add)."""
         if other.jacobian_sum.shape != self.jacobian_sum.shape or other.unembed.fingerprint != self.unembed.fingerprint:
@@ -176,10 +180,9 @@ class JacobianLens(Lens):
             raise ConfigError("An imported Jacobian lens holds means, not sums over tokens; it does not merge.")
         if other.exact != self.exact:
             raise ConfigError("An exact and a sampled Jacobian lens do not merge.")
-        if (other.reduction, other.skip_first, other.control) != (self.reduction, self.skip_first, self.control):
+        if other._settings() != self._settings():
             raise ConfigError(
-                f"These lenses average different things ({self.reduction}, skip_first={self.skip_first} vs "
-                f"{other.reduction}, skip_first={other.skip_first}); only like fits merge."
+                f"These lenses were fitted differently ({self._settings()} vs {other._settings()}); only like fits merge."
             )
         out = JacobianLens(self.unembed)
         out.exact, out.samples, out.reduction, out.skip_first = self.exact, self.samples, self.reduction, self.skip_first
