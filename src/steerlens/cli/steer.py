@@ -225,6 +225,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--out", required=True, help="output folder: calibration.json and calibration.png")
 
 
+def _write_json_and_plot(res, folder: str, stem: str) -> None:
+    """Write ``res`` as ``folder/stem.json`` and its plot as ``folder/stem.png`` (the plot skipped, and said so,
+    without matplotlib)."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    res.save_json(out / f"{stem}.json")
+    try:
+        res.plot(out / f"{stem}.png")
+        print(f"wrote {out / f'{stem}.json'} and {out / f'{stem}.png'}", file=sys.stderr)
+    except ImportError as exc:  # MissingExtraError
+        print(f"wrote {out / f'{stem}.json'} (no plot: {exc})", file=sys.stderr)
+
+
 def run_steer(args: argparse.Namespace) -> int:
     from ..loading import load_model
     from ..steering import ActAdd, ActivationAddition, SteeringVector, compare, x_vector
@@ -303,15 +316,8 @@ def run_sweep(args: argparse.Namespace) -> int:
         config=_config(args),
         metric_name=name,
     )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    res.save_json(out / "sweep.json")
     print(res.table())
-    try:
-        res.plot(out / "sweep.png")
-        print(f"wrote {out / 'sweep.json'} and {out / 'sweep.png'}", file=sys.stderr)
-    except ImportError as exc:  # MissingExtraError
-        print(f"wrote {out / 'sweep.json'} (no plot: {exc})", file=sys.stderr)
+    _write_json_and_plot(res, args.out, "sweep")
     best = res.best()
     print(json.dumps({"best": {k: best[k] for k in ("site", "strength", "mean")}, "unsteered_mean": res.baseline_mean}))
     return 0
@@ -391,15 +397,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
         seed=args.seed,
         confirm=fn,
     )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    res.save_json(out / "calibration.json")
     print(f"{how}; effect judged on {len(judge)} held-out pairs" + (f", confirmed by {name}" if fn else ""))
     print(res.table())
-    try:
-        res.plot(out / "calibration.png")
-        print(f"wrote {out / 'calibration.json'} and {out / 'calibration.png'}", file=sys.stderr)
-    except ImportError as exc:  # MissingExtraError
-        print(f"wrote {out / 'calibration.json'} (no plot: {exc})", file=sys.stderr)
+    _write_json_and_plot(res, args.out, "calibration")
     print(json.dumps({"chosen": res.chosen, "cost_tokens": res.cost_tokens}))
     return 0 if res.chosen is not None else 1
