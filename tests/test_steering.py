@@ -299,6 +299,36 @@ def test_frequency_penalty_restarts_with_each_generation():
     assert out[0, 8] == -2.0 and out[0, 7] == 0.0
 
 
+def test_warp_matches_hugging_face_warpers():
+    from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+    from steerlens.steering.generation import Warp
+
+    g = torch.Generator().manual_seed(0)
+    ids = torch.zeros(6, 1, dtype=torch.long)
+    for vocab, scale in ((5000, 1.0), (5000, 6.0), (300, 0.1)):
+        # scale 0.1: a flat distribution, whose nucleus is larger than the first topk of 256
+        scores = torch.randn(6, vocab, generator=g) * scale
+        scores[0, :10] = 3.0  # ties
+        for temp, k, p in ((1.0, None, 0.3), (0.7, None, 0.9), (1.3, 50, 0.5), (1.0, 20, None), (1.0, None, 1.0)):
+            ref = scores.clone()
+            if temp != 1.0:
+                ref = TemperatureLogitsWarper(temp)(ids, ref)
+            if k is not None:
+                ref = TopKLogitsWarper(k)(ids, ref)
+            if p is not None and p < 1:
+                ref = TopPLogitsWarper(p)(ids, ref)
+            got = Warp(temp, k, p)(ids, scores.clone())
+            # row 0 has ties at the top: which tied tokens survive is the sort's choice, so compare counts there
+            assert torch.equal(torch.isinf(got[1:]), torch.isinf(ref[1:])), (vocab, scale, temp, k, p)
+            assert int((~torch.isinf(got[0])).sum()) == int((~torch.isinf(ref[0])).sum())
+            kept = ~torch.isinf(ref[1:])
+            assert torch.allclose(got[1:][kept], ref[1:][kept])
+    kw = SamplingConfig(temperature=0.5, top_p=0.3).generate_kwargs()
+    assert kw["temperature"] == 1.0 and kw["top_p"] == 1.0 and kw["top_k"] == 0  # Hugging Face's own warpers are off
+    assert [type(x).__name__ for x in kw["logits_processor"]] == ["FrequencyPenalty", "Warp"]
+
+
 def test_sampling_config_errors():
     for kw in ({"max_new_tokens": 0}, {"temperature": -1}, {"top_p": 0}, {"top_k": 0}):
         with pytest.raises(SteeringError):

@@ -24,7 +24,7 @@ from ..model.intervene import Edit, intervene
 from ..model.tokens import encode
 from .addition import ActAdd, ActivationAddition, Location, pad_prompt_tokens
 
-__all__ = ["FrequencyPenalty", "SamplingConfig", "sample", "Comparison", "compare"]
+__all__ = ["FrequencyPenalty", "Warp", "SamplingConfig", "sample", "Comparison", "compare"]
 
 
 class FrequencyPenalty:
@@ -61,6 +61,50 @@ class FrequencyPenalty:
         return cast(torch.FloatTensor, scores - self.penalty * counts)
 
 
+class Warp:
+    """Logits processor: temperature, then top-k, then top-p (nucleus), with Hugging Face's semantics.
+
+    Top-p keeps every token whose strictly more probable tokens hold less than ``top_p`` of the mass (at
+    least one token). It sorts only the head of the distribution: ``topk`` of a few hundred tokens, grown
+    until it holds ``top_p`` of the mass, instead of sorting the whole vocabulary at every step (a
+    262k-token vocabulary made the full sort the slowest part of sampling on a CPU).
+    """
+
+    def __init__(self, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None) -> None:
+        self.temperature = float(temperature)
+        self.top_k = top_k
+        self.top_p = top_p
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        out: torch.Tensor = scores
+        if self.temperature != 1.0:
+            out = out / self.temperature
+        vocab = out.shape[-1]
+        if self.top_k is not None and self.top_k < vocab:
+            kth = out.topk(self.top_k, dim=-1).values[..., -1:]
+            out = out.masked_fill(out < kth, float("-inf"))
+        if self.top_p is not None and self.top_p < 1.0:
+            out = self._nucleus(out, float(self.top_p))
+        return cast(torch.FloatTensor, out)
+
+    @staticmethod
+    def _nucleus(scores: torch.Tensor, p: float) -> torch.Tensor:
+        vocab = scores.shape[-1]
+        lse = torch.logsumexp(scores, dim=-1, keepdim=True)
+        k = min(vocab, 256)
+        while True:
+            vals, idx = scores.topk(k, dim=-1)  # descending
+            probs = (vals - lse).exp()
+            cum = probs.cumsum(dim=-1)
+            if k == vocab or bool((cum[:, -1] >= p).all()):
+                break
+            k = min(vocab, k * 4)
+        keep = (cum - probs) < p
+        keep[:, 0] = True
+        out = torch.full_like(scores, float("-inf"))
+        return out.scatter_(1, idx, vals.masked_fill(~keep, float("-inf")))
+
+
 @dataclass(frozen=True)
 class SamplingConfig:
     """How completions are drawn. ``temperature=0`` means greedy decoding.
@@ -94,10 +138,17 @@ class SamplingConfig:
         if self.greedy:
             kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         else:
-            # explicit values: a model's generation_config (Gemma ships top_k=64, top_p=0.95) must not fill the gaps
-            kw.update(do_sample=True, temperature=self.temperature, top_p=self.top_p or 1.0, top_k=self.top_k or 0)
+            # explicit neutral values: a model's generation_config (Gemma ships top_k=64, top_p=0.95) must not
+            # fill the gaps; Warp applies ours, after the frequency penalty (Hugging Face would run its own
+            # warpers after every processor passed in)
+            kw.update(do_sample=True, temperature=1.0, top_p=1.0, top_k=0)
+        procs: list[Any] = []
         if self.freq_penalty:
-            kw["logits_processor"] = [FrequencyPenalty(self.freq_penalty)]
+            procs.append(FrequencyPenalty(self.freq_penalty))
+        if not self.greedy:
+            procs.append(Warp(self.temperature, self.top_k, self.top_p))
+        if procs:
+            kw["logits_processor"] = procs
         return kw
 
 
