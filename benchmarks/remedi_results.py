@@ -35,6 +35,7 @@ from steerlens.editors import (
     EditorEdit,
     LreInverseEdit,
     Prefix,
+    Replace,
     Unedited,
     counterfact_from_relations,
     evaluate_edits,
@@ -170,6 +171,7 @@ def main() -> None:
         methods = [
             Unedited(),
             Prefix(),
+            Replace(seed=a.seed),
             EditorEdit(make_editor("null", model, a.layer)),
             EditorEdit(make_editor("identity", model, a.layer)),
             EditorEdit(rand),

@@ -681,7 +681,7 @@ def test_editors_cli(folder, tmp_path, capsys):
         main(["editors", "eval", "--samples", str(samples), "--editor", str(out), "--no-generation", "--model", str(folder)]) == 0
     )
     text = capsys.readouterr().out
-    assert all(m in text for m in ("unedited", "prefix", "null", "remedi"))
+    assert all(m in text for m in ("unedited", "prefix", "replace", "null", "remedi"))
     assert (
         main(
             [

@@ -434,6 +434,37 @@ def test_evaluate_edits_table(toy_samples):
     assert "prefix" in table and "*" in table
 
 
+def test_replace_baseline_swaps_the_entity_for_one_with_the_new_object(toy_samples):
+    from dataclasses import replace as dc_replace
+
+    from steerlens.editors import Replace
+    from steerlens.editors.data import first_token
+
+    rep = Replace(seed=0)
+    s = toy_samples[0]
+    other = rep.substitute(s)
+    assert other in s.new_object_subjects and other != s.entity
+    assert rep.text(s, s.prompt) == s.source["prompt_template"].format(other)
+    assert all(rep.substitute(x) == Replace(seed=0).substitute(x) for x in toy_samples)  # seeded, stable
+    lonely = dc_replace(toy_samples[1], new_object_subjects=())
+    assert not rep.covers(lonely) and rep.covers(s)
+    with pytest.raises(DataFormatError, match="no other entity"):
+        rep.substitute(lonely)
+
+    model = make_tiny("llama")
+    samples = [*toy_samples[2:8], lonely]
+    results = evaluate_edits(model, TOK, samples, [Unedited(), rep], generation=False, progress=False)
+    by = {r.method: r for r in results}
+    assert by["unedited"].n == 7 and by["replace"].n == 6  # the sample with no substitute is left out
+    assert by["replace"].neighbourhood == by["unedited"].neighbourhood and by["replace"].neighbourhood_by_construction
+    # efficacy is the unedited model's on the substituted prompts
+    texts = [rep.text(x, x.prompt) for x in samples[:6]]
+    tg = torch.tensor([[first_token(TOK, x.target_new), first_token(TOK, x.target_true)] for x in samples[:6]])
+    lp, _ = score_targets(model, TOK, texts, tg, progress=False)
+    p = lp.exp()
+    assert by["replace"].efficacy == pytest.approx(float((p[:, 0] > p[:, 1]).float().mean()))
+
+
 def test_edit_generate_changes_only_the_edited_run(toy_samples):
     model = make_tiny("llama")
     ed = make_editor("identity", model, 0)

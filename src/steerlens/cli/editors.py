@@ -215,6 +215,7 @@ def _eval(args: argparse.Namespace) -> int:
         Editor,
         EditorEdit,
         Prefix,
+        Replace,
         Unedited,
         evaluate_edits,
         make_editor,
@@ -228,7 +229,7 @@ def _eval(args: argparse.Namespace) -> int:
     test = _parts(args, model, tok)["test"][: args.n_test]
     if not test:
         raise DataFormatError("No test samples; give more relations or a larger --known-top-k.")
-    methods = [Unedited(), Prefix(), EditorEdit(make_editor("null", model, editor.layer)), EditorEdit(editor)]
+    methods = [Unedited(), Prefix(), Replace(), EditorEdit(make_editor("null", model, editor.layer)), EditorEdit(editor)]
     results = evaluate_edits(
         model,
         tok,

@@ -8,14 +8,16 @@ Every edit method is scored with the same code and metrics:
 * **neighbourhood specificity**: on prompts about *other* entities with the same true object, the
   fraction where ``p(t_true) > p(t_new)`` still holds. Methods that edit the entity's own tokens
   (editors, LRE inverse) cannot touch texts without the entity, so their score equals the unedited
-  model's by construction; the prefix baseline is really measured (its context is prepended);
+  model's by construction, as do the replace baseline's (neighbour prompts do not name the entity); the
+  prefix baseline is really measured (its context is prepended);
 * **generation** (top-k 5 sampling): **fluency**, the weighted 2-/3-gram entropy
   (``mean(2/3 H2, 4/3 H3)`` in bits, words from a regex tokenizer instead of NLTK's); **consistency**,
   the TF-IDF cosine (fitted locally on the samples' statements) between the generations and
   statements about other entities that have the new attribute; and how often the generation names
   the new and the true object.
 
-Methods: :class:`Unedited`, :class:`Prefix` (context prepended), :class:`EditorEdit` (a REMEDI
+Methods: :class:`Unedited`, :class:`Prefix` (context prepended), :class:`Replace` (the entity's name swapped
+for another entity that has the new attribute), :class:`EditorEdit` (a REMEDI
 editor, or the null/identity/random controls), :class:`LreInverseEdit` (``W+ (z' - z)`` from an
 LRE of the relation, at the entity's last token).
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -54,6 +57,7 @@ __all__ = [
     "EditMethod",
     "Unedited",
     "Prefix",
+    "Replace",
     "EditorEdit",
     "LreInverseEdit",
     "MethodResult",
@@ -185,6 +189,10 @@ class EditMethod:
     def edits(self, tokenizer: Any, samples: Sequence[EditSample], texts: Sequence[str]) -> list[Any]:  # noqa: D102
         return []
 
+    def covers(self, s: EditSample) -> bool:
+        """Whether this method can edit ``s`` (after :meth:`prepare`); the others are left out of its scores."""
+        return True
+
 
 class Unedited(EditMethod):
     """The model as it is."""
@@ -200,6 +208,33 @@ class Prefix(EditMethod):
 
     def text(self, sample, prompt):  # noqa: D102
         return prompt_in_context(sample, prompt)
+
+
+class Replace(EditMethod):
+    """REMEDI's "replace" baseline: the entity's name swapped, in every prompt, for another entity whose true
+    object is ``target_new`` (one of ``new_object_subjects``, drawn per sample with a fixed seed).
+
+    Neighbourhood prompts do not name the entity, so they are unchanged by construction. Samples with no such
+    other entity are left out (:meth:`covers`).
+    """
+
+    name = "replace"
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+
+    def substitute(self, sample: EditSample) -> str:
+        """The entity that stands in for ``sample.entity`` (the same one for all of the sample's prompts)."""
+        others = [x for x in sample.new_object_subjects if x != sample.entity]
+        if not others:
+            raise DataFormatError(f"Sample {sample.id!r} has no other entity whose object is {sample.target_new!r}.")
+        return random.Random(f"replace-{self.seed}-{sample.id}").choice(sorted(others))
+
+    def text(self, sample, prompt):  # noqa: D102
+        return prompt.replace(sample.entity, self.substitute(sample))
+
+    def covers(self, s):  # noqa: D102
+        return any(x != s.entity for x in s.new_object_subjects)
 
 
 class EditorEdit(EditMethod):
@@ -405,9 +440,10 @@ def evaluate_edits(
     show = progress if progress is not None else True
     for method in tqdm(methods, desc="methods", unit="method", disable=not show):
         method.prepare(model, tokenizer, samples)
-        sub = samples
-        if isinstance(method, LreInverseEdit):
-            sub = [s for s in samples if method.covers(s)]
+        sub = [s for s in samples if method.covers(s)]
+        if len(sub) == n:
+            sub = samples
+        else:
             if not sub:
                 results.append(MethodResult(method.name, 0, float("nan"), float("nan")))
                 continue
