@@ -1,0 +1,205 @@
+"""Activation stores: streaming capture to shards, resume, ranks (2 gloo processes under torchrun), reading back."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import make_tiny
+from steerlens.errors import ConfigError, DataFormatError, IncompatibleArtifactError
+from steerlens.model import Site, capture
+from steerlens.store import ActivationStore, capture_to_store, read_texts
+from tests_helpers import tiny_tokenizer
+
+TOK = tiny_tokenizer()
+SITES = [Site(0), Site(2, "resid_pre"), Site(1, "mlp_out")]
+
+
+def _texts(n: int = 23, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(f"w{rng.randrange(4, 90)}" for _ in range(rng.randrange(1, 12))) for _ in range(n)]
+
+
+def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert a[k].dtype == b[k].dtype and torch.equal(a[k], b[k]), k
+
+
+def test_store_matches_capture_and_reads_back(tmp_path):
+    model = make_tiny("llama")
+    texts = _texts()
+    store = capture_to_store(model, TOK, texts, SITES, tmp_path / "s", batch_size=4, shard_tokens=20, progress=False)
+    assert store is not None and len(store.manifest["shards"]) > 2  # small shards: several files
+    data = store.load()
+    ref = capture(model, texts, SITES, tokenizer=TOK, positions="all")
+    assert store.n_items == len(texts) and store.n_tokens == int(ref.mask.sum()) == data["item"].numel()
+    for s in SITES:
+        assert torch.allclose(data[str(s)], ref[s][ref.mask], atol=1e-5)
+    ids = [TOK(t)["input_ids"] for t in texts]
+    assert data["token"].tolist() == [t for row in ids for t in row]
+    assert data["position"].tolist() == [p for row in ids for p in range(len(row))]
+    assert data["item"].tolist() == [i for i, row in enumerate(ids) for _ in row]
+    # reopened from disk: same content, model check
+    again = ActivationStore(tmp_path / "s")
+    _same(again.load([Site(0)]), {k: data[k] for k in ("item", "position", "token", "resid_post.0")})
+    again.check_model(model)
+    with pytest.raises(IncompatibleArtifactError, match="another model"):
+        again.check_model(make_tiny("gpt2"))
+    with pytest.raises(ConfigError, match="no site resid_post.3"):
+        again.load([Site(3)])
+    # streaming: each shard holds at least shard_tokens tokens (but the last one of each rank)
+    sizes = [sh["tokens"] for sh in store.manifest["shards"]]
+    assert all(x >= 20 for x in sizes[:-1]) and sum(sizes) == store.n_tokens
+
+
+def test_last_positions_and_dtype(tmp_path):
+    model = make_tiny("llama")
+    texts = _texts(9)
+    store = capture_to_store(model, TOK, texts, [Site(1)], tmp_path / "s", positions="last", dtype="bfloat16", progress=False)
+    data = store.load()
+    ref = capture(model, texts, [Site(1)], tokenizer=TOK, positions="last")
+    assert data["resid_post.1"].dtype == torch.bfloat16
+    assert torch.allclose(data["resid_post.1"].float(), ref[Site(1)], atol=0.05, rtol=0.02)
+    assert data["item"].tolist() == list(range(9))
+
+
+def test_resume_after_a_crash_gives_the_same_store(tmp_path):
+    model = make_tiny("llama")
+    texts = _texts(30)
+    kw = dict(batch_size=3, shard_tokens=15, progress=False)
+    whole = capture_to_store(model, TOK, texts, SITES, tmp_path / "whole", **kw)
+
+    class Crash(Exception):
+        pass
+
+    def crash(path):
+        raise Crash(path)
+
+    with pytest.raises(Crash):
+        capture_to_store(model, TOK, texts, SITES, tmp_path / "part", on_shard=crash, **kw)
+    with pytest.raises(DataFormatError, match="not finished"):
+        ActivationStore(tmp_path / "part")
+    st = json.loads((tmp_path / "part" / "rank-000.json").read_text())
+    assert len(st["shards"]) == 1 and not st["done"]
+    # a stray temporary file, as a kill during a write leaves, is ignored and overwritten
+    (tmp_path / "part" / "shard-r000-00001.safetensors.tmp").write_bytes(b"partial")
+    resumed = capture_to_store(model, TOK, texts, SITES, tmp_path / "part", **kw)
+    _same(resumed.load(), whole.load())
+    assert [s["file"] for s in resumed.manifest["shards"]] == [s["file"] for s in whole.manifest["shards"]]
+    for a, b in zip(resumed.manifest["shards"], whole.manifest["shards"]):
+        assert (tmp_path / "part" / a["file"]).read_bytes() == (tmp_path / "whole" / b["file"]).read_bytes()
+    # other settings on resume: refused, with what differs
+    with pytest.raises(ConfigError, match="batch_size: stored 3, now 4"):
+        capture_to_store(model, TOK, texts, SITES, tmp_path / "part", batch_size=4, shard_tokens=15, progress=False)
+
+
+def test_ranks_without_a_process_group_union_equals_one_process(tmp_path):
+    model = make_tiny("llama")
+    texts = _texts(17)
+    one = capture_to_store(model, TOK, texts, SITES, tmp_path / "one", batch_size=2, shard_tokens=10, progress=False)
+    assert (
+        capture_to_store(model, TOK, texts, SITES, tmp_path / "two", batch_size=2, shard_tokens=10, rank=1, world_size=2) is None
+    )
+    two = capture_to_store(model, TOK, texts, SITES, tmp_path / "two", batch_size=2, shard_tokens=10, rank=0, world_size=2)
+    assert two is not None and {s["rank"] for s in two.manifest["shards"]} == {0, 1}
+    _same(two.load(), one.load())
+
+
+def test_bad_input_is_refused(tmp_path):
+    model = make_tiny("llama")
+    with pytest.raises(DataFormatError, match="Text 1 has 13 tokens, more than max_length=8"):
+        capture_to_store(model, TOK, ["w4", " ".join(["w5"] * 12)], [Site(0)], tmp_path / "a", max_length=8, progress=False)
+    with pytest.raises(DataFormatError, match="Text 1 is empty"):
+        capture_to_store(model, TOK, ["w4", ""], [Site(0)], tmp_path / "b", progress=False)
+    with pytest.raises(ConfigError, match="positions"):
+        capture_to_store(model, TOK, ["w4"], [Site(0)], tmp_path / "c", positions="first", progress=False)
+    with pytest.raises(ConfigError, match="Sites repeat"):
+        capture_to_store(model, TOK, ["w4"], [Site(0), 0], tmp_path / "d", progress=False)
+    with pytest.raises(DataFormatError, match="No activation store"):
+        ActivationStore(tmp_path / "nothing")
+
+
+def test_read_texts(tmp_path):
+    (tmp_path / "a.txt").write_text("w4 w5\n\nw6\n")
+    assert read_texts(tmp_path / "a.txt") == ["w4 w5", "w6"]
+    (tmp_path / "b.jsonl").write_text('{"text": "w4"}\n{"body": "w5", "text": "w6 w7"}\n')
+    assert read_texts(tmp_path / "b.jsonl") == ["w4", "w6 w7"]
+    (tmp_path / "c.jsonl").write_text('{"body": "w5"}\n')
+    with pytest.raises(DataFormatError, match="line 1: expected an object with a string field 'text'"):
+        read_texts(tmp_path / "c.jsonl")
+    (tmp_path / "d.jsonl").write_text("{oops\n")
+    with pytest.raises(DataFormatError, match="line 1: not valid JSON"):
+        read_texts(tmp_path / "d.jsonl")
+
+
+@pytest.mark.skipif(
+    shutil.which("torchrun") is None and not os.path.exists(os.path.join(os.path.dirname(sys.executable), "torchrun")),
+    reason="no torchrun",
+)
+def test_two_gloo_ranks_under_torchrun_equal_one_process(tmp_path):
+    from tests_helpers import save_tiny_with_tokenizer
+
+    folder = save_tiny_with_tokenizer(tmp_path / "m")
+    data = tmp_path / "texts.txt"
+    data.write_text("\n".join(_texts(21, seed=3)) + "\n")
+    common = [
+        str(data),
+        "--model",
+        str(folder),
+        "--sites",
+        "0,resid_pre.2,mlp_out.1",
+        "--batch-size",
+        "2",
+        "--shard-tokens",
+        "12",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    one = subprocess.run(
+        [sys.executable, "-m", "steerlens", "capture", *common, "--out", str(tmp_path / "one")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert one.returncode == 0, one.stderr[-3000:]
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    two = subprocess.run(
+        [
+            torchrun if os.path.exists(torchrun) else "torchrun",
+            "--nproc-per-node",
+            "2",
+            "--master-port",
+            str(_free_port()),
+            "-m",
+            "steerlens",
+            "capture",
+            *common,
+            "--out",
+            str(tmp_path / "two"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert two.returncode == 0, two.stderr[-3000:]
+    a, b = ActivationStore(tmp_path / "one"), ActivationStore(tmp_path / "two")
+    assert {s["rank"] for s in b.manifest["shards"]} == {0, 1} and b.manifest["world_size"] == 2
+    assert "ActivationStore(" in two.stdout
+    _same(b.load(), a.load())
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
