@@ -840,3 +840,24 @@ def test_steer_calibrate_a_concept_on_its_held_out_prompts(folder, tmp_path, cap
     assert "concept" in capsys.readouterr().out
     assert main(args[:-2] + ["--vector", str(out), "--out", str(cal)]) == 1
     assert "one of --vector, --concept" in capsys.readouterr().err
+
+
+def test_capture_then_train_a_lens_from_the_store(folder, tmp_path, capsys):
+    from steerlens.store import ActivationStore
+
+    text = tmp_path / "t.txt"
+    text.write_text("\n".join(" ".join(f"w{(i * 7 + j) % 80 + 4}" for j in range(15)) for i in range(10)) + "\n")
+    store = tmp_path / "store"
+    args = ["capture", str(text), "--out", str(store), "--model", str(folder), "--sites", "resid_pre.all,2"]
+    assert main([*args, "--batch-size", "3", "--shard-tokens", "20"]) == 0
+    assert "ActivationStore(" in capsys.readouterr().out
+    st = ActivationStore(store)
+    assert st.n_items == 10 and st.n_tokens == 160 and st.sites == ["resid_pre.0", "resid_pre.1", "resid_pre.2", "resid_post.2"]
+    assert main([*args, "--batch-size", "4"]) == 1  # resuming with other settings is refused
+    assert "batch_size: stored 3, now 4" in capsys.readouterr().err
+    out = tmp_path / "lens"
+    train = ["lens", "train", "--store", str(store), "--validation-store", str(store), "--out", str(out), "--model", str(folder)]
+    assert main([*train, "--seq-len", "16", "--steps", "3", "--tokens-per-step", "32", "--micro-batch", "2"]) == 0
+    assert (out / "artifact.json").is_file() and "trained 3 steps" in capsys.readouterr().err
+    assert main([*train, "--text", str(text)]) == 1
+    assert "not both" in capsys.readouterr().err

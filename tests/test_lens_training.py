@@ -202,9 +202,9 @@ def test_validation_keeps_each_layers_best_translator(tmp_path):
     best = table.argmin(0)
     assert hist.best_step == [hist.val_step[int(i)] for i in best]
     assert 0 in hist.best_step, "this run is meant to make some layer fall back to the logit lens"
-    from steerlens.lens.train import _validation_kl
+    from steerlens.lens.train import _ModelRows, _validation_kl
 
-    got = _validation_kl(model, lens, val, cfg, torch.float32)
+    got = _validation_kl(lens, _ModelRows(model, val), cfg, torch.float32)
     torch.testing.assert_close(got, table.min(0).values, atol=1e-5, rtol=1e-5)
     assert (got <= table[0] + 1e-6).all()
     for i, s in enumerate(hist.best_step):
@@ -282,3 +282,35 @@ def test_backoff_reverts_and_slows_only_the_layers_that_got_worse():
             progress=False,
             validation=val,
         )
+
+
+def test_training_from_a_store_equals_training_from_the_model(tmp_path):
+    import random
+
+    from steerlens.lens.data import Chunks
+    from steerlens.model import Site
+    from steerlens.store import capture_to_store
+
+    model = make_tiny("llama")
+    tok = tiny_tokenizer()
+    rng = random.Random(0)
+    texts = [" ".join(f"w{rng.randrange(4, 90)}" for _ in range(15)) for _ in range(12)]  # BOS + 15 = 16 tokens each
+    ids = torch.tensor([tok(t)["input_ids"] for t in texts])
+    assert ids.shape == (12, 16)
+    chunks = Chunks(ids=ids, n_bytes=sum(len(t) for t in texts), n_tokens=ids.numel())
+    sites = [Site(i, "resid_pre") for i in range(3)] + [Site(2)]  # the tiny llama has 3 blocks
+    store = capture_to_store(model, tok, texts, sites, tmp_path / "s", batch_size=5, shard_tokens=40, progress=False)
+    val = capture_to_store(model, tok, texts[:4], sites, tmp_path / "v", progress=False)
+    cfg = LensTrainConfig(steps=5, tokens_per_step=32, micro_batch=2, optimizer="adam")
+    ref, ref_hist = train_tuned_lens(model, chunks, cfg, progress=False, validation=Chunks(ids[:4], 1, 64), eval_every=2)
+    got, hist = train_tuned_lens(model, store, cfg, progress=False, validation=val, eval_every=2, row_tokens=16)
+    assert ref.weight.abs().sum() > 0
+    torch.testing.assert_close(got.weight, ref.weight, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(got.bias, ref.bias, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(torch.tensor(hist.val_kl), torch.tensor(ref_hist.val_kl), atol=1e-6, rtol=1e-4)
+    # a store without every resid_pre cannot train a lens: refused with the capture to run
+    partial = capture_to_store(model, tok, texts[:2], [Site(0, "resid_pre"), Site(2)], tmp_path / "p", progress=False)
+    with pytest.raises(ConfigError, match="lacks resid_pre.1"):
+        train_tuned_lens(model, partial, cfg, progress=False, row_tokens=16)
+    with pytest.raises(SteerlensError, match="another model"):
+        train_tuned_lens(make_tiny("mistral"), store, cfg, progress=False, row_tokens=16)

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 __all__ = ["add_parsers", "run_lens", "run_train", "run_eval"]
 
@@ -83,6 +84,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="hold out N training chunks; each layer keeps the translator of its best validation KL (0: no validation)",
     )
     t.add_argument("--eval-every", type=int, default=2, help="steps between validation measurements")
+    t.add_argument(
+        "--store",
+        metavar="DIR",
+        help="train from an activation store ('steerlens capture ... --sites resid_pre.all,resid_post.LAST') instead of "
+        "running the model on text; --seq-len is then the tokens per training row",
+    )
+    t.add_argument(
+        "--validation-store", metavar="DIR", help="with --store: a store of held-out text for validation (default: none)"
+    )
 
     e = add_command(
         g,
@@ -205,9 +215,28 @@ def run_train(args: argparse.Namespace) -> int:
     from .common import dataclass_values
 
     model, tokenizer = load_model(args.model)
+    cfg = dataclass_values(args, LensTrainConfig)
+    if args.store:
+        from ..store import ActivationStore
+
+        if args.text:
+            raise CorpusError("Give --store or --text, not both: with a store, the training tokens are the store's.")
+        val_store = ActivationStore(args.validation_store) if args.validation_store else None
+        if val_store is None:
+            print("no --validation-store: training without per-layer validation", file=sys.stderr)
+        _, hist = train_tuned_lens(
+            model,
+            ActivationStore(args.store),
+            cfg,
+            out=args.out,
+            validation=val_store,
+            eval_every=args.eval_every,
+            row_tokens=args.seq_len,
+        )
+        _report(hist, args.out)
+        return 0
     texts = read_texts(args.text) if args.text else default_corpus("train")
     chunks = chunk_texts(tokenizer, texts, args.seq_len)
-    cfg = dataclass_values(args, LensTrainConfig)
     val = None
     if args.validation_chunks:
         if args.validation_chunks < 0 or args.validation_chunks >= chunks.ids.shape[0]:
@@ -217,14 +246,18 @@ def run_train(args: argparse.Namespace) -> int:
             )
         chunks, val = chunks.split(args.validation_chunks / chunks.ids.shape[0])
     _, hist = train_tuned_lens(model, chunks, cfg, out=args.out, validation=val, eval_every=args.eval_every)
-    print(f"trained {len(hist.step)} steps, final KL {hist.kl[-1]:.4f} nats/token; saved to {args.out}", file=sys.stderr)
+    _report(hist, args.out)
+    return 0
+
+
+def _report(hist: Any, out: str) -> None:
+    print(f"trained {len(hist.step)} steps, final KL {hist.kl[-1]:.4f} nats/token; saved to {out}", file=sys.stderr)
     if hist.best_step:
         kept = ", ".join(f"{i}:{s}" for i, s in enumerate(hist.best_step))
         print(f"per-layer best validation step (layer:step, 0 = logit lens kept): {kept}", file=sys.stderr)
         slowed = ", ".join(f"{i}:{m:g}" for i, m in enumerate(hist.lr_mult) if m != 1)
         if slowed:
             print(f"learning rate backed off (layer:multiplier): {slowed}", file=sys.stderr)
-    return 0
 
 
 def run_eval(args: argparse.Namespace) -> int:

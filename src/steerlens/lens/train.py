@@ -28,7 +28,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from tqdm.auto import tqdm
@@ -41,6 +41,9 @@ from ..model.site import Site
 from .data import Chunks, CorpusError
 from .kl import chunked_kl
 from .lenses import TunedLens
+
+if TYPE_CHECKING:
+    from ..store import ActivationStore
 
 __all__ = ["LensTrainConfig", "TrainHistory", "train_tuned_lens", "frozen_pass"]
 
@@ -127,6 +130,79 @@ def frozen_pass(model: torch.nn.Module, ids: torch.Tensor, dtype: torch.dtype) -
     return hidden, final
 
 
+class _ModelRows:
+    """Training rows run through the frozen model: chunk ``r`` is ``chunks.ids[r]``."""
+
+    def __init__(self, model: torch.nn.Module, chunks: Chunks) -> None:
+        self.model, self.chunks = model, chunks
+        self.n, self.seq_len = int(chunks.ids.shape[0]), int(chunks.ids.shape[1])
+
+    def batch(self, rows: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        return frozen_pass(self.model, self.chunks.ids[rows], dtype)
+
+
+class _StoreRows:
+    """Training rows read from an activation store: row ``r`` is the store's tokens ``r*S .. r*S+S-1`` in manifest
+    order (the lens treats tokens independently, so rows are only the unit of sampling). The last
+    ``n_tokens mod S`` tokens are not used."""
+
+    def __init__(self, model: torch.nn.Module, store: Any, seq_len: int) -> None:
+        from safetensors import safe_open
+
+        self._open = safe_open
+        spec = resolve(model)
+        store.check_model(model)
+        self.sites = [str(s) for s in spec.all_sites("resid_pre")] + [str(Site(spec.n_layers - 1, "resid_post"))]
+        missing = [s for s in self.sites if s not in store.sites]
+        if missing:
+            raise ConfigError(
+                f"Training a tuned lens from a store needs resid_pre of every layer and the last block's output; the "
+                f"store at {store.path} lacks {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}. Capture with "
+                f"--sites resid_pre.all,resid_post.{spec.n_layers - 1}."
+            )
+        if seq_len < 1:
+            raise ConfigError(f"row_tokens must be >= 1, got {seq_len}.")
+        self.spec, self.store, self.seq_len = spec, store, seq_len
+        self.files = [store.path / sh["file"] for sh in store.manifest["shards"]]
+        self.starts = [0]
+        for sh in store.manifest["shards"]:
+            self.starts.append(self.starts[-1] + int(sh["tokens"]))
+        self.n = store.n_tokens // seq_len
+        if self.n == 0:
+            raise CorpusError(f"The store at {store.path} has {store.n_tokens} tokens, fewer than one row of {seq_len}.")
+
+    def _span(self, lo: int, hi: int) -> dict[str, torch.Tensor]:
+        """Tokens ``lo .. hi-1`` (manifest order) of every needed site, read by slices (no whole shard in memory)."""
+        parts: dict[str, list[torch.Tensor]] = {s: [] for s in self.sites}
+        for k, path in enumerate(self.files):
+            a, b = max(lo, self.starts[k]), min(hi, self.starts[k + 1])
+            if a >= b:
+                continue
+            with self._open(str(path), framework="pt") as f:
+                for s in self.sites:
+                    parts[s].append(f.get_slice(s)[a - self.starts[k] : b - self.starts[k]])
+        return {s: torch.cat(v) for s, v in parts.items()}
+
+    def batch(self, rows: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        spans = [self._span(int(r) * self.seq_len, (int(r) + 1) * self.seq_len) for r in rows]
+        hidden = torch.stack([torch.cat([sp[s] for sp in spans]) for s in self.sites[:-1]])
+        last = torch.cat([sp[self.sites[-1]] for sp in spans])
+        param = next(self.spec.model.parameters())
+        with torch.no_grad():
+            final = self.spec.logits(last.to(device=param.device, dtype=param.dtype)).float().log_softmax(-1).to(dtype)
+        return hidden.to(param.device), final
+
+
+def _rows_of(model: torch.nn.Module, data: Any, row_tokens: int) -> _ModelRows | _StoreRows:
+    from ..store import ActivationStore
+
+    if isinstance(data, ActivationStore):
+        return _StoreRows(model, data, row_tokens)
+    if isinstance(data, Chunks):
+        return _ModelRows(model, data)
+    raise CorpusError(f"Expected token Chunks or an ActivationStore, got {type(data).__name__}.")
+
+
 def lens_kl(
     lens: TunedLens, hidden: torch.Tensor, target_logp: torch.Tensor, vocab_chunk: int, compute_weight: torch.Tensor | None = None
 ) -> torch.Tensor:
@@ -164,7 +240,7 @@ def _optimizer(lens: TunedLens, cfg: LensTrainConfig) -> tuple[torch.optim.Optim
 
 def train_tuned_lens(
     model: torch.nn.Module,
-    chunks: Chunks,
+    chunks: Chunks | ActivationStore,
     config: LensTrainConfig | None = None,
     *,
     lens: TunedLens | None = None,
@@ -172,14 +248,18 @@ def train_tuned_lens(
     resume: bool = True,
     progress: bool = True,
     callback: Callable[[int, TunedLens, TrainHistory], None] | None = None,
-    validation: Chunks | None = None,
+    validation: Chunks | ActivationStore | None = None,
     eval_every: int | None = None,
+    row_tokens: int = 128,
 ) -> tuple[TunedLens, TrainHistory]:
     """Train a tuned lens on token chunks; returns the lens and its history.
 
     Args:
         model: The frozen model (left unchanged).
-        chunks: Training chunks (see :func:`steerlens.lens.data.chunk_texts`).
+        chunks: Training chunks (see :func:`steerlens.lens.data.chunk_texts`), or an
+            :class:`~steerlens.store.ActivationStore` captured at ``resid_pre`` of every layer and the last
+            block's output: then the model's body never runs (its head turns the stored last-block outputs
+            into the targets), which is how a large model's lens is trained from activations captured once.
         config: :class:`LensTrainConfig`.
         lens: A lens to continue training (default: a new identity lens).
         out: Folder for the final lens artifact, ``history.json`` and checkpoints.
@@ -190,15 +270,19 @@ def train_tuned_lens(
             apart from the text you report results on.
         eval_every: Steps between validation measurements (default: ``max(1, steps // 8)``; the last
             step is always measured).
+        row_tokens: With a store: tokens per training row (the unit a step samples; ``tokens_per_step``
+            must be a multiple of it).
     """
     cfg = config or LensTrainConfig()
-    seq_len = chunks.ids.shape[1]
+    src = _rows_of(model, chunks, row_tokens)
+    val_src = _rows_of(model, validation, row_tokens) if validation is not None else None
+    seq_len = src.seq_len
     if cfg.tokens_per_step % seq_len:
         raise CorpusError(f"tokens_per_step ({cfg.tokens_per_step}) must be a multiple of the chunk length ({seq_len}).")
     per_step = cfg.tokens_per_step // seq_len
     if per_step % cfg.micro_batch:
         raise CorpusError(f"Chunks per step ({per_step}) must be a multiple of micro_batch ({cfg.micro_batch}).")
-    needed, have = cfg.steps * per_step, chunks.ids.shape[0]
+    needed, have = cfg.steps * per_step, src.n
     if needed > have:
         warnings.warn(
             f"The corpus has {have} chunks but {cfg.steps} steps need {needed}: chunks will be reused "
@@ -221,12 +305,12 @@ def train_tuned_lens(
     if not 0.0 <= cfg.backoff <= 1.0:
         raise ConfigError(f"backoff must be in [0, 1] (1: no revert), got {cfg.backoff}.")
     best: dict[str, torch.Tensor] | None = None
-    if validation is not None:
-        if validation.ids.shape[0] == 0:
+    if val_src is not None:
+        if val_src.n == 0:
             raise CorpusError("The validation corpus has no chunks; give at least one, or no validation.")
         best = _restore_best(ckpt, model) if start > 0 and ckpt is not None else None
         if best is None:  # a fresh run (step 0: the identity lens), or a resumed one saved without validation
-            kl0 = _validation_kl(model, lens, validation, cfg, model_dtype)
+            kl0 = _validation_kl(lens, val_src, cfg, model_dtype)
             history.val_step.append(start)
             history.val_kl.append(kl0.tolist())
             best = {
@@ -243,7 +327,7 @@ def train_tuned_lens(
         step_kl = torch.zeros(lens.n_layers)
         rows = order[step * per_step : (step + 1) * per_step]
         for k in range(0, per_step, cfg.micro_batch):
-            hidden, target = frozen_pass(model, chunks.ids[rows[k : k + cfg.micro_batch]], target_dtype)
+            hidden, target = src.batch(rows[k : k + cfg.micro_batch], target_dtype)
             per_layer = lens_kl(lens, hidden.to(model_dtype), target, cfg.vocab_chunk, compute_weight)
             (per_layer.sum() * (cfg.micro_batch / per_step)).backward()
             step_kl += per_layer.detach().float() * (cfg.micro_batch / per_step)
@@ -258,8 +342,8 @@ def train_tuned_lens(
         history.seconds.append(time.perf_counter() - t0)
         history.tokens.append((step + 1) * cfg.tokens_per_step)
         bar.set_postfix(kl=f"{history.kl[-1]:.3f} nats", lr=f"{sched.get_last_lr()[0]:.3g}")
-        if best is not None and ((step + 1) % every == 0 or step + 1 == cfg.steps):
-            kl = _validation_kl(model, lens, validation, cfg, model_dtype)  # type: ignore[arg-type]
+        if best is not None and val_src is not None and ((step + 1) % every == 0 or step + 1 == cfg.steps):
+            kl = _validation_kl(lens, val_src, cfg, model_dtype)
             history.val_step.append(step + 1)
             history.val_kl.append(kl.tolist())
             better = kl < best["kl"]
@@ -325,12 +409,12 @@ def _order(n: int, needed: int, seed: int) -> torch.Tensor:
 
 @torch.no_grad()
 def _validation_kl(
-    model: torch.nn.Module, lens: TunedLens, chunks: Chunks, cfg: LensTrainConfig, model_dtype: torch.dtype
+    lens: TunedLens, rows: _ModelRows | _StoreRows, cfg: LensTrainConfig, model_dtype: torch.dtype
 ) -> torch.Tensor:
-    """Per-layer mean KL (nats/token) of the lens on validation chunks, in float32."""
+    """Per-layer mean KL (nats/token) of the lens on validation rows, in float32."""
     total, n = torch.zeros(lens.n_layers), 0
-    for k in range(0, chunks.ids.shape[0], cfg.micro_batch):
-        hidden, target = frozen_pass(model, chunks.ids[k : k + cfg.micro_batch], torch.float32)
+    for k in range(0, rows.n, cfg.micro_batch):
+        hidden, target = rows.batch(torch.arange(k, min(k + cfg.micro_batch, rows.n)), torch.float32)
         total += lens_kl(lens, hidden.to(model_dtype), target, cfg.vocab_chunk).float() * hidden.shape[1]
         n += hidden.shape[1]
     return total / n
