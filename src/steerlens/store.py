@@ -13,7 +13,7 @@ text index (``item``), position in the text (``position``) and token id (``token
   ``b`` belongs to rank ``b mod N`` and each rank writes its own shards. Batches are the same whatever
   ``N``, so the union of the shards equals the single-process store bit for bit.
 * **Manifest**: when every rank is done, ``manifest.json`` lists the model's fingerprint, the sites,
-  positions and dtype, the token counts and every shard.
+  positions and dtype, the token counts, every shard and each rank's capture time (model loading excluded).
 
 :class:`ActivationStore` reads a store back (in text order with :meth:`ActivationStore.load`, or shard by
 shard with :meth:`ActivationStore.iter_shards`) for probes and lens training without re-running the model.
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -199,8 +200,11 @@ def capture_to_store(
 
     state_path = folder / f"rank-{rank:03d}.json"
     state: dict[str, Any] = (
-        json.loads(state_path.read_text()) if state_path.exists() else {"shards": [], "next_batch": rank, "done": False}
+        json.loads(state_path.read_text())
+        if state_path.exists()
+        else {"shards": [], "next_batch": rank, "done": False, "seconds": 0.0}
     )
+    t_start, seconds_before = time.perf_counter(), float(state.get("seconds", 0.0))
     n_batches = (len(texts) + batch_size - 1) // batch_size
     mine = list(range(state["next_batch"], n_batches, world_size))
     show = (rank == 0) if progress is None else progress
@@ -227,6 +231,7 @@ def capture_to_store(
                 }
             )
         state["next_batch"], state["done"] = next_batch, done
+        state["seconds"] = seconds_before + time.perf_counter() - t_start
         _write_json(state_path, state)
         if buf_tokens and on_shard is not None:
             on_shard(folder / state["shards"][-1]["file"])
@@ -299,6 +304,7 @@ def _finish(folder: Path, settings: StoreSettings, n_items: int) -> ActivationSt
         **asdict(settings),
         "n_items": n_items,
         "n_tokens": sum(s["tokens"] for s in shards),
+        "seconds_by_rank": [st.get("seconds", 0.0) for st in states],
         "shards": shards,
     }
     if not (folder / _MANIFEST).exists() or json.loads((folder / _MANIFEST).read_text()) != manifest:
