@@ -203,3 +203,39 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(os.path.dirname(sys.executable), "torchrun")), reason="no torchrun")
+def test_lens_training_on_two_gloo_ranks_equals_one_process(tmp_path):
+    from steerlens.lens import TunedLens
+    from tests_helpers import save_tiny_with_tokenizer
+
+    folder = save_tiny_with_tokenizer(tmp_path / "m")
+    data = tmp_path / "texts.txt"
+    data.write_text("\n".join(_texts(60, seed=5)) + "\n")
+    args = ["lens", "train", "--text", str(data), "--model", str(folder), "--seq-len", "8", "--steps", "4"]
+    args += ["--tokens-per-step", "64", "--micro-batch", "2", "--validation-chunks", "6", "--eval-every", "2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    one = subprocess.run(
+        [sys.executable, "-m", "steerlens", *args, "--out", str(tmp_path / "one")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert one.returncode == 0, one.stderr[-3000:]
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    cmd = [torchrun, "--nproc-per-node", "2", "--master-port", str(_free_port()), "-m", "steerlens", *args]
+    two = subprocess.run([*cmd, "--out", str(tmp_path / "two")], env=env, capture_output=True, text=True, timeout=300)
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert two.stderr.count("trained 4 steps") == 1  # rank 0 alone reports
+    from steerlens.loading import load_model
+
+    model, _ = load_model(str(folder))
+    a, b = TunedLens.load(tmp_path / "one", model), TunedLens.load(tmp_path / "two", model)
+    assert a.weight.abs().max() > 1e-3  # it trained (translators start at zero: the logit lens)
+    torch.testing.assert_close(b.weight, a.weight, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(b.bias, a.bias, atol=1e-5, rtol=1e-5)
+    ha, hb = (json.loads((tmp_path / x / "history.json").read_text()) for x in ("one", "two"))
+    assert ha["best_step"] == hb["best_step"]
+    torch.testing.assert_close(torch.tensor(hb["val_kl"]), torch.tensor(ha["val_kl"]), atol=1e-5, rtol=1e-5)

@@ -208,12 +208,14 @@ def run_lens(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """``steerlens lens train``."""
+    """``steerlens lens train`` (also under ``torchrun -m steerlens lens train``: each rank a share of every step)."""
+    from ..distributed import init_from_env
     from ..lens.data import CorpusError, chunk_texts, default_corpus, read_texts
     from ..lens.train import LensTrainConfig, train_tuned_lens
     from ..loading import load_model
     from .common import dataclass_values
 
+    init_from_env()
     model, tokenizer = load_model(args.model)
     cfg = dataclass_values(args, LensTrainConfig)
     if args.store:
@@ -251,6 +253,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _report(hist: Any, out: str) -> None:
+    from ..distributed import is_main
+
+    if not is_main():
+        return
     print(f"trained {len(hist.step)} steps, final KL {hist.kl[-1]:.4f} nats/token; saved to {out}", file=sys.stderr)
     if hist.best_step:
         kept = ", ".join(f"{i}:{s}" for i, s in enumerate(hist.best_step))

@@ -16,6 +16,13 @@ size. The objective is unchanged. Both guards matter on short CPU budgets: the l
 rates ten times apart (on gemma-3-270m, Adam at 1e-3 helps layer 10 most and sends the last layer's
 KL from 0.57 to 1.4 nats, where 1e-4 lowers it), and a layer whose logit lens is already good can
 otherwise end a noisy run worse than it started.
+
+**Several processes** (``torchrun --nproc-per-node N``, after :func:`steerlens.distributed.init_from_env`): every
+rank holds the whole (small) lens; each step's micro-batches are dealt out to the ranks, and the translators'
+gradients, the step's KL and the validation sums are added up with ``torch.distributed.all_reduce``, which is
+what DDP does for the trainable part. Every rank then takes the same optimiser step, so N ranks train the same
+lens as one process on the same global batch (up to float summation order). Rank 0 alone shows progress and
+writes checkpoints and the result.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..artifacts import load_artifact, save_artifact
+from ..distributed import all_reduce_sum, barrier, world
 from ..errors import ConfigError
 from ..model.architectures import resolve
 from ..model.capture import capture
@@ -274,6 +282,7 @@ def train_tuned_lens(
             must be a multiple of it).
     """
     cfg = config or LensTrainConfig()
+    rank, world_size = world()
     src = _rows_of(model, chunks, row_tokens)
     val_src = _rows_of(model, validation, row_tokens) if validation is not None else None
     seq_len = src.seq_len
@@ -321,17 +330,26 @@ def train_tuned_lens(
                 "lr_mult": torch.ones(lens.n_layers),
             }
     t0 = time.perf_counter() - (history.seconds[-1] if history.seconds else 0.0)
-    bar = tqdm(range(start, cfg.steps), desc="tuned lens", unit="step", disable=not progress, initial=start, total=cfg.steps)
+    show = progress and rank == 0
+    bar = tqdm(range(start, cfg.steps), desc="tuned lens", unit="step", disable=not show, initial=start, total=cfg.steps)
+    trainable = [p for p in (lens.weight, lens.bias) if p.requires_grad]
     for step in bar:
         opt.zero_grad(set_to_none=True)
         step_kl = torch.zeros(lens.n_layers)
         rows = order[step * per_step : (step + 1) * per_step]
-        for k in range(0, per_step, cfg.micro_batch):
+        # with several ranks, each runs its share of the step's micro-batches; gradients are then summed
+        for k in list(range(0, per_step, cfg.micro_batch))[rank::world_size]:
             hidden, target = src.batch(rows[k : k + cfg.micro_batch], target_dtype)
             per_layer = lens_kl(lens, hidden.to(model_dtype), target, cfg.vocab_chunk, compute_weight)
             (per_layer.sum() * (cfg.micro_batch / per_step)).backward()
             step_kl += per_layer.detach().float() * (cfg.micro_batch / per_step)
-        torch.nn.utils.clip_grad_norm_([p for p in (lens.weight, lens.bias) if p.requires_grad], cfg.clip_norm)
+        if world_size > 1:
+            for prm in trainable:
+                if prm.grad is None:
+                    prm.grad = torch.zeros_like(prm)
+                all_reduce_sum(prm.grad)
+            all_reduce_sum(step_kl)
+        torch.nn.utils.clip_grad_norm_(trainable, cfg.clip_norm)
         if best is not None and bool((best["lr_mult"] != 1).any()):
             _scaled_step(opt, lens, best["lr_mult"])
         else:
@@ -358,16 +376,19 @@ def train_tuned_lens(
         if callback is not None:
             callback(step + 1, lens, history)
         if ckpt is not None and cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0:
-            _save_checkpoint(ckpt, lens, opt, sched, step + 1, history, cfg, best)
+            if rank == 0:
+                _save_checkpoint(ckpt, lens, opt, sched, step + 1, history, cfg, best)
+            barrier()
     if best is not None:
         with torch.no_grad():
             lens.weight.copy_(best["weight"])
             lens.bias.copy_(best["bias"])
         history.best_step = best["step"].tolist()
         history.lr_mult = best["lr_mult"].tolist()
-    if out is not None:
+    if out is not None and rank == 0:
         lens.save(out)
         (Path(out) / "history.json").write_text(json.dumps({"config": asdict(cfg), **asdict(history)}, indent=1))
+    barrier()
     return lens, history
 
 
@@ -412,12 +433,15 @@ def _validation_kl(
     lens: TunedLens, rows: _ModelRows | _StoreRows, cfg: LensTrainConfig, model_dtype: torch.dtype
 ) -> torch.Tensor:
     """Per-layer mean KL (nats/token) of the lens on validation rows, in float32."""
-    total, n = torch.zeros(lens.n_layers), 0
-    for k in range(0, rows.n, cfg.micro_batch):
+    rank, world_size = world()
+    total, n = torch.zeros(lens.n_layers, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
+    for k in list(range(0, rows.n, cfg.micro_batch))[rank::world_size]:  # each rank its share, then summed
         hidden, target = rows.batch(torch.arange(k, min(k + cfg.micro_batch, rows.n)), torch.float32)
-        total += lens_kl(lens, hidden.to(model_dtype), target, cfg.vocab_chunk).float() * hidden.shape[1]
+        total += lens_kl(lens, hidden.to(model_dtype), target, cfg.vocab_chunk).double() * hidden.shape[1]
         n += hidden.shape[1]
-    return total / n
+    all_reduce_sum(total)
+    all_reduce_sum(n)
+    return (total / n).float()
 
 
 def _restore_best(ckpt: Path, model: torch.nn.Module) -> dict[str, torch.Tensor] | None:
