@@ -148,7 +148,8 @@ def capture_to_store(
         max_length: A text longer than this many tokens is an error (nothing is truncated); default: the
             model's ``max_position_embeddings`` when it has one.
         dtype: ``"float32"``, ``"float16"`` or ``"bfloat16"`` on disk (default: the model's).
-        rank, world_size: This process's share (default: from ``torch.distributed`` or ``torchrun``'s variables).
+        rank: This process's rank (default: from ``torch.distributed`` or ``torchrun``'s variables).
+        world_size: How many ranks share the texts (default: as ``rank``).
         on_shard: Called with each shard's path once it is recorded (progress reporting, tests).
 
     Returns:
