@@ -239,3 +239,26 @@ def test_lens_training_on_two_gloo_ranks_equals_one_process(tmp_path):
     ha, hb = (json.loads((tmp_path / x / "history.json").read_text()) for x in ("one", "two"))
     assert ha["best_step"] == hb["best_step"]
     torch.testing.assert_close(torch.tensor(hb["val_kl"]), torch.tensor(ha["val_kl"]), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(os.path.dirname(sys.executable), "torchrun")), reason="no torchrun")
+def test_lre_fitted_on_two_gloo_ranks_equals_one_process(tmp_path):
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    from dist_lre import PROMPTS
+    from steerlens.relations import train_lre
+
+    here = Path(__file__).resolve().parent
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(here), *sys.path])}
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    out = tmp_path / "lre.safetensors"
+    cmd = [torchrun, "--nproc-per-node", "2", "--master-port", str(_free_port()), str(here / "dist_lre.py"), str(out)]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    got = load_file(str(out))
+    ref = train_lre(make_tiny("llama"), TOK, PROMPTS, 0, 2, progress=False)  # 7 prompts: ranks get 4 and 3
+    assert ref.weight.abs().max() > 0
+    torch.testing.assert_close(got["weight"], ref.weight, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got["bias"], ref.bias, atol=1e-5, rtol=1e-5)

@@ -15,7 +15,7 @@ import torch.distributed as dist
 
 from .errors import ConfigError
 
-__all__ = ["world", "init_from_env", "barrier", "is_main", "all_reduce_sum"]
+__all__ = ["world", "group_world", "init_from_env", "barrier", "is_main", "all_reduce_sum"]
 
 
 def world() -> tuple[int, int]:
@@ -31,6 +31,18 @@ def world() -> tuple[int, int]:
     if not 0 <= rank < size:
         raise ConfigError(f"RANK={rank} is not in [0, WORLD_SIZE={size}).")
     return rank, size
+
+
+def group_world() -> tuple[int, int]:
+    """``(rank, world_size)`` of the initialised process group, else ``(0, 1)``.
+
+    Training code shares work only inside a process group (its results are summed with collectives), so a
+    script launched by ``torchrun`` that never started one trains as N independent single processes instead
+    of silently training on 1/N of the data: call :func:`init_from_env` first.
+    """
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
 
 
 def init_from_env(backend: str | None = None) -> bool:

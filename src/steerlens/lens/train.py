@@ -41,7 +41,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..artifacts import load_artifact, save_artifact
-from ..distributed import all_reduce_sum, barrier, world
+from ..distributed import all_reduce_sum, barrier, group_world
 from ..errors import ConfigError
 from ..model.architectures import resolve
 from ..model.capture import capture
@@ -282,7 +282,7 @@ def train_tuned_lens(
             must be a multiple of it).
     """
     cfg = config or LensTrainConfig()
-    rank, world_size = world()
+    rank, world_size = group_world()
     src = _rows_of(model, chunks, row_tokens)
     val_src = _rows_of(model, validation, row_tokens) if validation is not None else None
     seq_len = src.seq_len
@@ -433,7 +433,7 @@ def _validation_kl(
     lens: TunedLens, rows: _ModelRows | _StoreRows, cfg: LensTrainConfig, model_dtype: torch.dtype
 ) -> torch.Tensor:
     """Per-layer mean KL (nats/token) of the lens on validation rows, in float32."""
-    rank, world_size = world()
+    rank, world_size = group_world()
     total, n = torch.zeros(lens.n_layers, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
     for k in list(range(0, rows.n, cfg.micro_batch))[rank::world_size]:  # each rank its share, then summed
         hidden, target = rows.batch(torch.arange(k, min(k + cfg.micro_batch, rows.n)), torch.float32)

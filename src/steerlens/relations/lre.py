@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from ..artifacts import Fingerprint, load_artifact, register, save_artifact
+from ..distributed import all_reduce_sum, group_world
 from ..errors import DataFormatError, ShapeError
 from ..model.architectures import resolve
 from .data import Prompt, balance_grouped
@@ -278,20 +279,30 @@ def train_lre(
         for p in prompts:
             groups.setdefault(p.object_name, []).append(p)
         prompts = balance_grouped(groups, max_total=max_samples, seed=seed)
-    jac, s, o = jacobians(
-        model,
-        tokenizer,
-        prompts,
-        s_site.layer,
-        o_site.layer,
-        aggregation=aggregation,
-        batch_size=batch_size,
-        chunk_size=chunk_size,
-        progress=progress,
-    )
-    w = jac.float().mean(0)
-    b = (o.float() - torch.einsum("nij,nj->ni", jac.float(), s.float())).mean(0)
-    dt = jac.dtype
+    rank, world_size = group_world()
+    mine = list(prompts)[rank::world_size]  # under a process group, each rank its share; the sums are added up
+    d = spec.d_model
+    w_sum = torch.zeros(d, d, dtype=torch.float64)
+    b_sum = torch.zeros(d, dtype=torch.float64)
+    dt = next(model.parameters()).dtype
+    if mine:
+        jac, s, o = jacobians(
+            model,
+            tokenizer,
+            mine,
+            s_site.layer,
+            o_site.layer,
+            aggregation=aggregation,
+            batch_size=batch_size,
+            chunk_size=chunk_size,
+            progress=progress if rank == 0 else False,
+        )
+        w_sum += jac.double().sum(0).cpu()
+        b_sum += (o.double() - torch.einsum("nij,nj->ni", jac.double(), s.double())).sum(0).cpu()
+        dt = jac.dtype
+    all_reduce_sum(w_sum)
+    all_reduce_sum(b_sum)
+    w, b = w_sum / len(prompts), b_sum / len(prompts)
     return Lre(
         relation,
         s_site.layer,
