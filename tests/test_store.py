@@ -262,3 +262,25 @@ def test_lre_fitted_on_two_gloo_ranks_equals_one_process(tmp_path):
     assert ref.weight.abs().max() > 0
     torch.testing.assert_close(got["weight"], ref.weight, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(got["bias"], ref.bias, atol=1e-5, rtol=1e-5)
+
+
+def test_per_item_features_feed_a_probe(tmp_path):
+    from steerlens.concepts.probes import DiMProbe
+
+    model = make_tiny("llama")
+    texts = _texts(14, seed=9)
+    store = capture_to_store(model, TOK, texts, SITES, tmp_path / "s", batch_size=3, shard_tokens=9, progress=False)
+    ref = capture(model, texts, SITES, tokenizer=TOK, positions="all")
+    m = ref.mask[:, :, None].float()
+    mean_ref = torch.stack([(ref[s] * m).sum(1) / m.sum(1) for s in SITES], dim=1)
+    last_ref = capture(model, texts, SITES, tokenizer=TOK, positions="last").stack(SITES).transpose(0, 1)  # [n, sites, d]
+    mean = store.per_item(SITES, "mean")
+    last = store.per_item(SITES, "last")
+    assert mean.shape == (14, 3, 32)
+    torch.testing.assert_close(mean, mean_ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(last, last_ref, atol=1e-5, rtol=1e-5)
+    labels = torch.tensor([i % 2 for i in range(14)])
+    a, b = DiMProbe().fit(mean, labels), DiMProbe().fit(mean_ref, labels)
+    torch.testing.assert_close(a.W, b.W, atol=1e-5, rtol=1e-4)
+    with pytest.raises(ConfigError, match="reduce"):
+        store.per_item(SITES, "max")

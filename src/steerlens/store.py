@@ -377,6 +377,40 @@ class ActivationStore:
         order = torch.argsort(cat["item"] * (int(cat["position"].max()) + 1) + cat["position"], stable=True)
         return {k: v[order] for k, v in cat.items()}
 
+    def per_item(self, sites: Sequence[Site | int | str], reduce: str = "mean") -> torch.Tensor:
+        """One feature row per text, ``[n_items, len(sites), d]`` in float32, streamed shard by shard.
+
+        ``reduce``: ``"mean"`` over the text's stored tokens, or its ``"last"`` stored token. The result feeds a
+        probe directly (``DiMProbe().fit(store.per_item(sites), labels)``) with one label per text.
+        """
+        if reduce not in ("mean", "last"):
+            raise ConfigError(f"reduce must be 'mean' or 'last', got {reduce!r}.")
+        keys = [self._site_key(s) for s in sites]
+        out: torch.Tensor | None = None
+        count = torch.zeros(self.n_items, dtype=torch.float64)
+        best = torch.full((self.n_items,), -1, dtype=torch.long)
+        for shard in self.iter_shards(keys):
+            item, pos = shard["item"], shard["position"]
+            x = torch.stack([shard[k].double() for k in keys], dim=1)  # [tokens, sites, d]
+            if out is None:
+                out = torch.zeros(self.n_items, len(keys), x.shape[-1], dtype=torch.float64)
+            if reduce == "mean":
+                out.index_add_(0, item, x)
+                count.index_add_(0, item, torch.ones_like(item, dtype=torch.float64))
+            else:
+                for j in range(item.numel()):  # keep each text's highest position
+                    i = int(item[j])
+                    if int(pos[j]) > int(best[i]):
+                        best[i] = pos[j]
+                        out[i] = x[j]
+                count.index_add_(0, item, torch.ones_like(item, dtype=torch.float64))
+        if out is None or bool((count == 0).any()):
+            missing = int((count == 0).sum()) if out is not None else self.n_items
+            raise DataFormatError(f"{missing} texts of the store at {self.path} have no stored tokens.")
+        if reduce == "mean":
+            out /= count[:, None, None]
+        return out.float()
+
     def __repr__(self) -> str:
         return (
             f"ActivationStore({str(self.path)!r}: {self.n_items} texts, {self.n_tokens} tokens, sites "
