@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 
@@ -136,14 +135,10 @@ def test_read_texts(tmp_path):
     with pytest.raises(DataFormatError, match="line 1: expected an object with a string field 'text'"):
         read_texts(tmp_path / "c.jsonl")
     (tmp_path / "d.jsonl").write_text("{oops\n")
-    with pytest.raises(DataFormatError, match="line 1: not valid JSON"):
+    with pytest.raises(DataFormatError, match="line 1: invalid JSON"):
         read_texts(tmp_path / "d.jsonl")
 
 
-@pytest.mark.skipif(
-    shutil.which("torchrun") is None and not os.path.exists(os.path.join(os.path.dirname(sys.executable), "torchrun")),
-    reason="no torchrun",
-)
 def test_two_gloo_ranks_under_torchrun_equal_one_process(tmp_path):
     from tests_helpers import save_tiny_with_tokenizer
 
@@ -161,40 +156,27 @@ def test_two_gloo_ranks_under_torchrun_equal_one_process(tmp_path):
         "--shard-tokens",
         "12",
     ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    one = subprocess.run(
-        [sys.executable, "-m", "steerlens", "capture", *common, "--out", str(tmp_path / "one")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert one.returncode == 0, one.stderr[-3000:]
-    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
-    two = subprocess.run(
-        [
-            torchrun if os.path.exists(torchrun) else "torchrun",
-            "--nproc-per-node",
-            "2",
-            "--master-port",
-            str(_free_port()),
-            "-m",
-            "steerlens",
-            "capture",
-            *common,
-            "--out",
-            str(tmp_path / "two"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert two.returncode == 0, two.stderr[-3000:]
+    _run([sys.executable, "-m", "steerlens", "capture", *common, "--out", str(tmp_path / "one")])
+    two = _run(_torchrun("-m", "steerlens", "capture", *common, "--out", str(tmp_path / "two")))
     a, b = ActivationStore(tmp_path / "one"), ActivationStore(tmp_path / "two")
     assert {s["rank"] for s in b.manifest["shards"]} == {0, 1} and b.manifest["world_size"] == 2
     assert "ActivationStore(" in two.stdout
     _same(b.load(), a.load())
+
+
+def _run(cmd: list[str], extra_path: str | None = None) -> subprocess.CompletedProcess:
+    """Run a command (1 thread, this interpreter's import path) and check it succeeded."""
+    path = [extra_path] if extra_path else []
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([*path, *sys.path])}
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return p
+
+
+def _torchrun(*args: str) -> list[str]:
+    """``torchrun`` (installed with torch, beside this interpreter) with 2 processes on a free port."""
+    exe = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    return [exe, "--nproc-per-node", "2", "--master-port", str(_free_port()), *args]
 
 
 def _free_port() -> int:
@@ -205,7 +187,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.skipif(not os.path.exists(os.path.join(os.path.dirname(sys.executable), "torchrun")), reason="no torchrun")
 def test_lens_training_on_two_gloo_ranks_equals_one_process(tmp_path):
     from steerlens.lens import TunedLens
     from tests_helpers import save_tiny_with_tokenizer
@@ -215,19 +196,8 @@ def test_lens_training_on_two_gloo_ranks_equals_one_process(tmp_path):
     data.write_text("\n".join(_texts(60, seed=5)) + "\n")
     args = ["lens", "train", "--text", str(data), "--model", str(folder), "--seq-len", "8", "--steps", "4"]
     args += ["--tokens-per-step", "64", "--micro-batch", "2", "--validation-chunks", "6", "--eval-every", "2"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    one = subprocess.run(
-        [sys.executable, "-m", "steerlens", *args, "--out", str(tmp_path / "one")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert one.returncode == 0, one.stderr[-3000:]
-    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
-    cmd = [torchrun, "--nproc-per-node", "2", "--master-port", str(_free_port()), "-m", "steerlens", *args]
-    two = subprocess.run([*cmd, "--out", str(tmp_path / "two")], env=env, capture_output=True, text=True, timeout=300)
-    assert two.returncode == 0, two.stderr[-3000:]
+    _run([sys.executable, "-m", "steerlens", *args, "--out", str(tmp_path / "one")])
+    two = _run(_torchrun("-m", "steerlens", *args, "--out", str(tmp_path / "two")))
     assert two.stderr.count("trained 4 steps") == 1  # rank 0 alone reports
     from steerlens.loading import load_model
 
@@ -241,7 +211,6 @@ def test_lens_training_on_two_gloo_ranks_equals_one_process(tmp_path):
     torch.testing.assert_close(torch.tensor(hb["val_kl"]), torch.tensor(ha["val_kl"]), atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.skipif(not os.path.exists(os.path.join(os.path.dirname(sys.executable), "torchrun")), reason="no torchrun")
 def test_lre_fitted_on_two_gloo_ranks_equals_one_process(tmp_path):
     from pathlib import Path
 
@@ -251,12 +220,8 @@ def test_lre_fitted_on_two_gloo_ranks_equals_one_process(tmp_path):
     from steerlens.relations import train_lre
 
     here = Path(__file__).resolve().parent
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(here), *sys.path])}
-    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
     out = tmp_path / "lre.safetensors"
-    cmd = [torchrun, "--nproc-per-node", "2", "--master-port", str(_free_port()), str(here / "dist_lre.py"), str(out)]
-    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stderr[-3000:]
+    _run(_torchrun(str(here / "dist_lre.py"), str(out)), extra_path=str(here))
     got = load_file(str(out))
     ref = train_lre(make_tiny("llama"), TOK, PROMPTS, 0, 2, progress=False)  # 7 prompts: ranks get 4 and 3
     assert ref.weight.abs().max() > 0

@@ -33,6 +33,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from ._io import json_records
 from .artifacts import Fingerprint
 from .distributed import barrier, world
 from .errors import ConfigError, DataFormatError, IncompatibleArtifactError
@@ -88,18 +89,11 @@ def read_texts(path: str | os.PathLike[str], *, text_field: str = "text") -> lis
     if not p.exists():
         raise DataFormatError(f"No such file: {p}.")
     if p.suffix == ".jsonl":
-        out = []
-        for k, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(f"{p}, line {k}: not valid JSON ({exc.msg}).") from exc
+        records, where = json_records(p)
+        for k, obj in records:
             if not isinstance(obj, dict) or not isinstance(obj.get(text_field), str):
-                raise DataFormatError(f"{p}, line {k}: expected an object with a string field {text_field!r}.")
-            out.append(obj[text_field])
-        return out
+                raise DataFormatError(f"{p}, {where} {k}: expected an object with a string field {text_field!r}.")
+        return [obj[text_field] for _, obj in records]
     return [line for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 

@@ -9,7 +9,6 @@ the completion, found from character offsets, not from a "template minus two tok
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .._io import json_records
 from ..errors import DataFormatError
 
 __all__ = [
@@ -86,23 +86,8 @@ def read_examples(path: str | os.PathLike[str]) -> list[ConceptExample]:
     p = Path(path)
     if not p.is_file():
         raise DataFormatError(f"Data file {p} does not exist.")
-    text = p.read_text(encoding="utf-8")
-    out = []
-    if text.lstrip().startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(f"{p}: invalid JSON at line {exc.lineno}: {exc.msg}.") from exc
-        out = [_example(r, f"{p}, item {i + 1}") for i, r in enumerate(data)]
-    else:
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(f"{p}, line {n}: invalid JSON ({exc.msg}).") from exc
-            out.append(_example(obj, f"{p}, line {n}"))
+    records, where = json_records(p)
+    out = [_example(r, f"{p}, {where} {n}") for n, r in records]
     if not out:
         raise DataFormatError(f"{p} holds no examples.")
     return out

@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 
+from .._io import json_records
 from ..errors import DataFormatError
 from ..relations.data import Relation, load_relation, load_relations, stable_shuffle
 
@@ -304,16 +305,8 @@ def load_samples(path: str | os.PathLike[str]) -> list[EditSample]:
         raise DataFormatError(f"No sample file at {str(p)!r}.")
     if p.suffix == ".json":
         return load_counterfact(p)
-    out = []
-    for n, line in enumerate(p.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(f"{p.name} line {n}: not valid JSON ({exc}).") from exc
-        out.append(EditSample.from_dict(d, where=f"{p.name} line {n}"))
-    return out
+    records, where = json_records(p)
+    return [EditSample.from_dict(d, where=f"{p.name} {where} {n}") for n, d in records]
 
 
 def split_samples(

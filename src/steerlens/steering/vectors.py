@@ -19,7 +19,6 @@ correctly on cached decode steps.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ from typing import Any, Literal
 
 import torch
 
+from .._io import json_records
 from ..artifacts import Fingerprint, load_artifact, register, save_artifact
 from ..errors import DataFormatError, ShapeError, SiteError, SteeringError
 from ..model.architectures import resolve
@@ -61,24 +61,7 @@ def read_pairs(path: str | os.PathLike[str]) -> list[ContrastPair]:
     p = Path(path)
     if not p.is_file():
         raise DataFormatError(f"Pairs file {p} does not exist.")
-    text = p.read_text(encoding="utf-8")
-    records: list[tuple[int, Any]] = []
-    if text.lstrip().startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(f"{p}: invalid JSON at line {exc.lineno}: {exc.msg}.") from exc
-        records = [(i + 1, r) for i, r in enumerate(data)]
-        where = "item"
-    else:
-        where = "line"
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                records.append((n, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(f"{p}, line {n}: invalid JSON ({exc.msg}).") from exc
+    records, where = json_records(p)
     pairs = []
     for n, r in records:
         if not isinstance(r, dict):
