@@ -249,3 +249,25 @@ def test_per_item_features_feed_a_probe(tmp_path):
     torch.testing.assert_close(a.W, b.W, atol=1e-5, rtol=1e-4)
     with pytest.raises(ConfigError, match="reduce"):
         store.per_item(SITES, "max")
+
+
+def test_editor_trained_on_two_gloo_ranks_equals_one_process(tmp_path):
+    import ast
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    from dist_editor import train
+
+    here = Path(__file__).resolve().parent
+    out = tmp_path / "editor.safetensors"
+    _run(_torchrun(str(here / "dist_editor.py"), str(out)), extra_path=str(here))
+    got = load_file(str(out))
+    ref = train()  # batches of 5 rows: ranks get 3 and 2
+    assert not ref.untrained and ref.best_epoch > 0  # it trained (the null start was beaten)
+    state = ref.editor.state_dict()
+    assert got.keys() == state.keys()
+    for k, v in state.items():
+        torch.testing.assert_close(got[k], v, atol=1e-5, rtol=1e-4)
+    losses = ast.literal_eval(Path(str(out) + ".loss").read_text())
+    assert losses == pytest.approx([h["val_loss"] for h in ref.history], rel=1e-5)

@@ -15,6 +15,12 @@ Loss of a batch (``p~`` the edited model, ``p`` the unedited one, ``T`` each pro
 epoch 0, keeps a **deep copy** of the best validation state and restores it at the end (REMEDI keeps
 the last epoch's weights by mistake), and stops after ``patience`` epochs without improvement. The
 language model is frozen throughout; the unedited states needed for the KL term are computed once.
+
+Under a ``torch.distributed`` process group (``torchrun``, then :func:`steerlens.distributed.init_from_env`),
+every batch's rows are dealt out to the ranks; each rank's loss, weighted by its share of the rows, is
+backpropagated, and the editor's gradients and the loss sums are added up with ``all_reduce``. Every term of
+the loss is a mean over rows, so N ranks take the same steps as one process on the same batches. Rank 0
+alone shows progress and saves checkpoints.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._results import JsonResult
+from ..distributed import all_reduce_sum, group_world
 from ..errors import DataFormatError, ShapeError
 from ..model import intervene, resolve
 from ..model.capture import final_hidden
@@ -301,7 +308,8 @@ def train_editor(
     step_times: list[float] = []
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    show = progress if progress is not None else True
+    rank, world_size = group_world()
+    show = (progress if progress is not None else True) and rank == 0
     with frozen(model):
         was_training = model.training
         model.eval()
@@ -323,22 +331,35 @@ def train_editor(
                     for i in bar:
                         ts = time.perf_counter()
                         idx = [tr_idx[j] for j in order[i : i + batch_size]]
-                        loss, _ = editing_loss(model, ed, ins, batch, idx, **loss_kw)
                         opt.zero_grad(set_to_none=True)
-                        loss.backward()
+                        # the loss is a mean over rows: each rank's share, weighted by its size, sums to it
+                        mine = idx[rank::world_size]
+                        part = torch.zeros((), dtype=torch.float64)
+                        if mine:
+                            loss, _ = editing_loss(model, ed, ins, batch, mine, **loss_kw)
+                            (loss * (len(mine) / len(idx))).backward()
+                            part += float(loss.detach()) * len(mine)
+                        if world_size > 1:
+                            for prm in ed.parameters():
+                                if prm.requires_grad:
+                                    if prm.grad is None:
+                                        prm.grad = torch.zeros_like(prm)
+                                    all_reduce_sum(prm.grad)
+                            all_reduce_sum(part)
                         opt.step()
                         step_times.append(time.perf_counter() - ts)
-                        total += float(loss.detach()) * len(idx)
-                        bar.set_postfix(loss=f"{loss.item():.3f}")
+                        total += float(part)
+                        bar.set_postfix(loss=f"{float(part) / len(idx):.3f}")
                     train_loss = total / n_train
                 ed.eval()
                 with torch.no_grad():
-                    val_loss = sum(
-                        float(editing_loss(model, ed, ins, batch, va_idx[i : i + batch_size], **loss_kw)[0])
-                        * len(va_idx[i : i + batch_size])
-                        for i in range(0, len(va_idx), batch_size)
-                    )
-                val_loss /= len(va_idx)
+                    val_sum = torch.zeros((), dtype=torch.float64)
+                    for i in range(0, len(va_idx), batch_size):
+                        mine = va_idx[i : i + batch_size][rank::world_size]
+                        if mine:
+                            val_sum += float(editing_loss(model, ed, ins, batch, mine, **loss_kw)[0]) * len(mine)
+                    all_reduce_sum(val_sum)
+                val_loss = float(val_sum) / len(va_idx)
                 history.append(
                     {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": time.perf_counter() - t0}
                 )
@@ -347,7 +368,7 @@ def train_editor(
                     tqdm.write(f"editor L{layer} epoch {epoch}: train {shown} val {val_loss:.4f}")
                 if val_loss < best:
                     best, best_state, best_epoch, bad = val_loss, copy.deepcopy(ed.state_dict()), epoch, 0
-                    if checkpoint:
+                    if checkpoint and rank == 0:
                         ed.save(checkpoint, model=model, history={"history": history, "best_epoch": epoch})
                 else:
                     bad += 1
