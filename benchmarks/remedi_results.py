@@ -113,7 +113,7 @@ def main() -> None:
     everything = counterfact_from_relations(tokenizer=tok, seed=a.seed)
     # the split the tour and scripts/train_tour_editor.py use, so a shipped editor (--editor) never saw the test facts
     known_ids = [s.id for s in load_samples(a.samples)] if a.samples else None
-    parts = known_splits(model, tok, everything, top_k=a.known_top_k, seed=a.seed, known_ids=known_ids)
+    parts = known_splits(model, tok, everything, top_k=a.known_top_k, seed=a.seed, known_ids=known_ids, cache=True)
     known = [s for v in parts.values() for s in v]
     train, val, test = parts["train"][: a.n_train], parts["validation"], parts["test"][: a.n_test]
     save_samples(known, out / "known_samples.jsonl")

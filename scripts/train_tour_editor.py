@@ -58,7 +58,7 @@ def main() -> None:
     t0 = time.perf_counter()
     facts = counterfact_from_relations(tokenizer=tok, seed=a.seed)
     known_ids = [s.id for s in load_samples(a.known)] if a.known else None
-    known = known_splits(model, tok, facts, top_k=1, seed=a.seed, known_ids=known_ids, progress=True)
+    known = known_splits(model, tok, facts, top_k=1, seed=a.seed, known_ids=known_ids, progress=True, cache=True)
     train = known["train"][: a.max_train] if a.max_train else known["train"]
     print(
         f"facts {len(facts)}; known train {len(known['train'])} (using {len(train)}), validation "
