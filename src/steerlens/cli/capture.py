@@ -26,7 +26,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sites", required=True, help="sites to capture, e.g. 4,8,resid_pre.6 or resid_post.all")
     add_model(p)
     p.add_argument("--text-field", default="text", help="the text's field in a .jsonl file or dataset")
-    p.add_argument("--positions", choices=["all", "last"], default=default_of(capture_to_store, "positions"))
+    p.add_argument(
+        "--positions",
+        choices=["all", "last"],
+        default=default_of(capture_to_store, "positions"),
+        help="store every token, or only each text's last token",
+    )
     p.add_argument("--batch-size", type=int, default=default_of(capture_to_store, "batch_size"), help="texts per forward pass")
     p.add_argument(
         "--shard-tokens", type=int, default=default_of(capture_to_store, "shard_tokens"), help="tokens per shard (at least)"
