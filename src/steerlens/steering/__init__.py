@@ -13,7 +13,7 @@
 
 from .addition import ActAdd, ActivationAddition, x_vector
 from .calibrate import Calibration, ContrastEffect, TokenEffect, calibrate
-from .generation import Comparison, SamplingConfig, compare, sample
+from .generation import Comparison, SamplingConfig, Warp, compare, sample
 from .metrics import (
     WEDDING_WORDS,
     lexicon_balance,
@@ -40,6 +40,7 @@ __all__ = [
     "Comparison",
     "sample",
     "SamplingConfig",
+    "Warp",
     "sweep",
     "SweepResult",
     "calibrate",
