@@ -79,6 +79,8 @@ def main() -> None:
             faith[f"{b:g}"] = float(np.mean([is_prefix(tok.decode([int(t)]), p.answer) for t, p in zip(pred, test)]))
         caus = {str(r): causality(model, tok, lre, lre.invert(r), test, seed=0) for r in ranks}
         rows.append({"relation": name, "category": rel.category, "n_test": len(test), "faithfulness": faith, "causality": caus})
+        # written after every relation, so an interrupted run still leaves what it measured
+        (out / "lre_sweeps.partial.json").write_text(json.dumps({"done": len(rows), "of": len(names), "relations": rows}))
     scored = [r for r in rows if "skipped" not in r]
     default = str(min(default_rank(spec.d_model), spec.d_model))
     summary = {
