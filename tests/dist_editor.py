@@ -7,20 +7,12 @@ from safetensors.torch import save_file
 from conftest import make_tiny
 from steerlens.distributed import init_from_env, is_main
 from steerlens.editors import counterfact_from_relations, train_editor
-from steerlens.relations import Relation
-from steerlens.relations.data import Sample
+from test_editors import toy_relation
 from tests_helpers import tiny_tokenizer
 
 
 def toy_samples():
-    rel = Relation(
-        "toy",
-        tuple(Sample(f"w{10 + i}", f"w{60 + i % 4}") for i in range(24)),
-        ("w3 {} w4", "w5 w6 {} w7"),
-        ("{} w8 w9",),
-        "factual",
-    )
-    return counterfact_from_relations([rel], tokenizer=tiny_tokenizer(), seed=0)
+    return counterfact_from_relations([toy_relation()], tokenizer=tiny_tokenizer(), seed=0)
 
 
 def train():
