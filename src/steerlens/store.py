@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -121,7 +121,7 @@ def capture_to_store(
     sites: Site | int | Iterable[Site | int],
     out: str | os.PathLike[str],
     *,
-    positions: str = "all",
+    positions: Literal["all", "last"] = "all",
     batch_size: int = 8,
     shard_tokens: int = 65536,
     max_length: int | None = None,
@@ -235,9 +235,9 @@ def capture_to_store(
     for b in tqdm(mine, desc=f"capture (rank {rank})", unit="batch", disable=not show):
         lo = b * batch_size
         chunk = list(texts[lo : lo + batch_size])
-        if any(not isinstance(t, str) or not t for t in chunk):
-            bad = next(lo + k for k, t in enumerate(chunk) if not isinstance(t, str) or not t)
-            raise DataFormatError(f"Text {bad} is empty or not a string; every item must be a non-empty text.")
+        for k, t in enumerate(chunk):
+            if not isinstance(t, str) or not t:
+                raise DataFormatError(f"Text {lo + k} is empty or not a string; every item must be a non-empty text.")
         rows = encode(tokenizer, chunk)
         for k, r in enumerate(rows):
             if max_length is not None and len(r) > max_length:
@@ -250,15 +250,15 @@ def capture_to_store(
             model,
             {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask},
             site_list,
-            positions="all" if positions == "all" else "last",
+            positions=positions,
             batch_size=len(rows),
             dtype=store_dtype,
             offload=True,
             progress=False,
         )
-        lengths = torch.tensor([len(r) for r in rows])
         if positions == "all":
-            mask = torch.arange(int(lengths.max()))[None, :] < lengths[:, None]
+            assert acts.mask is not None  # capture sets it for positions="all"
+            mask = acts.mask  # [texts, width]: the real tokens of each row
             item = (torch.arange(len(rows))[:, None] + lo).expand_as(mask)[mask]
             pos = torch.arange(mask.shape[1])[None, :].expand_as(mask)[mask]
             tok = batch.input_ids[mask]
@@ -266,7 +266,7 @@ def capture_to_store(
                 buf.setdefault(str(s), []).append(acts[s][mask])
         else:
             item = torch.arange(len(rows)) + lo
-            pos = lengths - 1
+            pos = acts.lengths - 1
             tok = torch.tensor([r[-1] for r in rows])
             for s in site_list:
                 buf.setdefault(str(s), []).append(acts[s])
