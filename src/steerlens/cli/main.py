@@ -16,7 +16,7 @@ __all__ = ["main", "build_parser"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``steerlens`` command: a tree of real sub-commands."""
-    from . import capture, concepts, editors, lens, relations, steer, tour
+    from . import capture, concepts, editors, lens, relations, serve, steer, tour
     from .common import Formatter, add_command, add_model
 
     parser = argparse.ArgumentParser(
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     relations.add_parsers(sub)
     editors.add_parsers(sub)
     capture.add_parsers(sub)
+    serve.add_parsers(sub)
 
     p = add_command(
         sub,

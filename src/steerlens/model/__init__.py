@@ -13,7 +13,7 @@
 from .architectures import ModelSpec, resolve, supported_model_types
 from .capture import Activations, capture
 from .generate import Generation, generate
-from .intervene import Add, Edit, Intervention, ProjectOut, Replace, Transform, intervene
+from .intervene import Add, Edit, Intervention, OnRows, ProjectOut, Replace, Transform, intervene
 from .monitor import Conditional, Monitor
 from .positions import From, Positions, Spans, Tokens
 from .site import POINTS, Site, SiteLike, parse_sites
@@ -36,6 +36,7 @@ __all__ = [
     "Replace",
     "ProjectOut",
     "Transform",
+    "OnRows",
     "Monitor",
     "Conditional",
     "Positions",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -15,7 +15,7 @@ from .tokens import Batch, as_batch, encode, pad
 if TYPE_CHECKING:
     from .monitor import Monitor
 
-__all__ = ["generate", "Generation"]
+__all__ = ["generate", "Generation", "pad_token_id", "eos_token_ids"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ def generate(
     use_cache: bool = True,
     seed: int | None = None,
     monitors: Sequence[Monitor] | None = None,
+    on_step: Callable[[list[int], list[int]], Iterable[int] | None] | None = None,
     **generate_kwargs: Any,
 ) -> Generation:
     """Generate continuations; prompts may be texts or a (left- or right-)padded batch.
@@ -65,6 +66,9 @@ def generate(
         seed: Seed ``torch``'s generator first, for reproducible sampling.
         monitors: :class:`~steerlens.model.monitor.Monitor` readouts to record for every prompt and generated
             token, from the same forward passes (see :attr:`Generation.readings`).
+        on_step: Called after every decoding step with ``(rows, tokens)``: the batch rows that ran the step and the
+            token each drew (rows that had already stopped draw padding). It may return rows to stop now; their
+            generation ends there (used for streaming, per-row token limits, stop strings and cancellation).
         **generate_kwargs: Passed to ``model.generate``; ``logits_processor`` may be a plain list of
             ``(input_ids, scores) -> scores`` callables.
     """
@@ -77,7 +81,9 @@ def generate(
     else:
         batch = as_batch(prompts, pad_token_id=getattr(model.config, "pad_token_id", None))
         rows = [r[m.bool()].tolist() for r, m in zip(batch.input_ids, batch.attention_mask)]
-    pad_id = _pad_id(model, tokenizer)
+    if on_step is not None and "stopping_criteria" in generate_kwargs:
+        raise PaddingError("on_step stops rows itself; do not also pass stopping_criteria=.")
+    pad_id = pad_token_id(model, tokenizer)
     if seed is not None:
         torch.manual_seed(seed)
     groups = [list(range(len(rows)))]
@@ -88,9 +94,8 @@ def generate(
     new_ids: list[list[int]] = [[] for _ in rows]
     raw: dict[str, list[list[float]]] = {}
     for idx in groups:
-        part, read = _generate_rows(
-            model, [rows[i] for i in idx], pad_id, max_new_tokens, do_sample, use_cache, generate_kwargs, monitors
-        )
+        kwargs = generate_kwargs if on_step is None else {**generate_kwargs, **_step_hooks(idx, on_step)}
+        part, read = _generate_rows(model, [rows[i] for i in idx], pad_id, max_new_tokens, do_sample, use_cache, kwargs, monitors)
         for k, i in enumerate(idx):
             new_ids[i] = part[k]
             for key, values in read.items():
@@ -99,7 +104,7 @@ def generate(
         given = generate_kwargs["eos_token_id"]
         eos = set() if given is None else ({given} if isinstance(given, int) else set(given))
     else:
-        eos = _eos_ids(model)
+        eos = eos_token_ids(model)
     trimmed = []
     for row in new_ids:
         cut = next((i + 1 for i, t in enumerate(row) if t in eos), len(row))
@@ -158,16 +163,44 @@ def _generate_rows(
     return new, read
 
 
-def _pad_id(model: torch.nn.Module, tokenizer: Any) -> int:
+def _step_hooks(idx: list[int], on_step: Callable[[list[int], list[int]], Iterable[int] | None]) -> dict[str, Any]:
+    """A ``stopping_criteria`` argument of ``model.generate`` that calls ``on_step`` after every step (``idx`` maps
+    the group's rows to the caller's rows) and stops the rows it returns at once.
+
+    A stopping criterion, not a streamer: ``generate`` checks its criteria right after appending each step's
+    tokens, but hands tokens to a streamer only after that check, so a stop asked for by a streamer would take
+    effect one token late.
+    """
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    where = {r: k for k, r in enumerate(idx)}
+
+    class _Steps(StoppingCriteria):
+        def __init__(self) -> None:
+            self.stop = torch.zeros(len(idx), dtype=torch.bool)
+
+        def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+            for r in on_step(list(idx), input_ids[:, -1].tolist()) or ():
+                if r not in where:
+                    raise PaddingError(f"on_step returned row {r!r}, which is not in this batch (rows {idx}).")
+                self.stop[where[r]] = True
+            return cast(torch.BoolTensor, self.stop.to(input_ids.device).clone())
+
+    return {"stopping_criteria": StoppingCriteriaList([_Steps()])}
+
+
+def pad_token_id(model: torch.nn.Module, tokenizer: Any) -> int:
+    """The id ``generate`` pads with: the tokenizer's, else the generation config's or the model config's, else an EOS id."""
     for src in (tokenizer, getattr(model, "generation_config", None), model.config):
         v = getattr(src, "pad_token_id", None) if src is not None else None
         if isinstance(v, int):
             return v
-    eos = _eos_ids(model)
+    eos = eos_token_ids(model)
     return min(eos) if eos else 0
 
 
-def _eos_ids(model: torch.nn.Module) -> set[int]:
+def eos_token_ids(model: torch.nn.Module) -> set[int]:
+    """The ids that end a generated row (the generation config's ``eos_token_id``, else the model config's)."""
     cfg = getattr(model, "generation_config", None) or model.config
     eos = getattr(cfg, "eos_token_id", None)
     if eos is None:

@@ -26,7 +26,7 @@ from .hooks import HookGroup
 from .positions import CallPositions, Positions, PositionTracker, Tokens, call_inputs, check_positions, select
 from .site import Site
 
-__all__ = ["Edit", "Add", "Replace", "ProjectOut", "Transform", "Intervention", "intervene"]
+__all__ = ["Edit", "Add", "Replace", "ProjectOut", "Transform", "OnRows", "Intervention", "intervene"]
 
 
 class Edit:
@@ -179,6 +179,50 @@ class Transform(Edit):
         return torch.where(sel[..., None], new, h)
 
 
+@dataclass(frozen=True, eq=False)
+class OnRows(Edit):
+    """``edit`` applied to some rows of the batch only; the other rows keep their activation exactly.
+
+    This is how differently steered requests share one batch (``steerlens serve`` batches concurrent
+    requests this way): each request's edits are wrapped with its own row. Rows are batch indices of the
+    forward calls the edit sees, so the batch must keep its rows in place (as ``generate`` does).
+    """
+
+    edit: Edit
+    rows: tuple[int, ...]
+
+    @property
+    def site(self) -> Site:  # type: ignore[override]
+        return self.edit.site
+
+    @property
+    def positions(self) -> Positions:  # type: ignore[override]
+        return self.edit.positions
+
+    def validate(self, spec: ModelSpec) -> OnRows:  # noqa: D102
+        from .monitor import Conditional
+
+        if not isinstance(self.edit, Edit) or isinstance(self.edit, (Conditional, OnRows)):
+            raise TypeError(f"OnRows wraps one plain steerlens edit (Add, Replace, ProjectOut, Transform), got {self.edit!r}.")
+        rows = tuple(self.rows)
+        if not rows or any(not isinstance(r, int) or isinstance(r, bool) or r < 0 for r in rows):
+            raise ShapeError(f"OnRows: rows must be a non-empty sequence of non-negative batch indices, got {self.rows!r}.")
+        return OnRows(self.edit.validate(spec), rows)
+
+    def write(self, h, sel, slot, pos):  # noqa: D102
+        if max(self.rows) >= h.shape[0]:
+            raise ShapeError(f"OnRows: row {max(self.rows)} was asked for, but the batch has {h.shape[0]} rows.")
+        idx = torch.tensor(self.rows, device=h.device)
+        part = (
+            None
+            if pos is None
+            else CallPositions(pos.logical[idx.to(pos.logical.device)], pos.prompt_len[idx.to(pos.prompt_len.device)])
+        )
+        # the wrapped edit sees only its own rows: what it would do (or refuse) elsewhere never matters
+        new = self.edit.write(h[idx], sel[idx], None if slot is None else slot[idx], part)
+        return h.index_copy(0, idx, new)
+
+
 class Intervention:
     """Installed edits on one model; :meth:`remove` takes exactly these hooks off again."""
 
@@ -189,7 +233,7 @@ class Intervention:
         bad = [e for e in edits if not isinstance(e, Edit)]
         if bad:
             raise TypeError(
-                f"intervene() takes steerlens edits (Add, Replace, ProjectOut, Transform, Conditional), got {bad[0]!r}."
+                f"intervene() takes steerlens edits (Add, Replace, ProjectOut, Transform, Conditional, OnRows), got {bad[0]!r}."
             )
         self.edits = [e.validate(spec) for e in edits]  # validate everything before installing anything
         self.tracker = PositionTracker(prompt_lengths)
