@@ -3,6 +3,7 @@
 
     python3 bootstrap.py          # set up, then run the main job (the tour) on the embedded model
     python3 bootstrap.py test     # set up, then run the whole test suite
+    python3 bootstrap.py serve    # set up, then serve the embedded model (steering API + workbench on :8000)
 
 Setting up means: a virtual environment in .venv at the repository root, torch==2.13.0, steerlens
 (editable) with its test, lint, docs and serve extras, all at the versions of constraints.txt (those the tests last passed
@@ -92,9 +93,9 @@ def browser() -> None:
 
 def main(argv: list[str]) -> int:
     job = argv[0] if argv else "tour"
-    if job not in ("tour", "test"):
+    if job not in ("tour", "test", "serve"):
         print(__doc__)
-        print(f"unknown job {job!r}: use no argument (the main job) or 'test'", file=sys.stderr)
+        print(f"unknown job {job!r}: use no argument (the main job), 'test' or 'serve'", file=sys.stderr)
         return 2
     setup()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -139,6 +140,8 @@ def main(argv: list[str]) -> int:
                 say(f"FAILED: the {name} check (fix it, or run the tests alone with .venv/bin/python -m pytest)")
                 return 1
         return subprocess.run([str(PY), "-m", "pytest", *argv[1:]], cwd=ROOT, env=env).returncode
+    if job == "serve":  # the steering server and its workbench, on the embedded model unless --model says otherwise
+        return subprocess.run([str(BIN / "steerlens"), "serve", *argv[1:]], cwd=ROOT, env=env).returncode
     # the tour: every method on the embedded model, written up as steerlens-tour/report.html
     return subprocess.run([str(BIN / "steerlens"), "tour", *argv[1:]], cwd=ROOT, env=env).returncode
 

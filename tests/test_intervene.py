@@ -181,3 +181,65 @@ def test_all_tokens_fast_path_matches_tracked_positions(tiny):
     with intervene(tiny, [Add(Site(1), v)]):
         plain = generate(tiny, None, pad(rows, side="left").__dict__, max_new_tokens=5).new_ids
     assert plain != generate(tiny, None, pad(rows, side="left").__dict__, max_new_tokens=5).new_ids
+
+
+def test_on_rows_edits_only_its_rows_and_other_rows_stay_bit_identical(tiny):
+    from steerlens.model import OnRows, generate
+
+    spec = resolve(tiny)
+    rows = random_prompts((5, 9, 3))
+    batch = pad(rows, side="left", pad_id=0)
+    delta = torch.randn(spec.d_model, generator=torch.Generator().manual_seed(0)) * 20
+    site = Site(1, "resid_pre")
+    plain = generate(tiny, None, batch, max_new_tokens=6).new_ids
+    with intervene(tiny, [OnRows(Add(site, delta, strength=8.0), (1,))]):
+        mixed = generate(tiny, None, batch, max_new_tokens=6).new_ids
+    with intervene(tiny, Add(site, delta, strength=8.0)):
+        alone = generate(tiny, None, {"input_ids": torch.tensor([rows[1]])}, max_new_tokens=6).new_ids[0]
+    assert mixed[0] == plain[0] and mixed[2] == plain[2]
+    assert mixed[1] == alone != plain[1]
+    sites = [Site(2)]
+    base = capture(tiny, batch, sites)[sites[0]]
+    with intervene(tiny, [OnRows(Add(site, delta, strength=8.0), (0, 2))]):
+        edited = capture(tiny, batch, sites)[sites[0]]
+    assert torch.equal(edited[1], base[1]) and not torch.equal(edited[0], base[0])
+
+
+def test_on_rows_keeps_an_edit_that_cannot_place_itself_out_of_other_rows():
+    from steerlens.model import OnRows
+    from steerlens.steering.addition import ActAdd, ActivationAddition
+
+    model = make_tiny("llama")
+    rows = [[1, 5, 6, 7, 8, 9, 10], [1, 4]]  # the second row is shorter than the 5-token steering tensor
+    act = ActAdd.build(model, None, [ActivationAddition(2.0, Site(1, "resid_pre"), tokens=[1, 3, 4, 5, 6])])
+    batch = pad(rows, side="left", pad_id=0)
+    with pytest.raises(PositionError):
+        with intervene(model, act.edits()):
+            model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+    with intervene(model, [OnRows(e, (0,)) for e in act.edits()]):
+        model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)  # only row 0 is steered, and it is long enough
+    with pytest.raises(ShapeError, match="batch has 2 rows"):
+        with intervene(model, [OnRows(Add(Site(0), torch.ones(32)), (5,))]):
+            model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+    with pytest.raises(ShapeError, match="non-negative"):
+        intervene(model, [OnRows(Add(Site(0), torch.ones(32)), ())]).__enter__()
+
+
+def test_generate_on_step_streams_every_token_and_stops_rows_at_once():
+    from steerlens.model import generate
+
+    model = make_tiny("llama")
+    rows = random_prompts((4, 2, 6))
+    batch = pad(rows, side="left", pad_id=0)
+    full = generate(model, None, batch, max_new_tokens=8).new_ids
+    seen: dict[int, list[int]] = {0: [], 1: [], 2: []}
+
+    def on_step(idx, tokens):
+        for i, t in zip(idx, tokens):
+            seen[i].append(t)
+        return [1] if len(seen[1]) >= 3 else []
+
+    out = generate(model, None, batch, max_new_tokens=8, on_step=on_step).new_ids
+    assert out[0] == full[0] and out[2] == full[2]
+    assert out[1][:3] == full[1][:3] and set(out[1][3:]) <= {0}  # stopped right after its third token
+    assert seen[0] == full[0][: len(seen[0])] and seen[1][:3] == full[1][:3]

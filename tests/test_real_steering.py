@@ -40,3 +40,58 @@ def test_vector_mean_diff_matches_captured_activations(smollm):
     acts = capture(model, [p for p, _ in pairs] + [n for _, n in pairs], [Site(8)], tokenizer=tok, positions="last")
     h = acts[Site(8)].double()
     torch.testing.assert_close(vec.directions[8].double(), (h[:2] - h[2:]).mean(0), atol=1e-4, rtol=1e-4)
+
+
+def test_serve_engine_batches_differently_steered_requests_exactly(gemma):
+    """The server's engine on the real model: one batch, three steering specs, each row equal to its own generate."""
+    import threading
+
+    from steerlens.model import Add, intervene
+    from steerlens.model.tokens import encode
+    from steerlens.serve import ArtifactLibrary, Engine, Job, build_edits
+
+    model, tok = gemma
+    library = ArtifactLibrary(None, model)
+    vec = capture(model, {"input_ids": torch.tensor([tok("Love")["input_ids"]])}, [Site(6, "resid_pre")])[Site(6, "resid_pre")][
+        0, -1
+    ]
+    specs = [
+        ("The weather today is", None),
+        ("I hate you because", [{"actadd": {"plus": "Love", "minus": "Hate"}, "sites": "resid_pre.6", "strength": 5}]),
+        ("My favourite food is", [{"vector": vec.tolist(), "sites": "resid_pre.6", "strength": 0.5, "positions": "generated"}]),
+    ]
+    engine = Engine(model, tok, max_batch_size=8, batch_window=0.5)
+    done = {i: threading.Event() for i in range(len(specs))}
+    results: dict[int, dict] = {}
+    try:
+        for i, (prompt, steering) in enumerate(specs):
+
+            def sink(ev, i=i):
+                if ev["type"] in ("done", "error"):
+                    results[i] = ev
+                    done[i].set()
+
+            edits = build_edits(steering, model, tok, library)
+            engine.submit(Job(encode(tok, [prompt])[0], 10, sink, edits))
+        for e in done.values():
+            assert e.wait(300)
+    finally:
+        engine.close()
+    assert engine.stats["largest_batch"] == 3
+    expected_edits = [
+        [],
+        ActAdd.build(model, tok, x_vector("Love", "Hate", 5.0, Site(6, "resid_pre"), tokenizer=tok)).edits(),
+        [Add(Site(6, "resid_pre"), vec, positions="generated", strength=0.5)],
+    ]
+    from steerlens.model.generate import eos_token_ids
+
+    eos = eos_token_ids(model)
+    for i, ((prompt, _), edits) in enumerate(zip(specs, expected_edits)):
+        with intervene(model, edits):
+            want = generate(model, tok, [prompt], max_new_tokens=10).new_ids[0]
+        want = [t for t in want if t not in eos]
+        assert results[i]["type"] == "done", results[i]
+        assert results[i]["tokens"] == want, (prompt, tok.decode(results[i]["tokens"]), tok.decode(want))
+    with intervene(model, []):
+        plain = generate(model, tok, [specs[1][0]], max_new_tokens=10).new_ids[0]
+    assert results[1]["tokens"] != plain  # the steering did something

@@ -417,3 +417,20 @@ def test_workbench_steered_comparison_fills_both_columns(server, page):
     page.screenshot(path=str(SHOTS / "workbench-steer.png"), full_page=True)
     outside = [u for u in page.requests_seen if not u.startswith(f"http://127.0.0.1:{server.port}/")]
     assert outside == []  # every asset is served by the server itself: it works offline
+
+
+def test_a_dropped_non_streaming_request_is_cancelled_too(server):
+    before = server.request("GET", "/health")[1]
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    body = {"prompt": "hello", "max_tokens": 4000, "temperature": 0.8, "seed": 2}
+    conn.request("POST", "/v1/completions", body=json.dumps(body), headers={"Authorization": f"Bearer {KEY}"})
+    deadline = time.time() + 30
+    while server.request("GET", "/health")[1]["requests"] == before["requests"] and time.time() < deadline:
+        time.sleep(0.05)  # wait until its generation has started
+    conn.sock.close()
+    health = server.request("GET", "/health")[1]
+    while (health["busy"] or health["cancelled"] == before["cancelled"]) and time.time() < deadline:
+        time.sleep(0.1)
+        health = server.request("GET", "/health")[1]
+    assert health["cancelled"] == before["cancelled"] + 1
+    assert health["tokens"] - before["tokens"] < 4000

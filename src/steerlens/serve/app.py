@@ -352,21 +352,29 @@ def create_app(
             )
 
         results: dict[int, dict[str, Any]] = {}
+
+        async def watch() -> None:
+            # the body is read: the next message from the client's side can only be its disconnect
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+            for job in jobs:
+                job.cancel()
+
+        watcher = asyncio.ensure_future(watch())
         try:
             while len(results) < len(jobs):
-                try:
-                    i, ev = await asyncio.wait_for(events.get(), timeout=0.25)
-                except asyncio.TimeoutError:
-                    if await request.is_disconnected():
-                        for job in jobs:
-                            job.cancel()
-                        return Response(status_code=499)
-                    continue
+                getter = asyncio.ensure_future(events.get())
+                await asyncio.wait([getter, watcher], return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    getter.cancel()
+                    return Response(status_code=499)  # the client went away; its rows stop at the next step
+                i, ev = getter.result()
                 if ev["type"] == "error":
                     raise RequestError(ev.get("status", 500), f"Generation failed: {ev['message']}", "generation_failed")
                 if ev["type"] == "done":
                     results[i] = ev
         finally:
+            watcher.cancel()
             for job in jobs:
                 job.cancel()
         choices = []
