@@ -298,7 +298,8 @@ def create_app(
                 try:
                     if chat:
                         for i in range(len(jobs)):
-                            first: dict[str, Any] = {"index": i, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+                            opening = {"role": "assistant", "content": ""}
+                            first: dict[str, Any] = {"index": i, "delta": opening, "finish_reason": None}
                             yield _sse(
                                 {
                                     "id": rid,
