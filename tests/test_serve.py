@@ -32,6 +32,9 @@ from tests_helpers import char_tokenizer
 KEY = "test-key-123"
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "build" / "test-artifacts"
+CHAT_TEMPLATE = (
+    "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }} | {% endfor %}{% if add_generation_prompt %}assistant:{% endif %}"
+)
 
 
 class Server:
@@ -80,7 +83,9 @@ def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("serve")
     model_dir = folder / "tiny-llama"
     make_tiny("llama").save_pretrained(model_dir)
-    char_tokenizer().save_pretrained(model_dir)
+    tokenizer = char_tokenizer()
+    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.save_pretrained(model_dir)
     model, tok = load_model(model_dir)
     torch.manual_seed(7)
     sv = SteeringVector({0: torch.randn(32), 1: torch.randn(32)}, point="resid_pre", fingerprint=Fingerprint.of(model))
@@ -294,8 +299,6 @@ def test_other_bad_input_and_the_server_survives(server):
     assert server.request("GET", "/v1/models", key="wrong")[0] == 401
     assert server.request("GET", "/v1/nothing")[0] == 404
     assert server.request("GET", "/v1/completions")[0] == 405
-    status, body = server.post("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]})
-    assert status == 400 and body["error"]["code"] == "no_chat_template"
     assert server.post("/v1/chat/completions", {"messages": "hi"})[1]["error"]["code"] == "bad_messages"
     status, body = server.post("/v1/capture", {"prompt": "hello", "sites": "resid_post.all"})
     assert status == 200 and len(body["activations"]["resid_post.2"]) == len(body["tokens"]) == 6
@@ -434,3 +437,19 @@ def test_a_dropped_non_streaming_request_is_cancelled_too(server):
         health = server.request("GET", "/health")[1]
     assert health["cancelled"] == before["cancelled"] + 1
     assert health["tokens"] - before["tokens"] < 4000
+
+
+def test_chat_completions_apply_the_chat_template(server):
+    messages = [{"role": "user", "content": "Hi there"}]
+    body = {"messages": messages, "max_tokens": 8, "temperature": 0, "steering": [{"artifact": "sv", "strength": 3}]}
+    status, chat = server.post("/v1/chat/completions", body)
+    assert status == 200 and chat["object"] == "chat.completion", chat
+    ids = server.tok("user: Hi there | assistant:", add_special_tokens=False)["input_ids"]
+    plain = server.post("/v1/completions", {"prompt": ids, "max_tokens": 8, "temperature": 0, "steering": body["steering"]})[1]
+    message = chat["choices"][0]["message"]
+    assert message["role"] == "assistant" and message["content"] == plain["choices"][0]["text"]
+    assert chat["usage"]["prompt_tokens"] == len(ids)
+    events = server.stream(body, path="/v1/chat/completions")
+    assert events[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert all(e["object"] == "chat.completion.chunk" for e in events[:-1])
+    assert "".join(e["choices"][0]["delta"].get("content", "") for e in events[:-1]) == message["content"]
