@@ -275,6 +275,12 @@ BAD = [
     ("two sources", {"steering": [{"artifact": "sv", "vector": [1.0] * 32}]}, 400, "bad_steering"),
     ("unknown field", {"steering": [{"artifact": "sv", "scale": 2}]}, 400, "bad_steering"),
     ("non-numeric strength", {"steering": [{"artifact": "sv", "strength": "big"}]}, 400, "bad_steering"),
+    (
+        "actadd pair longer than the prompt",
+        {"steering": [{"actadd": {"plus": "lovely"}, "sites": "resid_pre.1"}]},
+        400,
+        "prompt_too_short",
+    ),
     ("too many new tokens", {"max_tokens": 5000}, 400, "bad_max_tokens"),
     ("prompt too long", {"prompt": "x" * 100}, 400, "too_many_tokens"),
     ("bad temperature", {"temperature": -1}, 400, "bad_temperature"),

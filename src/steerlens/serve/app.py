@@ -29,7 +29,7 @@ import torch
 
 from ..errors import SteerlensError
 from .engine import Engine, EngineBusy, Job, Sampling, random_seed
-from .specs import ArtifactLibrary, RequestError, build_edits, parse_site_list
+from .specs import ArtifactLibrary, RequestError, parse_site_list, plan_edits
 
 __all__ = ["ServeConfig", "create_app"]
 
@@ -256,12 +256,20 @@ def create_app(
         rows = chat_prompt(body) if chat else prompts_of(body)
         rows = [check_prompt(r, max_tokens) for r in rows]
         monitors, metric_fn, metric_key = metric_of(body)
-        try:
-            edits = await run_in_threadpool(locked, build_edits, body.get("steering"), model, tokenizer, library)
-        except RequestError:
-            raise
-        except SteerlensError as e:
-            raise RequestError(400, f"steering: {e}", "bad_steering") from None
+        plan = plan_edits(body.get("steering"), model, tokenizer, library)
+        short = [len(r) for r in rows if len(r) < plan.min_prompt_tokens]
+        if short:
+            raise RequestError(
+                400,
+                f"An ActAdd steering prompt is {plan.min_prompt_tokens} tokens, but the prompt is only {short[0]}: the pair is "
+                "added position by position from the start of the prompt, so use a longer prompt or a shorter pair.",
+                "prompt_too_short",
+            )
+        # ActAdd pairs are built when the batch starts, in the engine's thread: building them here would wait for
+        # the running batch to finish, and the requests that arrive together would not share the next one
+        deferred = any(callable(part) for part in plan.parts)
+        edits = [] if deferred else plan.build()
+        prepare = plan.build if deferred else None
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[tuple[int, dict[str, Any]]] = asyncio.Queue()
         jobs = []
@@ -271,7 +279,7 @@ def create_app(
                 loop.call_soon_threadsafe(events.put_nowait, (i, event))
 
             sampling = Sampling(temperature, top_p, top_k, seed + i)
-            jobs.append(Job(ids, max_tokens, sink, edits, sampling, stops, monitors, metric_fn))
+            jobs.append(Job(ids, max_tokens, sink, edits, prepare, sampling, stops, monitors, metric_fn))
         try:
             for job in jobs:
                 engine.submit(job)

@@ -64,6 +64,7 @@ class Job:
     max_new_tokens: int
     sink: Callable[[dict[str, Any]], None]
     edits: Sequence[Edit] = ()
+    prepare: Callable[[], Sequence[Edit]] | None = None  # builds the edits when the batch starts (ActAdd pairs)
     sampling: Sampling = field(default_factory=lambda: Sampling(temperature=0.0))
     stop: Sequence[str] = ()
     monitors: Sequence[Monitor] = ()
@@ -186,6 +187,21 @@ class Engine:
 
     def _run(self, batch: list[Job]) -> None:
         self.busy = True
+        ready = []
+        for job in batch:
+            if job.prepare is not None:
+                try:
+                    with self.lock, torch.no_grad():
+                        job.edits = list(job.prepare())
+                    job.prepare = None
+                except Exception as e:  # noqa: BLE001 - this request fails alone
+                    _emit(job, _error_event(e))
+                    continue
+            ready.append(job)
+        batch = ready
+        if not batch:
+            self.busy = False
+            return
         self.stats["batches"] += 1
         self.stats["requests"] += len(batch)
         self.stats["largest_batch"] = max(self.stats["largest_batch"], len(batch))

@@ -22,7 +22,8 @@ import re
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from ..model.architectures import resolve
 from ..model.intervene import Add, Edit, ProjectOut
 from ..model.site import Site, parse_sites
 
-__all__ = ["RequestError", "ArtifactLibrary", "build_edits", "parse_site_list", "STEERABLE_KINDS"]
+__all__ = ["RequestError", "ArtifactLibrary", "EditPlan", "plan_edits", "build_edits", "parse_site_list", "STEERABLE_KINDS"]
 
 STEERABLE_KINDS = ("steering_vector", "concept", "actadd")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -179,32 +180,75 @@ def parse_site_list(value: Any, n_layers: int, what: str = "sites") -> list[Site
     )
 
 
-def build_edits(items: Any, model: torch.nn.Module, tokenizer: Any, library: ArtifactLibrary) -> list[Edit]:
-    """The edits of a request's ``steering`` list, validated against the model (raises :class:`RequestError`)."""
+@dataclass
+class EditPlan:
+    """A request's ``steering``, checked: its edits in order, where an ActAdd pair is still a function that builds
+    its edits (that needs a forward pass, which the engine runs when the request's batch starts).
+
+    ``min_prompt_tokens``: the longest ActAdd steering prompt, in tokens; shorter prompts cannot take it.
+    """
+
+    parts: list[list[Edit] | Callable[[], list[Edit]]] = field(default_factory=list)
+    min_prompt_tokens: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not self.parts
+
+    def build(self) -> list[Edit]:
+        """Every edit, building the pending ones (runs the model: call it where nothing else does)."""
+        out: list[Edit] = []
+        for part in self.parts:
+            out.extend(part() if callable(part) else part)
+        return out
+
+
+def plan_edits(items: Any, model: torch.nn.Module, tokenizer: Any, library: ArtifactLibrary) -> EditPlan:
+    """Check a request's ``steering`` list against the model without running it (raises :class:`RequestError`)."""
+    plan = EditPlan()
     if items is None:
-        return []
+        return plan
     if not isinstance(items, list):
         raise RequestError(400, f"'steering' must be a list of edits, got {type(items).__name__}.", "bad_steering")
-    edits: list[Edit] = []
     spec = resolve(model)
     for k, item in enumerate(items):
         where = f"steering[{k}]"
         try:
             new = _item_edits(item, where, model, tokenizer, library)
+            if isinstance(new, _Deferred):
+                plan.parts.append(new.build)
+                plan.min_prompt_tokens = max(plan.min_prompt_tokens, new.tokens)
+                continue
             for e in new:
                 e.validate(spec)
+                tensors = getattr(e, "delta", None)
+                if isinstance(tensors, torch.Tensor) and tensors.dim() == 2 and getattr(e, "location", None) == "front":
+                    plan.min_prompt_tokens = max(plan.min_prompt_tokens, tensors.shape[0])  # a built ActAdd
         except RequestError:
             raise
         except SteerlensError as e:
             raise RequestError(400, f"{where}: {e}", "bad_steering") from None
-        edits.extend(new)
-    return edits
+        plan.parts.append(new)
+    return plan
+
+
+def build_edits(items: Any, model: torch.nn.Module, tokenizer: Any, library: ArtifactLibrary) -> list[Edit]:
+    """The edits of a request's ``steering`` list, checked and built (runs the model for ActAdd pairs)."""
+    return plan_edits(items, model, tokenizer, library).build()
+
+
+@dataclass
+class _Deferred:
+    build: Callable[[], list[Edit]]
+    tokens: int
 
 
 _KEYS = {"artifact", "vector", "actadd", "sites", "strength", "positions", "mode"}
 
 
-def _item_edits(item: Any, where: str, model: torch.nn.Module, tokenizer: Any, library: ArtifactLibrary) -> list[Edit]:
+def _item_edits(
+    item: Any, where: str, model: torch.nn.Module, tokenizer: Any, library: ArtifactLibrary
+) -> list[Edit] | _Deferred:
     from ..concepts.guidance import ConceptProbe, guidance_edits
     from ..steering.addition import ActAdd, x_vector
     from ..steering.vectors import SteeringVector
@@ -277,7 +321,12 @@ def _item_edits(item: Any, where: str, model: torch.nn.Module, tokenizer: Any, l
             additions: Any = [ActivationAddition(strength, sites[0], prompt=pair["plus"])]
         else:
             additions = list(x_vector(pair["plus"], minus, strength, sites[0], tokenizer=tokenizer))
-        return ActAdd.build(model, tokenizer, additions).edits(model)
+        longest = max(len(a.token_ids(tokenizer)) for a in additions)
+
+        def build() -> list[Edit]:
+            return ActAdd.build(model, tokenizer, additions).edits(model)
+
+        return _Deferred(build, longest)
     name = item["artifact"]
     if not isinstance(name, str):
         raise RequestError(400, f"{where}.artifact must be a name, got {name!r}.", "bad_steering")
