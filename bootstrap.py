@@ -67,7 +67,8 @@ def setup() -> None:
 
 
 def browser() -> None:
-    """Debian's Chromium, for the test that renders the tour's HTML report headless (skipped if present).
+    """Debian's Chromium, for the tests that render the tour's HTML report and drive the serve workbench headless
+    (skipped if present).
 
     Installed with apt-get when running as root; otherwise a warning says how, and that test skips.
     """
@@ -78,8 +79,8 @@ def browser() -> None:
         return
     if not shutil.which("apt-get") or not hasattr(os, "geteuid") or os.geteuid() != 0:
         say(
-            "WARNING: chromium is missing and cannot be installed here (needs root and apt-get); the test that "
-            "renders the tour report in a browser will skip. Install it with: apt-get install chromium"
+            "WARNING: chromium is missing and cannot be installed here (needs root and apt-get); the tests that "
+            "render the tour report and the workbench in a browser will skip. Install it with: apt-get install chromium"
         )
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -88,7 +89,7 @@ def browser() -> None:
     if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode != 0:
         subprocess.run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL)
         if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode != 0:
-            say("WARNING: 'apt-get install chromium' failed; the test that renders the tour report in a browser will skip.")
+            say("WARNING: 'apt-get install chromium' failed; the tests that use a browser (tour report, workbench) will skip.")
 
 
 def main(argv: list[str]) -> int:

@@ -271,3 +271,40 @@ def test_editor_trained_on_two_gloo_ranks_equals_one_process(tmp_path):
         torch.testing.assert_close(got[k], v, atol=1e-5, rtol=1e-4)
     losses = ast.literal_eval(Path(str(out) + ".loss").read_text())
     assert losses == pytest.approx([h["val_loss"] for h in ref.history], rel=1e-5)
+
+
+def test_fsdp_sharded_model_on_two_gloo_ranks_reads_steers_and_trains_like_one_process(tmp_path):
+    """shard_model (FSDP2 fully_shard of every block): captures and steered generation equal the unsharded model
+    on each rank (checked inside the script), and a tuned lens trained on 2 ranks equals 1-process training."""
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    from steerlens.lens import Chunks, LensTrainConfig, train_tuned_lens
+
+    here = str(Path(__file__).parent)
+    _run(_torchrun(os.path.join(here, "dist_fsdp.py"), str(tmp_path / "lens.safetensors")), extra_path=here)
+    two = load_file(tmp_path / "lens.safetensors")
+    ids = torch.randint(3, 96, (24, 8), generator=torch.Generator().manual_seed(2))
+    cfg = LensTrainConfig(steps=3, tokens_per_step=32, micro_batch=1)
+    one, _ = train_tuned_lens(make_tiny("llama"), Chunks(ids, n_bytes=ids.numel() * 3, n_tokens=ids.numel()), cfg, progress=False)
+    assert one.weight.abs().max() > 1e-4  # it trained
+    for k, v in one.state_dict().items():
+        torch.testing.assert_close(two[k], v.detach(), atol=1e-5, rtol=1e-5)
+
+
+def test_a_sharded_model_refuses_work_that_does_not_split_evenly(monkeypatch):
+    from steerlens import distributed
+
+    model = make_tiny("llama")
+    monkeypatch.setattr(distributed, "group_world", lambda: (0, 2))
+    assert distributed.share(range(5)) == [0, 2, 4]  # an unsharded model: uneven shares are fine
+    model.__dict__["_steerlens_sharded"] = True
+    try:
+        with pytest.raises(ConfigError, match="multiple of 2"):
+            distributed.share(range(5), model, "prompts")
+        assert distributed.share(range(6), model) == [0, 2, 4]
+    finally:
+        del model.__dict__["_steerlens_sharded"]
+    with pytest.raises(ConfigError, match="process group"):
+        distributed.shard_model(model)

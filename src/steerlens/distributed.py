@@ -9,13 +9,17 @@ and :func:`world` says which rank this is and how many there are.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
 
 from .errors import ConfigError
 
-__all__ = ["world", "group_world", "init_from_env", "barrier", "is_main", "all_reduce_sum"]
+T = TypeVar("T")
+
+__all__ = ["world", "group_world", "init_from_env", "barrier", "is_main", "all_reduce_sum", "shard_model", "is_sharded", "share"]
 
 
 def world() -> tuple[int, int]:
@@ -77,3 +81,58 @@ def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
     if dist.is_available() and dist.is_initialized():
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t
+
+
+def shard_model(model: torch.nn.Module) -> torch.nn.Module:
+    """Shard a frozen model's decoder blocks over the ranks with PyTorch FSDP (``fully_shard``), in place.
+
+    For a model too large for one device: each rank keeps 1/N of every block's weights and gathers a block's
+    full weights only while that block runs. The embeddings, final norm and unembedding stay whole on every
+    rank (lenses and fingerprints read them directly). The weights are frozen. Every steerlens function then
+    works on the model as before -- hooks see each block's full activations -- with one rule: **every rank must
+    run the same number of forward passes**, since each pass gathers weights from all of them. steerlens'
+    training loops (tuned lens, editors, LREs) keep their ranks in step for a sharded model; forward passes
+    that read only some sites run the whole model (no early stop), so all ranks stay in step.
+
+    Needs an initialised process group (:func:`init_from_env`); returns ``model``.
+    """
+    from .model.architectures import resolve
+
+    if not (dist.is_available() and dist.is_initialized()):
+        raise ConfigError("shard_model needs a process group: launch with torchrun and call init_from_env() first.")
+    try:
+        from torch.distributed.device_mesh import init_device_mesh
+        from torch.distributed.fsdp import fully_shard
+    except ImportError as exc:  # pragma: no cover - torch < 2.6
+        raise ConfigError(f"shard_model needs PyTorch's FSDP2 (torch.distributed.fsdp.fully_shard): {exc}") from exc
+    if is_sharded(model):
+        return model
+    spec = resolve(model)
+    device = next(model.parameters()).device
+    mesh = init_device_mesh(device.type, (dist.get_world_size(),))
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for block in spec.blocks:
+        fully_shard(block, mesh=mesh, reshard_after_forward=True)
+    model.__dict__["_steerlens_sharded"] = True
+    return model
+
+
+def is_sharded(model: torch.nn.Module) -> bool:
+    """Whether :func:`shard_model` sharded this model's blocks (then ranks must run forward passes in step)."""
+    return bool(model.__dict__.get("_steerlens_sharded", False))
+
+
+def share(items: Sequence[T], model: torch.nn.Module | None = None, what: str = "items") -> list[T]:
+    """This rank's share of ``items`` (every ``world_size``-th, from its rank) inside a process group, else all.
+
+    With a model sharded by :func:`shard_model`, every rank must run as many forward passes as the others, so
+    the items must split evenly: otherwise a :class:`~steerlens.errors.ConfigError` says how to fix it.
+    """
+    rank, size = group_world()
+    if size > 1 and model is not None and is_sharded(model) and len(items) % size:
+        raise ConfigError(
+            f"{len(items)} {what} do not split evenly over {size} ranks, and the model is sharded (shard_model): every "
+            f"rank must run the same number of forward passes. Use a multiple of {size}."
+        )
+    return list(items)[rank::size]

@@ -37,7 +37,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._results import JsonResult
-from ..distributed import all_reduce_sum, group_world
+from ..distributed import all_reduce_sum, group_world, share
 from ..errors import DataFormatError, ShapeError
 from ..model import intervene, resolve
 from ..model.capture import final_hidden
@@ -333,7 +333,7 @@ def train_editor(
                         idx = [tr_idx[j] for j in order[i : i + batch_size]]
                         opt.zero_grad(set_to_none=True)
                         # the loss is a mean over rows: each rank's share, weighted by its size, sums to it
-                        mine = idx[rank::world_size]
+                        mine = share(idx, model, "rows of a batch")
                         part = torch.zeros((), dtype=torch.float64)
                         if mine:
                             loss, _ = editing_loss(model, ed, ins, batch, mine, **loss_kw)
@@ -355,7 +355,7 @@ def train_editor(
                 with torch.no_grad():
                     val_sum = torch.zeros((), dtype=torch.float64)
                     for i in range(0, len(va_idx), batch_size):
-                        mine = va_idx[i : i + batch_size][rank::world_size]
+                        mine = share(va_idx[i : i + batch_size], model, "rows of a validation batch")
                         if mine:
                             val_sum += float(editing_loss(model, ed, ins, batch, mine, **loss_kw)[0]) * len(mine)
                     all_reduce_sum(val_sum)

@@ -41,7 +41,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..artifacts import load_artifact, save_artifact
-from ..distributed import all_reduce_sum, barrier, group_world
+from ..distributed import all_reduce_sum, barrier, group_world, share
 from ..errors import ConfigError
 from ..model.architectures import resolve
 from ..model.capture import capture
@@ -338,7 +338,7 @@ def train_tuned_lens(
         step_kl = torch.zeros(lens.n_layers)
         rows = order[step * per_step : (step + 1) * per_step]
         # with several ranks, each runs its share of the step's micro-batches; gradients are then summed
-        for k in list(range(0, per_step, cfg.micro_batch))[rank::world_size]:
+        for k in share(range(0, per_step, cfg.micro_batch), model, "micro-batches of a step"):
             hidden, target = src.batch(rows[k : k + cfg.micro_batch], target_dtype)
             per_layer = lens_kl(lens, hidden.to(model_dtype), target, cfg.vocab_chunk, compute_weight)
             (per_layer.sum() * (cfg.micro_batch / per_step)).backward()
@@ -432,10 +432,10 @@ def _order(n: int, needed: int, seed: int) -> torch.Tensor:
 def _validation_kl(
     lens: TunedLens, rows: _ModelRows | _StoreRows, cfg: LensTrainConfig, model_dtype: torch.dtype
 ) -> torch.Tensor:
-    """Per-layer mean KL (nats/token) of the lens on validation rows, in float32."""
-    rank, world_size = group_world()
+    """Per-layer mean KL (nats/token) of the lens on validation rows, in float32 (each rank its share, summed)."""
     total, n = torch.zeros(lens.n_layers, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
-    for k in list(range(0, rows.n, cfg.micro_batch))[rank::world_size]:  # each rank its share, then summed
+    model = getattr(rows, "model", None)
+    for k in share(range(0, rows.n, cfg.micro_batch), model, "validation micro-batches"):
         hidden, target = rows.batch(torch.arange(k, min(k + cfg.micro_batch, rows.n)), torch.float32)
         total += lens_kl(lens, hidden.to(model_dtype), target, cfg.vocab_chunk).double() * hidden.shape[1]
         n += hidden.shape[1]

@@ -92,6 +92,13 @@ def new_cache(model: torch.nn.Module) -> Any:
     return DynamicCache(config=cast("PretrainedConfig", model.config))
 
 
+def stops_early(model: torch.nn.Module) -> bool:
+    """Whether a pass may end once what it needs is read. Not on a model whose blocks are sharded across ranks
+    (``steerlens.distributed.shard_model``): each block gathers its weights from every rank, so every rank runs
+    the whole pass, and an exception inside a sharded block would leave its weights gathered."""
+    return not model.__dict__.get("_steerlens_sharded", False)
+
+
 def run_partial(
     model: torch.nn.Module,
     input_ids: torch.Tensor,
@@ -116,7 +123,7 @@ def run_partial(
     with hook_group(spec) as g:
         for site, fn in hooks:
             g.add_site(site, fn)
-        if stop_after is not None:
+        if stop_after is not None and stops_early(model):
             g.add_site(stop_after, stop)
         try:
             model(
@@ -332,11 +339,12 @@ def capture(
                     raise SiteError(f"{site} was reached twice in one forward pass; steerlens cannot tell which to read.")
                 store(site, h)
                 state["got"].add(site)
-                if len(state["got"]) == len(site_list):
+                if len(state["got"]) == len(site_list) and may_stop:
                     raise StopForward
 
             return read
 
+        may_stop = stops_early(model)
         for s in site_list:
             group.add_site(s, make_reader(s))
         for idx in tqdm(batches, desc="capture", unit="batch", disable=not progress):

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from ..artifacts import Fingerprint, load_artifact, register, save_artifact
-from ..distributed import all_reduce_sum, group_world
+from ..distributed import all_reduce_sum, is_main, share
 from ..errors import DataFormatError, ShapeError
 from ..model.architectures import resolve
 from .data import Prompt, balance_grouped
@@ -279,8 +279,7 @@ def train_lre(
         for p in prompts:
             groups.setdefault(p.object_name, []).append(p)
         prompts = balance_grouped(groups, max_total=max_samples, seed=seed)
-    rank, world_size = group_world()
-    mine = list(prompts)[rank::world_size]  # under a process group, each rank its share; the sums are added up
+    mine = share(list(prompts), model, "prompts")  # under a process group, each rank its share; the sums are added up
     d = spec.d_model
     w_sum = torch.zeros(d, d, dtype=torch.float64)
     b_sum = torch.zeros(d, dtype=torch.float64)
@@ -295,7 +294,7 @@ def train_lre(
             aggregation=aggregation,
             batch_size=batch_size,
             chunk_size=chunk_size,
-            progress=progress if rank == 0 else False,
+            progress=progress and is_main(),
         )
         w_sum += jac.double().sum(0).cpu()
         b_sum += (o.double() - torch.einsum("nij,nj->ni", jac.double(), s.double())).sum(0).cpu()
