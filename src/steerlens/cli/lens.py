@@ -91,6 +91,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "running the model on text; --seq-len is then the tokens per training row",
     )
     t.add_argument(
+        "--shard",
+        action="store_true",
+        help="under torchrun: shard the model's blocks over the ranks with FSDP (a frozen model too large for one device)",
+    )
+    t.add_argument(
         "--validation-store", metavar="DIR", help="with --store: a store of held-out text for validation (default: none)"
     )
 
@@ -217,6 +222,10 @@ def run_train(args: argparse.Namespace) -> int:
 
     init_from_env()
     model, tokenizer = load_model(args.model)
+    if args.shard:
+        from ..distributed import shard_model
+
+        shard_model(model)
     cfg = dataclass_values(args, LensTrainConfig)
     if args.store:
         from ..store import ActivationStore
