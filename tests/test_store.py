@@ -308,3 +308,15 @@ def test_a_sharded_model_refuses_work_that_does_not_split_evenly(monkeypatch):
         del model.__dict__["_steerlens_sharded"]
     with pytest.raises(ConfigError, match="process group"):
         distributed.shard_model(model)
+
+
+def test_lens_train_shard_outside_torchrun_is_a_clear_error(tmp_path, capsys):
+    from steerlens.cli import main
+    from tests_helpers import save_tiny_with_tokenizer
+
+    folder = save_tiny_with_tokenizer(tmp_path / "m")
+    data = tmp_path / "texts.txt"
+    data.write_text("\n".join(_texts(10)) + "\n")
+    args = ["lens", "train", "--text", str(data), "--model", str(folder), "--out", str(tmp_path / "lens"), "--shard"]
+    assert main(args) == 1
+    assert "torchrun" in capsys.readouterr().err
