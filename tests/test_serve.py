@@ -90,6 +90,9 @@ def server(tmp_path_factory):
     torch.manual_seed(7)
     sv = SteeringVector({0: torch.randn(32), 1: torch.randn(32)}, point="resid_pre", fingerprint=Fingerprint.of(model))
     sv.save(folder / "artifacts" / "sv")
+    from steerlens.lens import TunedLens
+
+    TunedLens.from_model(model).save(folder / "artifacts" / "zero-lens")  # zero translators: the logit lens
     log = folder / "server.log"
     cmd = [
         sys.executable,
@@ -313,6 +316,11 @@ def test_other_bad_input_and_the_server_survives(server):
     assert torch.allclose(torch.tensor(body["activations"]["resid_post.0"]), hidden[1][0], atol=1e-5)
     assert server.post("/v1/capture", {"prompt": "hello", "sites": "resid_post.7"})[0] == 400
     assert server.post("/v1/lens", {"prompt": "hello", "top_k": 50})[0] == 400
+    logit = server.post("/v1/lens", {"prompt": "hello", "top_k": 3})[1]
+    tuned = server.post("/v1/lens", {"prompt": "hello", "top_k": 3, "lens": "zero-lens"})[1]
+    assert logit["lens"] == "logit" and tuned["lens"] == "tuned" and len(tuned["rows"]) == 4
+    assert tuned["top_tokens"] == logit["top_tokens"]  # untrained translators decode as the logit lens does
+    assert "zero-lens" in server.request("GET", "/v1/info")[1]["lenses"]
     assert server.post("/v1/lens", {"prompt": "hello", "lens": "sv"})[1]["error"]["code"] == "bad_lens"
     models = server.request("GET", "/v1/models")[1]
     assert models["data"][0]["steerlens"]["n_layers"] == 3

@@ -232,5 +232,5 @@ def prediction_trajectory(
         targets=targets,
         target_log_prob=out["tlp"],
         target_rank=out["rank"],
-        lens="tuned" if lens.__class__.__name__ == "TunedLens" else "logit",
+        lens={"TunedLens": "tuned", "JacobianLens": "jacobian"}.get(lens.__class__.__name__, "logit"),
     )

@@ -33,6 +33,8 @@ from .specs import ArtifactLibrary, RequestError, parse_site_list, plan_edits
 
 __all__ = ["ServeConfig", "create_app"]
 
+LENS_KINDS = ("tuned_lens", "jacobian_lens")
+
 
 @dataclass(frozen=True)
 class ServeConfig:
@@ -424,7 +426,7 @@ def create_app(
 
     # -- the rest ---------------------------------------------------------------------------------------
     def info() -> dict[str, Any]:
-        lenses = ["logit", *[n for n in library.names() if library.kind(n) == "tuned_lens"]]
+        lenses = ["logit", *[n for n in library.names() if library.kind(n) in LENS_KINDS]]
         return {
             "model": cfg.model_name,
             "model_type": spec.model_type,
@@ -488,10 +490,12 @@ def create_app(
         chosen = None
         if which != "logit":
             if not isinstance(which, str):
-                raise RequestError(400, "'lens' must be 'logit' or the name of a tuned-lens artifact.", "bad_lens")
+                raise RequestError(400, "'lens' must be 'logit' or the name of a tuned or Jacobian lens artifact.", "bad_lens")
             chosen = library.get(which)
-            if library.kind(which) != "tuned_lens":
-                raise RequestError(400, f"'lens': {which!r} is a {library.kind(which)}, not a tuned lens.", "bad_lens")
+            if library.kind(which) not in LENS_KINDS:
+                raise RequestError(
+                    400, f"'lens': {which!r} is a {library.kind(which)}, not a tuned or Jacobian lens.", "bad_lens"
+                )
         traj = await run_in_threadpool(locked, prediction_trajectory, model, tokenizer, prompt, lens=chosen, top_k=top_k)
         return JSONResponse(_finite(traj.to_dict()))
 

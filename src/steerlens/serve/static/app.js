@@ -61,7 +61,10 @@ async function loadInfo() {
   $("model-info").textContent = `${info.model} · ${info.model_type} · ${info.n_layers} layers · width ${info.d_model}`;
   const kinds = $("lens-kind");
   kinds.innerHTML = "";
-  for (const l of info.lenses) kinds.add(new Option(l === "logit" ? "logit lens" : `tuned lens: ${l}`, l));
+  for (const l of info.lenses) {
+    const art = info.artifacts.find((a) => a.name === l);
+    kinds.add(new Option(l === "logit" ? "logit lens" : `${art.kind.replace("_", " ")}: ${l}`, l));
+  }
   const steerable = info.artifacts.filter((a) => ["steering_vector", "concept", "actadd"].includes(a.kind));
   const arts = $("steer-artifact");
   arts.innerHTML = "";
