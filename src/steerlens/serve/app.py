@@ -303,56 +303,30 @@ def create_app(
 
         if stream:
 
+            def chunk(i: int, finish: str | None, delta: dict[str, Any], text: str, **more: Any) -> str:
+                piece: dict[str, Any] = {"index": i, "finish_reason": finish}
+                piece.update({"delta": delta} if chat else {"text": text, "logprobs": None})
+                kind = "chat.completion.chunk" if chat else obj
+                return _sse({"id": rid, "object": kind, "created": created, "model": model_name, "choices": [piece], **more})
+
             async def sse() -> AsyncIterator[str]:
                 pending = len(jobs)
                 try:
                     if chat:
                         for i in range(len(jobs)):
-                            opening = {"role": "assistant", "content": ""}
-                            first: dict[str, Any] = {"index": i, "delta": opening, "finish_reason": None}
-                            yield _sse(
-                                {
-                                    "id": rid,
-                                    "object": "chat.completion.chunk",
-                                    "created": created,
-                                    "model": model_name,
-                                    "choices": [first],
-                                }
-                            )
+                            yield chunk(i, None, {"role": "assistant", "content": ""}, "")
                     while pending:
                         i, ev = await events.get()
                         if ev["type"] == "error":
                             pending -= 1
                             yield _sse({"error": {"message": ev["message"], "type": "server_error", "code": "generation_failed"}})
-                            continue
-                        if ev["type"] == "delta":
-                            piece: dict[str, Any] = {"index": i, "finish_reason": None}
-                            piece.update({"delta": {"content": ev["text"]}} if chat else {"text": ev["text"], "logprobs": None})
-                            chunk = {
-                                "id": rid,
-                                "object": obj + (".chunk" if chat else ""),
-                                "created": created,
-                                "model": model_name,
-                                "choices": [piece],
-                            }
-                            yield _sse(chunk)
-                            continue
-                        pending -= 1
-                        piece = {"index": i, "finish_reason": ev["finish_reason"]}
-                        end: dict[str, Any] = {"delta": {}} if chat else {"text": "", "logprobs": None}
-                        piece.update(end)
-                        usage = {"prompt_tokens": len(rows[i]), "completion_tokens": len(ev.get("tokens", []))}
-                        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-                        chunk = {
-                            "id": rid,
-                            "object": obj + (".chunk" if chat else ""),
-                            "created": created,
-                            "model": model_name,
-                            "choices": [piece],
-                            "usage": usage,
-                            "steerlens": extras(ev),
-                        }
-                        yield _sse(chunk)
+                        elif ev["type"] == "delta":
+                            yield chunk(i, None, {"content": ev["text"]}, ev["text"])
+                        else:
+                            pending -= 1
+                            usage = {"prompt_tokens": len(rows[i]), "completion_tokens": len(ev.get("tokens", []))}
+                            usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+                            yield chunk(i, ev["finish_reason"], {}, "", usage=usage, steerlens=extras(ev))
                     yield "data: [DONE]\n\n"
                 finally:
                     for job in jobs:  # a client that went away cancels its rows at the next step
