@@ -308,6 +308,12 @@ def test_a_sharded_model_refuses_work_that_does_not_split_evenly(monkeypatch):
         del model.__dict__["_steerlens_sharded"]
     with pytest.raises(ConfigError, match="process group"):
         distributed.shard_model(model)
+    model.__dict__["_steerlens_sharded"] = True
+    try:
+        with pytest.raises(ConfigError, match="device_map"):
+            capture_to_store(model, TOK, ["w5 w6"], [Site(0)], "unused-store-folder")
+    finally:
+        del model.__dict__["_steerlens_sharded"]
 
 
 def test_lens_train_shard_outside_torchrun_is_a_clear_error(tmp_path, capsys):

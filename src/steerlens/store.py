@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from ._io import json_records
 from .artifacts import Fingerprint
-from .distributed import barrier, world
+from .distributed import barrier, is_sharded, world
 from .errors import ConfigError, DataFormatError, IncompatibleArtifactError
 from .model.architectures import resolve
 from .model.capture import capture
@@ -157,6 +157,12 @@ def capture_to_store(
         world_size = w0 if world_size is None else world_size
     if not 0 <= rank < world_size:
         raise ConfigError(f"rank must be in [0, world_size={world_size}), got {rank}.")
+    if is_sharded(model):
+        raise ConfigError(
+            "capture_to_store runs each rank on its own batches and resumes each rank on its own, so it cannot drive a "
+            "model sharded over the ranks (shard_model), whose every forward pass needs all ranks at once. Load the "
+            "model whole on each rank, or across its devices with load_model(..., device_map=...)."
+        )
     if positions not in ("all", "last"):
         raise ConfigError(f"positions must be 'all' or 'last', got {positions!r}.")
     if batch_size < 1 or shard_tokens < 1:
