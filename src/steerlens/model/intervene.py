@@ -26,7 +26,7 @@ from .hooks import HookGroup
 from .positions import CallPositions, Positions, PositionTracker, Tokens, call_inputs, check_positions, select
 from .site import Site
 
-__all__ = ["Edit", "Add", "Replace", "ProjectOut", "Transform", "OnRows", "Intervention", "intervene"]
+__all__ = ["Edit", "Add", "Replace", "ProjectOut", "Transform", "WrapsEdit", "OnRows", "Intervention", "intervene"]
 
 
 class Edit:
@@ -179,8 +179,22 @@ class Transform(Edit):
         return torch.where(sel[..., None], new, h)
 
 
+class WrapsEdit(Edit):
+    """An edit that wraps another (:class:`OnRows`, ``Conditional``): it acts at the wrapped edit's site and tokens."""
+
+    edit: Edit
+
+    @property
+    def site(self) -> Site:  # type: ignore[override]
+        return self.edit.site
+
+    @property
+    def positions(self) -> Positions:  # type: ignore[override]
+        return self.edit.positions
+
+
 @dataclass(frozen=True, eq=False)
-class OnRows(Edit):
+class OnRows(WrapsEdit):
     """``edit`` applied to some rows of the batch only; the other rows keep their activation exactly.
 
     This is how differently steered requests share one batch (``steerlens serve`` batches concurrent
@@ -190,14 +204,6 @@ class OnRows(Edit):
 
     edit: Edit
     rows: tuple[int, ...]
-
-    @property
-    def site(self) -> Site:  # type: ignore[override]
-        return self.edit.site
-
-    @property
-    def positions(self) -> Positions:  # type: ignore[override]
-        return self.edit.positions
 
     def validate(self, spec: ModelSpec) -> OnRows:  # noqa: D102
         from .monitor import Conditional

@@ -21,8 +21,8 @@ import torch
 from ..errors import ShapeError, SiteError
 from .architectures import ModelSpec, resolve
 from .hooks import HookGroup
-from .intervene import Edit
-from .positions import CallPositions, Positions, PositionTracker
+from .intervene import Edit, WrapsEdit
+from .positions import CallPositions, PositionTracker
 from .site import Site, SiteLike, as_site
 
 __all__ = ["Monitor", "Conditional", "Recorder"]
@@ -94,7 +94,7 @@ class Monitor:
 
 
 @dataclass(frozen=True, eq=False)
-class Conditional(Edit):
+class Conditional(WrapsEdit):
     """``edit``, applied only where ``monitor`` reads above (``above=True``) or below ``threshold``.
 
     ``scope="token"``: decided per token, from the same forward pass (the monitor must read at or before the
@@ -107,14 +107,6 @@ class Conditional(Edit):
     threshold: float
     above: bool = True
     scope: Literal["token", "prompt"] = "token"
-
-    @property
-    def site(self) -> Site:  # type: ignore[override]
-        return self.edit.site
-
-    @property
-    def positions(self) -> Positions:  # type: ignore[override]
-        return self.edit.positions
 
     def validate(self, spec: ModelSpec) -> Conditional:  # noqa: D102
         if not isinstance(self.edit, Edit) or isinstance(self.edit, Conditional):

@@ -156,7 +156,7 @@ def create_app(
             raise RequestError(400, f"'{key}' must be {kind} in [{lo:g}, {hi:g}], got {v!r}.", f"bad_{key}")
         return v
 
-    def check_prompt(ids: list[int], max_tokens: int) -> list[int]:
+    def check_prompt(ids: list[int]) -> list[int]:
         if not ids:
             raise RequestError(400, "The prompt encodes to no tokens.", "empty_prompt")
         if len(ids) > cfg.max_prompt_tokens:
@@ -256,7 +256,7 @@ def create_app(
                 raise RequestError(400, f"'{key}' is not supported by steerlens serve (use 0).", "unsupported")
         model_name = body.get("model", cfg.model_name)
         rows = chat_prompt(body) if chat else prompts_of(body)
-        rows = [check_prompt(r, max_tokens) for r in rows]
+        rows = [check_prompt(r) for r in rows]
         monitors, metric_fn, metric_key = metric_of(body)
         plan = plan_edits(body.get("steering"), model, tokenizer, library)
         short = [len(r) for r in rows if len(r) < plan.min_prompt_tokens]
@@ -486,7 +486,7 @@ def create_app(
         positions = body.get("positions", "all")
         if positions not in ("all", "last"):
             raise RequestError(400, f"'positions' must be 'all' or 'last', got {positions!r}.", "bad_positions")
-        ids = check_prompt(encode(tokenizer, [prompt])[0], 0)
+        ids = check_prompt(encode(tokenizer, [prompt])[0])
         values = (len(ids) if positions == "all" else 1) * len(sites) * spec.d_model
         if values > cfg.max_capture_values:
             raise RequestError(

@@ -75,7 +75,6 @@ class Job:
     cancelled: bool = False
     text: str = ""
     sent: int = 0
-    queued_at: float = field(default_factory=time.monotonic)
 
     def cancel(self) -> None:
         """Stop this request at the next step (or drop it before it starts); thread-safe."""
