@@ -96,7 +96,9 @@ def stops_early(model: torch.nn.Module) -> bool:
     """Whether a pass may end once what it needs is read. Not on a model whose blocks are sharded across ranks
     (``steerlens.distributed.shard_model``): each block gathers its weights from every rank, so every rank runs
     the whole pass, and an exception inside a sharded block would leave its weights gathered."""
-    return not model.__dict__.get("_steerlens_sharded", False)
+    from ..distributed import is_sharded
+
+    return not is_sharded(model)
 
 
 def run_partial(
