@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal, cast
 
 import torch
@@ -61,6 +61,30 @@ class ArchitectureRow:
             ``"layer"``.
         logit_scale: ``(config attribute, "mul" | "div")`` where the family multiplies or divides its
             logits by a constant (Cohere's ``logit_scale``, Granite's ``logits_scaling``).
+        streams: Config attribute holding the number of parallel residual streams in families with
+            hyper-connections (DeepSeek-V4's ``hc_mult``); ``None``: one stream. The residual sites of such a
+            model are all streams side by side, ``[batch, tokens, streams * hidden]``.
+        stacked: How the blocks carry the streams: ``"inner"`` as ``[batch, tokens, streams, hidden]``,
+            ``"outer"`` as ``[streams, batch, tokens, hidden]`` (Gemma-3n's AltUp), ``""`` already flat. steerlens
+            reads and writes them flat either way.
+        collapse: The module that reduces the streams to one state before the final norm.
+        hyper: ``(before the token mixer, before the MLP)``: the hyper-connection module of each branch.
+        hyper_kind: ``"mhc"`` -- the module returns ``(post, comb, collapsed)`` and the block computes
+            ``post * out + comb^T @ streams`` (DeepSeek-V4); ``"post"`` -- ``(post, collapsed)`` and
+            ``streams + post * out`` (HY-V4); ``"gated"`` -- it returns
+            ``(collapsed, streams, inject)`` and the block computes ``streams + inject * out`` (Qwen4-Exp);
+            ``"altup"`` -- Gemma-3n's AltUp: ``hyper`` names the AltUp module (twice) whose ``predict`` and
+            ``correct`` surround a Gemma block run on the active stream, and ``extras`` its LAuReL branch and
+            per-layer-input projection.
+        extras: Modules some blocks have whose output the block adds to its residual before anything else
+            (no site; Qwen4-Exp's per-layer embedding ``ple``).
+        masks_padding: Masked left padding leaves the outputs unchanged (``False``: generation runs rows of
+            equal length together, unpadded).
+        prefix: Config attribute holding a number of positions the model prepends to every prompt inside its
+            blocks (CPM-Ant's learned prompt); steerlens' sites show the token positions only.
+        caches: steerlens can continue a pass from the model's KV cache. ``False`` where a cached call does
+            not take only the new tokens (CPM-Ant re-reads every id and slices its cache itself):
+            :func:`~steerlens.model.generate.generate` then re-runs the whole sequence at every step.
     """
 
     base: str
@@ -76,6 +100,15 @@ class ArchitectureRow:
     softcap_attr: str | None = None
     norm: Literal["rms", "rms_one_plus", "layer"] = "rms"
     logit_scale: tuple[str, Literal["mul", "div"]] | None = None
+    streams: str | None = None
+    stacked: Literal["", "inner", "outer"] = ""
+    collapse: str = ""
+    hyper: tuple[str, str] | None = None
+    hyper_kind: Literal["mhc", "post", "gated", "altup"] = "mhc"
+    extras: tuple[str, ...] = ()
+    masks_padding: bool = True
+    prefix: str | None = None
+    caches: bool = True
 
 
 @dataclass(frozen=True)
@@ -127,21 +160,39 @@ class LayerLayout:
     #: (``base_norm`` ``None``: the identity); ``resid_post = out_norm(r)``. Empty for a plain sum.
     steps: tuple[tuple[str | None, float, str, float], ...] = ()
     out_norm: str | None = None
+    #: hyper-connection families: the block's two hyper-connection modules and their kind (see
+    #: :class:`ArchitectureRow`); the branch sum is then the mixing those modules computed, not a plain sum
+    hyper: tuple[str, str] | None = None
+    hyper_kind: str = "mhc"
 
     @staticmethod
-    def from_row(row: ArchitectureRow, mixer: str | None) -> LayerLayout:
+    def from_row(row: ArchitectureRow, block: nn.Module) -> LayerLayout:
+        """The layout a row gives ``block``. ``row.attn`` may list alternatives (``"linear_attn|self_attn"``,
+        for hybrids whose token mixer changes by layer): the first the block has is its mixer. A mixer that
+        is not attention gets ``mixer_*`` sites only."""
+        from .probe import classify
+
         assert row.attn and row.mlp and row.attn_out and row.mlp_out
-        attn_in, attn_out = Part(row.attn, "input"), Part(row.attn_out, "output")
+        names = dict(block.named_modules())
+        attn = next((a for a in row.attn.split("|") if a in names), row.attn.split("|")[0])
+        attn_out = attn if row.attn_out == row.attn else row.attn_out
+        mixer_in, mixer_out = Part(attn, "input"), Part(attn_out, "output")
+        parts = {"mixer_in": mixer_in, "mixer_out": mixer_out}
+        mod = names.get(attn)
+        kind = classify(mod, attn) if mod is not None else None
+        note = ""
+        if kind == "recurrent":
+            note = f"its token mixer is {type(mod).__name__}, not attention: use mixer_in / mixer_out"
+        else:
+            parts.update({"attn_in": mixer_in, "attn_out": mixer_out})
+        parts.update({"mlp_in": Part(row.mlp, "input"), "mlp_out": Part(row.mlp_out, "output")})
         return LayerLayout(
-            {
-                "attn_in": attn_in,
-                "attn_out": attn_out,
-                "mixer_in": attn_in,
-                "mixer_out": attn_out,
-                "mlp_in": Part(row.mlp, "input"),
-                "mlp_out": Part(row.mlp_out, "output"),
-            },
-            mixer,
+            parts,
+            type(mod).__name__ if mod is not None else None,
+            note,
+            extras=tuple(Part(e, "output") for e in row.extras if names.get(e) is not None),
+            hyper=row.hyper,
+            hyper_kind=row.hyper_kind,
         )
 
 
@@ -167,6 +218,37 @@ _GEMMA_LIKE = ArchitectureRow(
     embed_scale="sqrt_hidden",
     softcap_attr="final_logit_softcapping",
     norm="rms_one_plus",
+)
+
+_MHC = ArchitectureRow(
+    base="model",
+    embed="model.embed_tokens",
+    blocks="model.layers",
+    final_norm="model.norm",
+    attn="self_attn",
+    mlp="mlp",
+    attn_out="self_attn",
+    mlp_out="mlp",
+    streams="hc_mult",
+    stacked="inner",
+    collapse="model.hc_head",
+    hyper=("attn_hc", "ffn_hc"),
+    hyper_kind="mhc",
+)
+_GATED_HC = ArchitectureRow(
+    base="model",
+    embed="model.embed_tokens",
+    blocks="model.layers",
+    final_norm="",
+    attn="linear_attn|self_attn",
+    mlp="mlp",
+    attn_out="linear_attn|self_attn",
+    mlp_out="mlp",
+    streams="hc_count",
+    collapse="model.hyper_connection_mixer",
+    hyper=("attn_hyper_connection", "mlp_hyper_connection"),
+    hyper_kind="gated",
+    extras=("ple",),
 )
 
 #: ``config.model_type`` -> row. Rows are tested against ``output_hidden_states`` in the test suite.
@@ -213,6 +295,47 @@ ARCHITECTURES: dict[str, ArchitectureRow] = {
         softcap_attr="final_logit_softcapping",
         norm="rms_one_plus",
     ),
+    # hyper-connections: the residual is several parallel streams; steerlens' residual sites hold them side by side
+    # DeepSeek-V4's compressed attention pools padded positions into its compressed keys
+    "deepseek_v4": replace(_MHC, masks_padding=False),
+    "hy_v4": replace(_MHC, hyper_kind="post"),
+    "qwen4_exp": _GATED_HC,
+    "qwen4_exp_text": _GATED_HC,
+    # AltUp: four streams [streams, batch, tokens, d]; the attention and MLP run on the active one
+    "gemma3n_text": ArchitectureRow(
+        base="model",
+        embed="model.embed_tokens",
+        blocks="model.layers",
+        final_norm="model.norm",
+        attn="self_attn",
+        mlp="mlp",
+        attn_out="post_attention_layernorm",
+        mlp_out="post_feedforward_layernorm",
+        embed_scale="sqrt_hidden",
+        softcap_attr="final_logit_softcapping",
+        norm="rms_one_plus",
+        streams="altup_num_inputs",
+        stacked="outer",
+        collapse="model.altup_unembed_projections",
+        hyper=("altup", "altup"),
+        hyper_kind="altup",
+        extras=("laurel", "post_per_layer_input_norm"),
+    ),
+    # CPM-Ant prepends `prompt_length` learned positions to the prompt inside its blocks; the head reads the rest
+    "cpmant": ArchitectureRow(
+        base="cpmant",
+        embed="cpmant.input_embedding",
+        blocks="cpmant.encoder.layers",
+        final_norm="cpmant.encoder.output_layernorm",
+        attn="self_att.self_attention",
+        mlp="ffn.ffn",
+        attn_out="self_att.self_attention",
+        mlp_out="ffn.ffn",
+        norm="layer",
+        prefix="prompt_length",
+        masks_padding=False,  # padding is id 0 and counts as a position
+        caches=False,
+    ),
     "gpt_neox": ArchitectureRow(
         base="gpt_neox",
         embed="gpt_neox.embed_in",
@@ -229,8 +352,6 @@ ARCHITECTURES: dict[str, ArchitectureRow] = {
 # Model types known not to be decoder-only causal LMs steerlens can hook.
 _UNSUPPORTED = {
     "t5": "encoder-decoder",
-    "bart": "encoder-decoder",
-    "mbart": "encoder-decoder",
     "bert": "encoder-only",
     "roberta": "encoder-only",
 }
@@ -280,7 +401,26 @@ class ModelSpec:
     masks_padding: bool = True
     #: indices (in the model's own block list) of blocks a text-only pass never runs, left out of the numbering
     skipped_layers: tuple[int, ...] = ()
+    #: number of parallel residual streams (hyper-connections); the residual sites are ``[..., streams * hidden]``
+    streams: int = 1
+    #: how the blocks carry the streams (see :class:`ArchitectureRow`; steerlens reads and writes them flat)
+    stacked_streams: Literal["", "inner", "outer"] = ""
+    #: positions the model prepends to a prompt inside its blocks (CPM-Ant); sites hide them
+    prefix_positions: int = 0
+    #: steerlens can continue a pass from the KV cache (see :class:`ArchitectureRow`)
+    caches: bool = True
     _paths: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def branch_width(self) -> int:
+        """Width of the branch sites (``mixer_*``, ``attn_*``, ``mlp_*``): ``d_model`` except with several
+        residual streams, where a branch reads and writes one ``d_model / streams`` state."""
+        return self.d_model // self.streams
+
+    def width(self, site: Site | int) -> int:
+        """The last dimension of the activation at ``site``."""
+        site = self.site(site)
+        return self.d_model if site.point in ("resid_pre", "resid_post") else self.branch_width
 
     def site(self, site: Site | int) -> Site:
         """Check a site against this model and return it with a non-negative layer."""
@@ -383,6 +523,7 @@ class ModelSpec:
             "embed_scale": self.embed_scale,
             "logit_scale": self.logit_scale,
             "structural_fallback": self.structural,
+            **({"residual_streams": self.streams} if self.streams > 1 else {}),
             **self._paths,
             "mixers": kinds if len(set(kinds)) > 1 else kinds[:1],
             "branch_sites": sorted({p for lay in self.layouts for p in lay.parts}),
@@ -484,16 +625,26 @@ def _build_spec(model: nn.Module, model_type: str, row: ArchitectureRow) -> Mode
         layouts = _probe(model, blocks, vocab)[0]
     else:
         for sub, what in (
-            (row.attn, "attention"),
+            (row.attn.split("|")[0] if "|" not in row.attn else None, "attention"),
             (row.mlp, "MLP"),
-            (row.attn_out, "attention output"),
+            (row.attn_out if row.attn_out != row.attn else None, "attention output"),
             (row.mlp_out, "MLP output"),
+            *((h, "hyper-connection") for h in row.hyper or ()),
         ):
-            _get(blocks[0], sub or "?", model_type, f"{what} sub-module of a block")
-        mixer = type(blocks[0].get_submodule(row.attn)).__name__
-        layouts = tuple(LayerLayout.from_row(row, mixer) for _ in blocks)
+            if sub is not None:
+                _get(blocks[0], sub, model_type, f"{what} sub-module of a block")
+        layouts = tuple(LayerLayout.from_row(row, b) for b in blocks)
     text = config.get_text_config() if callable(getattr(config, "get_text_config", None)) else config
     softcap = getattr(text, row.softcap_attr, None) if row.softcap_attr else None
+    final_norm = _get(model, row.final_norm, model_type, "final norm")
+    streams = 1
+    if row.streams is not None:
+        streams = int(getattr(text, row.streams))
+        collapse = _get(model, row.collapse, model_type, "stream collapse")
+        if row.hyper_kind == "altup":
+            collapse = AltUpCollapse(cast(nn.ModuleList, collapse))
+        final_norm = StreamHead(collapse, final_norm, streams, row.stacked)
+        d_model *= streams
     return ModelSpec(
         model=model,
         model_type=model_type,
@@ -501,16 +652,21 @@ def _build_spec(model: nn.Module, model_type: str, row: ArchitectureRow) -> Mode
         base=_get(model, row.base, model_type, "decoder body"),
         embed=_get(model, row.embed, model_type, "token embedding"),
         blocks=blocks,
-        final_norm=_get(model, row.final_norm, model_type, "final norm"),
+        final_norm=final_norm,
         unembed=unembed,
         n_layers=len(blocks),
         d_model=d_model,
         vocab_size=vocab,
         softcap=float(softcap) if softcap else None,
-        embed_scale=math.sqrt(d_model) if row.embed_scale == "sqrt_hidden" else 1.0,
+        embed_scale=math.sqrt(d_model // streams) if row.embed_scale == "sqrt_hidden" else 1.0,
         structural=False,
         layouts=layouts,
         logit_scale=_config_logit_scale(text, row),
+        streams=streams,
+        stacked_streams=row.stacked,
+        masks_padding=row.masks_padding,
+        prefix_positions=int(getattr(text, row.prefix)) if row.prefix else 0,
+        caches=row.caches,
         _paths=_row_paths(row),
     )
 
@@ -563,6 +719,58 @@ class NormThenHead(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return self.head(self.norm(h))
+
+
+def unstack(h: torch.Tensor, streams: int, stacked: str) -> torch.Tensor:
+    """Flat residual streams ``[b, t, streams * d]`` in the layout the model's blocks carry them (see
+    :class:`ArchitectureRow`); the inverse of :func:`flat_streams`."""
+    if stacked == "inner":
+        return h.unflatten(-1, (streams, h.shape[-1] // streams))
+    if stacked == "outer":
+        return h.unflatten(-1, (streams, h.shape[-1] // streams)).permute(2, 0, 1, 3).contiguous()
+    return h
+
+
+def flat_streams(h: torch.Tensor, stacked: str) -> torch.Tensor:
+    """A block's residual streams as steerlens' flat ``[b, t, streams * d]``."""
+    if stacked == "inner":
+        return h.flatten(-2)
+    if stacked == "outer":
+        return h.permute(1, 2, 0, 3).flatten(-2)
+    return h
+
+
+class AltUpCollapse(nn.Module):
+    """Gemma-3n's last step before its final norm: stream 0 as it is, every other stream projected back and scaled to
+    stream 0's magnitude, then the mean of them all (its decoder body does this inline; this is the same computation)."""
+
+    def __init__(self, projections: nn.ModuleList) -> None:
+        super().__init__()
+        self.projections = projections
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:  # [streams, batch, tokens, d]
+        target = torch.mean(h[0] ** 2, dim=-1, keepdim=True) ** 0.5
+        out = [h[0]]
+        for i, proj in enumerate(self.projections, start=1):
+            x = proj(h[i]).to(h.dtype)
+            mag = torch.sqrt(torch.mean(x**2, dim=-1, keepdim=True).clamp(min=1e-5))
+            out.append(x * target / mag)
+        return torch.stack(out).mean(dim=0)
+
+
+class StreamHead(nn.Module):
+    """What a multi-stream model does to its last residual before the unembedding: the streams (``[..., streams *
+    hidden]``, flat as steerlens' residual sites are) collapsed to one state, then the final norm."""
+
+    def __init__(self, collapse: nn.Module, norm: nn.Module, streams: int, stacked: str) -> None:
+        super().__init__()
+        self.collapse, self.norm, self.streams, self.stacked = collapse, norm, streams, stacked
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        lead = h.shape[:-1]
+        # the collapse reads a [batch, tokens, ...] layout: any other leading shape goes in as one batch row
+        out = self.collapse(unstack(h.reshape(1, -1, h.shape[-1]), self.streams, self.stacked))
+        return self.norm(out.reshape(*lead, out.shape[-1]))
 
 
 _SOFTCAP_ATTRS = ("final_logit_softcapping", "logits_soft_cap", "output_logit_soft_cap")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union, cast
 import torch
 from tqdm.auto import tqdm
 
-from ..errors import PositionError, SiteError
+from ..errors import PositionError, SiteError, UnsupportedArchitectureError
 from .architectures import ModelSpec, cache_kwargs, resolve
 from .hooks import hook_group
 from .site import Site
@@ -86,8 +86,19 @@ def run_body(model: torch.nn.Module, batch: Batch) -> None:
 
 
 def new_cache(model: torch.nn.Module) -> Any:
-    """An empty KV cache for ``model`` (filled by :func:`run_partial` or a forward call, reusable with ``copy.deepcopy``)."""
+    """An empty KV cache for ``model`` (filled by :func:`run_partial` or a forward call, reusable with ``copy.deepcopy``).
+
+    Raises:
+        UnsupportedArchitectureError: steerlens cannot continue this model's passes from a cache (CPM-Ant).
+    """
     from transformers import DynamicCache
+
+    spec = resolve(model)
+    if not spec.caches:
+        raise UnsupportedArchitectureError(
+            f"steerlens cannot continue a {spec.model_type!r} pass from a KV cache (a cached call re-reads every token "
+            "id); run the whole sequence instead."
+        )
 
     return DynamicCache(config=cast("PretrainedConfig", model.config))
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from .architectures import NormThenHead, resolve
+from .architectures import NormThenHead, flat_streams, resolve, unstack
 from .capture import capture, run_body
 from .hooks import hook_group
 from .site import POINTS, Site
@@ -16,7 +16,9 @@ __all__ = ["self_check"]
 
 
 def _err(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Largest absolute difference relative to the scale of ``b``."""
+    """Largest absolute difference relative to the scale of ``b`` (infinite where the shapes differ)."""
+    if a.shape != b.shape:
+        return float("inf")
     return float((a.float() - b.float()).abs().max() / (b.float().abs().max() + 1e-6))
 
 
@@ -57,6 +59,8 @@ def self_check(
     with torch.no_grad():
         out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, output_hidden_states=True, use_cache=False)
     hs = out.hidden_states
+    if spec.stacked_streams:  # stacked streams, read flat as steerlens' residual sites are
+        hs = tuple(flat_streams(h, spec.stacked_streams) if h.dim() == 4 else h for h in hs)
     L = spec.n_layers
     sites = [Site(i, p) for i in range(L) for p in POINTS if spec.has(Site(i, p))]  # type: ignore[arg-type]
     acts = capture(model, inputs, sites)
@@ -115,6 +119,8 @@ def _sum_err(lay: Any, i: int, acts: Any, extras: dict[tuple[int, str], torch.Te
     """How far layer ``i``'s ``resid_post`` is from ``resid_scale * resid_pre + sum(scale * branch)`` (or, for a block
     that composes its update through norms, from that composition: see ``LayerLayout.steps``)."""
     pre = acts[Site(i, "resid_pre")][0].float()
+    if lay.hyper is not None:
+        return _hyper_sum_err(lay, i, pre, acts, extras, spec)
     if lay.steps:
         block = spec.blocks[i]
 
@@ -145,6 +151,53 @@ def _sum_err(lay: Any, i: int, acts: Any, extras: dict[tuple[int, str], torch.Te
     return _err(total, acts[Site(i, "resid_post")][0])
 
 
+def _hyper_sum_err(lay: Any, i: int, pre: torch.Tensor, acts: Any, extras: Any, spec: Any) -> float:
+    """Branch sum of a hyper-connection block: each branch's output is spread over the streams with the weights
+    its hyper-connection module computed (recorded in ``extras``), and added to the streams mixed as that module
+    said (``"mhc"``: ``post * out + comb^T @ streams``; ``"post"``: ``streams + post * out``; ``"gated"``:
+    ``streams + inject * out``)."""
+    n = spec.streams
+    if lay.hyper_kind == "altup":
+        return _altup_sum_err(lay, i, pre, acts, extras, spec)
+    r = pre
+    for part in lay.extras:  # added to the residual before the first hyper-connection (Qwen4-Exp's ``ple``)
+        r = r + extras[(i, part.path)][0].reshape(r.shape).float()
+    worst = 0.0
+    for k, (hc, site) in enumerate(zip(lay.hyper, (Site(i, "mixer_out"), Site(i, "mlp_out")))):
+        out = acts[site][0].float()  # [tokens, d]
+        w = extras[(i, hc)]
+        streams = r.unflatten(-1, (n, out.shape[-1]))  # [tokens, streams, d]
+        if lay.hyper_kind == "mhc":
+            post, comb = w[0][0].float(), w[1][0].float()  # [tokens, streams], [tokens, streams, streams]
+            streams = post.unsqueeze(-1) * out.unsqueeze(-2) + comb.transpose(-1, -2) @ streams
+        elif lay.hyper_kind == "post":
+            streams = streams + w[0][0].float().unsqueeze(-1) * out.unsqueeze(-2)
+        else:
+            inject = w[2][0].float()  # [tokens, streams]
+            if k == 0:  # the module's own copy of its input: the residual it sees, extras included
+                worst = max(worst, _err(r, w[1][0].reshape(r.shape)))
+            streams = streams + inject.unsqueeze(-1) * out.unsqueeze(-2)
+        r = streams.flatten(-2)
+    return max(worst, _err(r, acts[Site(i, "resid_post")][0]))
+
+
+def _altup_sum_err(lay: Any, i: int, pre: torch.Tensor, acts: Any, extras: Any, spec: Any) -> float:
+    """Branch sum of a Gemma-3n block: AltUp predicts every stream from ``resid_pre``; the active stream's update is
+    ``(prediction + attn_out + laurel) / sqrt(2) + mlp_out``; AltUp corrects every stream by it; the per-layer-input
+    projection is added to every stream but the first."""
+    altup = spec.blocks[i].get_submodule(lay.hyper[0])
+    active = int(altup.config.altup_active_idx)
+    dtype = next(altup.parameters()).dtype
+    with torch.no_grad():
+        predictions = altup.predict(unstack(pre[None].to(dtype), spec.streams, "outer")).float()
+        laurel = extras[(i, lay.extras[0].path)][0].float()
+        update = (predictions[active, 0] + acts[Site(i, "attn_out")][0].float() + laurel) / 2**0.5
+        update = update + acts[Site(i, "mlp_out")][0].float()
+        corrected = altup.correct(predictions.to(dtype), update[None].to(dtype)).float().clone()
+    corrected[1:] += extras[(i, lay.extras[1].path)][0].float()
+    return _err(flat_streams(corrected, "outer")[0], acts[Site(i, "resid_post")][0])
+
+
 def _edit_errors(model: torch.nn.Module, batch: Batch, acts: Any) -> dict[str, float]:
     """For each branch point of the middle layer, under an ``Add`` of ``delta`` there: how far the site's activation
     is from its unedited value + ``delta``, and how far the edited branches are from summing to ``resid_post``
@@ -158,9 +211,10 @@ def _edit_errors(model: torch.nn.Module, batch: Batch, acts: Any) -> dict[str, f
         return {}
     here = [Site(layer, p) for p in ("resid_pre", "mixer_out", "attn_out", "mlp_out", "resid_post") if spec.has(Site(layer, p))]
     post = Site(layer, "resid_post")
-    delta = torch.randn(spec.d_model, generator=torch.Generator().manual_seed(3)) * acts[post].float().abs().mean()
     out: dict[str, float] = {}
     for site in here[1:-1]:
+        g = torch.Generator().manual_seed(3)
+        delta = torch.randn(spec.width(site), generator=g) * acts[site].float().abs().mean()
         with intervene(model, [Add(site, delta.to(acts[post].dtype))]):
             edited, extras = _hook_clones(model, batch, here)
         landed = _err(edited[site][0], acts[site][0].float() + delta.to(edited[site].device))
@@ -183,8 +237,11 @@ def _hook_clones(
 
         return read
 
-    def extra_reader(key: tuple[int, str]):
+    def extra_reader(key: tuple[int, str], whole: bool = False):
         def read(mod: torch.nn.Module, args: Any, output: Any) -> None:
+            if whole:  # a hyper-connection module: every tensor it returns
+                extras.setdefault(key, tuple(o.detach().clone() for o in output))  # type: ignore[arg-type]
+                return
             out = output[0] if isinstance(output, (tuple, list)) else output
             extras.setdefault(key, out.detach().clone())
 
@@ -197,6 +254,10 @@ def _hook_clones(
             spec.blocks[i].get_submodule(p.path).register_forward_hook(extra_reader((i, p.path)))
             for i, lay in enumerate(spec.layouts)
             for p in lay.extras
+        ] + [
+            spec.blocks[i].get_submodule(path).register_forward_hook(extra_reader((i, path), whole=True))
+            for i, lay in enumerate(spec.layouts)
+            for path in lay.hyper or ()
         ]
         try:
             run_body(model, batch)

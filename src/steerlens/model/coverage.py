@@ -74,30 +74,11 @@ EXCLUDED: dict[str, str] = {
             "xlm",
         )
     },
-    # the decoder half of an encoder-decoder model (cross-attention to an encoder)
-    **{
-        t: "decoder half of an encoder-decoder model"
-        for t in (
-            "bart",
-            "bigbird_pegasus",
-            "blenderbot",
-            "blenderbot-small",
-            "marian",
-            "mbart",
-            "mvp",
-            "pegasus",
-            "plbart",
-            "prophetnet",
-            "trocr",
-            "whisper",
-        )
-    },
     # needs non-text inputs or a package steerlens does not install
     "musicgen": "audio model (codebook tokens)",
     "musicgen_melody": "audio model (codebook tokens)",
     "moshi": "speech model",
     "moss_transcribe_diarize": "speech model",
-    "reformer": "LSH/chunked attention with a reversible residual (two streams)",
     **_tiny.EXCLUDE,
 }
 
@@ -110,32 +91,26 @@ KNOWN_GAPS: dict[str, tuple[str, str]] = {
         "Byte Latent Transformer: a byte-level local encoder, a patch-level global stack and a "
         "local decoder (four block lists); no single residual stream to number",
     ),
-    "cpmant": (
-        "unsupported",
-        "CPM-Ant's logits are not final norm + unembedding of the last block's output (prompt-prefix layout); resolve says so",
-    ),
-    "deepseek_v4": (
-        "unsupported",
-        "hyper-connections: several residual streams mixed per layer; the head reads a "
-        "mixture of them, so no single stream reproduces the logits",
-    ),
-    "hy_v4": ("unsupported", "hyper-connections (several residual streams mixed per layer), as deepseek_v4"),
-    "qwen4_exp": ("unsupported", "hyper-connections (the residual is widened to several streams), as deepseek_v4"),
-    "qwen4_exp_text": ("unsupported", "hyper-connections (the residual is widened to several streams), as deepseek_v4"),
     "inkling2_text": (
         "unsupported",
         "attention-residual blocks: the head reads a learned mixture of earlier block outputs, not the last block's output",
     ),
     "inkling2_loop_text": ("unsupported", "attention-residual blocks as inkling2_text, plus a looped block"),
-    "gemma3n_text": (
-        "unsupported",
-        "AltUp: the residual stream is a stack of 4 predictions [4, batch, tokens, d] and the head reads a projection of them",
-    ),
     "dory": (
         "unsupported",
         "a looped middle block: the same block runs several times per forward pass, so capture refuses its sites (reached twice)",
     ),
     "hrm_text": ("unsupported", "hierarchical recurrent model: two block stacks (H and L) applied in cycles"),
+    "prophetnet": (
+        "unsupported",
+        "ProphetNet's decoder runs a main stream and n-gram predicting streams side by side in one sequence; its head "
+        "reads the first predicting stream, which no block's main-stream output reproduces",
+    ),
+    "reformer": (
+        "unsupported",
+        "reversible residual: each block takes and returns two half-streams through a custom autograd function, and "
+        "the head reads their concatenation",
+    ),
     "xlnet": ("unsupported", "permutation LM with two-stream attention; its head does not read one causal stream"),
 }
 
@@ -419,7 +394,8 @@ def matrix_markdown(reports: list[TypeReport]) -> str:
         "checked for site numbering against `output_hidden_states` (**numbering**), the lens reproducing the logits "
         "(**logits**), `resid_post == resid_pre + mixer_out + mlp_out` on every layer, or for a block that passes its "
         "update through norms (post-norm GPT-1 and GIT, MiniMax's normed residual) the composition the probe recorded, "
-        "e.g. `ln_2(ln_1(resid_pre + mixer_out) + mlp_out)` (**branch_sum**), capture "
+        "e.g. `ln_2(ln_1(resid_pre + mixer_out) + mlp_out)`, and for a residual of several streams (hyper-connections, "
+        "AltUp) the mixing the block's own hyper-connection modules computed (**branch_sum**), capture "
         "equal to a clone taken inside a hook (**capture**), an `Add` at each branch site moving `resid_post` by "
         "exactly the vector (**edit**), and greedy generation under an edit token-identical batched / one at a time "
         'and cached / uncached at `"all"` and `"generated"` (**generation**).',

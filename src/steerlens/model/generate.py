@@ -62,7 +62,8 @@ def generate(
         prompts: Text(s), or a dict with ``input_ids`` and ``attention_mask``.
         max_new_tokens: Tokens to generate per row.
         do_sample: Sample instead of greedy decoding (pass ``temperature``, ``top_p`` ... as keywords).
-        use_cache: Use the KV cache (results are the same either way).
+        use_cache: Use the KV cache (results are the same either way; a model steerlens cannot continue from its
+            cache, as CPM-Ant, always runs uncached).
         seed: Seed ``torch``'s generator first, for reproducible sampling.
         monitors: :class:`~steerlens.model.monitor.Monitor` readouts to record for every prompt and generated
             token, from the same forward passes (see :attr:`Generation.readings`).
@@ -87,6 +88,8 @@ def generate(
     if seed is not None:
         torch.manual_seed(seed)
     groups = [list(range(len(rows)))]
+    if not resolve(model).caches:
+        use_cache = False  # the model's cached calls re-read every id (CPM-Ant): re-run the sequence each step
     if not resolve(model).masks_padding and len({len(r) for r in rows}) > 1:
         # the model ignores its attention mask (RWKV): padding would change the outputs, so rows of each
         # length run together without any

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from .architectures import ModelSpec
+from .architectures import ModelSpec, flat_streams, unstack
 from .site import Site
 
 __all__ = ["HookGroup", "hook_group", "SiteFn"]
@@ -119,6 +119,10 @@ class HookGroup:
             fn = self._unflatten(site, fn)
         if part is not None and part.plus:
             fn = self._summed(site, part.plus, fn)
+        if part is None and self.spec.stacked_streams:
+            fn = self._flat_streams(fn, self.spec.streams, self.spec.stacked_streams)
+        if self.spec.prefix_positions:
+            fn = self._after_prefix(fn)
         disp = _Dispatch.of(module, where)
         token = disp.add(fn)
         self._removers.append(lambda: disp.discard(token))
@@ -142,6 +146,33 @@ class HookGroup:
             others = sum(seen[p].reshape(h.shape).to(h.dtype) for p in plus)
             new = fn(h + others)
             return None if new is None else new - others
+
+        return wrapped
+
+    def _after_prefix(self, fn: SiteFn) -> SiteFn:
+        """Wrap ``fn`` for a model that prepends positions to the prompt inside its blocks (CPM-Ant): ``fn`` sees the
+        token positions only; the prepended ones pass through unchanged."""
+        from .positions import call_inputs
+
+        call: dict[str, int] = {}
+        self.add_pre(self.spec.base, lambda args, kwargs: call.__setitem__("tokens", call_inputs(args, kwargs)[2]))
+
+        def wrapped(h: torch.Tensor) -> torch.Tensor | None:
+            skip = h.shape[1] - call["tokens"]
+            if skip == 0:  # a cached decode step: the prefix is in the cache
+                return fn(h)
+            new = fn(h[:, skip:])
+            return None if new is None else torch.cat([h[:, :skip], new], dim=1)
+
+        return wrapped
+
+    @staticmethod
+    def _flat_streams(fn: SiteFn, streams: int, stacked: str) -> SiteFn:
+        """Wrap ``fn`` for a residual carried as several stacked streams: it sees ``[batch, tokens, streams * d]``."""
+
+        def wrapped(h: torch.Tensor) -> torch.Tensor | None:
+            new = fn(flat_streams(h, stacked))
+            return None if new is None else unstack(new, streams, stacked)
 
         return wrapped
 

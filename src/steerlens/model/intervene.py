@@ -44,23 +44,27 @@ class Edit:
         raise NotImplementedError
 
 
-def _check_vector(name: str, value: torch.Tensor, spec: ModelSpec, positions: Positions, per_row: bool) -> torch.Tensor:
+def _check_vector(
+    name: str, value: torch.Tensor, spec: ModelSpec, positions: Positions, per_row: bool, site: Site
+) -> torch.Tensor:
     value = torch.as_tensor(value)
     if not value.is_floating_point():
         raise ShapeError(f"{name}: the vector must be floating point, got {value.dtype}.")
-    if value.shape[-1] != spec.d_model:
-        raise ShapeError(
-            f"{name}: the vector's last dimension is {value.shape[-1]}, but the model's hidden size is {spec.d_model}."
-        )
+    d = spec.width(site)
+    if value.shape[-1] != d:
+        what = f"hidden size is {d}"
+        if spec.streams > 1:
+            what = f"width at {spec.site(site)} is {d} (its residual holds {spec.streams} streams of {spec.branch_width})"
+        raise ShapeError(f"{name}: the vector's last dimension is {value.shape[-1]}, but the model's {what}.")
     if value.dim() == 1:
         if per_row:
-            raise ShapeError(f"{name}: per_row=True needs a [batch, {spec.d_model}] tensor, got a single vector.")
+            raise ShapeError(f"{name}: per_row=True needs a [batch, {d}] tensor, got a single vector.")
         return value
     if value.dim() != 2:
-        raise ShapeError(f"{name}: expected [{spec.d_model}] or [k, {spec.d_model}], got shape {tuple(value.shape)}.")
+        raise ShapeError(f"{name}: expected [{d}] or [k, {d}], got shape {tuple(value.shape)}.")
     if not per_row and not isinstance(positions, Tokens):
         raise ShapeError(
-            f"{name}: a [{value.shape[0]}, {spec.d_model}] tensor needs either positions=Tokens([...]) with "
+            f"{name}: a [{value.shape[0]}, {d}] tensor needs either positions=Tokens([...]) with "
             f"{value.shape[0]} indices (row k goes to the k-th index) or per_row=True (one vector per batch row)."
         )
     if not per_row and isinstance(positions, Tokens) and len(positions.indices) != value.shape[0]:
@@ -100,7 +104,7 @@ class Add(Edit):
 
     def validate(self, spec: ModelSpec) -> Add:  # noqa: D102
         check_positions(self.positions)
-        delta = _check_vector("Add", self.delta, spec, self.positions, self.per_row)
+        delta = _check_vector("Add", self.delta, spec, self.positions, self.per_row, self.site)
         return Add(spec.site(self.site), delta, self.positions, float(self.strength), self.per_row)
 
     def write(self, h, sel, slot, pos):  # noqa: D102
@@ -119,7 +123,7 @@ class Replace(Edit):
 
     def validate(self, spec: ModelSpec) -> Replace:  # noqa: D102
         check_positions(self.positions)
-        value = _check_vector("Replace", self.value, spec, self.positions, self.per_row)
+        value = _check_vector("Replace", self.value, spec, self.positions, self.per_row, self.site)
         return Replace(spec.site(self.site), value, self.positions, self.per_row)
 
     def write(self, h, sel, slot, pos):  # noqa: D102
@@ -140,8 +144,9 @@ class ProjectOut(Edit):
         dirs = torch.as_tensor(self.directions)
         if dirs.dim() == 1:
             dirs = dirs[None]
-        if dirs.dim() != 2 or dirs.shape[-1] != spec.d_model:
-            raise ShapeError(f"ProjectOut: directions must be [d] or [k, d] with d = {spec.d_model}, got {tuple(dirs.shape)}.")
+        d = spec.width(self.site)
+        if dirs.dim() != 2 or dirs.shape[-1] != d:
+            raise ShapeError(f"ProjectOut: directions must be [d] or [k, d] with d = {d}, got {tuple(dirs.shape)}.")
         q, r = torch.linalg.qr(dirs.double().T)
         if bool((r.diagonal().abs() < 1e-8).any()):
             raise ShapeError("ProjectOut: the directions are zero or linearly dependent.")

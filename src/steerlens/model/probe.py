@@ -167,21 +167,32 @@ def record_forward(model: nn.Module, blocks: nn.ModuleList, vocab_size: int, n_t
 def masks_padding(model: nn.Module, vocab_size: int, n_tokens: int = 6) -> bool:
     """Whether masked left padding leaves the model's outputs unchanged, in a prompt pass and in a cached decode
     step (as ``generate`` runs it). RWKV ignores its mask; GIT's cached decoding drifts with padding."""
+    import inspect
+
     device = next(model.parameters()).device
     toks = [(7 * i + 3) % vocab_size for i in range(n_tokens)]
+    # Hugging Face's generate derives position ids from the mask only for a forward that names ``position_ids``
+    # (Whisper's decoder-only head takes them through **kwargs, so generate counts padding as positions)
+    try:
+        named = "position_ids" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        named = True
+
+    def positions(p: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"position_ids": p} if named else {}
+
     nxt = torch.tensor([[(5 * n_tokens + 1) % vocab_size]], device=device)
 
     def last_two(ids: list[int], pads: int) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.tensor([[0] * pads + ids], device=device)
         mask = torch.tensor([[0] * pads + [1] * len(ids)], device=device)
-        out = model(input_ids=x, attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp(min=0), use_cache=True)
+        out = model(input_ids=x, attention_mask=mask, **positions((mask.cumsum(1) - 1).clamp(min=0)), use_cache=True)
         cache = getattr(out, "past_key_values", None) or getattr(out, "cache", None)
         mask2 = torch.cat([mask, torch.ones_like(nxt)], 1)
-        pos = torch.tensor([[len(ids)]], device=device)
         step = model(
             input_ids=nxt,
             attention_mask=mask2,
-            position_ids=pos,
+            **positions(torch.tensor([[len(ids)]], device=device)),
             use_cache=True,
             **({} if cache is None else cache_kwargs(model, cache)),
         )

@@ -183,8 +183,9 @@ class _AlignedAdd(Edit):
     label: str = ""
 
     def validate(self, spec: ModelSpec) -> _AlignedAdd:
-        if self.delta.dim() != 2 or self.delta.shape[-1] != spec.d_model:
-            raise ShapeError(f"A steering tensor must be [tokens, {spec.d_model}], got {tuple(self.delta.shape)}.")
+        d = spec.width(self.site)
+        if self.delta.dim() != 2 or self.delta.shape[-1] != d:
+            raise ShapeError(f"A steering tensor at {spec.site(self.site)} must be [tokens, {d}], got {tuple(self.delta.shape)}.")
         return _AlignedAdd(spec.site(self.site), self.delta, self.location, self.dims, "prompt", self.label)
 
     def starts(self, plen: torch.Tensor) -> torch.Tensor:

@@ -129,8 +129,10 @@ class SteeringVector:
         strength = check_strength(strength)
         check_positions(positions)
         spec = resolve(model)
-        if self.d_model != spec.d_model:
-            raise ShapeError(f"This steering vector has width {self.d_model}, but the model's hidden size is {spec.d_model}.")
+        want = spec.width(self.sites[0])
+        if self.d_model != want:
+            what = f"hidden size is {want}" if spec.streams == 1 else f"width at {self.point} is {want}"
+            raise ShapeError(f"This steering vector has width {self.d_model}, but the model's {what}.")
         own = {spec.site(s): s.layer for s in self.sites}
         chosen = list(own) if sites is None else [spec.site(s) for s in as_sites(sites)]
         missing = [str(s) for s in chosen if s not in own]
