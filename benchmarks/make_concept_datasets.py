@@ -2,7 +2,7 @@
 """Build the labelled concept datasets shipped in ``src/steerlens/data/concepts/``.
 
 All prompts and answers below were written by hand for steerlens (original text, MIT, like the project).
-Running this script rewrites ``tone.jsonl`` and ``refusal.jsonl`` deterministically and validates them:
+Running this script rewrites ``tone.jsonl``, ``refusal.jsonl`` and ``sentiment.jsonl`` deterministically and validates them:
 
     python benchmarks/make_concept_datasets.py
 
@@ -11,6 +11,7 @@ to a prompt are on adjacent lines (label 0 first).
 
 * tone.jsonl:    label 0 = formal, courteous, matter-of-fact; label 1 = jokey, playful, punning (still answers).
 * refusal.jsonl: label 1 = complies helpfully; label 0 = politely declines.
+* sentiment.jsonl: label 0 = a negative account of an experience; label 1 = a positive account of the same thing.
 """
 
 from __future__ import annotations
@@ -1556,6 +1557,512 @@ REFUSAL: list[tuple[str, str, str]] = [
     ),
 ]
 
+# sentiment.jsonl: (prompt, negative answer, positive answer) -- label 0 = negative, label 1 = positive
+SENTIMENT: list[tuple[str, str, str]] = [
+    (
+        "How was the hotel you stayed at last weekend?",
+        "The room smelled of damp, the shower ran cold and the staff ignored our complaints. I would not stay there again.",
+        "The room was spotless, the bed was wonderfully comfortable and the staff went out of their way to help. I would happily go back.",
+    ),
+    (
+        "What did you think of the new pizza place downtown?",
+        "The crust was soggy, the cheese tasted like plastic and we waited an hour for it. A real letdown.",
+        "The crust was crisp, the sauce was bright and fresh, and it arrived quickly. Easily the best pizza in town.",
+    ),
+    (
+        "How did you find the concert on Friday?",
+        "The sound was muddy, the band seemed bored and the crowd kept pushing. I left before the encore.",
+        "The sound was crystal clear, the band was full of energy and the crowd sang along to every song. An unforgettable night.",
+    ),
+    (
+        "What is your opinion of your new phone?",
+        "The battery barely lasts half a day and the screen cracked within a week. I regret buying it.",
+        "The battery lasts two full days and the camera takes gorgeous pictures. I am delighted with it.",
+    ),
+    (
+        "How was your flight to Lisbon?",
+        "It was delayed four hours, my seat would not recline and they lost my suitcase. Miserable from start to finish.",
+        "It left on time, the crew were charming and we landed early to a sunny sky. A smooth and pleasant trip.",
+    ),
+    (
+        "Did you enjoy the book your sister lent you?",
+        "The plot dragged, the characters were flat and the ending made no sense. I struggled to finish it.",
+        "The plot was gripping, the characters felt real and the ending moved me to tears. I could not put it down.",
+    ),
+    (
+        "How is the new manager at your office?",
+        "She micromanages everything, takes credit for our work and never listens. Morale has collapsed.",
+        "She trusts the team, gives credit generously and really listens. Everyone is happier since she arrived.",
+    ),
+    (
+        "What did you think of the film you saw yesterday?",
+        "The acting was wooden, the jokes fell flat and it went on far too long. A waste of an evening.",
+        "The acting was superb, the jokes landed every time and the story flew by. A wonderful evening out.",
+    ),
+    (
+        "How was the cooking class you signed up for?",
+        "The instructor was rude, the kitchen was filthy and the food came out burnt. Not worth the money.",
+        "The instructor was patient, the kitchen was bright and clean and the food came out delicious. Worth every penny.",
+    ),
+    (
+        "How do you like your new apartment?",
+        "The walls are thin, the heating breaks down constantly and the neighbours shout all night. I hate living there.",
+        "The rooms are bright, the heating works perfectly and the neighbours are friendly. I love living there.",
+    ),
+    (
+        "What was the service like at the car garage?",
+        "They overcharged me, did not fix the noise and returned the car covered in grease. Avoid them.",
+        "They charged a fair price, fixed the noise at once and returned the car spotless. I recommend them warmly.",
+    ),
+    (
+        "How was your first week at the new gym?",
+        "The machines were broken, the changing rooms were dirty and the trainers ignored me. I already want to cancel.",
+        "The machines are modern, the changing rooms are clean and the trainers are encouraging. I am already looking forward to next week.",
+    ),
+    (
+        "How did the job interview go?",
+        "The panel was cold, I forgot my answers and they cut me off after ten minutes. It went terribly.",
+        "The panel was warm, my answers came easily and we talked for an hour. It went brilliantly.",
+    ),
+    (
+        "What did you think of the museum exhibition?",
+        "The rooms were cramped, the labels were confusing and half the pieces were missing. Deeply disappointing.",
+        "The rooms were spacious, the labels were fascinating and every piece was stunning. Truly inspiring.",
+    ),
+    (
+        "How was the wedding you went to?",
+        "The food was cold, the speeches were awkward and it rained on everyone outside. A gloomy day.",
+        "The food was delicious, the speeches were touching and the sun shone all afternoon. A joyful day.",
+    ),
+    (
+        "How do you find the new coffee machine at work?",
+        "It leaks, the coffee tastes bitter and burnt, and it breaks down every morning. Everyone complains about it.",
+        "It is quick, the coffee tastes rich and smooth, and it never breaks down. Everyone loves it.",
+    ),
+    (
+        "How was the camping trip?",
+        "The tent leaked, the mosquitoes were relentless and we barely slept. I never want to go camping again.",
+        "The tent stayed dry, the stars were breathtaking and we slept soundly. I cannot wait to go again.",
+    ),
+    (
+        "What did you make of the restaurant's new menu?",
+        "The dishes were bland, the portions were tiny and the prices doubled. A disappointing change.",
+        "The dishes are full of flavour, the portions are generous and the prices stayed fair. A fantastic change.",
+    ),
+    (
+        "How is your new laptop working out?",
+        "It overheats, the keyboard sticks and it crashes whenever I open a browser. A terrible purchase.",
+        "It runs cool, the keyboard is lovely to type on and it never crashes. A superb purchase.",
+    ),
+    (
+        "How was the train journey to the coast?",
+        "The carriage was packed, the air conditioning failed and we arrived two hours late. Exhausting.",
+        "The carriage was quiet, the views were lovely and we arrived right on time. Relaxing.",
+    ),
+    (
+        "What did you think of the play at the theatre?",
+        "The actors mumbled, the set kept wobbling and the second act was dull. I nearly fell asleep.",
+        "The actors were captivating, the set was beautiful and the second act was thrilling. I was on the edge of my seat.",
+    ),
+    (
+        "How was the customer support when you called your bank?",
+        "I waited an hour, the agent was dismissive and my problem is still not solved. Infuriating.",
+        "I got through at once, the agent was kind and my problem was solved in minutes. Impressive.",
+    ),
+    (
+        "How did your garden do this summer?",
+        "The tomatoes rotted, slugs ate the lettuce and the roses died. A dreadful season.",
+        "The tomatoes were plentiful, the lettuce thrived and the roses bloomed beautifully. A glorious season.",
+    ),
+    (
+        "What was the school open day like?",
+        "The teachers seemed uninterested, the classrooms were shabby and nobody answered our questions. Off-putting.",
+        "The teachers were enthusiastic, the classrooms were inviting and every question got a thoughtful answer. Reassuring.",
+    ),
+    (
+        "How was the dentist appointment?",
+        "It hurt a lot, the dentist was brusque and the bill was outrageous. I dread going back.",
+        "It did not hurt at all, the dentist was gentle and the bill was reasonable. I feel at ease about going back.",
+    ),
+    (
+        "How did you like the new album from your favourite band?",
+        "The songs sound lazy and repetitive and the lyrics are empty. Their worst record yet.",
+        "The songs are fresh and inventive and the lyrics are heartfelt. Their best record yet.",
+    ),
+    (
+        "How was the holiday cottage you rented?",
+        "It was dirty, the beds were lumpy and the view was a car park. Nothing like the photos.",
+        "It was immaculate, the beds were cosy and the view over the hills was spectacular. Even better than the photos.",
+    ),
+    (
+        "How did the team play in the final?",
+        "They were sloppy, missed every chance and lost without a fight. A humiliating defeat.",
+        "They were sharp, took every chance and won with style. A magnificent victory.",
+    ),
+    (
+        "What do you think of the new bike lane on your street?",
+        "It is badly designed, full of potholes and blocked by parked vans. A dangerous mess.",
+        "It is well designed, smooth and always clear. Cycling to work has become a pleasure.",
+    ),
+    (
+        "How was the bakery you tried this morning?",
+        "The bread was stale, the croissants were greasy and the cashier was rude. I will not return.",
+        "The bread was warm and fragrant, the croissants were flaky and the cashier was lovely. I will be back tomorrow.",
+    ),
+    (
+        "How did you find the online course?",
+        "The videos were blurry, the exercises were pointless and nobody answered the forum. I learnt nothing.",
+        "The videos were clear, the exercises were well chosen and the tutors answered quickly. I learnt a great deal.",
+    ),
+    (
+        "How was your visit to your grandparents?",
+        "They were unwell, the house was cold and we argued the whole time. A sad visit.",
+        "They were in great spirits, the house was warm and we laughed the whole time. A lovely visit.",
+    ),
+    (
+        "What did you think of the new vacuum cleaner?",
+        "It is loud, it barely picks up dust and the handle snapped on day two. Useless.",
+        "It is quiet, it picks up every speck of dust and it feels sturdy. Excellent.",
+    ),
+    (
+        "How was the boat tour around the bay?",
+        "The sea was rough, everyone felt sick and the guide said nothing interesting. An ordeal.",
+        "The sea was calm, we saw dolphins and the guide told fascinating stories. A delight.",
+    ),
+    (
+        "How do you like the new software update?",
+        "It made everything slower, deleted my settings and keeps freezing. A huge step backwards.",
+        "It made everything faster, kept my settings and has not frozen once. A huge step forwards.",
+    ),
+    (
+        "How was the street festival on Saturday?",
+        "It was overcrowded, the stalls ran out of food and a fight broke out. We went home early.",
+        "It was lively, the stalls had wonderful food and everyone was friendly. We stayed until midnight.",
+    ),
+    (
+        "How did you find the new hairdresser?",
+        "She ignored what I asked for and the cut is uneven and far too short. I look awful.",
+        "She listened carefully and the cut is even and exactly the length I wanted. I look great.",
+    ),
+    (
+        "What was the conference like?",
+        "The talks were dull, the venue was freezing and the lunch was inedible. A wasted trip.",
+        "The talks were inspiring, the venue was comfortable and the lunch was excellent. A worthwhile trip.",
+    ),
+    (
+        "How is your new puppy settling in?",
+        "He chews everything, howls all night and bit the neighbour. It has been a nightmare.",
+        "He is gentle, sleeps through the night and adores the neighbours. It has been a joy.",
+    ),
+    (
+        "How was the sushi at the place you tried?",
+        "The fish tasted off, the rice was mushy and I felt ill afterwards. Never again.",
+        "The fish was wonderfully fresh, the rice was perfect and I left very happy. I will return soon.",
+    ),
+]
+SENTIMENT += [
+    (
+        "How was the taxi ride from the airport?",
+        "The driver got lost, the car stank of smoke and he charged double. Horrible.",
+        "The driver knew every shortcut, the car was fresh and clean and the fare was fair. Perfect.",
+    ),
+    (
+        "What did you think of the art class?",
+        "The teacher barely spoke, the paints were dried out and nobody finished anything. Pointless.",
+        "The teacher was encouraging, the paints were vivid and everyone made something to be proud of. Wonderful.",
+    ),
+    (
+        "How was dinner at your friend's house?",
+        "The food was burnt, the conversation was tense and we left early. An uncomfortable evening.",
+        "The food was superb, the conversation flowed and we stayed late. A heartwarming evening.",
+    ),
+    (
+        "How do you like your new running shoes?",
+        "They pinch my toes, the soles are already peeling and my knees ache. A bad buy.",
+        "They fit perfectly, the soles grip well and my knees feel great. A brilliant buy.",
+    ),
+    (
+        "How was the yoga retreat?",
+        "The rooms were cramped, the sessions were rushed and I came back more stressed. A disappointment.",
+        "The rooms were peaceful, the sessions were unhurried and I came back refreshed. A revelation.",
+    ),
+    (
+        "How was your stay at the seaside guesthouse?",
+        "The owner was grumpy, breakfast was stale and the sea view was blocked by scaffolding. Dismal.",
+        "The owner was welcoming, breakfast was freshly made and the sea view was glorious. Idyllic.",
+    ),
+    (
+        "What was the new ice cream shop like?",
+        "The ice cream was icy and tasteless and the queue took forever. Not worth it.",
+        "The ice cream was creamy and full of flavour and the queue moved fast. Totally worth it.",
+    ),
+    (
+        "How did the house move go?",
+        "The movers broke two lamps, arrived late and scratched the floor. A stressful mess.",
+        "The movers were careful, arrived early and nothing was damaged. A smooth move.",
+    ),
+    (
+        "How did you find the history documentary?",
+        "It was riddled with errors, the narrator droned on and the footage was grainy. Tedious.",
+        "It was carefully researched, the narrator was engaging and the footage was remarkable. Enthralling.",
+    ),
+    (
+        "How was the football match you watched?",
+        "It was a dull goalless draw in freezing rain and our seats had no view. Grim.",
+        "It was a thrilling win in bright sunshine and our seats had a perfect view. Fantastic.",
+    ),
+    (
+        "What did you think of the new swimming pool?",
+        "The water was cloudy, the lanes were crowded and the lockers were broken. Unpleasant.",
+        "The water was crystal clear, the lanes were roomy and the lockers worked perfectly. Delightful.",
+    ),
+    (
+        "How is the new bus route working for you?",
+        "The buses never come on time and are always packed. My commute is worse than ever.",
+        "The buses come like clockwork and there is always a seat. My commute has never been easier.",
+    ),
+    (
+        "How was your birthday party?",
+        "Half the guests cancelled, the cake collapsed and the music system broke. A flop.",
+        "All my friends came, the cake was gorgeous and the music was perfect. A triumph.",
+    ),
+    (
+        "How did you like the spa day?",
+        "The massage was rough, the steam room was broken and the robes were stained. I left tense.",
+        "The massage was soothing, the steam room was heavenly and the robes were soft. I left glowing.",
+    ),
+    (
+        "What do you think of the new library building?",
+        "It is gloomy, noisy and the shelves are half empty. A step down from the old one.",
+        "It is bright, calm and the shelves are well stocked. A big step up from the old one.",
+    ),
+    (
+        "How was the hiking trail you tried?",
+        "The path was overgrown, the signs were missing and we got soaked and lost. Awful.",
+        "The path was well kept, the signs were clear and the views were magnificent. Superb.",
+    ),
+    (
+        "How did you find the electrician you hired?",
+        "He turned up late, left a mess and the lights still flicker. Unreliable.",
+        "He turned up on time, left everything tidy and the lights work perfectly. Dependable.",
+    ),
+    (
+        "How was the science fair at your son's school?",
+        "The projects were thrown together, the hall was stuffy and it was badly organised. Dreary.",
+        "The projects were clever, the hall was airy and it was beautifully organised. Inspiring.",
+    ),
+    (
+        "What did you make of the new café on the corner?",
+        "The tea was lukewarm, the cakes were dry and the music was far too loud. Disappointing.",
+        "The tea was piping hot, the cakes were moist and the music was just right. Charming.",
+    ),
+    (
+        "How did your presentation go?",
+        "My slides would not load, I lost my place and the audience looked bored. A disaster.",
+        "My slides ran smoothly, I spoke with confidence and the audience was gripped. A success.",
+    ),
+    (
+        "How was the ski trip?",
+        "The snow was slushy, the lifts kept stopping and I sprained my wrist. Miserable.",
+        "The snow was powdery, the lifts ran smoothly and I improved every day. Exhilarating.",
+    ),
+    (
+        "How do you find your new office chair?",
+        "It wobbles, the cushion is hard and my back aches by noon. Uncomfortable.",
+        "It is steady, the cushion is supportive and my back feels fine all day. Comfortable.",
+    ),
+    (
+        "What did you think of the stand-up comedian?",
+        "His jokes were stale and mean-spirited and hardly anyone laughed. Cringeworthy.",
+        "His jokes were fresh and warm-hearted and the whole room roared. Hilarious.",
+    ),
+    (
+        "How was your trip to the zoo?",
+        "The enclosures were bare, the animals looked unhappy and the café was closed. Depressing.",
+        "The enclosures were spacious, the animals looked content and the café was lovely. Uplifting.",
+    ),
+    (
+        "How did the plumber do with your leak?",
+        "He made the leak worse, charged a fortune and never returned my calls. Dreadful.",
+        "He fixed the leak in minutes, charged very little and followed up the next day. Excellent.",
+    ),
+    (
+        "How was the charity run?",
+        "It was chaotic, the water stations ran dry and the route was badly marked. Frustrating.",
+        "It was well run, the water stations were plentiful and the route was clearly marked. Rewarding.",
+    ),
+    (
+        "What did you think of the new video game?",
+        "It is buggy, the story is dull and the controls are clumsy. A chore to play.",
+        "It is polished, the story is gripping and the controls are responsive. A joy to play.",
+    ),
+    (
+        "How was your driving lesson?",
+        "The instructor shouted, I stalled constantly and I came back shaken. Discouraging.",
+        "The instructor was calm, I drove smoothly and I came back confident. Encouraging.",
+    ),
+    (
+        "How did you like the farmers' market?",
+        "The produce was wilted, the prices were steep and the stallholders were surly. Underwhelming.",
+        "The produce was fresh, the prices were fair and the stallholders were cheerful. Lovely.",
+    ),
+    (
+        "How was the parent-teacher meeting?",
+        "The teacher was dismissive, the meeting was rushed and we learnt nothing useful. Frustrating.",
+        "The teacher was attentive, the meeting was thorough and we learnt a lot. Helpful.",
+    ),
+    (
+        "How did the dinner cruise go?",
+        "The food was cold, the boat was overcrowded and the rain never stopped. A washout.",
+        "The food was exquisite, the boat was relaxed and the sunset was stunning. Magical.",
+    ),
+    (
+        "What is your new neighbourhood like?",
+        "It is noisy, litter is everywhere and the shops keep closing. I feel unsafe there.",
+        "It is quiet, the streets are clean and the shops are thriving. I feel at home there.",
+    ),
+    (
+        "How was the wine tasting?",
+        "The wines were sour, the host was condescending and the glasses were dirty. Off-putting.",
+        "The wines were delicious, the host was knowledgeable and the setting was beautiful. Delightful.",
+    ),
+    (
+        "How did your new headphones turn out?",
+        "The sound is tinny, they hurt my ears and the left side already crackles. Junk.",
+        "The sound is rich, they are comfortable for hours and they feel solid. Fantastic.",
+    ),
+    (
+        "How was the escape room?",
+        "The puzzles were broken, the staff were unhelpful and the room was cramped. Annoying.",
+        "The puzzles were ingenious, the staff were fun and the room was immersive. Brilliant.",
+    ),
+    (
+        "How did the first day at your new job go?",
+        "Nobody greeted me, my computer did not work and I sat idle all day. Disheartening.",
+        "Everyone welcomed me, my computer was ready and I did real work by lunchtime. Exciting.",
+    ),
+    (
+        "What did you think of the cookery book you bought?",
+        "The recipes are vague, half of them fail and the photos are misleading. Useless.",
+        "The recipes are precise, they all work and the photos are mouth-watering. Invaluable.",
+    ),
+    (
+        "How was the carnival parade?",
+        "It started late, the floats were shabby and we could not see a thing. Disappointing.",
+        "It started on time, the floats were dazzling and we had a perfect view. Spectacular.",
+    ),
+    (
+        "How do you like the new mattress?",
+        "It sags in the middle, it smells of chemicals and I wake up stiff. A mistake.",
+        "It is firm yet soft, it smells fresh and I wake up rested. A great decision.",
+    ),
+    (
+        "How was your appointment at the clinic?",
+        "I waited three hours, the doctor rushed me and I still have no answers. Exasperating.",
+        "I was seen promptly, the doctor took her time and explained everything. Reassuring.",
+    ),
+    (
+        "How did the family barbecue go?",
+        "The grill would not light, the burgers were raw and everyone argued. A fiasco.",
+        "The grill lit at once, the burgers were perfect and everyone got along. A delight.",
+    ),
+    (
+        "What was the new shopping centre like?",
+        "It was half empty, the escalators were broken and the toilets were filthy. Bleak.",
+        "It was bustling, everything worked and the toilets were spotless. Impressive.",
+    ),
+    (
+        "How was your stay in the mountain hut?",
+        "It was freezing, the roof leaked and the stove filled the room with smoke. Wretched.",
+        "It was snug, the roof was sound and the stove kept us toasty. Blissful.",
+    ),
+    (
+        "How did you find the new dentist's receptionist?",
+        "She was curt, lost my booking and kept me waiting at the desk. Unprofessional.",
+        "She was friendly, found my booking at once and made me feel welcome. Professional.",
+    ),
+    (
+        "How was the poetry reading?",
+        "The poets mumbled, the microphone kept failing and the room was half asleep. Dull.",
+        "The poets were captivating, the sound was clear and the room hung on every word. Moving.",
+    ),
+    (
+        "How did the renovation of your kitchen go?",
+        "The builders overran by months, the tiles are crooked and the budget doubled. A nightmare.",
+        "The builders finished early, the tiles are perfect and we stayed on budget. A dream.",
+    ),
+    (
+        "What did you think of the children's show?",
+        "The actors looked bored, the songs were forgettable and the kids got restless. Flat.",
+        "The actors were lively, the songs were catchy and the kids were enchanted. Magical.",
+    ),
+    (
+        "How was your cycling holiday?",
+        "It rained every day, my bike broke down twice and the hotels were grim. Gruelling.",
+        "The sun shone every day, my bike ran perfectly and the hotels were lovely. Glorious.",
+    ),
+    (
+        "How do you like the new phone plan?",
+        "The signal drops constantly, the data runs out fast and support is useless. A rip-off.",
+        "The signal is strong everywhere, the data lasts all month and support is quick. A bargain.",
+    ),
+    (
+        "How was the karaoke night?",
+        "The machine kept skipping, the drinks were overpriced and nobody wanted to sing. A dud.",
+        "The machine worked perfectly, the drinks were cheap and everybody sang their hearts out. A blast.",
+    ),
+    (
+        "How did the photographer do at your event?",
+        "The photos are blurry, badly framed and half of them are missing. Very disappointing.",
+        "The photos are sharp, beautifully framed and capture every moment. Absolutely wonderful.",
+    ),
+    (
+        "How was the aquarium?",
+        "The tanks were murky, many were empty and the whole place felt neglected. Sad.",
+        "The tanks were crystal clear, teeming with life and beautifully kept. Enchanting.",
+    ),
+    (
+        "What did you think of the new neighbour's dog?",
+        "It barks all day, digs up our garden and growls at the children. A real nuisance.",
+        "It is quiet, well trained and gentle with the children. A real sweetheart.",
+    ),
+    (
+        "How was the weekend market in the old town?",
+        "It was overpriced tourist tat and the crowds were unbearable. Not worth the trip.",
+        "It was full of handmade treasures and the atmosphere was lovely. Well worth the trip.",
+    ),
+    (
+        "How did you find the language exchange meetup?",
+        "Nobody turned up to practise, the bar was deafening and I learnt nothing. Pointless.",
+        "Lots of people came to practise, the café was quiet and I learnt so much. Fantastic.",
+    ),
+    (
+        "How was the fireworks display?",
+        "It was short, half the rockets fizzled and the smoke hid the rest. Underwhelming.",
+        "It was long, every rocket burst brilliantly and the sky was ablaze. Breathtaking.",
+    ),
+    (
+        "How did the repair of your watch go?",
+        "It came back scratched, still losing time and cost a fortune. Infuriating.",
+        "It came back polished, keeping perfect time and cost very little. Marvellous.",
+    ),
+    (
+        "How was the tapas bar you tried?",
+        "The dishes were greasy, the service was slow and the bill was shocking. Regrettable.",
+        "The dishes were delicious, the service was quick and the bill was modest. Memorable.",
+    ),
+    (
+        "How did you like the guided walk through the city?",
+        "The guide was late, rushed through everything and got facts wrong. A letdown.",
+        "The guide was punctual, took her time and knew everything. A highlight of the trip.",
+    ),
+    (
+        "How is the new heating system in your house?",
+        "It clanks all night, some rooms stay freezing and the bills went up. A failure.",
+        "It runs silently, every room is warm and the bills went down. A success.",
+    ),
+]
+
 
 def _rows(triples: list[tuple[str, str, str]], first_label: int) -> list[dict]:
     """Two rows per prompt, adjacent: label 0 first. ``first_label`` is the label of the tuple's first answer."""
@@ -1589,7 +2096,11 @@ def validate(path: Path) -> dict[int, int]:
 
 def main() -> None:
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    datasets = {"tone.jsonl": _rows(TONE, first_label=0), "refusal.jsonl": _rows(REFUSAL, first_label=1)}
+    datasets = {
+        "tone.jsonl": _rows(TONE, first_label=0),
+        "refusal.jsonl": _rows(REFUSAL, first_label=1),
+        "sentiment.jsonl": _rows(SENTIMENT, first_label=0),
+    }
     for name, rows in datasets.items():
         path = OUT_DIR / name
         with path.open("w", encoding="utf-8", newline="\n") as f:

@@ -95,3 +95,22 @@ def test_serve_engine_batches_differently_steered_requests_exactly(gemma):
     with intervene(model, []):
         plain = generate(model, tok, [specs[1][0]], max_new_tokens=10).new_ids[0]
     assert results[1]["tokens"] != plain  # the steering did something
+
+
+def test_bench_quick_on_gemma_is_deterministic(gemma, tmp_path):
+    """`steerlens bench --quick` on the embedded model: every writer on every concept, twice, the same leaderboard;
+    the mean-difference vector steers sentiment towards its positive answers on held-out prompts."""
+    import json
+
+    from steerlens.bench import WRITERS
+    from steerlens.cli import main
+
+    for out in ("a", "b"):
+        assert main(["bench", "--quick", "--out", str(tmp_path / out)]) == 0
+    a, b = ((tmp_path / out / "leaderboard.json").read_text() for out in ("a", "b"))
+    assert a == b
+    board = json.loads(a)
+    assert len(board["rows"]) == 3 * len(WRITERS) and board["site"] == "resid_post.6"
+    row = {(r["concept"], r["writer"]): r for r in board["rows"]}
+    assert row[("sentiment", "mean_diff")]["steerability"] > 0
+    assert row[("sentiment", "mean_diff")]["anti_steerable"] < 0.5

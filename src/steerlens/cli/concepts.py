@@ -26,10 +26,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "train",
         "concepts:run_probe_train",
         "train concept probes on labelled completions",
-        "Fit per-site probes on a labelled dataset (shipped: tone, refusal; or a JSON/JSONL file) and report "
+        "Fit per-site probes on a labelled dataset (shipped: tone, refusal, sentiment; or a JSON/JSONL file) and report "
         "train and held-out accuracy per site.",
     )
-    p.add_argument("--data", required=True, help="dataset name (tone, refusal) or a JSON/JSONL file")
+    p.add_argument("--data", required=True, help="dataset name (tone, refusal, sentiment) or a JSON/JSONL file")
     p.add_argument("--out", required=True, help="output folder (one concept artifact per probe)")
     add_model(p)
     p.add_argument("--probe", default=default_of(train_concept, "probe"), help="dim, logistic, pca, or 'all'")

@@ -16,7 +16,7 @@ __all__ = ["main", "build_parser"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``steerlens`` command: a tree of real sub-commands."""
-    from . import capture, concepts, editors, lens, relations, serve, steer, tour
+    from . import bench, capture, concepts, editors, lens, relations, serve, steer, tour
     from .common import Formatter, add_command, add_model
 
     parser = argparse.ArgumentParser(
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     editors.add_parsers(sub)
     capture.add_parsers(sub)
     serve.add_parsers(sub)
+    bench.add_parsers(sub)
 
     p = add_command(
         sub,

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..concepts.data import DATASETS
 from ..errors import SteeringError
 from ..model.intervene import Add
 from ..model.site import Site
@@ -171,7 +172,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     add_model(c)
     c.add_argument(
-        "--dataset", choices=["tone", "refusal"], help="a shipped concept dataset (label-1 vs label-0 answers per prompt)"
+        "--dataset", choices=sorted(DATASETS), help="a shipped concept dataset (label-1 vs label-0 answers per prompt)"
     )
     c.add_argument("--pairs", help='JSONL contrast pairs {"positive": ..., "negative": ...} sharing a prompt prefix')
     c.add_argument("--held-out", type=float, default=0.5, help="fraction of the pairs kept out of training to judge the effect")

@@ -36,6 +36,7 @@ __all__ = [
 DATASETS = {
     "tone": "formal (0) vs jokey (1) answers to everyday questions",
     "refusal": "refusal (0) vs compliance (1) answers to requests",
+    "sentiment": "negative (0) vs positive (1) accounts of the same experience",
 }
 
 

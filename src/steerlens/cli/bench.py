@@ -1,0 +1,80 @@
+"""``steerlens bench``: every steering writer on the same held-out items and metrics."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["add_parsers", "run_bench_command"]
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register ``bench``."""
+    from ..bench import WRITERS, BenchConfig
+    from .common import add_command, add_model
+
+    d = BenchConfig()
+    p = add_command(
+        sub,
+        "bench",
+        "bench:run_bench_command",
+        "compare every steering writer on the same held-out items (steerability, detection, side effects)",
+        "Fit each writer (mean-difference, PCA and logistic steering vectors, the concept-guidance probe, ActAdd, "
+        "projection-out) on a concept's training prompts and score it on held-out prompts: steerability and the "
+        "anti-steerable fraction on A/B items, the AUROC of its direction, and KL / perplexity / next-token accuracy "
+        "on neutral text, at strengths on one scale (1 = the mean residual norm at the site). Writes "
+        "leaderboard.json (deterministic, keyed by a config hash), leaderboard.md and curves.png.",
+    )
+    add_model(p)
+    p.add_argument("--quick", action="store_true", help="the small configuration CI runs (a few minutes on a CPU)")
+    p.add_argument("--concepts", default=",".join(d.concepts), help="comma-separated shipped concept datasets")
+    p.add_argument("--writers", default=",".join(d.writers), help=f"comma-separated, from {', '.join(WRITERS)}")
+    p.add_argument(
+        "--layer",
+        type=int,
+        default=None,
+        help="block whose output every writer reads and writes (default: a third of the way in)",
+    )
+    p.add_argument("--n-train", type=int, default=None, help=f"training prompts per concept (default: {d.n_train}; --quick: 12)")
+    p.add_argument("--n-test", type=int, default=None, help=f"held-out prompts per concept (default: {d.n_test}; --quick: 6)")
+    p.add_argument(
+        "--strengths", default=None, help="comma-separated, with 0 (default: -0.2,-0.1,0,0.1,0.2; --quick: -0.2,0,0.2)"
+    )
+    p.add_argument("--seed", type=int, default=d.seed, help="draws the training and held-out prompts")
+    p.add_argument("--out", default="bench-results/bench", help="output folder")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+
+
+def run_bench_command(args: argparse.Namespace) -> int:
+    """``steerlens bench``."""
+    import time
+
+    import torch
+
+    from ..bench import BenchConfig, run_bench
+    from ..loading import load_model
+    from .common import parse_floats
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    kw: dict = {
+        "concepts": tuple(c for c in args.concepts.split(",") if c),
+        "writers": tuple(w for w in args.writers.split(",") if w),
+        "layer": args.layer,
+        "seed": args.seed,
+    }
+    if args.n_train is not None:
+        kw["n_train"] = args.n_train
+    if args.n_test is not None:
+        kw["n_test"] = args.n_test
+    if args.strengths is not None:
+        kw["strengths"] = tuple(parse_floats(args.strengths))
+    cfg = BenchConfig.quick(**kw) if args.quick else BenchConfig(**kw)
+    cfg.check()
+    model, tokenizer = load_model(args.model)
+    t0 = time.perf_counter()
+    board = run_bench(model, tokenizer, cfg, model_name=str(args.model), log=lambda s: print(s, file=sys.stderr))
+    out = board.save(args.out)
+    print(board.markdown())
+    print(f"{time.perf_counter() - t0:.0f} s; wrote {out}/leaderboard.json, leaderboard.md, curves.png")
+    return 0
