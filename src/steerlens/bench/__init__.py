@@ -278,7 +278,7 @@ def run_bench(
         # held-out answers for detection: each text's last-token activation at the site
         texts = [t for pair in test_pairs for t in pair]
         labels = [1, 0] * len(test_pairs)
-        held = capture(model, texts, [site], tokenizer=tokenizer, positions="last", batch_size=cfg.batch_size)[site]
+        held = capture(model, texts, [site], tokenizer=tokenizer, positions="last", batch_size=cfg.batch_size, progress=False)[site]
         held = held.reshape(len(texts), -1).float()
 
         directions: dict[str, torch.Tensor] = {}

@@ -220,30 +220,19 @@ _GEMMA_LIKE = ArchitectureRow(
     norm="rms_one_plus",
 )
 
-_MHC = ArchitectureRow(
-    base="model",
-    embed="model.embed_tokens",
-    blocks="model.layers",
-    final_norm="model.norm",
-    attn="self_attn",
-    mlp="mlp",
-    attn_out="self_attn",
-    mlp_out="mlp",
+_MHC = replace(
+    _LLAMA_LIKE,
     streams="hc_mult",
     stacked="inner",
     collapse="model.hc_head",
     hyper=("attn_hc", "ffn_hc"),
     hyper_kind="mhc",
 )
-_GATED_HC = ArchitectureRow(
-    base="model",
-    embed="model.embed_tokens",
-    blocks="model.layers",
+_GATED_HC = replace(
+    _LLAMA_LIKE,
     final_norm="",
     attn="linear_attn|self_attn",
-    mlp="mlp",
     attn_out="linear_attn|self_attn",
-    mlp_out="mlp",
     streams="hc_count",
     collapse="model.hyper_connection_mixer",
     hyper=("attn_hyper_connection", "mlp_hyper_connection"),
@@ -302,18 +291,8 @@ ARCHITECTURES: dict[str, ArchitectureRow] = {
     "qwen4_exp": _GATED_HC,
     "qwen4_exp_text": _GATED_HC,
     # AltUp: four streams [streams, batch, tokens, d]; the attention and MLP run on the active one
-    "gemma3n_text": ArchitectureRow(
-        base="model",
-        embed="model.embed_tokens",
-        blocks="model.layers",
-        final_norm="model.norm",
-        attn="self_attn",
-        mlp="mlp",
-        attn_out="post_attention_layernorm",
-        mlp_out="post_feedforward_layernorm",
-        embed_scale="sqrt_hidden",
-        softcap_attr="final_logit_softcapping",
-        norm="rms_one_plus",
+    "gemma3n_text": replace(
+        _GEMMA_LIKE,
         streams="altup_num_inputs",
         stacked="outer",
         collapse="model.altup_unembed_projections",
@@ -524,6 +503,7 @@ class ModelSpec:
             "logit_scale": self.logit_scale,
             "structural_fallback": self.structural,
             **({"residual_streams": self.streams} if self.streams > 1 else {}),
+            **({"prefix_positions": self.prefix_positions} if self.prefix_positions else {}),
             **self._paths,
             "mixers": kinds if len(set(kinds)) > 1 else kinds[:1],
             "branch_sites": sorted({p for lay in self.layouts for p in lay.parts}),
