@@ -278,8 +278,8 @@ def run_bench(
         # held-out answers for detection: each text's last-token activation at the site
         texts = [t for pair in test_pairs for t in pair]
         labels = [1, 0] * len(test_pairs)
-        held = capture(model, texts, [site], tokenizer=tokenizer, positions="last", batch_size=cfg.batch_size, progress=False)[site]
-        held = held.reshape(len(texts), -1).float()
+        held = capture(model, texts, [site], tokenizer=tokenizer, positions="last", batch_size=cfg.batch_size, progress=False)
+        last = held[site].reshape(len(texts), -1).float()
 
         directions: dict[str, torch.Tensor] = {}
         actadd_unit: ActAdd | None = None
@@ -318,7 +318,7 @@ def run_bench(
                     return list(replace(unit, tensors=[k * t for t in unit.tensors]).edits(model))
                 return [Add(site, (alpha * scale * d).to(next(model.parameters()).dtype), positions="all")]
 
-            proj = (held @ d).tolist()
+            proj = (last @ d).tolist()
             row: dict[str, Any] = {"concept": concept, "writer": writer, "auroc": _round(auroc(proj, labels))}
             if writer == "project_out":
                 with intervene(model, [ProjectOut(site, d, positions="all")]):
