@@ -74,3 +74,31 @@ def test_auroc_counts_ties_half():
     s = torch.randn(200).tolist()
     y = [int(i % 2) for i in range(200)]
     assert 0.35 < auroc(s, y) < 0.65
+
+
+def test_a_direction_fitted_elsewhere_is_scored_like_the_same_builtin(board):
+    """An external direction equal to the built-in mean difference gets the mean difference's scores exactly; the
+    training pairs handed out are the ones the bench fits on."""
+    from steerlens.bench import training_pairs
+    from steerlens.concepts.data import contrast_pairs, load_dataset
+    from steerlens.errors import ShapeError
+    from steerlens.model import Site
+    from steerlens.steering import train_steering_vector
+
+    model, tok = make_tiny("llama"), char_tokenizer()
+    pairs = training_pairs(SMALL)["sentiment"]
+    held = {p for p, _ in contrast_pairs(load_dataset("sentiment"))} - {p for p, _ in pairs}
+    assert len(pairs) == SMALL.n_train and len(held) == 100 - SMALL.n_train
+    d = train_steering_vector(model, tok, pairs, [Site(1)], method="mean_diff").directions[1]
+    cfg = BenchConfig(**{**SMALL.__dict__, "writers": ("mean_diff",)})
+    both = run_bench(model, tok, cfg, directions={"sentiment": {"peer": d * 3}}, progress=False)
+    mine, peer = both.rows
+    assert peer["writer"] == "peer"
+    for key, value in mine.items():  # the same up to the float rounding of normalising 3 d instead of d
+        if key != "writer":
+            assert peer[key] == (value if isinstance(value, str) else pytest.approx(value, rel=1e-4, abs=1e-6)), key
+    assert both.config_hash != run_bench(model, tok, cfg, progress=False).config_hash
+    with pytest.raises(ShapeError, match="not \\[32\\]"):
+        run_bench(model, tok, cfg, directions={"sentiment": {"peer": torch.ones(5)}}, progress=False)
+    with pytest.raises(ConfigError, match="built-in writer"):
+        run_bench(model, tok, cfg, directions={"sentiment": {"pca": d}}, progress=False)

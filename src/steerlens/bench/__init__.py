@@ -36,7 +36,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ from .._plotting import pyplot
 from ..artifacts import Fingerprint
 from ..concepts.data import ConceptExample, contrast_pairs, load_dataset
 from ..concepts.guidance import train_concept
-from ..errors import ConfigError
+from ..errors import ConfigError, ShapeError
 from ..model.architectures import resolve
 from ..model.capture import capture, position_logprobs
 from ..model.intervene import Add, Edit, ProjectOut, intervene
@@ -58,7 +58,7 @@ from ..steering.addition import ActAdd, x_vector
 from ..steering.calibrate import ContrastEffect, neutral_texts
 from ..steering.vectors import train_steering_vector
 
-__all__ = ["BenchConfig", "Leaderboard", "run_bench", "WRITERS", "ACTADD_PROMPTS", "auroc"]
+__all__ = ["BenchConfig", "Leaderboard", "run_bench", "training_pairs", "WRITERS", "ACTADD_PROMPTS", "auroc"]
 
 WRITERS = ("mean_diff", "pca", "logistic", "concept", "actadd", "project_out")
 
@@ -106,8 +106,8 @@ class BenchConfig:
         if self.n_train < 2 or self.n_test < 2 or self.n_neutral < 1:
             raise ConfigError("n_train and n_test must be at least 2 and n_neutral at least 1.")
 
-    def digest(self, fingerprint: str) -> str:
-        text = json.dumps({"config": asdict(self), "model": fingerprint}, sort_keys=True)
+    def digest(self, fingerprint: str, extra: str = "") -> str:
+        text = json.dumps({"config": asdict(self), "model": fingerprint, "extra": extra}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -211,19 +211,52 @@ def _split(
     return [e for e in examples if e.prompt in train], [e for e in examples if e.prompt in test]
 
 
+def training_pairs(config: BenchConfig | None = None) -> dict[str, list[tuple[str, str]]]:
+    """The (label-1 text, label-0 text) training pairs of each concept, exactly as :func:`run_bench` draws them: what
+    another library fits its own vectors on to be scored here (``directions=`` of :func:`run_bench`)."""
+    cfg = config or BenchConfig()
+    return {c: contrast_pairs(_split(load_dataset(c), cfg.n_train, cfg.n_test, cfg.seed)[0]) for c in cfg.concepts}
+
+
 def run_bench(
     model: torch.nn.Module,
     tokenizer: Any,
     config: BenchConfig | None = None,
     *,
     model_name: str = "",
+    directions: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
 ) -> Leaderboard:
-    """Fit every writer on every concept and score it on held-out items (see the module docs)."""
+    """Fit every writer on every concept and score it on held-out items (see the module docs).
+
+    ``directions`` adds writers fitted elsewhere (another library, on :func:`training_pairs`): ``concept -> name ->
+    [d_model]`` direction at the bench's site, scored exactly as ``mean_diff`` is (normalised, added at every
+    position). Their values enter the config hash.
+    """
     cfg = config or BenchConfig()
     cfg.check()
     spec = resolve(model)
+    external = {c: dict(v) for c, v in (directions or {}).items()}
+    for concept, named in external.items():
+        if concept not in cfg.concepts:
+            raise ConfigError(f"Directions given for concept {concept!r}, which this run does not include ({cfg.concepts}).")
+        for name, given in named.items():
+            if name in WRITERS:
+                raise ConfigError(f"An external direction may not be called {name!r}, a built-in writer's name.")
+            if tuple(given.shape) != (spec.d_model,):
+                raise ShapeError(f"Direction {concept}/{name} has shape {tuple(given.shape)}, not [{spec.d_model}].")
+    ext_digest = (
+        hashlib.sha256(
+            b"".join(
+                f"{c}/{n}".encode() + external[c][n].float().numpy().tobytes()
+                for c in sorted(external)
+                for n in sorted(external[c])
+            )
+        ).hexdigest()[:16]
+        if external
+        else ""
+    )
     layer = cfg.layer if cfg.layer is not None else spec.n_layers // 3
     site = spec.site(Site(layer))
     say = log or (lambda s: None)
@@ -261,11 +294,11 @@ def run_bench(
     board = Leaderboard(
         model=model_name or spec.model_type,
         config=asdict(cfg),
-        config_hash=cfg.digest(json.dumps(asdict(Fingerprint.of(model)), sort_keys=True)),
+        config_hash=cfg.digest(json.dumps(asdict(Fingerprint.of(model)), sort_keys=True), ext_digest),
         site=str(site),
         residual_norm=_round(scale),
     )
-    work = [(c, w) for c in cfg.concepts for w in cfg.writers]
+    work = [(c, w) for c in cfg.concepts for w in (*cfg.writers, *external.get(c, {}))]
     bar = tqdm(total=len(work), desc="bench", unit="writer", disable=not show)
     for concept in cfg.concepts:
         train, test = _split(load_dataset(concept), cfg.n_train, cfg.n_test, cfg.seed)
@@ -281,17 +314,19 @@ def run_bench(
         held = capture(model, texts, [site], tokenizer=tokenizer, positions="last", batch_size=cfg.batch_size, progress=False)
         last = held[site].reshape(len(texts), -1).float()
 
-        directions: dict[str, torch.Tensor] = {}
+        fitted: dict[str, torch.Tensor] = {}
         actadd_unit: ActAdd | None = None
         board.curves[concept] = {}
-        for writer in cfg.writers:
+        for writer in (*cfg.writers, *external.get(concept, {})):
             t0 = time.perf_counter()
-            if writer in ("mean_diff", "pca", "logistic", "project_out"):
+            if writer in external.get(concept, {}):
+                d = external[concept][writer].float()
+            elif writer in ("mean_diff", "pca", "logistic", "project_out"):
                 method = "mean_diff" if writer == "project_out" else writer
-                if method not in directions:
+                if method not in fitted:
                     vec = train_steering_vector(model, tokenizer, train_pairs, [site], method=method, progress=False)  # type: ignore[arg-type]
-                    directions[method] = vec.directions[site.layer].float()
-                d = directions[method]
+                    fitted[method] = vec.directions[site.layer].float()
+                d = fitted[method]
             elif writer == "concept":
                 probe = train_concept(model, tokenizer, train, sites=[site], val_examples=[], progress=False)
                 d = probe.directions()[site.layer].float()

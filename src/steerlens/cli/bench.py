@@ -42,6 +42,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, default=d.seed, help="draws the training and held-out prompts")
     p.add_argument("--out", default="bench-results/bench", help="output folder")
+    p.add_argument(
+        "--export-pairs",
+        metavar="FILE",
+        default=None,
+        help="only write the training pairs, the site's layer and the model folder as JSON, for another library to fit on",
+    )
+    p.add_argument(
+        "--directions",
+        metavar="FILE",
+        default=None,
+        help="a safetensors file of directions fitted elsewhere, keys 'concept/name', each [d_model]: scored as extra writers",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
 
 
@@ -51,7 +63,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
 
     import torch
 
-    from ..bench import BenchConfig, run_bench
+    from ..bench import BenchConfig, run_bench, training_pairs
     from ..loading import load_model
     from .common import parse_floats
 
@@ -71,9 +83,34 @@ def run_bench_command(args: argparse.Namespace) -> int:
         kw["strengths"] = tuple(parse_floats(args.strengths))
     cfg = BenchConfig.quick(**kw) if args.quick else BenchConfig(**kw)
     cfg.check()
+    if args.export_pairs:
+        import json
+        from pathlib import Path
+
+        from ..loading import provision
+
+        folder = Path(args.model) if Path(args.model).is_dir() else provision(args.model)
+        from transformers import AutoConfig
+
+        n_layers = AutoConfig.from_pretrained(folder, local_files_only=True).get_text_config().num_hidden_layers
+        layer = cfg.layer if cfg.layer is not None else n_layers // 3
+        pairs = training_pairs(cfg)
+        Path(args.export_pairs).write_text(json.dumps({"model_dir": str(folder), "layer": layer, "pairs": pairs}, indent=1))
+        print(f"wrote {args.export_pairs}: {sum(len(v) for v in pairs.values())} pairs, layer {layer}")
+        return 0
+    directions: dict[str, dict[str, torch.Tensor]] | None = None
+    if args.directions:
+        from safetensors.torch import load_file
+
+        directions = {}
+        for key, vec in load_file(args.directions).items():
+            concept, _, name = key.partition("/")
+            directions.setdefault(concept, {})[name] = vec
     model, tokenizer = load_model(args.model)
     t0 = time.perf_counter()
-    board = run_bench(model, tokenizer, cfg, model_name=str(args.model), log=lambda s: print(s, file=sys.stderr))
+    board = run_bench(
+        model, tokenizer, cfg, model_name=str(args.model), directions=directions, log=lambda s: print(s, file=sys.stderr)
+    )
     out = board.save(args.out)
     print(board.markdown())
     print(f"{time.perf_counter() - t0:.0f} s; wrote {out}/leaderboard.json, leaderboard.md, curves.png")
