@@ -261,7 +261,6 @@ def run_bench(
     site = spec.site(Site(layer))
     say = log or (lambda s: None)
     show = True if progress is None else progress
-    torch.manual_seed(cfg.seed)
     alphas = list(cfg.strengths)
     top = max(alphas)
 
