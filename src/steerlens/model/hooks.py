@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from ..errors import SiteError
 from .architectures import ModelSpec, flat_streams, unstack
 from .site import Site
 
@@ -157,10 +158,17 @@ class HookGroup:
         call: dict[str, int] = {}
         self.add_pre(self.spec.base, lambda args, kwargs: call.__setitem__("tokens", call_inputs(args, kwargs)[2]))
 
+        prefix = self.spec.prefix_positions
+
         def wrapped(h: torch.Tensor) -> torch.Tensor | None:
             skip = h.shape[1] - call["tokens"]
-            if skip == 0:  # a cached decode step: the prefix is in the cache
+            if skip == 0:  # a pass continued from a cache that already holds the prefix
                 return fn(h)
+            if skip != prefix:
+                raise SiteError(
+                    f"The activation has {h.shape[1]} positions for a call of {call['tokens']} tokens; this model prepends "
+                    f"{prefix}, so steerlens cannot tell which positions are the tokens."
+                )
             new = fn(h[:, skip:])
             return None if new is None else torch.cat([h[:, :skip], new], dim=1)
 
