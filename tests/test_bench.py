@@ -1,6 +1,7 @@
 """The cross-method benchmark (``steerlens bench``) on a tiny model: every writer scored, deterministic, typed errors."""
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -10,7 +11,9 @@ from steerlens.bench import WRITERS, BenchConfig, Leaderboard, auroc, run_bench
 from steerlens.errors import ConfigError
 from tests_helpers import char_tokenizer
 
-SMALL = BenchConfig(concepts=("sentiment",), n_train=4, n_test=3, strengths=(-0.5, 0.0, 0.5), n_neutral=2, layer=1)
+SMALL = BenchConfig(
+    concepts=("sentiment",), n_train=4, n_test=3, strengths=(-0.5, 0.0, 0.5), n_neutral=2, layer=1, edit_writers=()
+)
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +105,56 @@ def test_a_direction_fitted_elsewhere_is_scored_like_the_same_builtin(board):
         run_bench(model, tok, cfg, directions={"sentiment": {"peer": torch.ones(5)}}, progress=False)
     with pytest.raises(ConfigError, match="built-in writer"):
         run_bench(model, tok, cfg, directions={"sentiment": {"pca": d}}, progress=False)
+
+
+KNOWLEDGE = BenchConfig(
+    concepts=(),
+    edit_relations=("person occupation",),
+    n_facts=6,
+    n_edit_train=12,
+    known_top_k=10**6,  # a random model knows nothing; count every fact as known
+    n_generation=2,
+    max_new_tokens=4,
+    editor_epochs=1,
+    edit_layer=1,
+)
+
+
+def test_knowledge_edits_score_every_entity_writer_on_held_out_facts(tmp_path):
+    from steerlens.bench import EDIT_WRITERS
+    from steerlens.editors import counterfact_from_relations, split_samples
+
+    model, tok = make_tiny("llama"), char_tokenizer()
+    board = run_bench(model, tok, KNOWLEDGE, progress=False, known_facts_cache=tmp_path / "known")
+    assert board.rows == [] and board.curves == {}
+    assert [r["writer"] for r in board.knowledge] == list(EDIT_WRITERS)
+    setup = board.knowledge_setup
+    assert setup["layer"] == 1 and setup["n_test"] == 6 and setup["n_train"] == 12
+    assert setup["relations"] == ["person occupation"] and setup["editor"].startswith("trained here")
+    # the test facts come from the test part of the split the shipped editors were trained on
+    parts = split_samples(counterfact_from_relations(tokenizer=tok, seed=0), seed=0)
+    test_ids = [s.id for s in parts["test"] if s.relation == "person occupation"][:6]
+    assert setup["test_facts"] == test_ids
+    by = {r["writer"]: r for r in board.knowledge}
+    assert by["unedited"]["n"] == 6 and not by["unedited"]["neighbourhood_by_construction"]
+    for w in ("replace", "remedi", "lre_inverse", "lrc_swap"):
+        assert by[w]["neighbourhood_by_construction"] and by[w]["neighbourhood"] == by["unedited"]["neighbourhood"]
+    for r in board.knowledge:
+        assert r["n"] == 0 or 0.0 <= r["efficacy"] <= 1.0
+    again = run_bench(model, tok, KNOWLEDGE, progress=False, known_facts_cache=tmp_path / "known")
+    assert json.dumps(again.to_dict(), sort_keys=True) == json.dumps(board.to_dict(), sort_keys=True)
+    board.save(tmp_path / "out")
+    md = (tmp_path / "out" / "leaderboard.md").read_text()
+    assert "| lre_inverse | " in md and "Knowledge edits at block 1" in md
+    assert (tmp_path / "out" / "knowledge.png").stat().st_size > 1000
+    assert not (tmp_path / "out" / "curves.png").exists()  # no steering task, no curves
+
+
+def test_bad_knowledge_configs_are_refused(tmp_path):
+    model, tok = make_tiny("llama"), char_tokenizer()
+    with pytest.raises(ConfigError, match="Unknown edit writer"):
+        BenchConfig(edit_writers=("rome",)).check()
+    with pytest.raises(ConfigError, match="Nothing to run"):
+        BenchConfig(concepts=(), edit_writers=()).check()
+    with pytest.raises(ConfigError, match="No facts for relation"):
+        run_bench(model, tok, replace(KNOWLEDGE, edit_relations=("person shoe size",)), progress=False)

@@ -465,6 +465,41 @@ def test_replace_baseline_swaps_the_entity_for_one_with_the_new_object(toy_sampl
     assert by["replace"].efficacy == pytest.approx(float((p[:, 0] > p[:, 1]).float().mean()))
 
 
+def test_lrc_swap_edits_the_entity_token_with_the_lre_concepts(toy_samples):
+    from dataclasses import replace as dc_replace
+
+    from steerlens.editors import LrcSwapEdit, LreInverseEdit
+
+    model = make_tiny("llama")
+    train, test = toy_samples[:16], toy_samples[16:]
+    lre = LreInverseEdit(train, 1, max_samples=4)
+    swap = LrcSwapEdit(lre, strength=0.5, layers=1)
+    swap.prepare(model, TOK, test)
+    assert set(lre.lres) == {"toy"}  # the concepts come from the source's inverse LRE, trained once
+    inv = lre.lres["toy"]
+    lre.prepare(model, TOK, test)
+    assert lre.lres["toy"] is inv
+    assert set(swap.concepts["toy"]) == {x.target_true for x in train}
+    s = next(x for x in test if swap.covers(x))
+    # the edit: h += 0.5 * |h| * (v_new - v_true) at the entity's last token of block 1's output, nowhere else
+    site = Site(1)
+    base = capture(model, [s.prompt], [site], tokenizer=TOK, progress=False)[site][0]
+    with intervene(model, swap.edits(TOK, [s], [s.prompt])):
+        got = capture(model, [s.prompt], [site], tokenizer=TOK, progress=False)[site][0]
+    j = entity_span(TOK, s.prompt, s.entity)[1] - 1
+    v = {c.object: c.vector for c in swap._swapper.concepts.values()}
+    want = base[j] + 0.5 * base[j].norm() * (v[s.target_new] - v[s.target_true])
+    assert torch.allclose(got[j], want, atol=1e-5)
+    assert torch.allclose(got[:j], base[:j]) and torch.allclose(got[j + 1 :], base[j + 1 :])
+    # a sample whose new object has no concept is left out, and editing it is refused with a typed error
+    lonely = dc_replace(s, target_new="w50")
+    assert not swap.covers(lonely)
+    with pytest.raises(DataFormatError, match="No concept swap"):
+        swap.edits(TOK, [lonely], [lonely.prompt])
+    results = evaluate_edits(model, TOK, [*test, lonely], [Unedited(), swap], n_generation=2, max_new_tokens=3, progress=False)
+    assert results[1].method == "lrc_swap" and results[1].n == sum(swap.covers(x) for x in test)
+
+
 def test_edit_generate_changes_only_the_edited_run(toy_samples):
     model = make_tiny("llama")
     ed = make_editor("identity", model, 0)

@@ -98,11 +98,12 @@ def test_serve_engine_batches_differently_steered_requests_exactly(gemma):
 
 
 def test_bench_quick_on_gemma_is_deterministic(gemma, tmp_path):
-    """`steerlens bench --quick` on the embedded model: every writer on every concept, twice, the same leaderboard;
-    the mean-difference vector steers sentiment towards its positive answers on held-out prompts."""
+    """`steerlens bench --quick` on the embedded model: every writer on every concept and every knowledge-edit
+    writer on held-out facts, twice, the same leaderboard; the mean-difference vector steers sentiment towards its
+    positive answers on held-out prompts, and the shipped REMEDI editor moves held-out facts the model knows."""
     import json
 
-    from steerlens.bench import WRITERS
+    from steerlens.bench import EDIT_WRITERS, WRITERS
     from steerlens.cli import main
 
     for out in ("a", "b"):
@@ -114,3 +115,8 @@ def test_bench_quick_on_gemma_is_deterministic(gemma, tmp_path):
     row = {(r["concept"], r["writer"]): r for r in board["rows"]}
     assert row[("sentiment", "mean_diff")]["steerability"] > 0
     assert row[("sentiment", "mean_diff")]["anti_steerable"] < 0.5
+    assert [r["writer"] for r in board["knowledge"]] == list(EDIT_WRITERS)
+    assert board["knowledge_setup"]["editor"] == "shipped (gemma-3-270m)" and board["knowledge_setup"]["layer"] == 9
+    edits = {r["writer"]: r for r in board["knowledge"]}
+    assert edits["unedited"]["efficacy"] == 0.0  # known facts: the true object is the top token, by construction
+    assert edits["remedi"]["efficacy"] >= 0.25 and edits["prefix"]["efficacy"] >= 0.5

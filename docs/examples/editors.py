@@ -1,8 +1,7 @@
 """Worked example of docs/editors.md: the shipped REMEDI editor (run: python docs/examples/editors.py)."""
 
 import steerlens
-from steerlens.editors import Editor, edit_generate, sample_for
-from steerlens.tour import shipped_editor
+from steerlens.editors import Editor, edit_generate, sample_for, shipped_editor
 
 model, tok = steerlens.load_model("gemma-3-270m")
 editor = Editor.load(shipped_editor("gemma-3-270m"), model)

@@ -23,16 +23,19 @@ Writers: ``mean_diff``, ``pca`` and ``logistic`` steering vectors (read at the l
 steering prompts per concept, front-aligned as ActAdd adds it; its detection direction is its summed rows), and
 ``project_out`` (the ``mean_diff`` direction removed; one point, no slope).
 
+**knowledge edits** (:mod:`steerlens.bench.knowledge`): the writers that edit an entity (REMEDI, the LRE-inverse
+edit, the LRC swap, and the prefix / replace baselines) on held-out CounterFact-style facts the model knows, with
+the editors' metrics: efficacy, paraphrase efficacy, neighbourhood specificity, fluency and consistency.
+
 The leaderboard (``leaderboard.json``) is keyed by a hash of the configuration and the model's fingerprint and
-holds no timings, so two runs on the same machine give identical files; ``leaderboard.md`` and ``curves.png``
-show it.
+holds no timings, so two runs on the same machine give identical files; ``leaderboard.md``, ``curves.png`` and
+``knowledge.png`` show it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import random
 import time
@@ -56,11 +59,26 @@ from ..model.site import Site
 from ..model.tokens import encode
 from ..steering.addition import ActAdd, x_vector
 from ..steering.calibrate import ContrastEffect, neutral_texts
+from ..steering.metrics import summarize_drift, text_drift
 from ..steering.vectors import train_steering_vector
+from .knowledge import EDIT_WRITERS, bench_editor, editor_digest, knowledge_facts, run_knowledge
 
-__all__ = ["BenchConfig", "Leaderboard", "run_bench", "training_pairs", "WRITERS", "ACTADD_PROMPTS", "auroc"]
+__all__ = [
+    "BenchConfig",
+    "Leaderboard",
+    "run_bench",
+    "training_pairs",
+    "WRITERS",
+    "EDIT_WRITERS",
+    "QUICK_EDIT_RELATIONS",
+    "ACTADD_PROMPTS",
+    "auroc",
+]
 
 WRITERS = ("mean_diff", "pca", "logistic", "concept", "actadd", "project_out")
+
+#: the relations of ``--quick``'s knowledge task: three with many facts gemma-3-270m knows
+QUICK_EDIT_RELATIONS = ("person native language", "landmark on continent", "company hq")
 
 #: ActAdd's steering prompts per concept: (towards label 1, towards label 0).
 ACTADD_PROMPTS: dict[str, tuple[str, str]] = {
@@ -88,16 +106,57 @@ class BenchConfig:
     """Neutral texts for the side effects."""
     seed: int = 0
     batch_size: int = 8
+    edit_writers: tuple[str, ...] = EDIT_WRITERS
+    """The knowledge-edit writers (empty: no knowledge task)."""
+    edit_relations: tuple[str, ...] | None = None
+    """Relations the test facts are drawn from (``None``: all of them)."""
+    n_facts: int | None = None
+    """Known test facts to edit (``None``: every known fact of the test part)."""
+    n_edit_train: int | None = None
+    """Known training facts per relation for the LRE and the LRC (and an editor trained here); ``None``: all."""
+    lre_samples: int = 8
+    """Training facts per relation (balanced across objects) whose Jacobians make the LRE behind ``lre_inverse``
+    and ``lrc_swap``; each costs ``d_model`` vector-Jacobian products (about 8 s on gemma-3-270m on one core)."""
+    known_top_k: int = 1
+    """A fact is known when its true object's first token is in the model's top ``known_top_k``."""
+    edit_layer: int | None = None
+    """Block where the LRE-inverse edit and the LRC swap act; default: the REMEDI editor's layer."""
+    editor_epochs: int = 4
+    """Epochs of the editor trained here when the model has no shipped one."""
+    n_generation: int = 40
+    """Facts whose edited generations are sampled for fluency and consistency (0: none)."""
+    max_new_tokens: int = 20
 
     @classmethod
     def quick(cls, **kw: Any) -> BenchConfig:
         """A few minutes on the embedded model on a 2-core CPU."""
-        return cls(**{"n_train": 12, "n_test": 6, "strengths": (-0.2, 0.0, 0.2), "n_neutral": 3, **kw})
+        small: dict[str, Any] = {
+            "n_train": 12,
+            "n_test": 6,
+            "strengths": (-0.2, 0.0, 0.2),
+            "n_neutral": 3,
+            "edit_relations": QUICK_EDIT_RELATIONS,
+            "n_facts": 12,
+            "n_edit_train": 24,
+            "lre_samples": 4,
+            "n_generation": 4,
+            "max_new_tokens": 10,
+        }
+        return cls(**{**small, **kw})
 
     def check(self) -> None:
         unknown = [w for w in self.writers if w not in WRITERS]
         if unknown:
             raise ConfigError(f"Unknown writer(s) {unknown}; choose from {', '.join(WRITERS)}.")
+        unknown = [w for w in self.edit_writers if w not in EDIT_WRITERS]
+        if unknown:
+            raise ConfigError(f"Unknown edit writer(s) {unknown}; choose from {', '.join(EDIT_WRITERS)}.")
+        if not (self.concepts and self.writers) and not self.edit_writers:
+            raise ConfigError("Nothing to run: give concepts and writers, or edit writers.")
+        if self.n_facts is not None and self.n_facts < 1 or self.n_edit_train is not None and self.n_edit_train < 2:
+            raise ConfigError("n_facts must be at least 1 and n_edit_train at least 2 (or None for all).")
+        if self.known_top_k < 1 or self.lre_samples < 1 or self.n_generation < 0 or self.max_new_tokens < 1:
+            raise ConfigError("known_top_k, lre_samples and max_new_tokens must be at least 1, n_generation at least 0.")
         missing = [c for c in self.concepts if c not in ACTADD_PROMPTS]
         if missing and "actadd" in self.writers:
             raise ConfigError(f"No ActAdd prompts for concept(s) {missing}; leave out 'actadd' or use {sorted(ACTADD_PROMPTS)}.")
@@ -123,6 +182,10 @@ class Leaderboard:
     rows: list[dict[str, Any]] = field(default_factory=list)
     curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     unsteered: dict[str, dict[str, float]] = field(default_factory=dict)
+    knowledge: list[dict[str, Any]] = field(default_factory=list)
+    """One row per knowledge-edit writer (see :mod:`steerlens.bench.knowledge`)."""
+    knowledge_setup: dict[str, Any] = field(default_factory=dict)
+    """The facts (counts, relations), the edit layer and where the REMEDI editor came from."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,10 +196,37 @@ class Leaderboard:
         out.mkdir(parents=True, exist_ok=True)
         (out / "leaderboard.json").write_text(json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n")
         (out / "leaderboard.md").write_text(self.markdown())
-        self.plot(out / "curves.png")
+        if self.curves:
+            self.plot(out / "curves.png")
+        if self.knowledge:
+            self.plot_knowledge(out / "knowledge.png")
         return out
 
     def markdown(self) -> str:
+        lines = self._steering_lines() if self.rows else []
+        if self.knowledge:
+            k = self.knowledge_setup
+            lines += [
+                "" if lines else f"Model `{self.model}`, config `{self.config_hash}`.",
+                f"Knowledge edits at block {k['layer']} on {k['n_test']} held-out known facts of {len(k['relations'])} "
+                f"relation(s) (LRE and LRC fitted on {k['n_train']} training facts; REMEDI editor: {k['editor']}). "
+                "Efficacy: p(new) > p(true) on the prompt; magnitude: mean p(new) - p(true); paraphrase: the same on "
+                "other prompts; neighbourhood: other entities keep their true object (* = unchanged by construction); "
+                f"fluency (bits) and consistency on {k['n_generation']} sampled generations.",
+                "",
+                "| writer | n | efficacy | magnitude | paraphrase | neighbourhood | fluency | consistency |",
+                "|---|---|---|---|---|---|---|---|",
+            ]
+            for r in self.knowledge:
+                star = "*" if r["neighbourhood_by_construction"] else ""
+                lines.append(
+                    f"| {r['writer']} | {r['n']} | {_fmt(r['efficacy'], 3)} | {_fmt(r['efficacy_magnitude'], 3)} | "
+                    f"{_fmt(r['paraphrase'], 3)} | {_fmt(r['neighbourhood'], 3)}{star} | {_fmt(r['fluency'], 3)} | "
+                    f"{_fmt(r['consistency'], 3)} |"
+                )
+        return "\n".join(lines) + "\n"
+
+    def _steering_lines(self) -> list[str]:
         lines = [
             f"Model `{self.model}`, site `{self.site}`, config `{self.config_hash}` (alpha = 1 adds the mean residual "
             f"norm at the site, {self.residual_norm:.1f}). Steerability: mean slope of the held-out A/B score "
@@ -153,7 +243,7 @@ class Leaderboard:
                 f"{_fmt(r['auroc'], 3)} | {_fmt(r['effect_at_max'])} | {_fmt(r['kl'], 3)} | {_fmt(r['perplexity_ratio'], 3)} | "
                 f"{_fmt(r['accuracy_change'], 3)} |"
             )
-        return "\n".join(lines) + "\n"
+        return lines
 
     def plot(self, path: str | os.PathLike[str]) -> Path:
         """Mean held-out A/B score against alpha, one panel per concept, one line per writer."""
@@ -168,6 +258,26 @@ class Leaderboard:
             ax.set_xlabel("alpha (x mean residual norm)")
             ax.set_ylabel("log p(label 1) - log p(label 0)")
         axes[0][0].legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        return Path(path)
+
+    def plot_knowledge(self, path: str | os.PathLike[str]) -> Path:
+        """Efficacy, paraphrase efficacy and neighbourhood specificity of each knowledge-edit writer, as bars."""
+        plt = pyplot()
+        names = [r["writer"] for r in self.knowledge]
+        metrics = [("efficacy", "efficacy"), ("paraphrase", "paraphrase"), ("neighbourhood", "neighbourhood")]
+        fig, ax = plt.subplots(figsize=(1.1 * len(names) + 2.5, 3.4))
+        width = 0.8 / len(metrics)
+        for k, (key, label) in enumerate(metrics):
+            ys = [r[key] if r[key] is not None else 0.0 for r in self.knowledge]
+            ax.bar([i + (k - 1) * width for i in range(len(names))], ys, width, label=label)
+        ax.set_xticks(range(len(names)), names, rotation=20)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("fraction of facts")
+        ax.set_title(f"knowledge edits, block {self.knowledge_setup.get('layer')}")
+        ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(path, dpi=120)
         plt.close(fig)
@@ -225,14 +335,22 @@ def run_bench(
     *,
     model_name: str = "",
     directions: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
+    editor: Any = None,
+    known_facts_cache: bool | str | os.PathLike[str] = True,
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
 ) -> Leaderboard:
-    """Fit every writer on every concept and score it on held-out items (see the module docs).
+    """Fit every writer on every concept and score it on held-out items, then run the knowledge-edit writers on
+    held-out facts (see the module docs).
 
     ``directions`` adds writers fitted elsewhere (another library, on :func:`training_pairs`): ``concept -> name ->
     [d_model]`` direction at the bench's site, scored exactly as ``mean_diff`` is (normalised, added at every
     position). Their values enter the config hash.
+
+    ``editor`` is the REMEDI editor to score (an :class:`~steerlens.editors.Editor` or its folder); by default the
+    one shipped for ``model_name``, else one trained on the training facts. Its weights enter the config hash.
+    ``known_facts_cache`` is passed to :func:`steerlens.editors.data.known_sample_ids` (which facts the model knows
+    is remembered per model).
     """
     cfg = config or BenchConfig()
     cfg.check()
@@ -263,32 +381,52 @@ def run_bench(
     show = True if progress is None else progress
     alphas = list(cfg.strengths)
     top = max(alphas)
+    steer = [c for c in cfg.concepts if cfg.writers or external.get(c)]
 
-    neutral = encode(tokenizer, neutral_texts(cfg.n_neutral))
-    # the mean residual norm at the site over the neutral tokens, the first left out: many models park an attention
-    # sink there whose norm is 10-20 times the rest (Gemma-3: 55,000 against about 3,200 at block 6)
-    norms = [capture(model, {"input_ids": [r]}, [site], progress=False)[site][0, 1:].float().norm(dim=-1) for r in neutral]
-    scale = float(torch.cat(norms).mean())
-    ref = [lp for _, lp in position_logprobs(model, neutral, cfg.batch_size)]
+    # the knowledge task's facts and editor come first: the editor's weights enter the config hash
+    facts: tuple[list[Any], list[Any]] = ([], [])
+    the_editor, editor_from, edit_layer = None, "", cfg.edit_layer
+    if cfg.edit_writers:
+        say("knowledge: finding the facts the model knows")
+        facts = knowledge_facts(
+            model,
+            tokenizer,
+            relations=cfg.edit_relations,
+            n_facts=cfg.n_facts,
+            n_train=cfg.n_edit_train,
+            top_k=cfg.known_top_k,
+            cache=known_facts_cache,
+        )
+        if "remedi" in cfg.edit_writers:
+            the_editor, editor_from = bench_editor(
+                model,
+                tokenizer,
+                facts[0],
+                model_name=model_name,
+                layer=spec.site(Site(cfg.edit_layer if cfg.edit_layer is not None else layer)).layer,
+                epochs=cfg.editor_epochs,
+                seed=cfg.seed,
+                editor=editor,
+            )
+            edit_layer = the_editor.layer if edit_layer is None else edit_layer
+            ext_digest += "/" + editor_digest(the_editor)
+        edit_layer = spec.site(Site(edit_layer if edit_layer is not None else layer)).layer
+
+    scale = 0.0
+    neutral: list[list[int]] = []
+    ref: list[torch.Tensor] = []
+    if steer:
+        neutral = encode(tokenizer, neutral_texts(cfg.n_neutral))
+        # the mean residual norm at the site over the neutral tokens, the first left out: many models park an
+        # attention sink there whose norm is 10-20 times the rest (Gemma-3: 55,000 against about 3,200 at block 6)
+        norms = [capture(model, {"input_ids": [r]}, [site], progress=False)[site][0, 1:].float().norm(dim=-1) for r in neutral]
+        scale = float(torch.cat(norms).mean())
+        ref = [lp for _, lp in position_logprobs(model, neutral, cfg.batch_size)]
 
     def side_effects(edits: list[Edit]) -> dict[str, float]:
-        kl = dlp = hits = base_hits = n = 0.0
         with intervene(model, edits):
-            for j, lp in position_logprobs(model, neutral, cfg.batch_size):
-                p0 = ref[j]
-                kl += float((lp.exp() * (lp - p0)).sum())
-                row = torch.tensor(neutral[j][1:])
-                own, own0 = lp[:-1].gather(-1, row[:, None])[:, 0], p0[:-1].gather(-1, row[:, None])[:, 0]
-                dlp += float((own - own0).sum())
-                hits += float((lp[:-1].argmax(-1) == row).sum())
-                base_hits += float((p0[:-1].argmax(-1) == row).sum())
-                n += len(row)
-        positions = sum(len(r) for r in neutral)
-        return {
-            "kl": kl / positions,
-            "perplexity_ratio": math.exp(-dlp / n),
-            "accuracy_change": (hits - base_hits) / n,
-        }
+            rows = position_logprobs(model, neutral, cfg.batch_size)
+            return summarize_drift([text_drift(lp, ref[j], neutral[j]) for j, lp in rows])
 
     board = Leaderboard(
         model=model_name or spec.model_type,
@@ -297,9 +435,9 @@ def run_bench(
         site=str(site),
         residual_norm=_round(scale),
     )
-    work = [(c, w) for c in cfg.concepts for w in (*cfg.writers, *external.get(c, {}))]
-    bar = tqdm(total=len(work), desc="bench", unit="writer", disable=not show)
-    for concept in cfg.concepts:
+    work = [(c, w) for c in steer for w in (*cfg.writers, *external.get(c, {}))]
+    bar = tqdm(total=len(work), desc="bench", unit="writer", disable=not show or not work)
+    for concept in steer:
         train, test = _split(load_dataset(concept), cfg.n_train, cfg.n_test, cfg.seed)
         train_pairs = contrast_pairs(train)
         test_pairs = contrast_pairs(test)
@@ -384,4 +522,37 @@ def run_bench(
             say(f"{concept:<10} {writer:<12} {time.perf_counter() - t0:6.1f} s")
             bar.update(1)
     bar.close()
+
+    if cfg.edit_writers:
+        train_facts, test_facts = facts
+        t0 = time.perf_counter()
+        board.knowledge = [
+            {k: (_round(v) if isinstance(v, float) else v) for k, v in row.items()}
+            for row in run_knowledge(
+                model,
+                tokenizer,
+                cfg.edit_writers,
+                train_facts,
+                test_facts,
+                editor=the_editor,
+                layer=edit_layer if edit_layer is not None else layer,
+                lre_samples=cfg.lre_samples,
+                n_generation=cfg.n_generation,
+                max_new_tokens=cfg.max_new_tokens,
+                seed=cfg.seed,
+                batch_size=cfg.batch_size,
+                progress=show,
+                log=say,
+            )
+        ]
+        board.knowledge_setup = {
+            "layer": edit_layer,
+            "n_test": len(test_facts),
+            "n_train": len(train_facts),
+            "relations": sorted({s.relation for s in test_facts}),
+            "test_facts": [s.id for s in test_facts],
+            "n_generation": min(cfg.n_generation, len(test_facts)),
+            "editor": editor_from or "none",
+        }
+        say(f"knowledge  {len(cfg.edit_writers)} writers {time.perf_counter() - t0:6.1f} s")
     return board

@@ -8,7 +8,7 @@
   artifacts (:meth:`Editor.save`, :meth:`Editor.load`; or ``steerlens.load``).
 * :func:`train_editor` -- the REMEDI loss with AdamW and early stopping that keeps the best state.
 * :func:`evaluate_edits` -- efficacy, paraphrases, neighbourhood, fluency and consistency for REMEDI,
-  the prefix baseline, control editors and the LRE-inverse edit, in one table.
+  the prefix and replace baselines, control editors, the LRE-inverse edit and the LRC swap, in one table.
 * :func:`inspect` -- REMEDI as a probe, with contextual/decontextual accuracy, F1 and MCC.
 
 Example:
@@ -28,10 +28,11 @@ from .data import (
     save_samples,
     split_samples,
 )
-from .editors import EDITOR_KINDS, Editor, make_editor
+from .editors import EDITOR_KINDS, Editor, make_editor, shipped_editor
 from .evaluate import (
     EditMethod,
     EditorEdit,
+    LrcSwapEdit,
     LreInverseEdit,
     MethodResult,
     Prefix,
@@ -57,6 +58,7 @@ __all__ = [
     "sample_for",
     "Editor",
     "make_editor",
+    "shipped_editor",
     "EDITOR_KINDS",
     "train_editor",
     "TrainResult",
@@ -70,6 +72,7 @@ __all__ = [
     "Replace",
     "Unedited",
     "LreInverseEdit",
+    "LrcSwapEdit",
     "edit_generate",
     "EditedGeneration",
     "inspect",

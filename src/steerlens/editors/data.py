@@ -337,7 +337,7 @@ def filter_known(
     (With ``top_k=1`` the model "knows" the fact: the unedited model prefers the true object over
     any other token, so the unedited efficacy on the prompts is 0 by construction.)
     """
-    from ..model.capture import last_token_logprobs
+    from ..model.capture import next_token_ranks
     from ..model.tokens import encode
 
     if top_k < 1:
@@ -345,9 +345,9 @@ def filter_known(
     keep = [s for s in samples if s.target_true]
     if not keep:
         return []
-    true_ids = torch.tensor([first_token(tokenizer, s.target_true) for s in keep], dtype=torch.long)
-    lp = last_token_logprobs(model, encode(tokenizer, [s.prompt for s in keep]), batch_size, progress=progress)
-    ranks = (lp > lp.gather(1, true_ids[:, None])).sum(-1)  # 0 = the true object's first token is the top token
+    true_ids = [first_token(tokenizer, s.target_true) for s in keep]
+    # only the true object's first token is scored, in batches of prompts of similar length
+    ranks = next_token_ranks(model, encode(tokenizer, [s.prompt for s in keep]), true_ids, batch_size, progress=progress)
     return [s for s, r in zip(keep, ranks.tolist()) if r < top_k]
 
 

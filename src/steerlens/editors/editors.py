@@ -48,6 +48,7 @@ __all__ = [
     "RandomEditor",
     "EDITOR_KINDS",
     "make_editor",
+    "shipped_editor",
 ]
 
 ARTIFACT_KIND = "remedi_editor"
@@ -340,6 +341,20 @@ def make_editor(kind: str, model_or_d: torch.nn.Module | int, layer: int, **opti
             raise ShapeError(f"Layer {layer} does not exist; the model has layers 0..{spec.n_layers - 1}.")
         layer = layer % spec.n_layers
     return EDITOR_KINDS[kind](d, layer, **options)
+
+
+#: Editors trained by ``scripts/train_tour_editor.py`` and shipped in the wheel, one folder per embedded model.
+SHIPPED_EDITORS = Path(__file__).resolve().parent.parent / "data" / "editors"
+
+
+def shipped_editor(model_name: str) -> Path | None:
+    """The folder of the editor shipped for an embedded model (e.g. ``"gemma-3-270m"``), or ``None``.
+
+    It was trained on the ``train`` part of ``split_samples(counterfact_from_relations(seed=0), seed=0)``, so the
+    ``test`` part of that split holds facts it never saw.
+    """
+    folder = SHIPPED_EDITORS / model_name
+    return folder if (folder / "artifact.json").is_file() else None
 
 
 @register(ARTIFACT_KIND)

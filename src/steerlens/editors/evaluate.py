@@ -19,7 +19,8 @@ Every edit method is scored with the same code and metrics:
 Methods: :class:`Unedited`, :class:`Prefix` (context prepended), :class:`Replace` (the entity's name swapped
 for another entity that has the new attribute), :class:`EditorEdit` (a REMEDI
 editor, or the null/identity/random controls), :class:`LreInverseEdit` (``W+ (z' - z)`` from an
-LRE of the relation, at the entity's last token).
+LRE of the relation, at the entity's last token), :class:`LrcSwapEdit` (the true object's relational concept
+swapped for the new one's at the entity's last token).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ __all__ = [
     "Replace",
     "EditorEdit",
     "LreInverseEdit",
+    "LrcSwapEdit",
     "MethodResult",
     "evaluate_edits",
     "results_table",
@@ -287,34 +289,41 @@ class LreInverseEdit(EditMethod):
         self._deltas: dict[str, torch.Tensor] = {}
         self.lres: dict[str, Any] = {}
 
-    def prepare(self, model, tokenizer, samples):  # noqa: D102
-        from ..relations import Prompt, object_activations, train_lre
+    def inverse(self, model: torch.nn.Module, tokenizer: Any, relation: str) -> Any:
+        """The relation's inverted LRE (trained on the ``train`` samples of that relation the first time it is
+        asked for), or ``None`` when ``train`` has none of them."""
+        from ..relations import Prompt, train_lre
         from ..relations.lrc import default_rank
 
-        spec = resolve(model)
-        rank = self.rank or default_rank(spec.d_model)
-        layer = spec.site(Site(self.subject_layer)).layer
+        if relation not in self.lres:
+            tr = [Prompt(s.prompt, s.target_true, s.entity) for s in self.train if s.relation == relation]
+            if not tr:
+                return None
+            spec = resolve(model)
+            self.lres[relation] = train_lre(
+                model,
+                tokenizer,
+                tr,
+                spec.site(Site(self.subject_layer)).layer,
+                self.object_layer,
+                relation=relation,
+                aggregation=self.aggregation,  # type: ignore[arg-type]  # checked by train_lre
+                max_samples=self.max_samples,
+                seed=self.seed,
+                progress=False,
+            ).invert(self.rank or default_rank(spec.d_model))
+        return self.lres[relation]
+
+    def prepare(self, model, tokenizer, samples):  # noqa: D102
+        from ..relations import Prompt, object_activations
+
         for rel in sorted({s.relation for s in samples}):
             mine = [s for s in samples if s.relation == rel and s.new_object_subjects and "prompt_template" in s.source]
             if not mine:
                 continue
-            if rel not in self.lres:
-                tr = [Prompt(s.prompt, s.target_true, s.entity) for s in self.train if s.relation == rel]
-                if not tr:
-                    continue
-                self.lres[rel] = train_lre(
-                    model,
-                    tokenizer,
-                    tr,
-                    layer,
-                    self.object_layer,
-                    relation=rel,
-                    aggregation=self.aggregation,
-                    max_samples=self.max_samples,
-                    seed=self.seed,
-                    progress=False,
-                ).invert(rank)
-            inv = self.lres[rel]
+            inv = self.inverse(model, tokenizer, rel)
+            if inv is None:
+                continue
             z = object_activations(
                 model,
                 tokenizer,
@@ -345,6 +354,60 @@ class LreInverseEdit(EditMethod):
     def covers(self, s: EditSample) -> bool:
         """Whether this method has an edit for ``s`` (after :meth:`prepare`)."""
         return s.id in self._deltas
+
+
+class LrcSwapEdit(EditMethod):
+    """A linear relational concept swap: ``h += strength * ||h|| * (v_new - v_true)`` at the entity's last token.
+
+    The concepts are the LRC paper's: per object of the relation, the normalised mean of ``W+ o`` over the
+    ``train`` samples with that true object, from the inverse LRE of ``source`` (an :class:`LreInverseEdit`,
+    whose LREs are shared, so the two methods are built from the same fit). A sample is covered when both its
+    true and its new object have a concept. ``layers="all"`` adds at every block's output with a small
+    ``strength`` (the paper's evaluation, and :func:`steerlens.relations.evaluate.evaluate_relation`'s
+    default 0.05); an int adds at that block only.
+    """
+
+    name = "lrc_swap"
+
+    def __init__(self, source: LreInverseEdit, *, strength: float = 0.05, layers: int | str = "all") -> None:
+        self.source, self.strength, self.layers = source, strength, layers
+        self.concepts: dict[str, dict[str, str]] = {}  # relation -> object -> concept name
+        self._swapper: Any = None
+
+    def prepare(self, model, tokenizer, samples):  # noqa: D102
+        from ..relations import ConceptSwapper, Prompt, concepts_from_inverse
+
+        found = list(self._swapper.concepts.values()) if self._swapper is not None else []
+        for rel in sorted({s.relation for s in samples} - set(self.concepts)):
+            inv = self.source.inverse(model, tokenizer, rel)
+            prompts = [Prompt(s.prompt, s.target_true, s.entity) for s in self.source.train if s.relation == rel]
+            self.concepts[rel] = {}
+            if inv is None or len({p.object_name for p in prompts}) < 2:
+                continue
+            made = concepts_from_inverse(model, tokenizer, inv, prompts)
+            self.concepts[rel] = {c.object: c.name for c in made}
+            found.extend(made)
+        if found:  # concept names carry their relation, so one swapper serves a batch of mixed relations
+            self._swapper = ConceptSwapper(model, tokenizer, found)
+
+    def _names(self, s: EditSample) -> tuple[str, str] | None:
+        names = self.concepts.get(s.relation, {})
+        if s.target_true not in names or s.target_new not in names:
+            return None
+        return names[s.target_true], names[s.target_new]
+
+    def edits(self, tokenizer, samples, texts):  # noqa: D102
+        names = [self._names(s) for s in samples]
+        missing = [s.id for s, n in zip(samples, names) if n is None]
+        if missing:
+            raise DataFormatError(f"No concept swap for samples {missing[:3]} (no concept for their true or new object).")
+        spans = edit_spans(tokenizer, texts, [s.entity for s in samples], 0, True)
+        swaps = [n for n in names if n is not None]
+        return self._swapper.edits(swaps, [start for start, _ in spans], layers=self.layers, strength=self.strength)
+
+    def covers(self, s: EditSample) -> bool:
+        """Whether both the sample's true and new object have a concept (after :meth:`prepare`)."""
+        return self._names(s) is not None
 
 
 @dataclass
@@ -474,9 +537,9 @@ def evaluate_edits(
                     unedited_neigh = score_n
             res.neighbourhood = score_n if method.touches_neighbours else unedited_neigh
             res.neighbourhood_by_construction = not method.touches_neighbours and not isinstance(method, Unedited)
-        if generation:
-            ids = {s.id for s in sub}
-            gs = [s for s in gen_samples if s.id in ids]
+        ids = {s.id for s in sub}
+        gs = [s for s in gen_samples if s.id in ids]
+        if generation and gs:  # (a method that covers none of the generation samples gets no generation scores)
             texts = _generate(model, tokenizer, method, gs, max_new_tokens, top_k, batch_size, seed)
             res.fluency = weighted_ngram_entropy(texts)
             refs = [(t, _references(s)) for t, s in zip(texts, gs) if s.new_object_subjects]

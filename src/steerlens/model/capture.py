@@ -28,6 +28,7 @@ __all__ = [
     "StopForward",
     "final_hidden",
     "last_token_logprobs",
+    "next_token_ranks",
     "next_token_logprobs",
     "all_position_logprobs",
 ]
@@ -181,6 +182,40 @@ def last_token_logprobs(
         last = torch.tensor([len(r) - 1 for r in part], device=device)
         out.append(torch.log_softmax(spec.logits_from_final(h[torch.arange(len(part), device=device), last]).float(), -1).cpu())
     return torch.cat(out) if out else torch.zeros(0, spec.vocab_size)
+
+
+@torch.no_grad()
+def next_token_ranks(
+    model: torch.nn.Module,
+    rows: Sequence[Sequence[int]],
+    targets: Sequence[int],
+    batch_size: int = 64,
+    progress: bool | None = None,
+) -> torch.Tensor:
+    """``[n]`` rank of token ``targets[i]`` among the next-token logits after ``rows[i]`` (0: no token scores higher),
+    under any installed edits.
+
+    Rows run in batches of similar length (sorted by length, results put back in order), so little of a batch is
+    padding, and only the target's rank is kept: memory does not grow with ``n`` times the vocabulary, as
+    :func:`last_token_logprobs` does.
+    """
+    if len(targets) != len(rows):
+        raise PositionError(f"{len(targets)} targets for {len(rows)} rows.")
+    spec = resolve(model)
+    device = next(model.parameters()).device
+    order = sorted(range(len(rows)), key=lambda i: (len(rows[i]), i))
+    ranks = torch.zeros(len(rows), dtype=torch.long)
+    starts = range(0, len(order), batch_size)
+    show = len(starts) > 4 if progress is None else progress
+    for i in tqdm(starts, desc="next-token ranks", unit="batch", disable=not show, leave=False):
+        idx = order[i : i + batch_size]
+        part = [rows[j] for j in idx]
+        h = final_hidden(model, part)
+        last = torch.tensor([len(r) - 1 for r in part], device=device)
+        logits = spec.logits_from_final(h[torch.arange(len(part), device=device), last]).float()
+        tg = torch.tensor([int(targets[j]) for j in idx], device=device)
+        ranks[torch.tensor(idx)] = (logits > logits.gather(1, tg[:, None])).sum(-1).cpu()
+    return ranks
 
 
 @torch.no_grad()

@@ -45,7 +45,7 @@ from ..model.site import Site, SiteLike, as_sites
 from ..model.tokens import encode
 from .addition import ActAdd, check_strength, x_vector
 from .generation import SamplingConfig, sample
-from .metrics import single_token_ids
+from .metrics import TextDrift, single_token_ids, summarize_drift, text_drift
 from .vectors import ContrastPair, SteeringVector, _as_pairs
 
 __all__ = ["calibrate", "Calibration", "ContrastEffect", "TokenEffect", "Effect", "steerer", "pareto_front", "neutral_texts"]
@@ -292,24 +292,20 @@ class Calibration(JsonResult):
         return Path(path)
 
 
-def _own_logprobs(lp: torch.Tensor, row: Sequence[int]) -> torch.Tensor:
-    """``log p(token_t)`` of a row's own tokens t = 1.. from its ``[len, vocab]`` next-token log-probs."""
-    return lp[:-1].gather(-1, torch.tensor(row[1:])[:, None])[:, 0]
-
-
 class _Scores:
     """Per-candidate per-item scores, filled in increments."""
 
     def __init__(self) -> None:
         self.effect: dict[int, float] = {}
-        self.kl: dict[int, tuple[float, int]] = {}  # neutral row -> (KL summed over positions, positions)
-        self.lp: dict[int, float] = {}  # neutral row -> summed delta log p of its tokens
+        self.drift: dict[int, TextDrift] = {}  # neutral row -> its side effects
 
     def summary(self, items: Sequence[int], neutral: Sequence[int]) -> dict[str, float]:
-        kl = sum(self.kl[j][0] for j in neutral) / max(1, sum(self.kl[j][1] for j in neutral))
-        n_tok = sum(self.kl[j][1] - 1 for j in neutral)
-        dlp = sum(self.lp[j] for j in neutral) / max(1, n_tok)
-        return {"effect": sum(self.effect[i] for i in items) / len(items), "kl": kl, "perplexity_ratio": math.exp(-dlp)}
+        side = summarize_drift([self.drift[j] for j in neutral])
+        return {
+            "effect": sum(self.effect[i] for i in items) / len(items),
+            "kl": side["kl"],
+            "perplexity_ratio": side["perplexity_ratio"],
+        }
 
 
 def calibrate(
@@ -397,10 +393,8 @@ def calibrate(
     base_effect = effect.score(model, order).tolist()
     base = dict(zip(order, base_effect))
     ref: dict[int, torch.Tensor] = {}
-    ref_lp: dict[int, torch.Tensor] = {}
     for j, lp in position_logprobs(model, neutral_rows, batch_size):
         ref[j] = lp.half()
-        ref_lp[j] = _own_logprobs(lp, neutral_rows[j])
     cost += pos_cost + effect.tokens(order)
 
     scores: dict[tuple[int, int], _Scores] = {}
@@ -411,7 +405,7 @@ def calibrate(
         nonlocal cost
         sc = scores.setdefault(c, _Scores())
         new_items = [i for i in items if i not in sc.effect]
-        new_neutral = [j for j in neutral if j not in sc.kl]
+        new_neutral = [j for j in neutral if j not in sc.drift]
         site, s = site_list[c[0]], strengths[c[1]]
         with intervene(model, steer(site, s)):
             if new_items:
@@ -422,10 +416,7 @@ def calibrate(
                 rows = [neutral_rows[j] for j in new_neutral]
                 for k, lp in position_logprobs(model, rows, batch_size):
                     j = new_neutral[k]
-                    r = ref[j].float()
-                    kl = float((lp.exp() * (lp - r)).sum())
-                    sc.kl[j] = (kl, len(neutral_rows[j]))
-                    sc.lp[j] = float((_own_logprobs(lp, neutral_rows[j]) - ref_lp[j]).sum())
+                    sc.drift[j] = text_drift(lp, ref[j], neutral_rows[j])
                 cost += sum(len(r) for r in rows)
         summ = sc.summary(items, neutral)
         rec: dict[str, Any] = {"site": str(site), "strength": s, "items": len(items), "neutral": len(neutral), **summ}

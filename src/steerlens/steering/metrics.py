@@ -1,4 +1,5 @@
-"""Measuring steering: topic word counts, lexicon sentiment, log-prob changes, effectiveness and disruption.
+"""Measuring steering: topic word counts, lexicon sentiment, log-prob changes, effectiveness and disruption, and the
+side effects on neutral text (:func:`text_drift`, :func:`summarize_drift`: KL, perplexity ratio, accuracy change).
 
 Text metrics take a list of completions and return one number per completion, so they plug into
 :meth:`~steerlens.steering.generation.Comparison.score` and :func:`~steerlens.steering.sweep.sweep`.
@@ -9,12 +10,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import torch
 
-from ..errors import SteeringError
+from ..errors import ShapeError, SteeringError
 from ..model.capture import all_position_logprobs, next_token_logprobs
 from ..model.intervene import Edit, intervene
 from ..model.tokens import encode
@@ -31,6 +33,10 @@ __all__ = [
     "effectiveness_disruption",
     "next_token_effect",
     "relative_norms",
+    "own_logprobs",
+    "TextDrift",
+    "text_drift",
+    "summarize_drift",
 ]
 
 #: The ActAdd paper's wedding-topic word list.
@@ -234,3 +240,53 @@ def relative_norms(model: torch.nn.Module, tokenizer: Any, steering: ActAdd, pro
     h = acts[site][0, : int(acts.lengths[0])].float().norm(dim=-1)
     k = min(len(steer), len(h))
     return {"steering_norm": steer.tolist(), "prompt_norm": h.tolist(), "ratio": (steer[:k] / h[:k].clamp_min(1e-12)).tolist()}
+
+
+def own_logprobs(lp: torch.Tensor, row: Sequence[int]) -> torch.Tensor:
+    """``log p(token_t)`` of a row's own tokens ``t = 1..`` from its ``[len, vocab]`` next-token log-probs."""
+    return lp[:-1].gather(-1, torch.tensor(row[1:], device=lp.device)[:, None])[:, 0]
+
+
+@dataclass(frozen=True)
+class TextDrift:
+    """How a steered model's next-token distributions on one text differ from the unsteered model's (sums over the
+    text's positions; :func:`summarize_drift` turns a list of them into rates)."""
+
+    kl: float
+    """``KL(steered || unsteered)`` summed over every position (nats)."""
+    positions: int
+    logprob_change: float
+    """``log p_steered - log p_unsteered`` of the text's own tokens ``1..``, summed."""
+    hits: int
+    """Own next tokens the steered model ranks first."""
+    base_hits: int
+    """The same for the unsteered model."""
+
+
+def text_drift(lp: torch.Tensor, ref: torch.Tensor, row: Sequence[int]) -> TextDrift:
+    """The :class:`TextDrift` of one text: ``lp`` and ``ref`` are the steered and unsteered ``[len, vocab]``
+    next-token log-probs of ``row`` (its token ids)."""
+    if lp.shape != ref.shape or lp.shape[0] != len(row):
+        raise ShapeError(f"Log-probs {tuple(lp.shape)} and {tuple(ref.shape)} do not both cover the {len(row)} tokens.")
+    ref = ref.to(lp.dtype)
+    nxt = torch.tensor(row[1:], device=lp.device)
+    return TextDrift(
+        kl=float((lp.exp() * (lp - ref)).sum()),
+        positions=len(row),
+        logprob_change=float((own_logprobs(lp, row) - own_logprobs(ref, row)).sum()),
+        hits=int((lp[:-1].argmax(-1) == nxt).sum()),
+        base_hits=int((ref[:-1].argmax(-1) == nxt).sum()),
+    )
+
+
+def summarize_drift(drifts: Sequence[TextDrift]) -> dict[str, float]:
+    """``kl`` (mean per position, nats), ``perplexity_ratio`` (steered over unsteered, on the texts' own tokens) and
+    ``accuracy_change`` (of next-token top-1 accuracy) over texts."""
+    if not drifts:
+        raise ShapeError("summarize_drift needs at least one text.")
+    n = max(1, sum(d.positions - 1 for d in drifts))
+    return {
+        "kl": sum(d.kl for d in drifts) / max(1, sum(d.positions for d in drifts)),
+        "perplexity_ratio": math.exp(-sum(d.logprob_change for d in drifts) / n),
+        "accuracy_change": sum(d.hits - d.base_hits for d in drifts) / n,
+    }

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from .._plotting import pyplot, savefig
+from ..editors.editors import shipped_editor
 from ..errors import DataFormatError
 from ..model.architectures import resolve
 from ..model.site import Site
@@ -758,13 +759,6 @@ def _rows(tok: Any, texts: list[str]) -> list[list[int]]:
 
 
 # ----------------------------------------------------------------------------------------- editors
-SHIPPED_EDITORS = Path(__file__).resolve().parent.parent / "data" / "editors"
-
-
-def shipped_editor(model_name: str) -> Path | None:
-    """The folder of the editor shipped for an embedded model, if there is one."""
-    folder = SHIPPED_EDITORS / model_name
-    return folder if (folder / "artifact.json").is_file() else None
 
 
 def editors_section(ctx: TourContext, sec: Section) -> str:
