@@ -105,7 +105,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "lens:run_eval",
         "evaluate lenses on held-out text",
         "Evaluate the logit lens (and a tuned lens) on held-out text: KL to the final distribution and "
-        "cross-entropy, in bits per byte.",
+        "cross-entropy (and, with --entropy, entropy), in bits per byte.",
     )
     e.add_argument("--text", nargs="+", metavar="FILE", help="UTF-8 text files (default: the shipped corpus' held-out part)")
     add_model(e)
@@ -114,6 +114,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--seq-len", type=int, default=256, help="tokens per chunk")
     e.add_argument("--max-chunks", type=int, help="evaluate at most this many chunks (default: all)")
     e.add_argument("--micro-batch", type=int, default=default_of(evaluate_lenses, "micro_batch"), help="chunks per forward pass")
+    e.add_argument("--entropy", action="store_true", help="also the entropy of each lens' distribution (slower)")
+    e.add_argument(
+        "--vocab-dtype",
+        choices=["float32", "bfloat16"],
+        default="float32",
+        help="dtype of the vocabulary matmuls (bfloat16 pays off only on hardware with bf16 units)",
+    )
     e.add_argument("--transfer", action="store_true", help="also compute the tuned lens' layer-transfer matrix")
     e.add_argument("--out", help="write the results as JSON here")
     e.add_argument("--plot", help="plot KL per layer here (.png)")
@@ -292,7 +299,16 @@ def run_eval(args: argparse.Namespace) -> int:
         from ..lens import JacobianLens
 
         lenses["jacobian"] = JacobianLens.load(args.jacobian, model)
-    result = evaluate_lenses(model, chunks, lenses, micro_batch=args.micro_batch)
+    import torch
+
+    result = evaluate_lenses(
+        model,
+        chunks,
+        lenses,
+        micro_batch=args.micro_batch,
+        entropy=args.entropy,
+        compute_dtype=getattr(torch, args.vocab_dtype),
+    )
     if args.transfer and args.tuned:
         result["layer_transfer_kl"] = layer_transfer(model, chunks, lenses["tuned"])
     text = json.dumps(result, indent=1)

@@ -1,4 +1,4 @@
-"""Evaluating lenses on held-out text: KL to the final distribution, cross-entropy and entropy,
+"""Evaluating lenses on held-out text: KL to the final distribution, cross-entropy and (asked for) entropy,
 per layer, in **bits per byte**; and the layer-transfer matrix."""
 
 from __future__ import annotations
@@ -24,17 +24,37 @@ __all__ = ["evaluate_lenses", "layer_transfer", "stream_stats", "plot_evaluation
 
 @torch.no_grad()
 def stream_stats(
-    x: torch.Tensor, unembed: Unembed, target_logp: torch.Tensor, next_ids: torch.Tensor, chunk: int = 4096
+    x: torch.Tensor,
+    unembed: Unembed,
+    target_logp: torch.Tensor,
+    next_ids: torch.Tensor,
+    chunk: int = 4096,
+    *,
+    entropy: bool = True,
+    compute_dtype: torch.dtype = torch.float32,
 ) -> dict[str, torch.Tensor]:
-    """KL(target || q), cross-entropy of ``next_ids`` and entropy of ``q = softmax(head(x))``, in nats.
+    """KL(target || q), cross-entropy of ``next_ids`` and (with ``entropy``) entropy of ``q = softmax(head(x))``, in
+    nats.
 
     ``x``: ``[..., n, d]`` normed states; ``target_logp``: ``[n, V]``; ``next_ids``: ``[n]`` (-1 where there
-    is no next token). One float32 streaming pass over the vocabulary; returns ``[..., n]`` tensors.
+    is no next token). One streaming pass over the vocabulary, its matmuls in ``compute_dtype`` and everything
+    after them in float32; returns ``[..., n]`` tensors.
     """
     out = stream_vocab(
-        x.float(), unembed.weight, unembed.bias, target_logp, unembed.softcap, chunk, torch.float32, next_ids=next_ids
+        x.float(),
+        unembed.weight,
+        unembed.bias,
+        target_logp,
+        unembed.softcap,
+        chunk,
+        compute_dtype,
+        need_entropy=entropy,
+        next_ids=next_ids,
     )
-    return {"kl": out["kl"].clamp(min=0), "ce": out["ce"], "entropy": out["entropy"]}
+    stats = {"kl": out["kl"].clamp(min=0), "ce": out["ce"]}
+    if entropy:
+        stats["entropy"] = out["entropy"]
+    return stats
 
 
 def evaluate_lenses(
@@ -44,21 +64,28 @@ def evaluate_lenses(
     *,
     micro_batch: int = 2,
     vocab_chunk: int = 4096,
+    entropy: bool = False,
+    compute_dtype: torch.dtype = torch.float32,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Per-layer KL to the final distribution, cross-entropy and entropy, in bits per byte.
+    """Per-layer KL to the final distribution, cross-entropy and (asked for) entropy, in bits per byte.
 
     Args:
         model: The model.
         chunks: Held-out chunks.
         lenses: ``name -> lens`` (default: ``{"logit": LogitLens}``).
+        entropy: Also the entropy of each lens' distribution (one more exponential per vocabulary entry).
+        compute_dtype: Dtype of the vocabulary matmuls (``torch.bfloat16`` where the hardware has bf16 units;
+            softmax sums stay float32).
 
     Returns:
-        ``{"bits_per_byte": factor, "n_tokens": ..., "lenses": {name: {"kl": [...], "ce": [...], "entropy": [...]}},
-        "model": {"ce": x, "entropy": y}}``; lists are per layer (lens index 0 .. L-1).
+        ``{"bits_per_byte": factor, "n_tokens": ..., "lenses": {name: {"kl": [...], "ce": [...]}},
+        "model": {"ce": x}}``, with ``"entropy"`` beside ``"ce"`` when asked; lists are per layer (lens index
+        0 .. L-1).
     """
     lenses = dict(lenses) if lenses else {"logit": LogitLens.from_model(model)}
     dtype = next(model.parameters()).dtype
+    keys = ("kl", "ce", "entropy") if entropy else ("kl", "ce")
     sums: dict[str, dict[str, torch.Tensor]] = {}
     model_sums = {"ce": 0.0, "entropy": 0.0}
     count = 0
@@ -70,25 +97,26 @@ def evaluate_lenses(
         with torch.no_grad():
             for name, lens in lenses.items():
                 x = lens.normed_layers(hidden.to(dtype))
-                st = stream_stats(x, lens.unembed, target, nxt, vocab_chunk)
-                acc = sums.setdefault(name, {key: torch.zeros(hidden.shape[0]) for key in ("kl", "ce", "entropy")})
+                st = stream_stats(x, lens.unembed, target, nxt, vocab_chunk, entropy=entropy, compute_dtype=compute_dtype)
+                acc = sums.setdefault(name, {key: torch.zeros(hidden.shape[0]) for key in keys})
                 acc["kl"] += st["kl"].sum(-1)
-                acc["entropy"] += st["entropy"].sum(-1)
+                if entropy:
+                    acc["entropy"] += st["entropy"].sum(-1)
                 acc["ce"] += torch.where(valid, st["ce"], 0.0).sum(-1)
-            p = target.exp()
-            model_sums["entropy"] += float(-(p * target).sum(-1).sum())
+            if entropy:
+                model_sums["entropy"] += float(-(target.exp() * target).sum(-1).sum())
             model_sums["ce"] += float(-target[valid].gather(-1, nxt[valid][:, None]).sum())
         count += nxt.numel()
     n_valid = count - chunks.ids.shape[0]
     f = chunks.nats_to_bpb
     result: dict[str, Any] = {"units": "bits per byte", "nats_to_bpb": f, "n_tokens": count, "lenses": {}}
     for name, acc in sums.items():
-        result["lenses"][name] = {
-            "kl": (acc["kl"] / count * f).tolist(),
-            "ce": (acc["ce"] / n_valid * f).tolist(),
-            "entropy": (acc["entropy"] / count * f).tolist(),
-        }
-    result["model"] = {"ce": model_sums["ce"] / n_valid * f, "entropy": model_sums["entropy"] / count * f}
+        result["lenses"][name] = {"kl": (acc["kl"] / count * f).tolist(), "ce": (acc["ce"] / n_valid * f).tolist()}
+        if entropy:
+            result["lenses"][name]["entropy"] = (acc["entropy"] / count * f).tolist()
+    result["model"] = {"ce": model_sums["ce"] / n_valid * f}
+    if entropy:
+        result["model"]["entropy"] = model_sums["entropy"] / count * f
     return result
 
 
@@ -120,13 +148,18 @@ def layer_transfer(
         nxt = torch.full((target.shape[0],), -1)
         for a, i in enumerate(idx):
             x = lens.normed_layers(hidden, translator=i)
-            total[a] += stream_stats(x, lens.unembed, target, nxt, vocab_chunk)["kl"].sum(-1)
+            total[a] += stream_stats(x, lens.unembed, target, nxt, vocab_chunk, entropy=False)["kl"].sum(-1)
         count += target.shape[0]
     return (total / count * chunks.nats_to_bpb).tolist()
 
 
 def plot_evaluation(result: Mapping[str, Any], path: str | os.PathLike[str], metric: str = "kl") -> Path:
     """Plot ``metric`` per layer for every lens in an :func:`evaluate_lenses` result (PNG/PDF/SVG)."""
+    missing = [name for name, stats in result["lenses"].items() if metric not in stats]
+    if missing:
+        have = sorted(next(iter(result["lenses"].values())))
+        hint = " (evaluate with entropy=True, or --entropy)" if metric == "entropy" else ""
+        raise ConfigError(f"The result has no {metric!r} for lens(es) {missing}; it has {have}{hint}.")
     plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
