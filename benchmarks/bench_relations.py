@@ -13,8 +13,10 @@ Steps (CPU, float32, torch threads 2, in both environments):
 1. Prompts: ``make_prompts(load_relation(relation), n_demonstrations=3)`` (ICL, 3 demonstrations), kept
    when steerlens can place the subject and answer tokens and when ``PromptValidator`` says the model
    answers them; seeded shuffle; the first ``--n-train`` train both LREs, the rest are held out.
-2. steerlens: ``train_lre(model, tok, train, subject_layer, object_layer, aggregation=...)`` (defaults:
-   batch_size 8, chunk_size 128), timed once (wall clock) after an untimed warm-up on 1 prompt.
+2. steerlens: ``train_lre(model, tok, train, subject_layer, object_layer, aggregation=...)`` (its defaults:
+   batch_size and chunk_size as ``train_lre`` declares them), timed once (wall clock) after an untimed warm-up
+   on 1 prompt; then with each ``--extra-batch-sizes`` (the rows of a batch are left-padded so that their
+   subject tokens share a column, and the differentiated pass starts there).
 3. linear-relational: ``Trainer(model, tok).train_lre(relation, subject_layer, object_layer, train,
    object_aggregation=..., validate_prompts=False)``, timed the same way in the peers' env, as shipped and
    with its KV-cache reuse fixed from outside (variant ``fixed-cache``, see peers_relations.py).
@@ -34,6 +36,7 @@ Results: ``bench-results/relations-peer/`` (git-ignored): ``results.json`` (``re
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import subprocess
 import sys
@@ -59,7 +62,10 @@ MODELS = ("gemma-3-270m", "smollm2-135m")
 DEFAULT_LAYERS = {"gemma-3-270m": (6, 14), "smollm2-135m": (10, 29)}
 VARIANTS = ("shipped", "fixed-cache")
 TARGET_SPEEDUP = 5.0
-SL_BATCH = 8  # steerlens train_lre's default batch_size
+from steerlens.relations import train_lre as _train_lre  # noqa: E402
+
+SL_BATCH = int(inspect.signature(_train_lre).parameters["batch_size"].default)
+SL_CHUNK = inspect.signature(_train_lre).parameters["chunk_size"].default
 
 
 def log(msg: str) -> None:
@@ -251,7 +257,7 @@ def run_model(args: argparse.Namespace, name: str, subject_layer: int, object_la
         "train_s": train_s,
         "other_cpu_share": cont.stop(),
         "call": f"train_lre(model, tok, prompts, {subject_layer}, {object_layer}, "
-        f"aggregation={args.aggregation!r})  [batch_size=8, chunk_size=128]",
+        f"aggregation={args.aggregation!r})  [batch_size={SL_BATCH}, chunk_size={SL_CHUNK}]",
     }
     log(
         f"steerlens train_lre: warm-up on 1 prompt {warm_s:.2f}s; {len(train)} prompts {train_s:.2f}s "
@@ -259,8 +265,8 @@ def run_model(args: argparse.Namespace, name: str, subject_layer: int, object_la
     )
     w_sl, b_sl = lre.weight.float(), lre.bias.float()
     save_file({"weight": w_sl.contiguous(), "bias": b_sl.contiguous()}, str(work / "steerlens.safetensors"))
-    # where the batched Jacobian's time goes: every row of a batch runs from the batch's earliest subject
-    # token to its longest prompt, so also time one prompt per batch (informational, same prompts)
+    # other batch sizes on the same prompts (informational): a batch's rows are aligned on their subject
+    # column, and each runs from there to the batch's longest tail
     res["steerlens_batch_sizes"] = {}
     for bs in args.extra_batch_sizes:
         cont.start()
@@ -282,14 +288,14 @@ def run_model(args: argparse.Namespace, name: str, subject_layer: int, object_la
             "agreement": compare(w_sl, b_sl, other.weight.float(), other.bias.float()),
         }
         log(f"steerlens train_lre(batch_size={bs}): {res['steerlens_batch_sizes'][str(bs)]['train_s']:.2f}s")
-    srt = sorted(located, key=lambda x: x.subject)  # steerlens' batching (default batch_size 8)
+    srt = sorted(located, key=lambda x: x.subject)  # steerlens' batching at its default batch size
     parts = [srt[i : i + SL_BATCH] for i in range(0, len(srt), SL_BATCH)]
     res["token_positions"] = {
         "subject": [loc.subject for loc in located],
         "length": [len(loc.ids) for loc in located],
         "last_object_position": [loc.predict[-1] for loc in located],
         "steerlens_rows_x_positions_differentiated": sum(
-            len(p) * (max(len(loc.ids) for loc in p) - min(loc.subject for loc in p)) for p in parts
+            len(p) * max(loc.predict[-1] + 1 - loc.subject for loc in p) for p in parts
         ),
         "peer_positions_differentiated": sum(len(loc.ids) - loc.subject for loc in located),
         "needed_positions": sum(loc.predict[-1] + 1 - loc.subject for loc in located),
@@ -394,7 +400,7 @@ def report(res: dict[str, Any]) -> dict[str, Any]:
     for bs, r in res.get("steerlens_batch_sizes", {}).items():
         print(
             f"{'  steerlens, batch_size=' + bs + ' (info)':38} {fmt_s(r['train_s']):>11} {'':>15} "
-            f"{r['other_cpu_share']:>10.0%}  (W rel Fro diff vs batch_size=8: {r['agreement']['rel_fro_W']:.1e})"
+            f"{r['other_cpu_share']:>10.0%}  (W rel Fro diff vs the default: {r['agreement']['rel_fro_W']:.1e})"
         )
     for label, key in (
         ("bias only, logits(b) (baseline)", "bias only (steerlens b)"),
@@ -469,7 +475,7 @@ def main() -> None:
     ap.add_argument("--variants", default=",".join(VARIANTS), help="peer variants to run (comma-separated)")
     ap.add_argument(
         "--extra-batch-sizes",
-        default="1",
+        default="8",
         help="also time steerlens with these train_lre batch sizes (informational; '' for none)",
     )
     ap.add_argument("--quick", action="store_true", help="smoke test: 2 training prompts")

@@ -22,7 +22,7 @@ from ..errors import ShapeError
 from ..model.architectures import resolve
 from ..model.capture import capture, new_cache, run_partial
 from ..model.site import Site
-from ..model.tokens import pad
+from ..model.tokens import Batch, pad
 from .data import Prompt
 from .locate import Aggregation, aggregation_weights, check_aggregation, locate, relation_sites
 
@@ -128,17 +128,22 @@ def jacobians(
         part = [located[i] for i in idx]
         # tokens after the last answer-predicting position cannot change the object activation
         rows = [loc.ids[: loc.predict[-1] + 1] for loc in part]
-        batch = pad(rows, side="right").to(device)
+        # each row is shifted right (left padding) so that every subject token sits in the same column: the
+        # differentiated pass then starts at that column for every row, not at the batch's earliest subject
+        col = max(loc.subject for loc in part)
+        shift = [col - loc.subject for loc in part]
+        batch = _aligned(rows, shift).to(device)
         positions = batch.position_ids()
         subj = torch.tensor([loc.subject for loc in part], device=device)
         ar = torch.arange(len(part), device=device)
-        s = capture(model, batch, s_site, positions=subj.cpu(), batch_size=len(part), offload=False, progress=False)[s_site]
-        start = int(subj.min())
+        s = capture(model, pad(rows), s_site, positions=subj.cpu(), batch_size=len(part), offload=False, progress=False)[s_site]
+        start = col
         prefix = _prefix_cache(model, batch, positions, start, o_site) if start > 0 else None
-        w = aggregation_weights(part, aggregation, batch.input_ids.shape[1])[:, start:].to(device=device, dtype=s.dtype)
+        w = aggregation_weights(part, aggregation, batch.input_ids.shape[1])  # in each row's own positions
+        w = torch.stack([torch.roll(row, k) for row, k in zip(w, shift)])[:, start:].to(device=device, dtype=s.dtype)
         ids = batch.input_ids[:, start:]
         pos_ids = positions[:, start:]
-        local = subj - start
+        local = torch.zeros_like(subj)
 
         def f(
             x: torch.Tensor, ids=ids, pos_ids=pos_ids, mask=batch.attention_mask, prefix=prefix, local=local, ar=ar, w=w
@@ -178,6 +183,17 @@ def jacobians(
         s_out[where] = s.to(s_out.dtype)
         o_out[where] = o.to(o_out.dtype)
     return jac_out, s_out, o_out
+
+
+def _aligned(rows: Sequence[Sequence[int]], shift: Sequence[int]) -> Batch:
+    """``rows`` with ``shift[i]`` pad tokens before row ``i`` and right padding after (marked by the mask)."""
+    width = max(k + len(r) for r, k in zip(rows, shift))
+    ids = torch.zeros(len(rows), width, dtype=torch.long)
+    mask = torch.zeros(len(rows), width, dtype=torch.long)
+    for i, (r, k) in enumerate(zip(rows, shift)):
+        ids[i, k : k + len(r)] = torch.as_tensor(list(r), dtype=torch.long)
+        mask[i, k : k + len(r)] = 1
+    return Batch(ids, mask)
 
 
 def _prefix_cache(model: torch.nn.Module, batch: Any, positions: torch.Tensor, start: int, last: Site) -> Any:
