@@ -209,7 +209,8 @@ class Leaderboard:
             lines += [
                 "" if lines else f"Model `{self.model}`, config `{self.config_hash}`.",
                 f"Knowledge edits at block {k['layer']} on {k['n_test']} held-out known facts of {len(k['relations'])} "
-                f"relation(s) (LRE and LRC fitted on {k['n_train']} training facts; REMEDI editor: {k['editor']}). "
+                f"relation(s) (LRE of each relation on up to {self.config['lre_samples']} and LRC concepts on all of "
+                f"{k['n_train']} training facts; REMEDI editor: {k['editor']}). "
                 "Efficacy: p(new) > p(true) on the prompt; magnitude: mean p(new) - p(true); paraphrase: the same on "
                 "other prompts; neighbourhood: other entities keep their true object (* = unchanged by construction); "
                 f"fluency (bits) and consistency on {k['n_generation']} sampled generations.",
