@@ -426,8 +426,8 @@ def report(res: dict[str, Any]) -> dict[str, Any]:
     if tp:
         print(
             f"positions differentiated (prompt rows x sequence positions in the Jacobian passes): steerlens "
-            f"{tp['steerlens_rows_x_positions_differentiated']} (batches of {SL_BATCH} run from their earliest "
-            f"subject token to their longest prompt), linear-relational {tp['peer_positions_differentiated']} "
+            f"{tp['steerlens_rows_x_positions_differentiated']} (batches of {SL_BATCH}, aligned on their subject "
+            f"column, run from there to their longest tail), linear-relational {tp['peer_positions_differentiated']} "
             f"(each prompt from its subject token to its end), needed {tp['needed_positions']} (subject token to "
             "last object position)"
         )
