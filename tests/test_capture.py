@@ -149,3 +149,20 @@ def test_continuation_logprobs_equal_the_tail_of_next_token_logprobs(tiny):
         torch.testing.assert_close(g, f[k - 1 :], atol=1e-4, rtol=1e-4)
     with pytest.raises(PositionError, match="start"):
         continuation_logprobs(tiny, rows, [0, 1, 1])
+
+
+def test_next_token_ranks_match_the_full_distribution_in_input_order():
+    from steerlens.model.capture import last_token_logprobs, next_token_ranks
+
+    model = make_tiny("llama")
+    rows = [[5, 6, 7, 8, 9, 10], [11, 12], [13, 14, 15, 16], [17], [18, 19, 20]]
+    targets = [3, 40, 7, 21, 2]
+    lp = last_token_logprobs(model, rows, batch_size=2)
+    want = (lp > lp.gather(1, torch.tensor(targets)[:, None])).sum(-1)
+    got = next_token_ranks(model, rows, targets, batch_size=2)  # batched by length, put back in order
+    assert got.tolist() == want.tolist()
+    assert got.tolist() == next_token_ranks(model, rows, targets, batch_size=64).tolist()
+    top = lp.argmax(-1).tolist()
+    assert next_token_ranks(model, rows, top).tolist() == [0] * len(rows)
+    with pytest.raises(PositionError, match="2 targets for 5 rows"):
+        next_token_ranks(model, rows, targets[:2])

@@ -622,3 +622,26 @@ def test_intervene_with_actadd_edits_directly(tok):
     with act.apply(model):
         b = _logits(model, tok, PROMPT)
     assert torch.equal(a, b)
+
+
+def test_text_drift_is_zero_unsteered_and_sums_as_documented():
+    from steerlens.errors import ShapeError
+    from steerlens.steering.metrics import summarize_drift, text_drift
+
+    torch.manual_seed(0)
+    ref = torch.log_softmax(torch.randn(4, 10), -1)
+    row = [1, 2, 3, 4]
+    same = text_drift(ref, ref, row)
+    assert same.kl == 0.0 and same.logprob_change == 0.0 and same.hits == same.base_hits
+    assert summarize_drift([same]) == {"kl": 0.0, "perplexity_ratio": 1.0, "accuracy_change": 0.0}
+    lp = torch.log_softmax(torch.randn(4, 10), -1)
+    d = text_drift(lp, ref, row)
+    kl = float((lp.exp() * (lp - ref)).sum())
+    own = float(sum(lp[t, row[t + 1]] - ref[t, row[t + 1]] for t in range(3)))
+    assert d.kl == pytest.approx(kl) and d.logprob_change == pytest.approx(own) and d.positions == 4
+    s = summarize_drift([d, same])
+    assert s["kl"] == pytest.approx(kl / 8) and s["perplexity_ratio"] == pytest.approx(math.exp(-own / 6))
+    with pytest.raises(ShapeError):
+        text_drift(lp, ref, row[:3])
+    with pytest.raises(ShapeError):
+        summarize_drift([])
