@@ -288,7 +288,7 @@ def run_model(args: argparse.Namespace, name: str, subject_layer: int, object_la
             "agreement": compare(w_sl, b_sl, other.weight.float(), other.bias.float()),
         }
         log(f"steerlens train_lre(batch_size={bs}): {res['steerlens_batch_sizes'][str(bs)]['train_s']:.2f}s")
-    srt = sorted(located, key=lambda x: x.subject)  # steerlens' batching at its default batch size
+    srt = sorted(located, key=lambda x: x.predict[-1] - x.subject)  # steerlens' batching (by tail length)
     parts = [srt[i : i + SL_BATCH] for i in range(0, len(srt), SL_BATCH)]
     res["token_positions"] = {
         "subject": [loc.subject for loc in located],

@@ -102,9 +102,10 @@ def jacobians(
     subject token's activation replaced by the differentiated input; the ``d`` rows of every prompt's
     Jacobian then come from vectorised VJPs, ``chunk_size`` at a time (``None``: all at once).
     Prompts in a batch are independent, so one cotangent ``e_k`` on every row gives row ``k`` of all
-    their Jacobians together; but every row then runs from the batch's earliest subject token to its
-    longest row, padding included, which on CPU costs more than it saves (measured: 8 ICL prompts on
-    gemma-3-270m, 13.9 s at batch_size 1, 65.8 s at 8), hence the default of 1.
+    their Jacobians together. The rows of a batch are left-padded so that their subject tokens share a
+    column, and the differentiated pass runs from that column to the batch's longest tail (subject to last
+    object position). On CPU a batch still does not beat one prompt at a time (measured: 8 ICL prompts on
+    gemma-3-270m, 71.6 s at batch_size 1, 82.2 s at 8, `benchmarks/README.md`), hence the default of 1.
     """
     check_aggregation(aggregation)
     spec = resolve(model)
@@ -115,10 +116,10 @@ def jacobians(
     chunk = d if chunk_size is None else int(chunk_size)
     if chunk < 1:
         raise ShapeError(f"chunk_size must be >= 1 or None, got {chunk_size}.")
-    # batches of prompts with similar subject positions: the tokens before a batch's first subject
-    # token do not depend on it, so they run once (into a fresh KV cache) and the differentiated
-    # pass, forward and backward, covers only the tokens from there on
-    order = sorted(range(len(located)), key=lambda i: located[i].subject)
+    # batches of prompts with similar tails: the tokens before the subject do not depend on it, so they
+    # run once (into a fresh KV cache, rows aligned on the subject column) and the differentiated pass,
+    # forward and backward, covers only the tails, padded to the batch's longest
+    order = sorted(range(len(located)), key=lambda i: located[i].predict[-1] - located[i].subject)
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     jac_out = torch.empty(len(located), d, d, device=device, dtype=next(model.parameters()).dtype)
     s_out = torch.empty(len(located), d, device=device, dtype=jac_out.dtype)
