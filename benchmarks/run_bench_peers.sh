@@ -24,7 +24,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-if [ ! -x "$BENCH_VENV/bin/python" ] || ! "$BENCH_VENV/bin/python" -c "import steering_vectors, repeng" 2>/dev/null; then
+if [ ! -x "$BENCH_VENV/bin/python" ] || ! "$BENCH_VENV/bin/python" -c \
+    "import importlib.util, steering_vectors; assert importlib.util.find_spec('repeng')" 2>/dev/null; then
+  # (repeng itself is not imported here: 0.4.0 names np.float_, gone in numpy 2; peers_bench.py adds the alias)
   echo "== creating the peers' virtualenv $BENCH_VENV"
   [ -x "$BENCH_VENV/bin/python" ] || python3 -m venv "$BENCH_VENV"
   "$BENCH_VENV/bin/pip" install -q "torch==2.13.0"
