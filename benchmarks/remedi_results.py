@@ -220,6 +220,9 @@ def main() -> None:
             seed=a.seed,
             progress=False,
         )
+        # an editor that never beat its null start predicts one class everywhere: record which it was
+        report["control_model"] = {"best_epoch": rc.best_epoch, "untrained": rc.untrained, "history": rc.history}
+        print(f"control model editor: best epoch {rc.best_epoch} (untrained: {rc.untrained})", flush=True)
         for el in entity_layers:
             for contextual in (True, False):
                 res = inspect(rnd, tok, rc.editor, test, el, contextual=contextual, seed=a.seed)
@@ -253,11 +256,13 @@ def main() -> None:
             "magnitude": res.efficacy_magnitude,
             "paraphrase": res.paraphrase_efficacy,
             "best_epoch": r.best_epoch,
+            "untrained": r.untrained,
+            "history": r.history,
             "seconds": time.perf_counter() - t,
         }
         print(
             f"sweep layer {layer}: efficacy {res.efficacy:.3f} paraphrase {res.paraphrase_efficacy:.3f} "
-            f"({time.perf_counter() - t:.0f}s)",
+            f"best epoch {r.best_epoch} ({time.perf_counter() - t:.0f}s)",
             flush=True,
         )
         report["sweep"] = sweep

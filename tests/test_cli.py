@@ -792,6 +792,14 @@ def test_cli_defaults_are_the_librarys():
     assert ed.lam_kl == train_editor.__kwdefaults__["lam_kl"] and ed.lr == train_editor.__kwdefaults__["lr"]
     rel = parser.parse_args(["relations", "eval", "--subject-layer", "1"])
     assert rel.max_test == evaluate_relation.__kwdefaults__["max_test"]
+    assert rel.measure.split(",") == list(evaluate_relation.__kwdefaults__["measure"]) and rel.concept_object_layer is None
+
+
+def test_relations_eval_rejects_an_unknown_measure(folder, capsys):
+    args = ["relations", "eval", "name gender", "--subject-layer", "0", "--model", str(folder), "--measure", "concept"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "measure must name some of" in err and "'concepts'" in err
 
 
 def test_real_subcommands_take_any_text(folder, capsys):

@@ -335,6 +335,44 @@ def test_evaluate_relation_end_to_end_and_sample_cap(monkeypatch):
         ev.evaluate_relation(model, tok, rel, max_samples=1, **kw)
 
 
+def test_evaluate_relation_measure_skips_what_is_not_asked(monkeypatch):
+    """``measure=("concepts",)`` with a concept object layer trains one LRE instead of two and gives the very
+    concept scores of the full evaluation; a score not asked for stays None; a wrong name is a typed error."""
+    from conftest import make_tiny
+    from steerlens.relations import evaluate as ev
+    from tests_helpers import char_tokenizer
+
+    model, tok = make_tiny("llama"), char_tokenizer()
+    rel = load_relation("name gender")
+    monkeypatch.setattr(ev, "is_prefix", lambda token, target: True)
+    monkeypatch.setattr(ev.PromptValidator, "filter", lambda self, prompts, **kw: list(prompts))
+    layers: list[int] = []
+    real_train = ev.train_lre
+
+    def counting_train(*args, **kwargs):
+        layers.append(args[4])
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(ev, "train_lre", counting_train)
+    kw = dict(subject_layer=0, object_layer=2, concept_object_layer=1, n_train=3, n_icl=2, rank=8, max_test=6)
+    kw.update(max_swaps_per_concept=1, max_samples=12)
+    full = ev.evaluate_relation(model, tok, rel, **kw)
+    assert layers == [2, 1] and full.faithfulness is not None and full.causality is not None
+    layers.clear()
+    only = ev.evaluate_relation(model, tok, rel, measure=("concepts",), **kw)
+    assert layers == [1]  # the object-layer LRE is never trained
+    assert only.faithfulness is None and only.causality is None
+    assert only.concept_accuracy == full.concept_accuracy and only.concept_causality == full.concept_causality
+    assert set(only.concept_accuracy) == {"lrc", "mean", "logistic", "svm"}
+    layers.clear()
+    faith = ev.evaluate_relation(model, tok, rel, measure=("faithfulness",), **kw)
+    assert layers == [2] and faith.faithfulness == full.faithfulness and faith.causality is None
+    assert faith.concept_accuracy == {} and faith.n_concept_test == 0
+    for bad in (("concept",), ()):
+        with pytest.raises(DataFormatError, match="measure must name some of"):
+            ev.evaluate_relation(model, tok, rel, measure=bad, **kw)
+
+
 def test_concept_split_never_tests_a_subject_the_lre_was_fitted_on():
     """The LRC concepts come from an LRE: its training subjects must not become concept test subjects."""
     from types import SimpleNamespace

@@ -68,6 +68,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     e.add_argument("--rank", type=int, default=None, help="inverse-LRE rank (default: min(200, d))")
     e.add_argument("--no-baselines", action="store_true", help="skip the mean / logistic / SVM probe baselines")
+    e.add_argument(
+        "--concept-object-layer",
+        type=int,
+        default=None,
+        help="object block of the LRE behind the concepts, mean-aggregated (default: the --object-layer LRE's)",
+    )
+    e.add_argument(
+        "--measure",
+        default=",".join(default_of(evaluate_relation, "measure")),
+        help="comma-separated scores to compute (default: all); 'concepts' alone with --concept-object-layer "
+        "skips the object-layer LRE",
+    )
     e.add_argument("--out", help="folder for results.json (and by_category.png with --plot)")
     e.add_argument("--plot", action="store_true", help="also plot the scores by category")
     add_model(e)
@@ -173,6 +185,8 @@ def _eval(args: argparse.Namespace) -> int:
         rank=args.rank,
         baselines=not args.no_baselines,
         max_samples=args.max_samples,
+        concept_object_layer=args.concept_object_layer,
+        measure=tuple(x.strip() for x in args.measure.split(",") if x.strip()),
     )
     print(results_table(results))
     if args.out:
