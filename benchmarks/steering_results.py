@@ -23,6 +23,7 @@ from steerlens.steering import (
     WEDDING_WORDS,
     ActAdd,
     SamplingConfig,
+    SweepResult,
     compare,
     lexicon_balance,
     sentiment,
@@ -63,6 +64,33 @@ UNRELATED_TEXTS = [
 ]
 
 
+def _layers(spec: str) -> list[int]:
+    """``"0,3,6"`` or ranges ``"0-5,12"``."""
+    out: list[int] = []
+    for part in (x.strip() for x in spec.split(",") if x.strip()):
+        lo, _, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
+    return out
+
+
+def _run_sweep(model, tok, a: argparse.Namespace, layers: list[int], cfg: SamplingConfig) -> SweepResult:
+    return sweep(
+        model,
+        tok,
+        "I went up to my friend and said",
+        " weddings",
+        " ",
+        sites=[Site(x, "resid_pre") for x in layers],  # the paper's "layer n" is the stream entering block n
+        strengths=[float(x) for x in a.wedding_strengths.split(",")],
+        metric=word_counter(WEDDING_WORDS),
+        metric_name="wedding words",
+        n=a.wedding_n,
+        seed=0,
+        config=cfg,
+        cost_texts={"wedding": WEDDING_TEXTS, "unrelated": UNRELATED_TEXTS},
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="gemma-3-270m")
@@ -77,6 +105,12 @@ def main() -> None:
     ap.add_argument("--skip-love", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default=None, help="e.g. cuda (default: CPU)")
+    ap.add_argument(
+        "--merge",
+        default="",
+        help="comma-separated wedding_sweep.json files of runs on parts of the grid (e.g. --wedding-layers 0-5, 6-11): "
+        "merge them, without sampling anything, into the --out folder's table, plot and summary",
+    )
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     out = Path(a.out)
@@ -114,23 +148,14 @@ def main() -> None:
     summary["love_hate_seconds"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    layers = list(range(n_layers)) if a.wedding_layers == "all" else [int(x) for x in a.wedding_layers.split(",")]
-    res = sweep(
-        model,
-        tok,
-        "I went up to my friend and said",
-        " weddings",
-        " ",
-        sites=[Site(x, "resid_pre") for x in layers],  # the paper's "layer n" is the stream entering block n
-        strengths=[float(x) for x in a.wedding_strengths.split(",")],
-        metric=word_counter(WEDDING_WORDS),
-        metric_name="wedding words",
-        n=a.wedding_n,
-        seed=0,
-        config=cfg,
-        cost_texts={"wedding": WEDDING_TEXTS, "unrelated": UNRELATED_TEXTS},
-    )
+    layers = list(range(n_layers)) if a.wedding_layers == "all" else _layers(a.wedding_layers)
+    if a.merge:
+        res = SweepResult.merge([SweepResult.load_json(p) for p in a.merge.split(",") if p])
+        summary["merged_from"] = a.merge.split(",")
+    else:
+        res = _run_sweep(model, tok, a, layers, cfg)
     res.save_json(out / "wedding_sweep.json")
+
     res.plot(out / "wedding_sweep.png")
     print(res.table())
     best = res.best()

@@ -23,6 +23,7 @@ from steerlens.steering import (
     ActivationAddition,
     SamplingConfig,
     SteeringVector,
+    SweepResult,
     compare,
     lexicon_balance,
     logprob_change,
@@ -602,6 +603,40 @@ def test_sweep_measures_the_perplexity_cost(tok, tmp_path):
         assert push["perplexity_ratio"][name] == pytest.approx(expected, rel=1e-5) and abs(expected - 1) > 1e-3
     assert "perplexity ratio (steered / unsteered) on unrelated texts" in res.table()
     assert res.plot(tmp_path / "s.png").stat().st_size > 1000
+
+
+def test_sweep_parts_merge_into_the_single_run(tok, tmp_path):
+    """A grid run in parts (different sites, different strengths, separate calls) and merged from its JSON files
+    is the grid of one call, cell for cell; mismatched parts and disagreeing cells are typed errors."""
+    model = make_tiny("llama")
+    texts = {"related": ["w5 w6 w9 w10"], "unrelated": ["w30 w31 w32 w33"]}
+    kw = dict(
+        pad_token="w0", metric=lambda ts: [len(t) for t in ts], n=3, seed=5, config=SamplingConfig(max_new_tokens=4),
+        cost_texts=texts, progress=False,
+    )  # fmt: skip
+    whole = sweep(model, tok, PROMPT, "w5 w6", "w7", sites=["resid_pre.0", "resid_pre.2"], strengths=[2.0, 8.0], **kw)
+    a = sweep(model, tok, PROMPT, "w5 w6", "w7", sites=["resid_pre.2"], strengths=[8.0, 2.0], **kw)
+    b = sweep(model, tok, PROMPT, "w5 w6", "w7", sites=["resid_pre.0"], strengths=[2.0], **kw)
+    c = sweep(model, tok, PROMPT, "w5 w6", "w7", sites=["resid_pre.0"], strengths=[8.0, 2.0], **kw)  # one cell in b too
+    parts = [SweepResult.load_json(x.save_json(tmp_path / f"{i}.json")) for i, x in enumerate((a, b, c))]
+    merged = SweepResult.merge(parts)
+    assert merged.sites == whole.sites and merged.strengths == whole.strengths
+    assert merged.records == whole.records and merged.baseline == whole.baseline
+    assert merged.table() == whole.table()
+    partial = SweepResult.merge(parts[:2])  # resid_pre.0 at strength 8 is missing: shown as "-"
+    assert len(partial.records) == 3 and "-  " in partial.table()
+    other_seed = sweep(model, tok, PROMPT, "w5 w6", "w7", sites=["resid_pre.1"], strengths=[2.0], **(kw | {"seed": 6}))
+    with pytest.raises(SteeringError, match="baseline"):
+        SweepResult.merge([a, other_seed])
+    bad = SweepResult.load_json(tmp_path / "1.json")
+    bad.records[0] = dict(bad.records[0], mean=bad.records[0]["mean"] + 1)
+    with pytest.raises(SteeringError, match="disagree on the cell resid_pre.0, strength 2"):
+        SweepResult.merge([bad, c])
+    with pytest.raises(SteeringError, match="No sweep file"):
+        SweepResult.load_json(tmp_path / "missing.json")
+    (tmp_path / "junk.json").write_text('{"prompt": 1}')
+    with pytest.raises(SteeringError, match="not a sweep"):
+        SweepResult.load_json(tmp_path / "junk.json")
 
 
 def test_sample_accepts_token_ids(tok):

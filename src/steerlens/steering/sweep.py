@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -44,6 +45,72 @@ class SweepResult(JsonResult):
     def mean(self, site: SiteLike, strength: float) -> float:
         return self.record(site, strength)["mean"]
 
+    @classmethod
+    def load_json(cls, path: str | os.PathLike[str]) -> SweepResult:
+        """Read a sweep written by :meth:`save_json`."""
+        p = Path(path)
+        if not p.is_file():
+            raise SteeringError(f"No sweep file at {str(p)!r} (write one with SweepResult.save_json).")
+        try:
+            d = json.loads(p.read_text(encoding="utf-8"))
+            return cls(**d)
+        except (ValueError, TypeError) as e:
+            raise SteeringError(f"{str(p)!r} is not a sweep written by SweepResult.save_json: {e}") from e
+
+    @classmethod
+    def merge(cls, parts: Sequence[SweepResult]) -> SweepResult:
+        """One sweep from parts run separately: the same prompt, steering, metric, sampling, cost texts and unsteered
+        baseline (so the same seed), on different cells of a site x strength grid.
+
+        Every sweep call samples each cell with the same seed, so a grid run in parts (e.g. one process per group of
+        layers, or across days) gives the cells a single run would. A cell present in two parts must hold the same
+        values. Sites are ordered by point then layer, strengths ascending; cells no part ran are absent, and
+        :meth:`table` shows them as ``-``.
+        """
+        if not parts:
+            raise SteeringError("Give at least one sweep to merge.")
+        first = parts[0]
+        for k, other in enumerate(parts[1:], 1):
+            for name in ("prompt", "steering", "metric", "sampling", "cost_texts", "baseline"):
+                if getattr(other, name) != getattr(first, name):
+                    raise SteeringError(
+                        f"Sweep part {k} differs from part 0 in {name!r}: parts must come from the same prompt, "
+                        "steering, metric, sampling config, cost texts and seed (the unsteered baseline shows it)."
+                    )
+        cells: dict[tuple[str, float], dict[str, Any]] = {}
+        examples: dict[str, list[str]] = {}
+        for k, part in enumerate(parts):
+            for r in part.records:
+                key = (r["site"], float(r["strength"]))
+                if key in cells and cells[key] != r:
+                    raise SteeringError(
+                        f"Sweep parts disagree on the cell {key[0]}, strength {key[1]:g} (part {k}): "
+                        "they were not run with the same model, seed and settings."
+                    )
+                cells[key] = r
+            examples.update(part.examples)
+        sites = sorted({k[0] for k in cells}, key=lambda x: (Site.parse(x).point, Site.parse(x).layer))
+        strengths = sorted({k[1] for k in cells})
+        records = [cells[(x, c)] for x in sites for c in strengths if (x, c) in cells]
+        return cls(
+            first.prompt,
+            first.steering,
+            first.metric,
+            sites,
+            strengths,
+            list(first.baseline),
+            records,
+            dict(first.sampling),
+            examples,
+            {k: list(v) for k, v in first.cost_texts.items()},
+        )
+
+    def _cell(self, site: str, strength: float, fmt: Callable[[dict[str, Any]], float]) -> str:
+        try:
+            return f"{fmt(self.record(site, strength)):<9.3f}"
+        except SteeringError:
+            return f"{'-':<9}"
+
     @property
     def baseline_mean(self) -> float:
         return sum(self.baseline) / len(self.baseline)
@@ -64,12 +131,12 @@ class SweepResult(JsonResult):
         head = f"{'site':<{w}}  " + "  ".join(f"s={c:<7g}" for c in self.strengths)
         lines = [f"{self.metric} on {self.prompt!r}; unsteered mean {self.baseline_mean:.3f}", head]
         for site in self.sites:
-            lines.append(f"{site:<{w}}  " + "  ".join(f"{self.mean(site, c):<9.3f}" for c in self.strengths))
+            lines.append(f"{site:<{w}}  " + "  ".join(self._cell(site, c, lambda r: r["mean"]) for c in self.strengths))
         for name in self.cost_texts:
             lines += ["", f"perplexity ratio (steered / unsteered) on {name} texts", head]
             for site in self.sites:
-                cells = [self.record(site, c)["perplexity_ratio"][name] for c in self.strengths]
-                lines.append(f"{site:<{w}}  " + "  ".join(f"{x:<9.3f}" for x in cells))
+                cells = [self._cell(site, c, lambda r: r["perplexity_ratio"][name]) for c in self.strengths]
+                lines.append(f"{site:<{w}}  " + "  ".join(cells))
         return "\n".join(lines)
 
     def plot(self, path: str | os.PathLike[str]) -> Path:
