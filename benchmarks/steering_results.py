@@ -19,6 +19,7 @@ import torch
 
 import steerlens
 from steerlens.model import Site
+from steerlens.model.site import parse_sites
 from steerlens.steering import (
     WEDDING_WORDS,
     ActAdd,
@@ -62,15 +63,6 @@ UNRELATED_TEXTS = [
     "The museum's new wing holds a collection of medieval maps.",
     "She parked the car and walked the last mile to the summit.",
 ]
-
-
-def _layers(spec: str) -> list[int]:
-    """``"0,3,6"`` or ranges ``"0-5,12"``."""
-    out: list[int] = []
-    for part in (x.strip() for x in spec.split(",") if x.strip()):
-        lo, _, hi = part.partition("-")
-        out.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
-    return out
 
 
 def _run_sweep(model, tok, a: argparse.Namespace, layers: list[int], cfg: SamplingConfig) -> SweepResult:
@@ -148,7 +140,7 @@ def main() -> None:
     summary["love_hate_seconds"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    layers = list(range(n_layers)) if a.wedding_layers == "all" else _layers(a.wedding_layers)
+    layers = [x.layer for x in parse_sites(a.wedding_layers, n_layers)]  # "all", "0-5,12", ...
     if a.merge:
         res = SweepResult.merge([SweepResult.load_json(p) for p in a.merge.split(",") if p])
         summary["merged_from"] = a.merge.split(",")
