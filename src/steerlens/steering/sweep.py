@@ -105,11 +105,13 @@ class SweepResult(JsonResult):
             {k: list(v) for k, v in first.cost_texts.items()},
         )
 
-    def _cell(self, site: str, strength: float, fmt: Callable[[dict[str, Any]], float]) -> str:
+    def _cell(self, site: str, strength: float, cost: str | None = None) -> str:
+        """One table cell: the mean metric, or with ``cost`` the perplexity ratio on those texts; ``-`` if not run."""
         try:
-            return f"{fmt(self.record(site, strength)):<9.3f}"
+            r = self.record(site, strength)
         except SteeringError:
             return f"{'-':<9}"
+        return f"{r['mean'] if cost is None else r['perplexity_ratio'][cost]:<9.3f}"
 
     @property
     def baseline_mean(self) -> float:
@@ -131,11 +133,11 @@ class SweepResult(JsonResult):
         head = f"{'site':<{w}}  " + "  ".join(f"s={c:<7g}" for c in self.strengths)
         lines = [f"{self.metric} on {self.prompt!r}; unsteered mean {self.baseline_mean:.3f}", head]
         for site in self.sites:
-            lines.append(f"{site:<{w}}  " + "  ".join(self._cell(site, c, lambda r: r["mean"]) for c in self.strengths))
+            lines.append(f"{site:<{w}}  " + "  ".join(self._cell(site, c) for c in self.strengths))
         for name in self.cost_texts:
             lines += ["", f"perplexity ratio (steered / unsteered) on {name} texts", head]
             for site in self.sites:
-                cells = [self._cell(site, c, lambda r: r["perplexity_ratio"][name]) for c in self.strengths]
+                cells = [self._cell(site, c, name) for c in self.strengths]
                 lines.append(f"{site:<{w}}  " + "  ".join(cells))
         return "\n".join(lines)
 
