@@ -307,7 +307,7 @@ def evaluate_relation(
 
     ``measure`` names the scores to compute, among :data:`MEASURES`; the others stay ``None``. With
     ``measure=("concepts",)`` and a ``concept_object_layer``, the LRE at ``object_layer`` is never trained
-    (its Jacobians are most of the cost), so a sweep over concepts alone takes about half the time. The
+    (its Jacobians are most of the cost: on gemma-3-270m a relation took 24 s instead of 98 s). The
     concept split and scores do not depend on it: they are the same as in a full evaluation.
     """
     unknown = sorted(set(measure) - set(MEASURES))
