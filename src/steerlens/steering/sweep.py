@@ -172,6 +172,9 @@ class SweepResult(JsonResult):
                 cax.plot([Site.parse(r["site"]).layer for r in rs], [r["perplexity_ratio"][name] for r in rs], marker=".")
             cax.axhline(1.0, color="gray", ls="--")
             cax.set_yscale("log")
+            # plain numbers (0.9, 1.5, 3) on the log axis, not powers of ten
+            cax.yaxis.set_major_formatter(_plain_ticks())
+            cax.yaxis.set_minor_formatter(_plain_ticks())
             cax.set_ylabel(f"perplexity ratio\n({name} texts)", fontsize=8)
         axes[-1].set_xlabel(f"layer ({', '.join(points)})")
         axes[-1].xaxis.get_major_locator().set_params(integer=True)
@@ -179,6 +182,12 @@ class SweepResult(JsonResult):
         fig.savefig(path, dpi=120)
         plt.close(fig)
         return Path(path)
+
+
+def _plain_ticks():
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda v, _pos: f"{v:g}")
 
 
 def _sem(xs: Sequence[float]) -> float:
