@@ -27,6 +27,7 @@ from steerlens.steering import (
     SweepResult,
     compare,
     lexicon_balance,
+    relative_norms,
     sentiment,
     sweep,
     word_counter,
@@ -66,12 +67,13 @@ UNRELATED_TEXTS = [
 
 
 def _run_sweep(model, tok, a: argparse.Namespace, layers: list[int], cfg: SamplingConfig) -> SweepResult:
+    pre = a.prefix  # e.g. "<|endoftext|>" for a tokenizer that adds no BOS: see --prefix
     return sweep(
         model,
         tok,
-        "I went up to my friend and said",
-        " weddings",
-        " ",
+        pre + "I went up to my friend and said",
+        pre + " weddings",
+        pre + " ",
         sites=[Site(x, "resid_pre") for x in layers],  # the paper's "layer n" is the stream entering block n
         strengths=[float(x) for x in a.wedding_strengths.split(",")],
         metric=word_counter(WEDDING_WORDS),
@@ -79,8 +81,37 @@ def _run_sweep(model, tok, a: argparse.Namespace, layers: list[int], cfg: Sampli
         n=a.wedding_n,
         seed=0,
         config=cfg,
-        cost_texts={"wedding": WEDDING_TEXTS, "unrelated": UNRELATED_TEXTS},
+        cost_texts={"wedding": [pre + t for t in WEDDING_TEXTS], "unrelated": [pre + t for t in UNRELATED_TEXTS]},
     )
+
+
+def _norms(model, tok, a: argparse.Namespace, sites: list[str]) -> dict:
+    """Per site, the residual norm of the prompt's first positions, the norm of the steering rows (strength 1) and
+    the residual norms of the two steering prompts.
+
+    On a model whose tokenizer adds no BOS, the first position is the attention sink (norms many times the
+    others'), and the x-vector's first row, which does not cancel there, is added to it."""
+    pre = a.prefix
+    out = {}
+    print(
+        "site: prompt residual norm at positions 0, 1, 2, 3 | steering norm per row (strength 1) | "
+        "residual norm per position of the ' weddings' prompt | of the ' ' prompt"
+    )
+    for site in sites:
+        act = ActAdd.build(model, tok, list(x_vector(pre + " weddings", pre + " ", 1.0, Site.parse(site), tokenizer=tok)))
+        r = relative_norms(model, tok, act, pre + "I went up to my friend and said")
+        plus, minus = (relative_norms(model, tok, act, pre + p)["prompt_norm"] for p in (" weddings", " "))
+        out[site] = {
+            "prompt_norm": [round(x, 1) for x in r["prompt_norm"][:4]],
+            "steering_norm": [round(x, 1) for x in r["steering_norm"]],
+            "plus_prompt_norm": [round(x, 1) for x in plus],
+            "minus_prompt_norm": [round(x, 1) for x in minus],
+        }
+        print(
+            f"{site}: {out[site]['prompt_norm']} | {out[site]['steering_norm']} | "
+            f"{out[site]['plus_prompt_norm']} | {out[site]['minus_prompt_norm']}"
+        )
+    return out
 
 
 def main() -> None:
@@ -94,6 +125,13 @@ def main() -> None:
     ap.add_argument("--wedding-strengths", default="1,2,4,8,16")
     ap.add_argument("--wedding-layers", default="all")
     ap.add_argument("--wedding-n", type=int, default=50, help="completions per wedding setting (paired seeds)")
+    ap.add_argument(
+        "--prefix",
+        default="",
+        help="text put before the wedding prompt, both steering prompts and every cost text, e.g. '<|endoftext|>' "
+        "on a model whose tokenizer adds no BOS, so that the first position (the attention sink) is the same token "
+        "everywhere and the x-vector's first row is zero, as with a BOS",
+    )
     ap.add_argument("--skip-love", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default=None, help="e.g. cuda (default: CPU)")
@@ -163,6 +201,7 @@ def main() -> None:
         "seconds": time.perf_counter() - t0,
         "per_site_at_best_strength": {r["site"]: r["mean"] for r in res.records if r["strength"] == best["strength"]},
     }
+    summary["wedding"]["norms"] = _norms(model, tok, a, res.sites)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(
         json.dumps(

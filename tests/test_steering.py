@@ -129,6 +129,23 @@ def test_addition_lands_once_at_the_front_positions(arch, tok):
     assert float(steer[0].norm()) < 1e-3 * float(steer[1:].norm())
 
 
+def test_front_pair_without_a_shared_first_token_warns(tok):
+    """With no BOS (SmolLM2, Qwen), an x-vector's first row does not cancel and lands on the attention sink."""
+    import warnings
+
+    model = make_tiny("llama")
+    w = [tok.convert_tokens_to_ids(f"w{i}") for i in (5, 8, 9)]
+    no_bos = [ActivationAddition(2.0, PRE1, tokens=[w[0]]), ActivationAddition(-2.0, PRE1, tokens=[w[1]])]
+    with pytest.warns(UserWarning, match="attention sink"):
+        ActAdd.build(model, tok, no_bos)
+    shared = [ActivationAddition(2.0, PRE1, tokens=[w[2], w[0]]), ActivationAddition(-2.0, PRE1, tokens=[w[2], w[1]])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        act = ActAdd.build(model, tok, shared)  # a shared first token (BOS or a prefix): no warning
+        ActAdd.build(model, tok, no_bos, location="back")  # not at the front: the sink is not touched
+    assert float(act.summed()[0].norm()) < 1e-3 * float(act.summed()[1].norm())
+
+
 @pytest.mark.parametrize("location,start", [("back", 3), ("mid", 2), (1, 1)])
 def test_other_locations(location, tok, start):
     model = make_tiny("llama")

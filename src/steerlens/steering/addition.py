@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -280,6 +281,15 @@ class ActAdd:
         acts = capture(model, pad(rows), sites, progress=False)
         tensors = [a.strength * acts[spec.site(a.site)][i, : len(rows[i])].float() for i, a in enumerate(additions)]
         _dims_mask(dims, spec.d_model)  # validate early
+        if location == "front" and len({r[0] for r in rows}) > 1:
+            warnings.warn(
+                "ActAdd: the steering prompts do not start with the same token (this tokenizer adds no BOS), so "
+                "the steering tensor's first row does not cancel and lands on the prompt's first position, which "
+                "most models use as an attention sink (residual norms many times the others'). ActAdd's recipe "
+                "assumes a shared BOS row there. Put the same token before the prompt and every steering prompt "
+                "(e.g. the EOS text, '<|endoftext|>' on SmolLM2), or steer with a trained vector instead.",
+                stacklevel=2,
+            )
         return cls(additions, tensors, location, dims, Fingerprint.of(model))
 
     @property
