@@ -283,7 +283,7 @@ class ActAdd:
         _dims_mask(dims, spec.d_model)  # validate early
         if location == "front" and len({r[0] for r in rows}) > 1:
             warnings.warn(
-                "ActAdd: the steering prompts do not start with the same token (this tokenizer adds no BOS), so "
+                "ActAdd: the steering prompts do not start with the same token (as when the tokenizer adds no BOS), so "
                 "the steering tensor's first row does not cancel and lands on the prompt's first position, which "
                 "most models use as an attention sink (residual norms many times the others'). ActAdd's recipe "
                 "assumes a shared BOS row there. Put the same token before the prompt and every steering prompt "
