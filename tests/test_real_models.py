@@ -63,7 +63,14 @@ def test_capture_is_batch_and_padding_invariant(real):
     batched = capture(model, left.__dict__, sites, positions="last", batch_size=3)
     for s in sites:
         ref = torch.cat([o[s] for o in one])
-        torch.testing.assert_close(batched[s], ref, atol=1e-3, rtol=1e-3)
+        # Judged against each row's scale, not element by element: Gemma's last residual has rows of RMS ~1,400
+        # with entries from ~1 to 36,000, so float32 reordering in a padded batch moves a small entry by a few
+        # 1e-3 (measured: 0.006 at most, 4.5e-6 of its row's RMS, on a 2-core EPYC) and an elementwise rtol of
+        # 1e-3 fails on noise. Misplaced padding or a wrong mask moves rows by O(their RMS); 1e-4 of it catches that,
+        # and is tighter than the elementwise bound on every entry larger than ~0.1 x the row's RMS.
+        rms = ref.float().pow(2).mean(-1, keepdim=True).sqrt()
+        err = ((batched[s].float() - ref.float()).abs() / rms).max().item()
+        assert err < 1e-4, f"{s}: batched capture differs from one-by-one by {err:.2e} of the row RMS"
 
 
 def test_steered_generation_cache_and_batch_invariant(real):
