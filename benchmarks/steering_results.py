@@ -34,6 +34,9 @@ from steerlens.steering import (
     x_vector,
 )
 
+# The seed's topic experiment: " weddings" - " " added at the front of this prompt.
+WEDDING_PROMPT, WEDDING_ADD, WEDDING_SUB = "I went up to my friend and said", " weddings", " "
+
 # The cost texts (written for this benchmark): the perplexity ratio on wedding-related text should fall under the
 # wedding vector, and on unrelated text stay near 1 (the ActAdd paper's perplexity experiment, in small).
 WEDDING_TEXTS = [
@@ -71,9 +74,9 @@ def _run_sweep(model, tok, a: argparse.Namespace, layers: list[int], cfg: Sampli
     return sweep(
         model,
         tok,
-        pre + "I went up to my friend and said",
-        pre + " weddings",
-        pre + " ",
+        pre + WEDDING_PROMPT,
+        pre + WEDDING_ADD,
+        pre + WEDDING_SUB,
         sites=[Site(x, "resid_pre") for x in layers],  # the paper's "layer n" is the stream entering block n
         strengths=[float(x) for x in a.wedding_strengths.split(",")],
         metric=word_counter(WEDDING_WORDS),
@@ -98,9 +101,9 @@ def _norms(model, tok, a: argparse.Namespace, sites: list[str]) -> dict:
         "residual norm per position of the ' weddings' prompt | of the ' ' prompt"
     )
     for site in sites:
-        act = ActAdd.build(model, tok, list(x_vector(pre + " weddings", pre + " ", 1.0, Site.parse(site), tokenizer=tok)))
-        r = relative_norms(model, tok, act, pre + "I went up to my friend and said")
-        plus, minus = (relative_norms(model, tok, act, pre + p)["prompt_norm"] for p in (" weddings", " "))
+        act = ActAdd.build(model, tok, list(x_vector(pre + WEDDING_ADD, pre + WEDDING_SUB, 1.0, Site.parse(site), tokenizer=tok)))
+        r = relative_norms(model, tok, act, pre + WEDDING_PROMPT)
+        plus, minus = (relative_norms(model, tok, act, pre + p)["prompt_norm"] for p in (WEDDING_ADD, WEDDING_SUB))
         out[site] = {
             "prompt_norm": [round(x, 1) for x in r["prompt_norm"][:4]],
             "steering_norm": [round(x, 1) for x in r["steering_norm"]],
