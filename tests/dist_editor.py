@@ -5,7 +5,7 @@ import sys
 from safetensors.torch import save_file
 
 from conftest import make_tiny
-from steerlens.distributed import init_from_env, is_main
+from steerlens.distributed import init_from_env, is_main, shutdown
 from steerlens.editors import counterfact_from_relations, train_editor
 from test_editors import toy_relation
 from tests_helpers import tiny_tokenizer
@@ -37,3 +37,4 @@ if __name__ == "__main__":
     if is_main():
         save_file({k: v.contiguous() for k, v in res.editor.state_dict().items()}, sys.argv[1])
         (open(sys.argv[1] + ".loss", "w")).write(repr([h["val_loss"] for h in res.history]))
+    shutdown()

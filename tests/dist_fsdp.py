@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import save_file
 
 from conftest import make_tiny
-from steerlens.distributed import init_from_env, is_main, is_sharded, shard_model
+from steerlens.distributed import init_from_env, is_main, is_sharded, shard_model, shutdown
 from steerlens.lens import Chunks, LensTrainConfig, train_tuned_lens
 from steerlens.model import Add, Site, capture, generate, intervene
 
@@ -40,3 +40,4 @@ if __name__ == "__main__":
     lens, _ = train_tuned_lens(model, chunks, cfg, progress=False)
     if is_main():
         save_file({k: v.detach().contiguous() for k, v in lens.state_dict().items()}, sys.argv[1])
+    shutdown()

@@ -5,7 +5,7 @@ import sys
 from safetensors.torch import save_file
 
 from conftest import make_tiny
-from steerlens.distributed import init_from_env, is_main
+from steerlens.distributed import init_from_env, is_main, shutdown
 from steerlens.relations import Prompt, train_lre
 from tests_helpers import tiny_tokenizer
 
@@ -16,3 +16,4 @@ if __name__ == "__main__":
     lre = train_lre(make_tiny("llama"), tiny_tokenizer(), PROMPTS, 0, 2, progress=False)
     if is_main():
         save_file({"weight": lre.weight.contiguous(), "bias": lre.bias.contiguous()}, sys.argv[1])
+    shutdown()

@@ -293,6 +293,22 @@ def test_fsdp_sharded_model_on_two_gloo_ranks_reads_steers_and_trains_like_one_p
         torch.testing.assert_close(two[k], v.detach(), atol=1e-5, rtol=1e-5)
 
 
+def test_shutdown_destroys_the_process_group_and_is_a_no_op_without_one(tmp_path):
+    import torch.distributed as dist
+
+    from steerlens import distributed
+
+    distributed.shutdown()  # no group: nothing to do, no error
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'pg'}", rank=0, world_size=1)
+    try:
+        assert distributed.group_world() == (0, 1) and dist.is_initialized()
+        distributed.shutdown()
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
 def test_a_sharded_model_refuses_work_that_does_not_split_evenly(monkeypatch):
     from steerlens import distributed
 
