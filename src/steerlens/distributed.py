@@ -87,9 +87,8 @@ def shutdown() -> None:
     Call it at the end of a ``torchrun`` script, after the last collective. Without it, :func:`init_from_env`
     still destroys the group when the interpreter exits, but without the barrier.
     """
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
+    barrier()
+    _destroy()
 
 
 def _destroy() -> None:
